@@ -1,0 +1,73 @@
+"""Encryption at rest for stored credentials.
+
+Each key of BOTWATCH_SECRET_KEYS (newest first) is stretched into a Fernet key; MultiFernet
+encrypts with the first and decrypts with any, so a new key can be put in front and old rows
+stay readable until `manage.py rotate_secrets` re-encrypts them with it.
+"""
+
+import base64
+import hashlib
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import models
+
+PREFIX = "fernet:"
+
+
+class DecryptionError(Exception):
+    """A stored secret could not be decrypted with any configured key."""
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    # SHA-256 gives the 32 bytes Fernet needs from a key of any length; the keys are
+    # random strings of at least 16 characters (checked in settings), not passwords.
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(hashlib.sha256(k.encode()).digest())) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.BOTWATCH_SECRET_KEYS))
+
+
+def encrypt(plaintext: str) -> str:
+    return PREFIX + fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(stored: str) -> str:
+    if not stored.startswith(PREFIX):
+        raise DecryptionError("stored secret is not in the encrypted format")
+    try:
+        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise DecryptionError(
+            "stored secret cannot be decrypted with any key in BOTWATCH_SECRET_KEYS (was a key removed?)"
+        ) from None
+
+
+def rotate(stored: str) -> str:
+    """The same secret encrypted with the newest key."""
+    return PREFIX + fernet().rotate(stored[len(PREFIX) :].encode()).decode()
+
+
+class EncryptedTextField(models.TextField):
+    """A text column holding Fernet ciphertext; Python code sees the plain string.
+
+    An empty value is stored as an empty string, so "is a secret set" needs no decryption.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        if not value:
+            return ""
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if not value:
+            return ""
+        return encrypt(value)
+
+    def formfield(self, **kwargs):
+        # Never pre-fill a form with the secret; admin and dashboard forms handle "keep".
+        return None

@@ -1,0 +1,74 @@
+"""The status taxonomy of one verification (SPEC §5), with its default alerting rules.
+
+Pure data, importable without a configured Django, so that checks/outcome.py and the
+incident rules can be tested without I/O.
+"""
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    OK = "ok", "OK"
+    NOT_FOUND = "not_found", "Bot not found"
+    NOT_OWNER = "not_owner", "Not owner (brief format)"
+    AUTH_FAILED = "auth_failed", "Authorization failed"
+    MISCONFIGURED = "misconfigured", "Misconfigured"
+    PORTAL_UNAVAILABLE = "portal_unavailable", "Portal unavailable"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    SERVER_ERROR = "server_error", "Server error"
+    UNREACHABLE = "unreachable", "Unreachable"
+    BAD_RESPONSE = "bad_response", "Bad response"
+    ERROR = "error", "Error"
+
+
+class BotState(models.TextChoices):
+    """What the dashboard shows for a bot: a status, or why there is none yet."""
+
+    PENDING = "pending", "Not checked yet"
+    OK = Status.OK.value, Status.OK.label
+    NOT_FOUND = Status.NOT_FOUND.value, Status.NOT_FOUND.label
+    NOT_OWNER = Status.NOT_OWNER.value, Status.NOT_OWNER.label
+    AUTH_FAILED = Status.AUTH_FAILED.value, Status.AUTH_FAILED.label
+    MISCONFIGURED = Status.MISCONFIGURED.value, Status.MISCONFIGURED.label
+    PORTAL_UNAVAILABLE = Status.PORTAL_UNAVAILABLE.value, Status.PORTAL_UNAVAILABLE.label
+    RATE_LIMITED = Status.RATE_LIMITED.value, Status.RATE_LIMITED.label
+    SERVER_ERROR = Status.SERVER_ERROR.value, Status.SERVER_ERROR.label
+    UNREACHABLE = Status.UNREACHABLE.value, Status.UNREACHABLE.label
+    BAD_RESPONSE = Status.BAD_RESPONSE.value, Status.BAD_RESPONSE.label
+    ERROR = Status.ERROR.value, Status.ERROR.label
+
+
+# Consecutive bad verifications before an incident opens (SPEC §5, "default alerting").
+DEFAULT_THRESHOLDS: dict[str, int] = {
+    Status.NOT_FOUND: 1,
+    Status.NOT_OWNER: 2,
+    Status.AUTH_FAILED: 2,
+    Status.MISCONFIGURED: 2,
+    Status.PORTAL_UNAVAILABLE: 2,
+    Status.RATE_LIMITED: 3,
+    Status.SERVER_ERROR: 3,
+    Status.UNREACHABLE: 3,
+    Status.BAD_RESPONSE: 3,
+    Status.ERROR: 2,
+}
+
+# Higher is worse: an open incident whose status moves up this scale alerts again.
+SEVERITY: dict[str, int] = {
+    Status.OK: 0,
+    Status.RATE_LIMITED: 1,
+    Status.SERVER_ERROR: 1,
+    Status.UNREACHABLE: 1,
+    Status.BAD_RESPONSE: 1,
+    Status.ERROR: 2,
+    Status.PORTAL_UNAVAILABLE: 2,
+    Status.MISCONFIGURED: 3,
+    Status.NOT_OWNER: 3,
+    Status.AUTH_FAILED: 3,
+    Status.NOT_FOUND: 4,
+}
+
+
+class ResponseFormat(models.TextChoices):
+    NONE = "", "—"
+    EXTENDED = "extended", "Extended (owner)"
+    BRIEF = "brief", "Brief (not owner)"

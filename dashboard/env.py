@@ -1,0 +1,139 @@
+"""Parsing of environment variables: each helper names the variable in its error."""
+
+import os
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import validate_email
+from django.core.exceptions import ValidationError
+
+_MISSING = object()
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n", ""}
+
+
+def _raw(name: str, default: object) -> object:
+    value = os.environ.get(name)
+    if value is None:
+        if default is _MISSING:
+            raise ImproperlyConfigured(f"{name} is not set: this environment variable is required")
+        return default
+    return value.strip()
+
+
+def env_str(name: str, default: object = _MISSING) -> str:
+    value = _raw(name, default)
+    if value == "" and default is _MISSING:
+        raise ImproperlyConfigured(f"{name} is empty: this environment variable is required")
+    return str(value)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name, default)
+    if isinstance(value, bool):
+        return value
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    _check_range(name, number, minimum, maximum)
+    return number
+
+
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    value = _raw(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    _check_range(name, number, minimum, None)
+    return number
+
+
+def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name, None)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_emails(name: str) -> list[str]:
+    emails = env_list(name, [])
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ImproperlyConfigured(f"{name}: {email!r} is not an email address") from None
+    return emails
+
+
+def env_url(name: str, default: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    value = str(_raw(name, default))
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(f"{name}: {_safe(value)!r} must start with one of {', '.join(s + '://' for s in schemes)}")
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise ImproperlyConfigured(f"{name}: {_safe(value)!r} has no host name")
+    return value
+
+
+def parse_database_url(name: str, default: str) -> dict:
+    value = str(_raw(name, default))
+    scheme = urlsplit(value).scheme
+    if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(f"{name}: {_safe(value)!r} must be a sqlite:/// or postgres:// URL")
+    try:
+        config = environ.Env.db_url_config(value)
+    except Exception as exc:  # django-environ raises assorted errors on garbled URLs
+        raise ImproperlyConfigured(f"{name} cannot be parsed: {type(exc).__name__}") from None
+    if scheme == "sqlite":
+        # Web, worker and beat share the file: wait for locks instead of failing, and take
+        # the write lock at BEGIN so that a read-then-write transaction cannot deadlock.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def parse_secret_keys(name: str) -> list[str]:
+    keys = env_list(name, [])
+    if not keys:
+        raise ImproperlyConfigured(
+            f"{name} is not set: give one or more comma-separated keys (newest first) that encrypt stored credentials"
+        )
+    for position, key in enumerate(keys, start=1):
+        if len(key) < 16:
+            raise ImproperlyConfigured(f"{name}: key {position} is shorter than 16 characters")
+    return keys
+
+
+def _safe(url: str) -> str:
+    """A URL with any password replaced, for error messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(parts.password, "***")
+    return url

@@ -1,0 +1,12 @@
+"""Shared fixtures. Each kind of real peer lives in its own module under tests/fixtures/."""
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.services",
+]
+
+
+@pytest.fixture(autouse=True)
+def _email_in_memory(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
