@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -13,4 +14,13 @@ app.autodiscover_tasks()
 # The beat schedule lives here, next to the app. Exactly one beat process runs: it only
 # enqueues small "look for due work" ticks; the claiming itself is safe against any
 # number of beats or workers (checks/services.py).
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Claims due portals and enqueues one verification task per claimed portal.
+    "dispatch-due-portals": {"task": "checks.tasks.dispatch_due", "schedule": 5.0},
+    # Prunes verifications older than BOTWATCH_HISTORY_DAYS, keeping daily aggregates.
+    "prune-history": {"task": "checks.tasks.prune_history", "schedule": crontab(hour=3, minute=17)},
+    # Reminders for open, unacknowledged incidents (BOTWATCH_REMINDER_HOURS).
+    "send-reminders": {"task": "checks.alert_tasks.send_reminders", "schedule": 300.0},
+    # Re-sends notifications whose delivery failed (an SMTP outage delays, never drops).
+    "retry-notifications": {"task": "checks.alert_tasks.retry_pending", "schedule": 60.0},
+}

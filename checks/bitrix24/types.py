@@ -1,0 +1,32 @@
+"""What the Bitrix24 client hands to the rest of BotWatch: one classified result per bot."""
+
+from dataclasses import dataclass, field
+
+from checks.status import ResponseFormat, Status
+
+
+@dataclass
+class BotResult:
+    """The outcome of one imbot.v2.Bot.get for one expected bot (SPEC §5)."""
+
+    bot_pk: int | None  # checks.models.Bot primary key (None for an unsaved bot: "test connection")
+    status: Status
+    error_code: str | None = None  # Bitrix24 `error`, verbatim; None on success
+    error_description: str = ""  # Bitrix24 `error_description` or the transport failure, never a secret
+    http_status: int | None = None
+    duration_ms: int = 0
+    response_format: ResponseFormat = ResponseFormat.NONE
+    counters: dict[str, int] | None = None  # countMessage, countCommand, countChat, countUser
+    fields: dict = field(default_factory=dict)  # the Bot object as returned
+    users: list = field(default_factory=list)
+    time: dict = field(default_factory=dict)  # the `time` object: duration, processing, operating, ...
+    redirect_url: str = ""  # new portal address when the portal answered with a redirect
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+    @property
+    def operating(self) -> float | None:
+        value = self.time.get("operating")
+        return float(value) if isinstance(value, (int, float)) else None
