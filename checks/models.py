@@ -99,12 +99,17 @@ class Bot(models.Model):
     status = models.CharField(max_length=20, choices=BotState.choices, default=BotState.PENDING)
     status_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # The current bad run counted by status, e.g. {"server_error": 2, "unreachable": 1}; empty after ok.
+    failure_streak = models.JSONField(default=dict, blank=True)
     next_check_at = models.DateTimeField(default=timezone.now)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_ok_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=100, blank=True, default="")
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_verification = models.ForeignKey(
+        "Verification", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_ok_verification = models.ForeignKey(
         "Verification", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # From the last extended answer: counters, Bot fields, users.
@@ -313,7 +318,9 @@ class MaintenanceWindow(models.Model):
 
     class Meta:
         ordering = ["-starts_at"]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="window_ends_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="window_ends_after_start")
+        ]
 
 
 class Subscription(models.Model):
