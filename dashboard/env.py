@@ -4,9 +4,8 @@ import os
 from urllib.parse import urlsplit
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
-from django.core.exceptions import ValidationError
 
 _MISSING = object()
 _TRUE = {"1", "true", "yes", "on", "y"}
@@ -90,7 +89,9 @@ def env_url(name: str, default: str, schemes: tuple[str, ...] = ("http", "https"
         return value
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ImproperlyConfigured(f"{name}: {_safe(value)!r} must start with one of {', '.join(s + '://' for s in schemes)}")
+        raise ImproperlyConfigured(
+            f"{name}: {_safe(value)!r} must start with one of {', '.join(s + '://' for s in schemes)}"
+        )
     if parts.scheme in ("http", "https") and not parts.hostname:
         raise ImproperlyConfigured(f"{name}: {_safe(value)!r} has no host name")
     return value

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from checks.models import AuditLog
+from checks.portal_file import export_portal_file
+
+
+class Command(BaseCommand):
+    help = "Export portals and their expected bots as a portal file (secrets left out unless --with-secrets)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
+        parser.add_argument("--with-secrets", action="store_true", help="include webhook codes, tokens and secrets")
+        parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+
+    def handle(self, *args, format: str, with_secrets: bool, output: str | None, **options):
+        text = export_portal_file(with_secrets=with_secrets, fmt=format)
+        if with_secrets:
+            AuditLog.objects.create(actor="export_portals", action="export-with-secrets", object_type="portal file")
+        if output:
+            path = Path(output)
+            path.write_text(text, encoding="utf-8")
+            if with_secrets:
+                path.chmod(0o600)
+            self.stderr.write(f"Wrote {output}")
+        else:
+            self.stdout.write(text, ending="")

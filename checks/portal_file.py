@@ -1,0 +1,344 @@
+"""The portal file (SPEC §4): validation, import (one transaction, idempotent upsert) and export.
+
+Validation collects every problem with its place (`portals[2].bots[0]: ...`) before anything is
+written; the import then runs in one transaction, so a bad file changes nothing.
+"""
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import yaml
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email, validate_slug
+from django.db import transaction
+from django.db.models import Prefetch
+
+from checks.models import AuditLog, AuthType, Bot, Portal
+
+PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "paused", "bots"}
+WEBHOOK_KEYS = {"user_id", "code"}
+OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
+BOT_KEYS = {"code", "id", "bot_token", "enabled"}
+MIN_INTERVAL = 30
+HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class PortalFileError(Exception):
+    """The file cannot be imported; `problems` names each one with its place."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class ImportSummary:
+    portals_created: list[str] = field(default_factory=list)
+    portals_updated: list[str] = field(default_factory=list)
+    bots_created: int = 0
+    bots_updated: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.portals_created)} portal(s) created, {len(self.portals_updated)} updated; "
+            f"{self.bots_created} bot(s) created, {self.bots_updated} updated"
+        )
+
+
+def parse_portal_file(text: str, fmt: str | None = None) -> object:
+    """YAML or JSON text to Python data; a syntax error names the line."""
+    try:
+        if fmt == "json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise PortalFileError([f"line {exc.lineno}: not valid JSON: {exc.msg}"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise PortalFileError([f"{where}not valid YAML or JSON: {problem}"]) from None
+
+
+class _Validator:
+    def __init__(self, existing: dict[str, Portal]):
+        self.problems: list[str] = []
+        self.existing = existing
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def unknown_keys(self, where: str, item: dict, allowed: set[str]) -> None:
+        for key in sorted(set(item) - allowed):
+            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+    def text(self, where: str, item: dict, key: str, required: bool) -> str:
+        value = item.get(key)
+        if value is None or value == "":
+            if required:
+                self.problem(where, f"{key} is required")
+            return ""
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            self.problem(where, f"{key} must be a string")
+            return ""
+        return str(value)
+
+    def document(self, data: object) -> list[dict]:
+        if not isinstance(data, dict) or "portals" not in data:
+            self.problem("file", "the top level must be a mapping with a 'portals' list")
+            return []
+        self.unknown_keys("file", data, {"portals"})
+        portals = data["portals"]
+        if not isinstance(portals, list):
+            self.problem("portals", "must be a list")
+            return []
+        seen: set[str] = set()
+        for index, item in enumerate(portals):
+            where = f"portals[{index}]"
+            if not isinstance(item, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            self.portal(where, item)
+            name = item.get("name")
+            if isinstance(name, str) and name in seen:
+                self.problem(where, f"name {name!r} appears twice in the file")
+            seen.add(name)
+        return portals
+
+    def portal(self, where: str, item: dict) -> None:
+        self.unknown_keys(where, item, PORTAL_KEYS)
+        name = self.text(where, item, "name", required=True)
+        if name:
+            try:
+                validate_slug(name)
+            except ValidationError:
+                self.problem(where, f"name {name!r} may only hold letters, digits, '-' and '_'")
+        self.url(where, self.text(where, item, "url", required=True))
+        existing = self.existing.get(name)
+        auth = self.auth(where, item, existing)
+        self.emails(where, item.get("alert_emails"))
+        interval = item.get("interval")
+        if interval is not None and (
+            not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
+        ):
+            self.problem(where, f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+        if "paused" in item and not isinstance(item["paused"], bool):
+            self.problem(where, "paused must be true or false")
+        self.bots(where, item.get("bots"), auth, existing)
+
+    def url(self, where: str, url: str) -> None:
+        if not url:
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problem(where, f"url {url!r} must be an https:// address with a host name")
+        elif parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
+            self.problem(
+                where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
+            )
+
+    def auth(self, where: str, item: dict, existing: Portal | None) -> str:
+        has_webhook, has_oauth = "webhook" in item, "oauth" in item
+        if has_webhook == has_oauth:
+            self.problem(where, "give exactly one of webhook or oauth")
+            return ""
+        key = "webhook" if has_webhook else "oauth"
+        block = item[key]
+        if not isinstance(block, dict):
+            self.problem(f"{where}.{key}", "must be a mapping")
+            return ""
+        keeps = existing is not None and existing.auth_type == key
+        if has_webhook:
+            self.unknown_keys(f"{where}.webhook", block, WEBHOOK_KEYS)
+            user_id = block.get("user_id")
+            if not (_is_int(user_id) and user_id >= 1):
+                self.problem(f"{where}.webhook", "user_id must be a positive whole number")
+            self.text(f"{where}.webhook", block, "code", required=not (keeps and existing.webhook_code))
+            return AuthType.WEBHOOK
+        self.unknown_keys(f"{where}.oauth", block, OAUTH_KEYS)
+        self.text(f"{where}.oauth", block, "client_id", required=True)
+        for secret in ("client_secret", "access_token", "refresh_token"):
+            stored = keeps and getattr(existing, f"oauth_{secret}")
+            self.text(f"{where}.oauth", block, secret, required=not stored)
+        return AuthType.OAUTH
+
+    def emails(self, where: str, emails: object) -> None:
+        if emails is None:
+            return
+        if not isinstance(emails, list):
+            self.problem(where, "alert_emails must be a list of email addresses")
+            return
+        for position, email in enumerate(emails):
+            try:
+                validate_email(email)
+            except (ValidationError, TypeError):
+                self.problem(f"{where}.alert_emails[{position}]", f"{email!r} is not an email address")
+
+    def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
+        if bots is None:
+            return
+        if not isinstance(bots, list):
+            self.problem(where, "bots must be a list")
+            return
+        stored = _stored_bot_tokens(existing)
+        seen: set[object] = set()
+        for index, bot in enumerate(bots):
+            place = f"{where}.bots[{index}]"
+            if not isinstance(bot, dict):
+                self.problem(place, "must be a mapping")
+                continue
+            self.unknown_keys(place, bot, BOT_KEYS)
+            code = self.text(place, bot, "code", required=False)
+            bot_id = bot.get("id")
+            if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
+                self.problem(place, "id must be a positive whole number")
+            if not code and bot_id is None:
+                self.problem(place, "code or id is required")
+            key = code or bot_id
+            if key in seen:
+                self.problem(place, f"bot {key!r} appears twice on this portal")
+            seen.add(key)
+            if auth == AuthType.WEBHOOK and not bot.get("bot_token") and not stored.get(key):
+                self.problem(place, "bot_token is required for webhook portals")
+            if "enabled" in bot and not isinstance(bot["enabled"], bool):
+                self.problem(place, "enabled must be true or false")
+
+
+def _stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
+    if portal is None:
+        return {}
+    return {(bot.code or bot.bot_id): bool(bot.bot_token) for bot in portal.bots.all()}
+
+
+def validate_portal_file(data: object) -> list[dict]:
+    listed = data.get("portals") if isinstance(data, dict) else None
+    names = [p.get("name") for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+    existing = {p.name: p for p in Portal.objects.filter(name__in=[n for n in names if isinstance(n, str)])}
+    validator = _Validator(existing)
+    portals = validator.document(data)
+    if validator.problems:
+        raise PortalFileError(validator.problems)
+    return portals
+
+
+def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "") -> ImportSummary:
+    """Validate, then upsert every portal and bot in one transaction."""
+    data = parse_portal_file(text, fmt)
+    summary = ImportSummary()
+    with transaction.atomic():
+        portals = validate_portal_file(data)
+        for item in portals:
+            _upsert_portal(item, summary)
+        AuditLog.objects.create(
+            actor=actor or "import_portals",
+            action="import",
+            object_type="portal file",
+            object_repr=str(summary)[:200],
+            changes={"created": summary.portals_created, "updated": summary.portals_updated},
+        )
+    return summary
+
+
+def _upsert_portal(item: dict, summary: ImportSummary) -> None:
+    portal = Portal.objects.filter(name=item["name"]).first()
+    created = portal is None
+    if created:
+        portal = Portal(name=item["name"])
+    portal.url = item["url"].rstrip("/")
+    if "webhook" in item:
+        block = item["webhook"]
+        portal.auth_type = AuthType.WEBHOOK
+        portal.webhook_user_id = block["user_id"]
+        portal.webhook_code = str(block.get("code") or portal.webhook_code)
+    else:
+        block = item["oauth"]
+        portal.auth_type = AuthType.OAUTH
+        portal.oauth_client_id = str(block["client_id"])
+        for secret in ("client_secret", "access_token", "refresh_token"):
+            if block.get(secret):
+                setattr(portal, f"oauth_{secret}", str(block[secret]))
+    portal.alert_emails = list(item.get("alert_emails") or [])
+    portal.interval = item.get("interval")
+    portal.paused = bool(item.get("paused", False))
+    portal.save()
+    (summary.portals_created if created else summary.portals_updated).append(portal.name)
+    for bot in item.get("bots") or []:
+        _upsert_bot(portal, bot, summary)
+
+
+def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
+    code = str(item.get("code") or "")
+    lookup = {"code": code} if code else {"bot_id": item["id"]}
+    bot = Bot.objects.filter(portal=portal, **lookup).first()
+    created = bot is None
+    if created:
+        bot = Bot(portal=portal, **lookup)
+    if code and "id" in item:
+        bot.bot_id = item["id"]
+    if item.get("bot_token"):
+        bot.bot_token = str(item["bot_token"])
+    bot.enabled = bool(item.get("enabled", True))
+    bot.save()
+    if created:
+        summary.bots_created += 1
+    else:
+        summary.bots_updated += 1
+
+
+def export_portal_data(*, with_secrets: bool = False) -> dict:
+    portals = []
+    # Bots in the order they were added, so an export reads like the file it came from.
+    bots = Prefetch("bots", queryset=Bot.objects.order_by("pk"))
+    for portal in Portal.objects.prefetch_related(bots).order_by("name"):
+        portals.append(_export_portal(portal, with_secrets))
+    return {"portals": portals}
+
+
+def _export_portal(portal: Portal, with_secrets: bool) -> dict:
+    item: dict = {"name": portal.name, "url": portal.url}
+    if portal.auth_type == AuthType.WEBHOOK:
+        item["webhook"] = {"user_id": portal.webhook_user_id}
+        if with_secrets:
+            item["webhook"]["code"] = portal.webhook_code
+    else:
+        item["oauth"] = {"client_id": portal.oauth_client_id}
+        if with_secrets:
+            item["oauth"].update(
+                client_secret=portal.oauth_client_secret,
+                access_token=portal.oauth_access_token,
+                refresh_token=portal.oauth_refresh_token,
+            )
+    if portal.alert_emails:
+        item["alert_emails"] = list(portal.alert_emails)
+    if portal.interval:
+        item["interval"] = portal.interval
+    if portal.paused:
+        item["paused"] = True
+    item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]
+    return item
+
+
+def _export_bot(bot: Bot, portal: Portal, with_secrets: bool) -> dict:
+    item: dict = {}
+    if bot.code:
+        item["code"] = bot.code
+    if bot.bot_id is not None:
+        item["id"] = bot.bot_id
+    if with_secrets and bot.bot_token and portal.auth_type == AuthType.WEBHOOK:
+        item["bot_token"] = bot.bot_token
+    if not bot.enabled:
+        item["enabled"] = False
+    return item
+
+
+def export_portal_file(*, with_secrets: bool = False, fmt: str = "yaml") -> str:
+    data = export_portal_data(with_secrets=with_secrets)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
