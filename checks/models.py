@@ -266,6 +266,8 @@ class IncidentEvent(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
         MUTED = "muted", "Muted"
+        # Another bad status within the open incident, not more severe: recorded, no email.
+        CHANGED = "changed", "Status changed"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -297,6 +299,13 @@ class Notification(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The message as rendered when the event happened: a delayed delivery sends what was true then.
+    text_body = models.TextField(blank=True, default="")
+    html_body = models.TextField(blank=True, default="")
+    # Delivery (checks/notifications.py): the retry sweep's due time, and a lease taken by a
+    # conditional update so that two workers never send the same row at once.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

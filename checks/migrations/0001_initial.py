@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
             name='IncidentEvent',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('opened', 'Opened'), ('escalated', 'Became more severe'), ('reminder', 'Reminder'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('muted', 'Muted')], max_length=20)),
+                ('kind', models.CharField(choices=[('opened', 'Opened'), ('escalated', 'Became more severe'), ('reminder', 'Reminder'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('muted', 'Muted'), ('changed', 'Status changed')], max_length=20)),
                 ('status', models.CharField(blank=True, choices=[('ok', 'OK'), ('not_found', 'Bot not found'), ('not_owner', 'Not owner (brief format)'), ('auth_failed', 'Authorization failed'), ('misconfigured', 'Misconfigured'), ('portal_unavailable', 'Portal unavailable'), ('rate_limited', 'Rate limited'), ('server_error', 'Server error'), ('unreachable', 'Unreachable'), ('bad_response', 'Bad response'), ('error', 'Error')], default='', max_length=20)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('note', models.TextField(blank=True, default='')),
@@ -227,7 +227,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(help_text='Idempotence key: one email per event', max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('opened', 'Opened'), ('escalated', 'Became more severe'), ('reminder', 'Reminder'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('muted', 'Muted')], max_length=20)),
+                ('kind', models.CharField(choices=[('opened', 'Opened'), ('escalated', 'Became more severe'), ('reminder', 'Reminder'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('muted', 'Muted'), ('changed', 'Status changed')], max_length=20)),
                 ('recipients', models.JSONField(default=list)),
                 ('subject', models.CharField(blank=True, default='', max_length=300)),
                 ('state', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10)),
@@ -235,6 +235,10 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True, default='')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('text_body', models.TextField(blank=True, default='')),
+                ('html_body', models.TextField(blank=True, default='')),
+                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('claimed_until', models.DateTimeField(blank=True, null=True)),
                 ('events', models.ManyToManyField(related_name='notifications', to='checks.incidentevent')),
                 ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='checks.portal')),
             ],
