@@ -8,7 +8,7 @@ a body, however broken; a body Bitrix24 should never send becomes `bad_response`
 import json
 import math
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from checks.bitrix24.types import BotResult
@@ -60,7 +60,7 @@ CODE_STATUS: dict[str, Status] = {
 MAX_DESCRIPTION = 500
 
 
-class TransportFailure(str, Enum):
+class TransportFailure(StrEnum):
     """Why no HTTP answer arrived; the client maps `requests` exceptions onto these."""
 
     DNS = "DNS failure"
