@@ -1,0 +1,337 @@
+"""The verification engine: which portals are due, who verifies them, what gets recorded.
+
+Scheduling is per bot (`Bot.next_check_at`); the unit of work is a portal, because one
+portal's bots share one rate limit and can share one `batch` call. Beat ticks
+`dispatch_due`, which claims portals with a conditional update and a lease: the claim is
+a fresh UUID written only where no live lease exists, so of any number of beats or
+workers exactly one wins, and a portal claimed by a killed worker is claimed again once
+its lease runs out. The task that holds the claim verifies the portal's due bots, writes
+one Verification per bot for its scheduled slot, updates the bots' state and releases
+the claim, all in one transaction; the unique (bot, slot) constraint and the claim token
+make a redelivered task write nothing twice.
+"""
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from checks.bitrix24.types import BotResult
+from checks.models import Bot, Portal, Verification
+from checks.status import Status
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 30  # seconds; SPEC: nobody verifies a bot more often
+JITTER = 0.1  # the next check comes 0-10 % early, so bots checked together drift apart
+# Bots of a claimed portal due within this share of the interval join the ones due now:
+# one batch instead of two, and the portal's bots converge on a common schedule.
+COALESCE = 0.25
+MAX_BOTS_PER_RUN = 250  # a bigger portal is finished by the next claims
+MAX_DESCRIPTION = 2000
+
+
+class LostClaim(Exception):
+    """The portal's lease ran out and another worker claimed it: this run writes nothing."""
+
+
+def lease_seconds() -> int:
+    # Longer than the verify task's hard time limit (checks/tasks.py), so a live task never
+    # loses its claim; overridable so the kill-a-worker test need not wait ten minutes.
+    return int(getattr(settings, "BOTWATCH_CLAIM_LEASE", 600))
+
+
+def interval_for(portal: Portal) -> int:
+    return max(MIN_INTERVAL, portal.interval or settings.BOTWATCH_CHECK_INTERVAL)
+
+
+def next_due(now: datetime, interval: int, rng: random.Random | None = None) -> datetime:
+    early = JITTER * (rng or random).random()
+    return now + timedelta(seconds=interval * (1 - early))
+
+
+# Claiming ------------------------------------------------------------------------------
+
+
+def due_portal_ids(now: datetime, limit: int = 1000) -> list[int]:
+    """Unpaused portals with at least one enabled bot due and no live lease."""
+    rows = (
+        Bot.objects.filter(enabled=True, next_check_at__lte=now, portal__paused=False)
+        .filter(Q(portal__claimed_until__isnull=True) | Q(portal__claimed_until__lte=now))
+        .order_by("portal_id")
+        .values_list("portal_id", flat=True)
+        .distinct()
+    )
+    return list(rows[:limit])
+
+
+def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | None:
+    """Take the portal's lease if nobody holds a live one; the token proves ownership."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    # Conditional update: on PostgreSQL a concurrent UPDATE waits for the row lock, then
+    # re-checks the WHERE on the new row and finds the lease taken; SQLite serialises writes.
+    won = (
+        Portal.objects.filter(pk=portal_id, paused=False)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .update(claim_token=token, claimed_until=now + timedelta(seconds=lease_seconds()))
+    )
+    return token if won else None
+
+
+def claim_due_portals(now: datetime | None = None, limit: int = 1000) -> list[tuple[int, uuid.UUID]]:
+    now = now or timezone.now()
+    claims = []
+    for portal_id in due_portal_ids(now, limit):
+        token = claim_portal(portal_id, now)
+        if token is not None:
+            claims.append((portal_id, token))
+    return claims
+
+
+def release_claim(portal_id: int, token: uuid.UUID, **changes) -> bool:
+    return bool(
+        Portal.objects.filter(pk=portal_id, claim_token=token).update(claim_token=None, claimed_until=None, **changes)
+    )
+
+
+# Verifying -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One verification pass over some bots of one portal."""
+
+    portal: Portal
+    bots: list[Bot]
+    slots: dict[int, datetime]  # bot pk -> the scheduled time this check answers
+    token: uuid.UUID | None
+    manual: bool
+
+    @property
+    def scheduled(self) -> bool:
+        return self.token is not None
+
+
+def verify_portal(
+    portal_id: int, claim_token: uuid.UUID | str | None = None, *, manual: bool = False, inline_alerts: bool = False
+) -> list[Verification]:
+    """Verify a portal's bots and record the results; returns the rows written.
+
+    With a claim token: the due bots, each for its scheduled slot, then rescheduled (the
+    workers' path). Without: every enabled bot, now, schedule untouched (`manage.py verify`).
+    """
+    token = uuid.UUID(str(claim_token)) if claim_token else None
+    run = start_run(portal_id, token, manual=manual)
+    if run is None:
+        return []
+    if not run.bots:
+        if run.scheduled:
+            release_claim(portal_id, token, next_check_at=next_portal_check(portal_id))
+        return []
+    results = call_client(run.portal, run.bots)
+    try:
+        return record_results(run, results, inline_alerts=inline_alerts)
+    except LostClaim:
+        log.warning("portal %s: lease expired and was claimed again; results dropped", portal_id)
+        return []
+
+
+def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run | None:
+    portal = Portal.objects.filter(pk=portal_id).first()
+    if portal is None:
+        return None
+    if token is not None and portal.claim_token != token:
+        # A redelivered task whose run already committed (the claim was released), or
+        # whose lease expired and was claimed again: either way not ours to do.
+        log.info("portal %s: claim %s is no longer held; nothing to do", portal_id, token)
+        return None
+    if portal.paused:
+        if token is not None:
+            release_claim(portal_id, token)
+        return None
+    now = timezone.now()
+    bots = Bot.objects.filter(portal=portal, enabled=True).order_by("next_check_at", "pk")
+    if token is not None:
+        horizon = now + timedelta(seconds=interval_for(portal) * COALESCE)
+        bots = bots.filter(next_check_at__lte=horizon)
+    bots = list(bots[:MAX_BOTS_PER_RUN])
+    for bot in bots:
+        bot.portal = portal  # the client reads credentials from it; no query per bot
+    slots = {bot.pk: (bot.next_check_at if token is not None else now) for bot in bots}
+    return Run(portal=portal, bots=bots, slots=slots, token=token, manual=manual)
+
+
+def call_client(portal: Portal, bots: list[Bot]) -> list[BotResult]:
+    from checks.bitrix24.client import verify_bots
+
+    results = verify_bots(portal, bots, persist=True)
+    if len(results) != len(bots):
+        raise RuntimeError(f"client returned {len(results)} results for {len(bots)} bots of portal {portal.pk}")
+    return results
+
+
+# Recording -----------------------------------------------------------------------------
+
+
+def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: datetime) -> Verification:
+    counters = result.counters or {}
+    return Verification(
+        bot_id=bot.pk,
+        portal_id=run.portal.pk,
+        slot=run.slots[bot.pk],
+        checked_at=checked_at,
+        status=result.status,
+        error_code=(result.error_code or "")[:100],
+        error_description=(result.error_description or "")[:MAX_DESCRIPTION],
+        http_status=result.http_status,
+        duration_ms=max(0, int(result.duration_ms or 0)),
+        response_format=result.response_format,
+        count_message=counters.get("countMessage"),
+        count_command=counters.get("countCommand"),
+        count_chat=counters.get("countChat"),
+        count_user=counters.get("countUser"),
+        fields=result.fields or {},
+        operating=result.operating,
+        redirect_url=(result.redirect_url or "")[:500],
+        manual=run.manual,
+    )
+
+
+def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = False) -> list[Verification]:
+    checked_at = timezone.now()
+    rows = [build_verification(run, bot, result, checked_at) for bot, result in zip(run.bots, results, strict=True)]
+    try:
+        with transaction.atomic():
+            if run.scheduled:
+                hold_claim(run)
+            rows = insert_rows(rows)
+            if rows:
+                update_bot_states(run, rows, results, checked_at)
+            if run.scheduled:
+                release_claim(run.portal.pk, run.token, **portal_changes(run, results))
+            ids = [row.pk for row in rows]
+            if ids:
+                transaction.on_commit(lambda: hand_to_alerting(ids, inline=inline_alerts))
+    except IntegrityError:
+        # Another run recorded some of these slots first (a lease that expired under a
+        # slow worker), or a bot was deleted meanwhile: keep what is already there.
+        log.warning("portal %s: verifications not recorded (slot taken or bot deleted)", run.portal.pk)
+        return []
+    return rows
+
+
+def hold_claim(run: Run) -> None:
+    # Locks the portal row (PostgreSQL) until commit and proves the lease is still ours.
+    if not Portal.objects.filter(pk=run.portal.pk, claim_token=run.token).update(
+        claimed_until=timezone.now() + timedelta(seconds=lease_seconds())
+    ):
+        raise LostClaim
+
+
+def insert_rows(rows: list[Verification]) -> list[Verification]:
+    # Bots deleted while their check was in flight would fail the foreign key at commit.
+    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
+    rows = [r for r in rows if r.bot_id in alive]
+    return Verification.objects.bulk_create(rows)
+
+
+STATE_FIELDS = [
+    "status",
+    "status_since",
+    "consecutive_failures",
+    "failure_streak",
+    "next_check_at",
+    "last_checked_at",
+    "last_ok_at",
+    "last_error",
+    "last_duration_ms",
+    "last_verification",
+    "last_ok_verification",
+    "count_message",
+    "count_command",
+    "count_chat",
+    "count_user",
+    "remote_id",
+    "fields",
+    "users",
+]
+
+
+def update_bot_states(run: Run, rows: list[Verification], results: list[BotResult], now: datetime) -> None:
+    by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
+    # Re-read under lock: a manual `verify` may have moved the state since the run began.
+    bots = {b.pk: b for b in Bot.objects.select_for_update().filter(pk__in=[r.bot_id for r in rows])}
+    interval = interval_for(run.portal)
+    for row in rows:
+        bot = bots[row.bot_id]
+        apply_result(bot, row, by_bot[row.bot_id])
+        if run.scheduled:
+            bot.next_check_at = next_due(now, interval)
+    Bot.objects.bulk_update(list(bots.values()), STATE_FIELDS)
+
+
+def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
+    """The bot's current state after one verification (touches this bot only)."""
+    if bot.status != row.status:
+        bot.status = row.status
+        bot.status_since = row.checked_at
+    if row.status == Status.OK:
+        bot.consecutive_failures = 0
+        bot.failure_streak = {}
+        bot.last_ok_at = row.checked_at
+        bot.last_ok_verification = row
+    else:
+        bot.consecutive_failures += 1
+        streak = dict(bot.failure_streak or {})
+        streak[row.status] = streak.get(row.status, 0) + 1
+        bot.failure_streak = streak
+    bot.last_checked_at = row.checked_at
+    bot.last_error = row.error_code
+    bot.last_duration_ms = row.duration_ms
+    bot.last_verification = row
+    if result.counters:
+        bot.count_message = row.count_message
+        bot.count_command = row.count_command
+        bot.count_chat = row.count_chat
+        bot.count_user = row.count_user
+    if result.fields:
+        bot.fields = result.fields
+        remote_id = result.fields.get("id")
+        bot.remote_id = remote_id if isinstance(remote_id, int) and remote_id > 0 else bot.remote_id
+        bot.users = result.users or []
+
+
+def portal_changes(run: Run, results: list[BotResult]) -> dict:
+    changes = {"next_check_at": next_portal_check(run.portal.pk)}
+    redirects = [r.redirect_url for r in results if r.redirect_url]
+    if redirects:
+        changes["redirected_to"] = redirects[-1][:500]
+    return changes
+
+
+def next_portal_check(portal_id: int) -> datetime:
+    """The earliest due time of the portal's enabled bots (shown on the dashboard)."""
+    earliest = Bot.objects.filter(portal_id=portal_id, enabled=True).aggregate(at=Min("next_check_at"))["at"]
+    return earliest or timezone.now() + timedelta(seconds=settings.BOTWATCH_CHECK_INTERVAL)
+
+
+def hand_to_alerting(verification_ids: list[int], *, inline: bool) -> None:
+    """After commit: incidents and notifications for these verifications (checks/incidents.py)."""
+    from checks.incidents import evaluate_verifications
+
+    if inline:
+        evaluate_verifications(verification_ids, inline=True)
+        return
+    try:
+        evaluate_verifications(verification_ids, inline=False)
+    except Exception:
+        # The rows are committed; a failing evaluation must not fail the sweep. Logged with
+        # the ids so the operator sees which checks went without incident handling.
+        log.exception("alert evaluation failed for verifications %s", verification_ids[:20])

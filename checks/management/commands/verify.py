@@ -1,0 +1,85 @@
+"""`manage.py verify`: verify now, synchronously, through the workers' code path (SPEC §6)."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connection
+
+from checks.engine import verify_portal
+from checks.models import Bot, Portal, Verification
+from checks.status import Status
+
+# Portals verified at once on PostgreSQL; each has its own rate limit, so they overlap
+# well. SQLite allows one writer, so there they go one after another.
+PARALLEL_PORTALS = 8
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify every enabled bot now (history, incidents and emails included) and print the outcomes. "
+        "Exit status 0 when every bot is ok, 1 otherwise, 2 on usage or configuration errors."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--portal", action="append", default=[], metavar="NAME", help="verify only this portal (repeatable)"
+        )
+        parser.add_argument("--json", dest="as_json", action="store_true", help="one JSON object per bot per line")
+
+    def handle(self, *args, portal: list[str], as_json: bool, **options):
+        portals = self.select_portals(portal)
+        rows = self.verify_all(portals)
+        bots = {b.pk: b for b in Bot.objects.filter(pk__in=[r.bot_id for r in rows]).select_related("portal")}
+        rows.sort(key=lambda r: (bots[r.bot_id].portal.name, bots[r.bot_id].label))
+        for row in rows:
+            self.stdout.write(
+                self.format_json(row, bots[row.bot_id]) if as_json else self.format_text(row, bots[row.bot_id])
+            )
+        if any(row.status != Status.OK for row in rows):
+            raise CommandError(f"{sum(r.status != Status.OK for r in rows)} of {len(rows)} bot(s) not ok", returncode=1)
+
+    def select_portals(self, names: list[str]) -> list[Portal]:
+        if not names:
+            return list(Portal.objects.filter(paused=False).order_by("name"))
+        found = {p.name: p for p in Portal.objects.filter(name__in=names)}
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            raise CommandError(f"unknown portal name(s): {', '.join(unknown)}", returncode=2)
+        portals = [found[n] for n in dict.fromkeys(names)]
+        for p in portals:
+            if p.paused:
+                self.stderr.write(f"{p.name}: paused, not verified")
+        return [p for p in portals if not p.paused]
+
+    def verify_all(self, portals: list[Portal]) -> list[Verification]:
+        if connection.vendor != "postgresql" or len(portals) < 2:
+            return [row for p in portals for row in verify_portal(p.pk, manual=True, inline_alerts=True)]
+        with ThreadPoolExecutor(max_workers=PARALLEL_PORTALS) as pool:
+            return [row for rows in pool.map(verify_in_thread, [p.pk for p in portals]) for row in rows]
+
+    def format_json(self, row: Verification, bot: Bot) -> str:
+        return json.dumps(
+            {
+                "portal": bot.portal.name,
+                "bot": bot.code or str(bot.bot_id),
+                "status": str(row.status),
+                "error": row.error_code or None,
+                "http_status": row.http_status,
+                "counters": row.counters,
+                "duration_ms": row.duration_ms,
+            }
+        )
+
+    def format_text(self, row: Verification, bot: Bot) -> str:
+        error = f"  {row.error_code}" if row.error_code else ""
+        http = row.http_status if row.http_status is not None else "-"
+        return f"{bot.portal.name:<20} {bot.label:<24} {row.status:<18} http={http} {row.duration_ms}ms{error}"
+
+
+def verify_in_thread(portal_id: int) -> list[Verification]:
+    try:
+        return verify_portal(portal_id, manual=True, inline_alerts=True)
+    finally:
+        close_old_connections()
+        connection.close()

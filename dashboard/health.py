@@ -1,0 +1,78 @@
+"""/healthz: JSON for an outside uptime monitor, 200 when checks are running, else 503.
+
+No login: it names no portal, bot or secret, only ages in seconds and which part fails.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from checks import services
+from checks.models import Portal
+from dashboard.celery import app
+
+log = logging.getLogger(__name__)
+
+# Beat ticks every 5 s; a minute of silence means beat, the broker or every worker is gone.
+TICK_MAX_AGE = 60
+BROKER_TIMEOUT = 3  # seconds
+
+
+def check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True}
+    except Exception as exc:  # any driver error means the same thing here: not reachable
+        log.warning("healthz: database check failed: %s", type(exc).__name__)
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def check_broker() -> dict:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+        return {"ok": True}
+    except Exception as exc:  # the class only: a broker URL can carry a password
+        log.warning("healthz: broker check failed: %s", type(exc).__name__)
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def verification_max_age() -> int:
+    """Two of the longest interval among active portals, plus a tick's slack."""
+    longest = Portal.objects.filter(paused=False).aggregate(i=Max("interval"))["i"] or 0
+    return 2 * max(longest, settings.BOTWATCH_CHECK_INTERVAL) + TICK_MAX_AGE
+
+
+def age(then, now) -> float | None:
+    return round((now - then).total_seconds(), 1) if then else None
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    now = timezone.now()
+    body = {"database": check_database(), "broker": check_broker()}
+    problems = [name for name in ("database", "broker") if not body[name]["ok"]]
+    if body["database"]["ok"]:
+        ages = services.heartbeat_ages(now)
+        body["last_tick_age"] = ages.get(services.BEAT)
+        body["workers"] = {name.removeprefix("worker:"): round(a, 1) for name, a in ages.items() if name != "beat"}
+        body["last_verification_age"] = age(services.last_verification_at(), now)
+        if body["last_tick_age"] is None or body["last_tick_age"] > TICK_MAX_AGE:
+            problems.append("scheduler")
+        if services.has_work():
+            last = body["last_verification_age"]
+            if last is None or last > verification_max_age():
+                problems.append("verifications")
+        if body["last_tick_age"] is not None:
+            body["last_tick_age"] = round(body["last_tick_age"], 1)
+    body["status"] = "fail" if problems else "ok"
+    body["problems"] = problems
+    return JsonResponse(body, status=503 if problems else 200)
