@@ -1,0 +1,214 @@
+"""The simulated portals: bots, OAuth apps and tokens, the two limits, statistics.
+
+Plain data guarded by the Simulator's lock; nothing here sleeps or does I/O.
+"""
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+OPERATING_WINDOW_S = 600.0  # ten one-minute buckets (notes §3.2)
+OPERATING_BUCKET_S = 60.0
+ACCESS_TOKEN_LIFETIME_S = 3600
+
+
+@dataclass
+class BotState:
+    id: int
+    code: str
+    client_id: str  # owner: "custom" + botToken for webhook-registered bots, else the app's client_id
+    bot_token: str | None = None
+    app_client_id: str | None = None
+    type: str = "bot"
+    language: str = "en"
+    name: str = ""
+    event_mode: str = "fetch"
+    is_hidden: bool = False
+    is_support_openline: bool = False
+    is_reactions_enabled: bool = True
+    background_id: str | None = None
+    growth: bool = True
+    counters: dict[str, int] = field(
+        default_factory=lambda: {"countMessage": 0, "countCommand": 0, "countChat": 0, "countUser": 0}
+    )
+
+    def grow(self, rng: random.Random) -> None:
+        """Counters move like a bot in use: a few messages per look, the rest now and then."""
+        if not self.growth:
+            return
+        self.counters["countMessage"] += rng.randint(1, 3)
+        if rng.random() < 0.2:
+            self.counters["countUser"] += 1
+        if rng.random() < 0.1:
+            self.counters["countChat"] += 1
+        if rng.random() < 0.02:
+            self.counters["countCommand"] += 1
+
+    def brief(self) -> dict:
+        """The 8 common fields every caller sees (notes §1.7)."""
+        return {
+            "id": self.id,
+            "code": self.code,
+            "type": self.type,
+            "isHidden": self.is_hidden,
+            "isSupportOpenline": self.is_support_openline,
+            "isReactionsEnabled": self.is_reactions_enabled,
+            "backgroundId": self.background_id,
+            "language": self.language,
+        }
+
+    def extended(self) -> dict:
+        """The owner's format; no appId since Revision 35 (notes §1.7)."""
+        return {**self.brief(), "moduleId": "rest", "eventMode": self.event_mode, **self.counters}
+
+    def user(self) -> dict:
+        return {"id": self.id, "active": True, "name": self.name, "bot": True, "type": "bot"}
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "client_id": self.client_id,
+            "bot_token": self.bot_token,
+            "app_client_id": self.app_client_id,
+            "type": self.type,
+            "language": self.language,
+            "counters": dict(self.counters),
+        }
+
+
+@dataclass
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    portal: str
+    client_id: str
+    expires: float
+    expired: bool = False  # forced by expire_access_tokens
+
+
+@dataclass
+class AppState:
+    client_id: str
+    client_secret: str
+    scope: str = "imbot"
+    installed: bool = True
+
+
+class LeakyBucket:
+    """Each request adds 1, the level drains `rate` per second; a request that would pass `burst` is refused."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = burst
+        self.level = 0.0
+        self.updated = 0.0
+
+    def admit(self, now: float) -> bool:
+        self.level = max(0.0, self.level - (now - self.updated) * self.rate)
+        self.updated = now
+        if self.level + 1 > self.burst:
+            return False
+        self.level += 1
+        return True
+
+
+class OperatingBudget:
+    """Execution time of one method for one app or webhook over ten one-minute buckets (notes §3.2)."""
+
+    def __init__(self):
+        self.buckets: list[list[float]] = []  # [start, seconds]
+
+    def _expire(self, now: float) -> None:
+        self.buckets = [b for b in self.buckets if b[0] + OPERATING_WINDOW_S > now]
+
+    def used(self, now: float) -> float:
+        self._expire(now)
+        return sum(b[1] for b in self.buckets)
+
+    def add(self, now: float, seconds: float) -> None:
+        self._expire(now)
+        if not self.buckets or now - self.buckets[-1][0] >= OPERATING_BUCKET_S:
+            self.buckets.append([now, 0.0])
+        self.buckets[-1][1] += seconds
+
+    def reset_at(self, now: float) -> int:
+        self._expire(now)
+        oldest = self.buckets[0][0] if self.buckets else now
+        return int(oldest + OPERATING_WINDOW_S)
+
+
+def new_stats() -> dict:
+    return {
+        "requests": 0,
+        "by_http_status": Counter(),
+        "rate_limited": 0,
+        "operating_limited": 0,
+        "batch_requests": 0,
+        "oauth_refreshes": 0,
+        "faults_fired": 0,
+        "methods": Counter(),
+    }
+
+
+def export_stats(stats: dict) -> dict:
+    out = dict(stats)
+    out["by_http_status"] = {str(k): v for k, v in sorted(stats["by_http_status"].items())}
+    out["methods"] = dict(sorted(stats["methods"].items()))
+    return out
+
+
+@dataclass
+class PortalState:
+    name: str
+    webhook_user_id: int | None
+    webhook_code: str | None
+    bucket: LeakyBucket
+    operating_limit: float
+    latency_ms: float = 0.0
+    processing_s: float = 0.01
+    batch_imbot: bool = True
+    rest_available: bool = True
+    member_id: str = ""
+    bots: dict[int, BotState] = field(default_factory=dict)
+    apps: dict[str, AppState] = field(default_factory=dict)
+    faults: list = field(default_factory=list)
+    operating: dict[tuple[str, str], OperatingBudget] = field(default_factory=dict)
+    stats: dict = field(default_factory=new_stats)
+
+    def find_bot(self, ref: int | str) -> BotState | None:
+        """By id (an int, or a string of digits that is not some bot's code) or by code."""
+        if isinstance(ref, int):
+            return self.bots.get(ref)
+        bot = self.bot_by_code(ref)
+        if bot is None and ref.isdigit():
+            bot = self.bots.get(int(ref))
+        return bot
+
+    def bot_by_code(self, code: str) -> BotState | None:
+        return next((bot for bot in self.bots.values() if bot.code == code), None)
+
+    def next_bot_id(self) -> int:
+        return max(self.bots, default=100) + 1
+
+    def budget(self, method: str, caller: str) -> OperatingBudget:
+        return self.operating.setdefault((method, caller), OperatingBudget())
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "webhook": (
+                {"user_id": self.webhook_user_id, "code": self.webhook_code} if self.webhook_code is not None else None
+            ),
+            "rate": self.bucket.rate,
+            "burst": self.bucket.burst,
+            "latency_ms": self.latency_ms,
+            "operating_limit": self.operating_limit,
+            "batch_imbot": self.batch_imbot,
+            "rest_available": self.rest_available,
+            "bots": [bot.as_dict() for bot in self.bots.values()],
+            "apps": [
+                {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()
+            ],
+            "faults": [f.as_dict() for f in self.faults],
+        }
