@@ -13,6 +13,7 @@ os.environ.setdefault("BOTWATCH_ALLOW_HTTP", "1")
 os.environ.setdefault("BOTWATCH_VAR_DIR", tempfile.mkdtemp(prefix="botwatch-test-var-"))
 os.environ.setdefault("BOTWATCH_ALERT_EMAILS", "oncall@example.com")
 
-from dashboard.settings import *  # noqa: E402,F403
+from dashboard.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 (whitenoise warns about a missing folder)

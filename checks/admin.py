@@ -1,0 +1,182 @@
+"""Django admin for every BotWatch model. Secrets are write-only: a masked hint, never the value."""
+
+from django import forms
+from django.contrib import admin
+
+from checks.models import (
+    AuditLog,
+    Bot,
+    DailyStat,
+    Heartbeat,
+    Incident,
+    IncidentEvent,
+    MaintenanceWindow,
+    Notification,
+    Portal,
+    Subscription,
+    Verification,
+)
+
+KEEP_HINT = "Stored (hidden). Leave empty to keep it; type a new value to replace it."
+UNSET_HINT = "Not set."
+
+
+def secret_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class SecretFieldsForm(forms.ModelForm):
+    """A password input per encrypted field; an empty input keeps the stored secret."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            stored = bool(getattr(self.instance, name, ""))
+            self.fields[name].help_text = KEEP_HINT if stored else UNSET_HINT
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.secret_fields:
+            # Left empty: keep the stored secret (construct_instance skips absent keys).
+            if not cleaned.get(name):
+                cleaned.pop(name, None)
+        return cleaned
+
+
+class PortalForm(SecretFieldsForm):
+    secret_fields = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+    webhook_code = secret_field("Webhook code")
+    oauth_client_secret = secret_field("OAuth client secret")
+    oauth_access_token = secret_field("OAuth access token")
+    oauth_refresh_token = secret_field("OAuth refresh token")
+
+    class Meta:
+        model = Portal
+        fields = (
+            "name",
+            "url",
+            "auth_type",
+            "webhook_user_id",
+            "oauth_client_id",
+            "alert_emails",
+            "interval",
+            "thresholds",
+            "paused",
+            "muted_until",
+            "pace_rate",
+            "pace_burst",
+            "next_check_at",
+        )
+
+
+class BotForm(SecretFieldsForm):
+    secret_fields = ("bot_token",)
+    bot_token = secret_field("Bot token")
+
+    class Meta:
+        model = Bot
+        fields = ("portal", "code", "bot_id", "enabled", "muted_until")
+
+
+class BotInline(admin.TabularInline):
+    model = Bot
+    form = BotForm
+    fields = ("code", "bot_id", "bot_token", "enabled", "status", "last_checked_at")
+    readonly_fields = ("status", "last_checked_at")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Portal)
+class PortalAdmin(admin.ModelAdmin):
+    form = PortalForm
+    list_display = ("name", "url", "auth_type", "paused", "next_check_at")
+    list_filter = ("auth_type", "paused")
+    search_fields = ("name", "url")
+    inlines = [BotInline]
+    readonly_fields = ("oauth_expires_at", "oauth_refreshed_at", "batch_supported", "blocked_until", "redirected_to")
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    form = BotForm
+    list_display = ("label", "portal", "status", "status_since", "last_checked_at", "enabled")
+    list_filter = ("status", "enabled", "portal")
+    search_fields = ("code", "portal__name")
+    list_select_related = ("portal",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the engine; the admin shows it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Verification)
+class VerificationAdmin(ReadOnlyAdmin):
+    list_display = ("checked_at", "bot", "status", "error_code", "http_status", "duration_ms")
+    list_filter = ("status",)
+    list_select_related = ("bot__portal",)
+    raw_id_fields = ("bot", "portal")
+    date_hierarchy = "checked_at"
+
+
+@admin.register(DailyStat)
+class DailyStatAdmin(ReadOnlyAdmin):
+    list_display = ("day", "bot", "checks", "failures")
+    list_select_related = ("bot__portal",)
+
+
+class IncidentEventInline(admin.TabularInline):
+    model = IncidentEvent
+    extra = 0
+    fields = ("created_at", "kind", "status", "user", "note")
+    readonly_fields = fields
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("bot", "portal", "state", "status", "opened_at", "resolved_at", "acknowledged_at")
+    list_filter = ("state", "status")
+    list_select_related = ("bot__portal", "portal")
+    raw_id_fields = ("bot", "portal")
+    inlines = [IncidentEventInline]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "portal", "kind", "state", "attempts", "sent_at")
+    list_filter = ("state", "kind")
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ("portal", "bot", "starts_at", "ends_at", "note")
+    raw_id_fields = ("bot",)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "portal")
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("name", "seen_at")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor", "action", "object_type", "object_repr")
+    list_filter = ("action",)

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from checks.models import Bot, Portal
+
+PORTAL_SECRETS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored credential with the first key of BOTWATCH_SECRET_KEYS. "
+        "Run after putting a new key in front; then the old keys can be removed."
+    )
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            portals = _rewrite(Portal, PORTAL_SECRETS)
+            bots = _rewrite(Bot, ("bot_token",))
+        self.stdout.write(f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s) with the newest key.")
+
+
+def _rewrite(model, names: tuple[str, ...]) -> int:
+    count = 0
+    # Reading decrypts with any key; update() encrypts with the newest (checks/crypto.py).
+    for row in model.objects.select_for_update().only("pk", *names):
+        model.objects.filter(pk=row.pk).update(**{name: getattr(row, name) for name in names})
+        count += 1
+    return count
