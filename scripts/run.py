@@ -1,0 +1,85 @@
+"""`make run`: set up on the embedded defaults, then run web, worker, beat and the simulator.
+
+Migrates, creates an admin login on first run, starts every process of the Procfile under
+honcho (Ctrl-C stops them all) and, on an empty database, imports the simulator's demo portals.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEMO_FILE = ROOT / "var" / "demo-portals.yaml"
+
+
+def manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True, text=True, capture_output=capture)
+    return result.stdout if capture else ""
+
+
+def django_query(code: str) -> str:
+    return manage("shell", "-v0", "-c", code, capture=True).strip()
+
+
+def ensure_admin() -> None:
+    if (
+        django_query(
+            "from django.contrib.auth.models import User; print(User.objects.filter(is_superuser=True).exists())"
+        )
+        == "True"
+    ):
+        return
+    username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
+    password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
+    env = {**os.environ, "DJANGO_SUPERUSER_PASSWORD": password}
+    subprocess.run(
+        [PYTHON, "manage.py", "createsuperuser", "--noinput", "--username", username, "--email", "admin@localhost"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    print(f"\n  Admin login created: user {username!r}, password {password!r}")
+    print("  (shown once; change it with: python manage.py changepassword " + username + ")\n", flush=True)
+
+
+def wants_demo() -> bool:
+    return django_query("from checks.models import Portal; print(Portal.objects.exists())") == "False"
+
+
+def import_demo_when_ready(honcho: subprocess.Popen) -> None:
+    """The simulator writes the demo portal file once it listens; import it then."""
+    DEMO_FILE.unlink(missing_ok=True)
+    deadline = time.monotonic() + 60
+    while not DEMO_FILE.exists():
+        if honcho.poll() is not None or time.monotonic() > deadline:
+            print("The simulator did not write its demo portal file; no demo portals imported.", file=sys.stderr)
+            return
+        time.sleep(0.5)
+    time.sleep(0.5)  # let the writer finish the file
+    manage("import_portals", str(DEMO_FILE))
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    manage("migrate", "--noinput", "-v0")
+    ensure_admin()
+    demo = wants_demo()
+    print("BotWatch: http://127.0.0.1:8000  (Ctrl-C stops every process)", flush=True)
+    bin_dir = str(Path(PYTHON).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    honcho = subprocess.Popen([os.path.join(bin_dir, "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)
+    try:
+        if demo:
+            import_demo_when_ready(honcho)
+        return honcho.wait()
+    except KeyboardInterrupt:
+        # honcho got the same Ctrl-C (same process group) and is stopping its children.
+        return honcho.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
