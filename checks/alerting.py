@@ -1,0 +1,186 @@
+"""From incident events to notification rows: grouping, recipients, idempotence keys, dispatch.
+
+Events of one portal and one kind from one evaluation become one email (five bots removed
+with their app: one message listing five bots). The row is written in the caller's
+transaction, so it exists exactly when its events do; delivery starts after the commit.
+"""
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from checks.models import AuditLog, Bot, Incident, IncidentEvent, Notification, Portal, Subscription
+from checks.notifications import AlertItem, deliver, render_email
+
+log = logging.getLogger(__name__)
+
+KEY_MAX = 200  # Notification.key max_length
+# A new row is sent by its own task; the retry sweep leaves it alone for this long.
+SWEEP_GRACE = timedelta(minutes=2)
+
+
+def recipients_for(portal: Portal) -> list[str]:
+    """The portal's list (else BOTWATCH_ALERT_EMAILS), plus users subscribed to it or to every portal."""
+    subscribed = (
+        Subscription.objects.filter(Q(portal=portal) | Q(portal__isnull=True), user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    seen, result = set(), []
+    for email in [*portal.recipients, *subscribed]:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            result.append(email)
+    return result
+
+
+def notification_key(kind: str, parts: list[str]) -> str:
+    """`<kind>:<part>+<part>...`, e.g. `opened:12+13`; hashed when too long for the column."""
+    key = f"{kind}:{'+'.join(parts)}"
+    if len(key) <= KEY_MAX:
+        return key
+    return f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def queue_notification(portal: Portal, kind: str, items: list[AlertItem], key_parts: list[str]) -> int | None:
+    """Write the pending row for one email about `items`; None when that email already exists."""
+    if not items:
+        return None
+    email = render_email(kind, portal, items)
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                key=notification_key(kind, key_parts),
+                portal=portal,
+                kind=kind,
+                recipients=recipients_for(portal),
+                subject=email.subject,
+                text_body=email.text,
+                html_body=email.html,
+                next_attempt_at=timezone.now() + SWEEP_GRACE,
+            )
+            notification.events.set([item.event for item in items])
+    except IntegrityError:
+        # Same key: this event's email is already queued (a redelivered task, a racing worker).
+        log.info("notification %s already exists", notification_key(kind, key_parts))
+        return None
+    return notification.pk
+
+
+def dispatch(notification_ids: list[int], *, inline: bool) -> None:
+    """Deliver now (the `verify` command) or enqueue delivery once the caller's transaction commits."""
+    if inline:
+        for pk in notification_ids:
+            deliver(pk)
+        return
+    for pk in notification_ids:
+        transaction.on_commit(lambda pk=pk: enqueue_delivery(pk))
+
+
+def enqueue_delivery(notification_id: int) -> None:
+    from checks.alert_tasks import deliver_notification
+
+    try:
+        deliver_notification.delay(notification_id)
+    except Exception as exc:  # kombu raises several types when the broker is down
+        # The row stays pending: the retry sweep (checks.alert_tasks.retry_pending) sends it.
+        log.warning("could not enqueue notification %s (%s); the retry sweep will send it", notification_id, exc)
+
+
+# --- Services for the dashboard: acknowledge, mute, list, timeline ---------------------
+
+
+def acknowledge(incident: Incident, user, note: str = "") -> bool:
+    """Someone is on it: reminders stop. False when the incident is resolved or already acknowledged."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Incident.objects.filter(
+            pk=incident.pk, state=Incident.State.OPEN, acknowledged_at__isnull=True
+        ).update(acknowledged_at=now, acknowledged_by=user, ack_note=note)
+        if changed:
+            IncidentEvent.objects.create(
+                incident=incident, kind=IncidentEvent.Kind.ACKNOWLEDGED, created_at=now, user=user, note=note
+            )
+            _audit(user, "acknowledge", incident, {"note": note})
+    incident.refresh_from_db()
+    return bool(changed)
+
+
+def mute_portal(portal: Portal, until: datetime, user) -> None:
+    """No alerts for any bot of `portal` until `until`; verifications and history go on."""
+    _check_until(until)
+    _set_mute(Portal.objects.filter(pk=portal.pk), Incident.objects.filter(portal=portal), portal, until, user)
+    portal.muted_until = until
+
+
+def mute_bot(bot: Bot, until: datetime, user) -> None:
+    _check_until(until)
+    _set_mute(Bot.objects.filter(pk=bot.pk), Incident.objects.filter(bot=bot), bot, until, user)
+    bot.muted_until = until
+
+
+def unmute_portal(portal: Portal, user) -> None:
+    _set_mute(Portal.objects.filter(pk=portal.pk), Incident.objects.none(), portal, None, user)
+    portal.muted_until = None
+
+
+def unmute_bot(bot: Bot, user) -> None:
+    _set_mute(Bot.objects.filter(pk=bot.pk), Incident.objects.none(), bot, None, user)
+    bot.muted_until = None
+
+
+def _check_until(until: datetime) -> None:
+    if not isinstance(until, datetime) or timezone.is_naive(until):
+        raise ValueError(f"mute until: {until!r} is not a timezone-aware date and time")
+    if until <= timezone.now():
+        raise ValueError(f"mute until: {until.isoformat()} is in the past")
+
+
+def _set_mute(rows, incidents, target, until: datetime | None, user) -> None:
+    now = timezone.now()
+    note = f"muted until {until.isoformat()}" if until else "unmuted"
+    with transaction.atomic():
+        rows.update(muted_until=until)
+        events = [
+            IncidentEvent(incident=i, kind=IncidentEvent.Kind.MUTED, created_at=now, user=user, note=note)
+            for i in incidents.filter(state=Incident.State.OPEN)
+        ]
+        IncidentEvent.objects.bulk_create(events)
+        _audit(user, "mute" if until else "unmute", target, {"muted_until": until.isoformat() if until else None})
+
+
+def _audit(user, action: str, obj, changes: dict) -> None:
+    AuditLog.objects.create(
+        user=user,
+        actor=user.get_username() if user else "",
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        changes=changes,
+    )
+
+
+def list_incidents(state: str | None = None, portal: Portal | None = None):
+    """Incidents for the dashboard, open first then newest; bot, portal and acknowledger joined."""
+    if state is not None and state not in Incident.State.values:
+        raise ValueError(f"incident state {state!r} is not one of {', '.join(Incident.State.values)}")
+    rows = Incident.objects.select_related("bot", "portal", "acknowledged_by")
+    if state:
+        rows = rows.filter(state=state)
+    if portal is not None:
+        rows = rows.filter(portal=portal)
+    # Index incident_state_time serves this order.
+    return rows.order_by("state", "-opened_at")
+
+
+def incident_timeline(incident: Incident) -> list[IncidentEvent]:
+    """The incident's events in order, each with its user and the notifications that reported it."""
+    events = incident.events.select_related("user").prefetch_related(
+        Prefetch("notifications", queryset=Notification.objects.order_by("created_at"))
+    )
+    return list(events.order_by("created_at", "pk"))

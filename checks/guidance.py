@@ -1,0 +1,170 @@
+"""Probable causes and what to do, per Bitrix24 error code and per status, for alert emails.
+
+Written from the Bitrix24 REST notes (shared/reference/bitrix24-api-notes.md: §2 auth, §3
+limits, §5 errors, §7 "How a bot disappears"). An error code's own entry wins over its
+status's entry; a status without an entry falls back on the generic one.
+"""
+
+from checks.status import Status
+
+Guidance = tuple[list[str], list[str]]  # (probable causes, what to do)
+
+BY_CODE: dict[str, Guidance] = {
+    "BOT_NOT_FOUND": (
+        [
+            "The bot was unregistered (imbot.v2.Bot.unregister or imbot.unregister), by its application or by hand.",
+            "The application that registered the bot was uninstalled: Bitrix24 deletes every bot of an app "
+            "when the app is removed.",
+            "A local application was deleted and added again: it got a new client_id, so its bots were "
+            "re-registered with new ids and the old id no longer exists.",
+        ],
+        [
+            "On the portal, open Applications > Installed (or Developer resources > Integrations) and check "
+            "that the bot's application is still installed.",
+            "Ask the customer whether someone removed the application or the chat bot recently.",
+            "Reinstall the application or register the bot again, then update the bot's id or code in BotWatch "
+            "if it changed.",
+        ],
+    ),
+    "NO_AUTH_FOUND": (
+        [
+            "The incoming webhook was deleted, or an administrator edited it, which regenerates its secret code.",
+            "The webhook had an expiry date that has passed, or the access token is no longer valid.",
+        ],
+        [
+            "In the portal's Developer resources > Integrations, check that the webhook still exists with scope imbot.",
+            "Create or copy the current webhook URL and update the portal's credentials in BotWatch.",
+        ],
+    ),
+    "expired_token": (
+        [
+            "The OAuth access token expired and refreshing it failed: the refresh token was revoked or expired "
+            "(180 days unused), or the application was reinstalled.",
+        ],
+        [
+            "Reinstall or reauthorize the application on the portal and store the new OAuth tokens in BotWatch.",
+        ],
+    ),
+    "invalid_token": (
+        [
+            "The OAuth token is not recognised: the application was uninstalled or reinstalled, "
+            "which invalidates its stored tokens.",
+        ],
+        [
+            "Check that the application is installed on the portal; reauthorize it and store the new tokens.",
+        ],
+    ),
+    "invalid_grant": (
+        [
+            "The refresh token is invalid or expired (single use; 180 days), or the app was reinstalled.",
+        ],
+        [
+            "Run the application's OAuth authorization again and store the new token pair in BotWatch.",
+        ],
+    ),
+    "insufficient_scope": (
+        ["The webhook or application lacks the imbot scope."],
+        ["Add the imbot scope to the webhook or application (reinstall the app if needed)."],
+    ),
+    "INVALID_CREDENTIALS": (
+        ["The webhook's user or the application's user lacks the rights for this method."],
+        ["Use a webhook created by a user with access to chat bots, or grant the rights."],
+    ),
+    "user_access_error": (
+        ["The application is limited to certain users, and the token's user is not one of them."],
+        ["In the application's settings on the portal, give access to the user whose token BotWatch uses."],
+    ),
+    "ACCESS_DENIED": (
+        ["The portal is on a plan without REST API access (REST is available only on commercial plans)."],
+        ["Ask the customer about their Bitrix24 plan; the bot cannot work until REST access is restored."],
+    ),
+    "PORTAL_DELETED": (
+        ["The portal was deleted, or its public part was closed (on-premise)."],
+        ["Confirm with the customer; if the portal is gone for good, pause or remove it in BotWatch."],
+    ),
+    "OVERLOAD_LIMIT": (
+        ["Bitrix24 blocked REST calls from this source by hand after abnormal load."],
+        ["Only Bitrix24 support can lift this block: contact them, and look for runaway integrations."],
+    ),
+    "QUERY_LIMIT_EXCEEDED": (
+        [
+            "The portal's request-rate limit (2 requests/s, 5 on Enterprise) is exhausted. The limit is shared "
+            "by every application calling this portal from the same IP address.",
+        ],
+        [
+            "Check other applications or scripts calling this portal from BotWatch's server; "
+            "lower BotWatch's pace for this portal if needed.",
+        ],
+    ),
+    "OPERATION_TIME_LIMIT": (
+        ["The method's resource budget (about 480 s of execution per 10 minutes for this app or webhook) is spent."],
+        ["Wait for the block to lift (up to 10 minutes); look for other heavy calls through the same webhook or app."],
+    ),
+    "BOT_TOKEN_NOT_SPECIFIED": (
+        ["BotWatch calls through a webhook but no bot token is stored for this bot."],
+        ["Enter the bot token (the botToken used at registration) in the bot's settings in BotWatch."],
+    ),
+    "PARAMS_REQUIRED": (
+        ["Neither a bot id nor a code was sent."],
+        ["Give the bot a code or an id in BotWatch."],
+    ),
+    "INVALID_REQUEST": (
+        ["The portal requires HTTPS and BotWatch called it over plain HTTP."],
+        ["Change the portal's address in BotWatch to https://."],
+    ),
+    "ERROR_METHOD_NOT_FOUND": (
+        ["The portal does not know imbot.v2.Bot.get: an old on-premise version, or the im/imbot modules are off."],
+        ["Check the portal's version and that chat bots (imbot) are available on it."],
+    ),
+}
+
+BY_STATUS: dict[str, Guidance] = {
+    Status.NOT_FOUND: BY_CODE["BOT_NOT_FOUND"],
+    Status.NOT_OWNER: (
+        [
+            "Bitrix24 answered in the brief format, without counters: the caller is not the bot's owner.",
+            "The bot token was rotated (imbot.v2.Bot.update fields.botToken) and BotWatch still has the old one.",
+            "The wrong token, or credentials of another application, are stored for this bot.",
+        ],
+        [
+            "Ask the bot's developers for the current bot token and update it in BotWatch.",
+            "Under OAuth, check that BotWatch uses the credentials of the application that registered the bot.",
+        ],
+    ),
+    Status.AUTH_FAILED: BY_CODE["NO_AUTH_FOUND"],
+    Status.MISCONFIGURED: (
+        ["BotWatch's settings for this portal or bot do not match what Bitrix24 expects."],
+        ["Open the bot and portal settings in BotWatch and compare them with the portal."],
+    ),
+    Status.PORTAL_UNAVAILABLE: (
+        ["The portal refuses REST calls: plan without REST, deleted portal, or a manual block."],
+        ["Contact the customer (plan, portal status) or Bitrix24 support (manual block)."],
+    ),
+    Status.RATE_LIMITED: BY_CODE["QUERY_LIMIT_EXCEEDED"],
+    Status.SERVER_ERROR: (
+        ["Bitrix24 answered with a server error (5xx): an outage or maintenance on their side."],
+        ["Usually clears by itself; check status.bitrix24.com, and the portal in a browser."],
+    ),
+    Status.UNREACHABLE: (
+        [
+            "BotWatch could not reach the portal: DNS failure, refused connection, TLS error or timeout.",
+            "The portal was renamed or moved to another address.",
+        ],
+        ["Open the portal's address in a browser from BotWatch's network; check DNS, firewall and certificates."],
+    ),
+    Status.BAD_RESPONSE: (
+        ["The portal answered 2xx with something that is not a Bot.get result (a proxy page, a login page)."],
+        ["Check that the portal address points to Bitrix24 itself, not to a proxy or a login screen."],
+    ),
+    Status.ERROR: (
+        ["Bitrix24 returned an error BotWatch does not classify; its code is shown above."],
+        ["Look the code up in the Bitrix24 REST documentation (error codes) and on the bot's page."],
+    ),
+}
+
+GENERIC: Guidance = (["See the error code and description above."], ["Open the bot's page for its history."])
+
+
+def guidance_for(status: str, error_code: str = "") -> Guidance:
+    """(probable causes, what to do) for an alert about `status` with Bitrix24 `error_code`."""
+    return BY_CODE.get(error_code) or BY_STATUS.get(status) or GENERIC
