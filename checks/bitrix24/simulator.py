@@ -76,7 +76,7 @@ class Simulator:
     def start(self, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None) -> str:
         """Serves in a daemon thread; returns the base URL (`public_url` when clients reach it by another name)."""
         self._server = SimulatorServer((host, port), self._dispatch)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - a comparison, not a bind
         self.base_url = (public_url or f"http://{shown_host}:{self._server.server_port}").rstrip("/")
