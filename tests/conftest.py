@@ -5,6 +5,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.simulator",
+    "tests.fixtures.celery_worker",
 ]
 
 

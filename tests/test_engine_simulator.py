@@ -1,0 +1,84 @@
+"""verify_portal and dispatch through the real client against the simulator over HTTP."""
+
+import pytest
+from django.utils import timezone
+
+from checks import engine, services
+from checks.models import Bot, Portal, Verification
+from checks.status import Status
+from dashboard.celery import app
+
+
+def add_portal(simulator, name: str, bots: int, **sim_kwargs) -> Portal:
+    simulator.add_portal(name, webhook_user_id=1, webhook_code="k3y", **sim_kwargs)
+    portal = Portal.objects.create(
+        name=name, url=simulator.portal_url(name), webhook_user_id=1, webhook_code="k3y", pace_rate=50, pace_burst=50
+    )
+    for i in range(bots):
+        simulator.add_bot(name, code=f"bot{i}", bot_token=f"tok{i}", counters={"countMessage": 100 + i})
+        Bot.objects.create(portal=portal, code=f"bot{i}", bot_token=f"tok{i}")
+    return portal
+
+
+@pytest.mark.django_db
+def test_claimed_portal_is_verified_in_one_batch_and_rescheduled(simulator):
+    portal = add_portal(simulator, "acme", 5)
+    simulator.reset_stats()
+    [(portal_id, token)] = engine.claim_due_portals()
+    rows = engine.verify_portal(portal_id, token)
+    assert [r.status for r in rows] == [Status.OK] * 5
+    assert all(r.count_message >= 100 for r in rows)
+    assert simulator.stats("acme")["requests"] == 1  # one batch call for five bots
+    assert all(b.next_check_at > timezone.now() for b in Bot.objects.all())
+    assert engine.claim_due_portals() == []
+
+
+@pytest.mark.django_db
+def test_removed_bot_is_not_found_and_the_others_stay_ok(simulator):
+    portal = add_portal(simulator, "acme", 3)
+    simulator.remove_bot("acme", "bot1")
+    engine.verify_portal(portal.pk, manual=True)
+    states = dict(Bot.objects.values_list("code", "status"))
+    assert states == {"bot0": Status.OK, "bot1": Status.NOT_FOUND, "bot2": Status.OK}
+    row = Verification.objects.get(bot__code="bot1")
+    assert row.error_code == "BOT_NOT_FOUND" and row.manual
+
+
+@pytest.mark.django_db
+def test_disabled_bots_and_paused_portals_are_not_verified(simulator):
+    portal = add_portal(simulator, "acme", 2)
+    Bot.objects.filter(code="bot0").update(enabled=False)
+    paused = add_portal(simulator, "paused", 1)
+    Portal.objects.filter(pk=paused.pk).update(paused=True)
+    claims = engine.claim_due_portals()
+    assert [pid for pid, _ in claims] == [portal.pk]
+    engine.verify_portal(*claims[0])
+    assert list(Verification.objects.values_list("bot__code", flat=True)) == ["bot1"]
+
+
+@pytest.mark.django_db
+def test_unreachable_portal_is_recorded_as_unreachable(simulator):
+    portal = add_portal(simulator, "acme", 1)
+    Portal.objects.filter(pk=portal.pk).update(url="http://127.0.0.1:9/acme")
+    engine.verify_portal(portal.pk, manual=True)
+    assert Bot.objects.get().status == Status.UNREACHABLE
+
+
+@pytest.mark.django_db
+def test_check_now_claims_and_enqueues_a_verification(simulator, django_capture_on_commit_callbacks):
+    portal = add_portal(simulator, "acme", 2)
+    Bot.objects.update(next_check_at=timezone.now() + timezone.timedelta(hours=1))
+    with app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.check_now(portal.pk) is True
+        message = queue.get(timeout=5)
+        message.ack()
+        queue.close()
+    assert message.headers["task"] == "checks.tasks.verify_portal"
+    args, kwargs, _ = message.decode()
+    assert args[0] == portal.pk and kwargs == {"manual": True}
+    assert services.check_now(portal.pk) is False  # already claimed: a run is on its way
+    rows = engine.verify_portal(*args, **kwargs)
+    assert len(rows) == 2 and all(r.manual for r in rows)
