@@ -22,7 +22,7 @@ def add_portal(simulator, name: str, bots: int, **sim_kwargs) -> Portal:
 
 @pytest.mark.django_db
 def test_claimed_portal_is_verified_in_one_batch_and_rescheduled(simulator):
-    portal = add_portal(simulator, "acme", 5)
+    add_portal(simulator, "acme", 5)
     simulator.reset_stats()
     [(portal_id, token)] = engine.claim_due_portals()
     rows = engine.verify_portal(portal_id, token)
