@@ -1,0 +1,119 @@
+"""Verifying many bots of one portal in `batch` requests (≤50 commands each).
+
+One batch counts as one request against the portal's rate limit (reference §4), which is what
+makes hundreds of bots per portal affordable. Whether imbot.v2 is allowed inside batch is not
+documented; a portal that refuses (405 ERROR_BATCH_METHOD_NOT_ALLOWED) gets single calls from
+then on, remembered in Portal.batch_supported.
+"""
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from checks.bitrix24.transport import Answer
+from checks.bitrix24.types import BotResult
+from checks.models import Bot, Portal
+from checks.outcome import classify_bot_payload, classify_error, error_fields
+
+if TYPE_CHECKING:
+    from checks.bitrix24.client import Bitrix24Client
+
+BATCH_SIZE = 50
+NOT_ALLOWED = "ERROR_BATCH_METHOD_NOT_ALLOWED"
+
+
+def verify_batched(client: "Bitrix24Client", bots: list[Bot], results: list[BotResult | None]) -> None:
+    """Fill `results` chunk by chunk; entries left None are for single calls (fallback)."""
+    for start in range(0, len(bots), BATCH_SIZE):
+        chunk = bots[start : start + BATCH_SIZE]
+        if len(chunk) == 1:
+            return  # a lone bot: a single call is cheaper to read and to log
+        chunk_results = verify_chunk(client, chunk)
+        if chunk_results is None:
+            mark_unsupported(client)
+            return
+        results[start : start + len(chunk)] = chunk_results
+
+
+def build_commands(client: "Bitrix24Client", bots: list[Bot]) -> dict[str, str]:
+    # Query encoding inside cmd (batch.md); the portal reads each as "method?params".
+    from checks.bitrix24.client import METHOD
+
+    return {f"bot{i}": f"{METHOD}?{urlencode(client.bot_params(bot))}" for i, bot in enumerate(bots)}
+
+
+def verify_chunk(client: "Bitrix24Client", bots: list[Bot]) -> list[BotResult] | None:
+    """Results for one batch, or None when the portal refuses imbot methods in batch."""
+    commands = build_commands(client, bots)
+    answer = client.call("batch", {"halt": 0, "cmd": commands})
+    if isinstance(answer, BotResult):
+        return [copy.deepcopy(answer) for _ in bots]
+    if answer.error_code == NOT_ALLOWED:
+        return None
+    if not answer.is_success:
+        # A batch-level failure (auth, 5xx, timeout, ...) is every bot's outcome.
+        failure = client.classify(answer)
+        return [copy.deepcopy(failure) for _ in bots]
+    results = parse_batch(answer, list(commands))
+    if results is None:
+        failure = client.classify(_as_bad(answer) if isinstance(answer.payload, Mapping) else answer)
+        return [copy.deepcopy(failure) for _ in bots]
+    if all(r.error_code == NOT_ALLOWED for r in results):
+        return None
+    for result in results:
+        if result.error_code == "OPERATION_TIME_LIMIT":
+            client.block()
+        client.note_time(result.time)
+    mark_supported(client)
+    return results
+
+
+def parse_batch(answer: Answer, keys: list[str]) -> list[BotResult] | None:
+    """Per-key results of a 200 batch answer, or None when it is not shaped like one."""
+    outer = answer.payload.get("result") if isinstance(answer.payload, Mapping) else None
+    if not isinstance(outer, Mapping):
+        return None
+    done = _collection(outer.get("result"))
+    errors = _collection(outer.get("result_error"))
+    times = _collection(outer.get("result_time"))
+    return [_entry(key, done, errors, times, answer) for key in keys]
+
+
+def _entry(key: str, done: dict, errors: dict, times: dict, answer: Answer) -> BotResult:
+    if key in errors:
+        error = error_fields(errors[key])
+        if error is not None:
+            return classify_error(error[0], error[1], answer.http_status, duration_ms=answer.duration_ms)
+    if key in done:
+        return classify_bot_payload(done[key], times.get(key), answer.http_status, duration_ms=answer.duration_ms)
+    return classify_bot_payload(None, None, answer.http_status, duration_ms=answer.duration_ms)
+
+
+def _collection(value) -> dict:
+    # PHP serializes an empty array as [] and a 0..n-1 keyed one as a list (batch.md).
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    return {}
+
+
+def _as_bad(answer: Answer) -> Answer:
+    # A 200 that is not a batch envelope: classify as an answer without result.bot.
+    return Answer(
+        http_status=answer.http_status, body=b"{}", content_type="application/json", duration_ms=answer.duration_ms
+    )
+
+
+def mark_unsupported(client: "Bitrix24Client") -> None:
+    client.portal.batch_supported = False
+    if client.persist:
+        Portal.objects.filter(pk=client.portal.pk).exclude(batch_supported=False).update(batch_supported=False)
+
+
+def mark_supported(client: "Bitrix24Client") -> None:
+    if client.portal.batch_supported is None:
+        client.portal.batch_supported = True
+        if client.persist:
+            Portal.objects.filter(pk=client.portal.pk, batch_supported__isnull=True).update(batch_supported=True)

@@ -1,0 +1,324 @@
+"""The Bitrix24 client: the only code in BotWatch that calls imbot.v2.Bot.get.
+
+`verify_bots(portal, bots)` returns one classified BotResult per bot and never raises for
+anything Bitrix24 or the network does. On the way it paces itself per portal, retries
+transient failures a bounded number of times, refreshes an expired OAuth token once, re-POSTs
+once to a renamed portal, honours OPERATION_TIME_LIMIT, and batches bots of one portal.
+"""
+
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from checks.bitrix24 import batch
+from checks.bitrix24.oauth import REFRESHABLE, refresh_access_token, timeouts
+from checks.bitrix24.pacing import wait_for_slot
+from checks.bitrix24.transport import Answer, mask_url, post_json, thread_session
+from checks.bitrix24.types import BotResult
+from checks.models import AuthType, Bot, Portal
+from checks.outcome import classify_response, classify_transport
+from checks.status import Status
+
+log = logging.getLogger("checks.bitrix24")
+
+METHOD = "imbot.v2.Bot.get"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
+NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
+OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
+
+
+def verify_bots(portal: Portal, bots: Sequence[Bot], *, persist: bool = True) -> list[BotResult]:
+    """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5)."""
+    return Bitrix24Client(portal, persist=persist).verify_bots(bots)
+
+
+class Bitrix24Client:
+    """One verification run against one portal.
+
+    persist=False touches no database row at all (the dashboard's "test connection" on
+    unsaved objects): no pacing reservation, no token save, no lock, no blocked_until.
+    """
+
+    def __init__(
+        self,
+        portal: Portal,
+        *,
+        persist: bool = True,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.portal = portal
+        self.persist = persist and portal.pk is not None
+        self.session = thread_session()
+        self.retries = settings_value("BITRIX24_RETRIES", 2) if retries is None else retries
+        self.retry_delay = settings_value("BITRIX24_RETRY_DELAY", 0.5) if retry_delay is None else retry_delay
+        self.sleep = sleep
+        self.base_url = portal.url.rstrip("/")
+        self.redirect_url = ""
+        self.reset_at: datetime | None = None  # operating_reset_at of the last success
+
+    # -- public -------------------------------------------------------------------------
+
+    def verify_bots(self, bots: Sequence[Bot]) -> list[BotResult]:
+        bots = list(bots)
+        self._check_bots(bots)
+        problem = self._misconfiguration()
+        if problem is not None:
+            return [self._finish(copy.deepcopy(problem), bot) for bot in bots]
+        if self.persist:
+            self._reload_portal()
+        results: list[BotResult | None] = [None] * len(bots)
+        if len(bots) > 1 and self.portal.batch_supported is not False:
+            batch.verify_batched(self, bots, results)
+        for index, bot in enumerate(bots):
+            if results[index] is None:
+                results[index] = self.verify_bot(bot)
+        return [self._finish(result, bot) for result, bot in zip(results, bots, strict=True)]
+
+    def verify_bot(self, bot: Bot) -> BotResult:
+        """One single call of Bot.get for one bot."""
+        answer = self.call(METHOD, self.bot_params(bot))
+        if isinstance(answer, BotResult):
+            return answer
+        return self.classify(answer)
+
+    def bot_params(self, bot: Bot) -> dict:
+        # botId wins on the portal when both are given; send only the one we mean.
+        params: dict = {"botId": bot.bot_id} if bot.bot_id else {"code": bot.code}
+        if self.portal.auth_type != AuthType.OAUTH and bot.bot_token:
+            params["botToken"] = bot.bot_token
+        return params
+
+    def call(self, method: str, params: dict) -> Answer | BotResult:
+        """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""
+        blocked = self._blocked_result()
+        if blocked is not None:
+            return blocked
+        answer = self._call_retrying(method, params)
+        if self._is_oauth and answer.error_code in REFRESHABLE:
+            answer = self._refresh_and_retry(method, params, answer)
+            if isinstance(answer, BotResult):
+                return answer
+        self.note_answer(answer)
+        return answer
+
+    def classify(self, answer: Answer) -> BotResult:
+        if answer.failure is not None:
+            return classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
+        if answer.http_status in REDIRECTS:
+            where = mask_url(answer.location) or "no Location"
+            return BotResult(
+                bot_pk=None,
+                status=Status.ERROR,
+                http_status=answer.http_status,
+                duration_ms=answer.duration_ms,
+                error_description=f"HTTP {answer.http_status}: redirect to {where} not followed "
+                "(a second redirect, or to a plain http address)",
+            )
+        body = b"\x00not json" if answer.truncated else answer.body
+        return classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
+
+    def note_answer(self, answer: Answer) -> None:
+        """Remember operating_reset_at from successes; block the portal on OPERATION_TIME_LIMIT."""
+        if answer.error_code == "OPERATION_TIME_LIMIT":
+            self.block()
+        elif answer.is_success and isinstance(answer.payload, dict):
+            self.note_time(answer.payload.get("time"))
+
+    def note_time(self, time_obj) -> None:
+        reset = time_obj.get("operating_reset_at") if isinstance(time_obj, dict) else None
+        if isinstance(reset, (int, float)) and not isinstance(reset, bool):
+            try:
+                self.reset_at = datetime.fromtimestamp(reset, UTC)
+            except (OverflowError, OSError, ValueError):
+                return
+
+    def block(self) -> None:
+        """OPERATION_TIME_LIMIT: no call to this portal before operating_reset_at (or ~10 minutes)."""
+        now = timezone.now()
+        until = self.reset_at if self.reset_at and now < self.reset_at < now + 2 * OPERATING_BLOCK else None
+        until = until or now + OPERATING_BLOCK
+        self.portal.blocked_until = until
+        if self.persist:
+            later = Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
+            Portal.objects.filter(later, pk=self.portal.pk).update(blocked_until=until)
+
+    # -- one call -------------------------------------------------------------------------
+
+    @property
+    def _is_oauth(self) -> bool:
+        return self.portal.auth_type == AuthType.OAUTH
+
+    def _call_retrying(self, method: str, params: dict) -> Answer:
+        answer = self._send(method, params)
+        for attempt in range(1, self.retries + 1):
+            if not self._is_transient(answer):
+                break
+            self.sleep(self._backoff(attempt))
+            answer = self._send(method, params)
+        return answer
+
+    def _is_transient(self, answer: Answer) -> bool:
+        if answer.failure is not None:
+            # Refused or reset connections come and go; DNS, TLS and timeouts rarely cure in a second.
+            return answer.failure.name in ("REFUSED", "RESET", "OTHER")
+        code = answer.error_code
+        if code == "QUERY_LIMIT_EXCEEDED":
+            return True
+        return answer.http_status is not None and answer.http_status >= 500 and code not in NOT_RETRIED
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with full jitter, so workers that failed together do not retry together.
+        return random.uniform(0.5, 1.0) * self.retry_delay * 2 ** (attempt - 1)
+
+    def _send(self, method: str, params: dict) -> Answer:
+        url = f"{self.base_url}/rest/{method}" if self._is_oauth else self._webhook_url(method)
+        body = dict(params, auth=self.portal.oauth_access_token) if self._is_oauth else params
+        answer = self._post(method, url, body)
+        if answer.http_status in REDIRECTS and answer.location:
+            # A renamed portal answers 302; requests would turn the POST into a body-less GET,
+            # so re-POST the same body ourselves, once (settings/how-to-call-rest-api/change-domen.md).
+            target = urljoin(url, answer.location)
+            if self._scheme_problem(target) is None:
+                self._note_redirect(target)
+                answer = self._post(method, target, body)
+        return answer
+
+    def _webhook_url(self, method: str) -> str:
+        return f"{self.base_url}/rest/{self.portal.webhook_user_id}/{self.portal.webhook_code}/{method}"
+
+    def _post(self, method: str, url: str, body: dict) -> Answer:
+        if self.persist:
+            wait_for_slot(self.portal.pk, self.sleep)
+        answer = post_json(self.session, url, body, timeouts())
+        log.info(
+            "portal=%s method=%s http=%s error=%s duration_ms=%d url=%s",
+            self.portal.name,
+            method,
+            answer.http_status if answer.failure is None else answer.failure.name.lower(),
+            answer.error_code or "-",
+            answer.duration_ms,
+            mask_url(url),
+        )
+        return answer
+
+    def _note_redirect(self, target: str) -> None:
+        parts = urlsplit(target)
+        path = parts.path.split("/rest/")[0] if "/rest/" in parts.path else parts.path
+        new_base = f"{parts.scheme}://{parts.netloc}{path}".rstrip("/")
+        self.base_url = new_base  # later calls of this run go straight to the new address
+        self.redirect_url = new_base
+        if self.persist:
+            Portal.objects.filter(pk=self.portal.pk).exclude(redirected_to=new_base).update(redirected_to=new_base)
+
+    def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
+        refresh = refresh_access_token(self.portal, self.session, self.portal.oauth_access_token, persist=self.persist)
+        if refresh.ok:
+            return self._call_retrying(method, params)
+        return BotResult(
+            bot_pk=None,
+            status=refresh.status,
+            error_code=refresh.error_code or refused.error_code,
+            error_description=f"{refused.error_code}; {refresh.description}",
+            http_status=refresh.http_status or refused.http_status,
+            duration_ms=refused.duration_ms,
+        )
+
+    # -- before and after -----------------------------------------------------------------
+
+    def _blocked_result(self) -> BotResult | None:
+        until = self.portal.blocked_until
+        if until is None or until <= timezone.now():
+            return None
+        return BotResult(
+            bot_pk=None,
+            status=Status.RATE_LIMITED,
+            error_code="OPERATION_TIME_LIMIT",
+            error_description=f"not calling the portal before {until:%Y-%m-%d %H:%M:%S} UTC (OPERATION_TIME_LIMIT)",
+        )
+
+    def _check_bots(self, bots: list[Bot]) -> None:
+        for bot in bots:
+            if not isinstance(bot, Bot):
+                raise TypeError(f"verify_bots expects checks.models.Bot objects, got {type(bot).__name__}")
+            if bot.portal_id is not None and self.portal.pk is not None and bot.portal_id != self.portal.pk:
+                raise ValueError(f"bot {bot.label} belongs to another portal than {self.portal.name}")
+
+    def _misconfiguration(self) -> BotResult | None:
+        problem = self._scheme_problem(self.portal.url) or self._auth_problem()
+        if problem is None:
+            return None
+        return BotResult(bot_pk=None, status=Status.MISCONFIGURED, error_description=problem)
+
+    def _scheme_problem(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return None
+        if parts.scheme == "http" and parts.hostname and settings.BOTWATCH_ALLOW_HTTP:
+            return None
+        if parts.scheme == "http" and parts.hostname:
+            return (
+                f"portal address {parts.scheme}://{parts.netloc} uses plain http: Bitrix24 requires HTTPS "
+                "(BOTWATCH_ALLOW_HTTP=1 allows it, e.g. for the simulator)"
+            )
+        return f"portal address {mask_url(url)!r} is not an https:// URL with a host name"
+
+    def _auth_problem(self) -> str | None:
+        portal = self.portal
+        if self._is_oauth:
+            if not portal.oauth_access_token and not portal.oauth_refresh_token:
+                return "OAuth portal has neither an access token nor a refresh token"
+            return None
+        if not portal.webhook_user_id or not portal.webhook_code:
+            return "webhook portal needs a webhook user id and webhook code"
+        return None
+
+    def _reload_portal(self) -> None:
+        """The row may have moved on since the caller loaded it (tokens, block, batch support)."""
+        names = [
+            "oauth_access_token",
+            "oauth_refresh_token",
+            "oauth_expires_at",
+            "oauth_refreshed_at",
+            "blocked_until",
+            "batch_supported",
+        ]
+        fresh = Portal.objects.filter(pk=self.portal.pk).only(*names).first()
+        for name in names if fresh is not None else []:
+            setattr(self.portal, name, getattr(fresh, name))
+
+    def _finish(self, result: BotResult, bot: Bot) -> BotResult:
+        result.bot_pk = bot.pk
+        result.redirect_url = result.redirect_url or self.redirect_url
+        result.error_description = self.redact(result.error_description, bot.bot_token)
+        log.debug("portal=%s bot=%s status=%s error=%s", self.portal.name, bot.label, result.status, result.error_code)
+        return result
+
+    def redact(self, text: str, *extra: str) -> str:
+        """Belt and braces: no stored secret survives in a description, whatever the portal echoed."""
+        secrets = [
+            self.portal.webhook_code,
+            self.portal.oauth_client_secret,
+            self.portal.oauth_access_token,
+            self.portal.oauth_refresh_token,
+            *extra,
+        ]
+        for secret in secrets:
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return mask_url(text)
+
+
+def settings_value(name: str, default):
+    """Optional tuning settings (tests shorten retry delays); absent means the default."""
+    return getattr(settings, name, default)

@@ -1,0 +1,193 @@
+"""OAuth token refresh, at most one at a time per portal across every process and machine.
+
+Bitrix24 refresh tokens rotate: a refresh invalidates the pair it used (reference §2.3). Two
+workers refreshing the same portal at once would leave one of them, and then the portal,
+with a dead refresh token. So a refresh takes a lease on `Portal.oauth_refresh_lock_until`
+with a conditional UPDATE (it expires, so a killed holder blocks nobody for long); the
+others wait, re-read the tokens, and use the winner's new access token.
+
+Refresh happens only after the portal said `expired_token`/`invalid_token`, never on a
+schedule: Bitrix24 may block apps that refresh too often.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from checks.bitrix24.transport import describe_exception
+from checks.models import Portal
+from checks.outcome import error_fields, parse_json, status_for_http
+from checks.status import Status
+
+log = logging.getLogger("checks.bitrix24")
+
+# Errors after which the access token might be cured by a refresh.
+REFRESHABLE = frozenset({"expired_token", "invalid_token"})
+WAIT_STEP_S = 0.1
+
+
+@dataclass
+class RefreshResult:
+    ok: bool
+    access_token: str = ""
+    status: Status = Status.AUTH_FAILED
+    error_code: str | None = None
+    description: str = ""
+    http_status: int | None = None
+
+
+def lock_ttl() -> timedelta:
+    # Longer than one refresh request can take, so a live holder never loses its lease.
+    return timedelta(seconds=2 * settings.BITRIX24_TIMEOUT + 5)
+
+
+def refresh_access_token(
+    portal: Portal, session: requests.Session, failed_token: str, *, persist: bool
+) -> RefreshResult:
+    """A working access token after `failed_token` was refused; rotated tokens land on `portal`."""
+    if not portal.oauth_refresh_token or not portal.oauth_client_id:
+        return RefreshResult(False, error_code=None, description="access token expired and no refresh token is stored")
+    if not persist:
+        return _refresh_now(portal, session)
+    return _refresh_shared(portal, session, failed_token)
+
+
+def _refresh_shared(portal: Portal, session: requests.Session, failed_token: str) -> RefreshResult:
+    deadline = time.monotonic() + lock_ttl().total_seconds() + 1
+    while True:
+        if _reload_tokens(portal) and portal.oauth_access_token != failed_token:
+            return RefreshResult(True, access_token=portal.oauth_access_token)  # another worker refreshed
+        lease = _take_lock(portal.pk)
+        if lease is not None:
+            return _refresh_holding(portal, session, failed_token, lease)
+        if time.monotonic() > deadline:
+            return RefreshResult(False, description="another worker's token refresh did not finish in time")
+        time.sleep(WAIT_STEP_S)
+
+
+def _refresh_holding(portal: Portal, session: requests.Session, failed_token: str, lease: datetime) -> RefreshResult:
+    try:
+        # The previous holder may have finished between our read and our lock.
+        _reload_tokens(portal)
+        if portal.oauth_access_token != failed_token:
+            return RefreshResult(True, access_token=portal.oauth_access_token)
+        result = _refresh_now(portal, session)
+        if result.ok:
+            _save_tokens(portal)
+        return result
+    finally:
+        Portal.objects.filter(pk=portal.pk, oauth_refresh_lock_until=lease).update(oauth_refresh_lock_until=None)
+
+
+def _take_lock(portal_pk: int) -> datetime | None:
+    now = timezone.now()
+    lease = now + lock_ttl()
+    free = Q(oauth_refresh_lock_until__isnull=True) | Q(oauth_refresh_lock_until__lt=now)
+    taken = Portal.objects.filter(free, pk=portal_pk).update(oauth_refresh_lock_until=lease)
+    return lease if taken else None
+
+
+def _reload_tokens(portal: Portal) -> bool:
+    fresh = Portal.objects.filter(pk=portal.pk).first()
+    if fresh is None:
+        return False
+    for name in ("oauth_access_token", "oauth_refresh_token", "oauth_expires_at", "oauth_refreshed_at"):
+        setattr(portal, name, getattr(fresh, name))
+    return True
+
+
+def _save_tokens(portal: Portal) -> None:
+    # Unconditional on the token columns: the old refresh token is dead now, losing the new
+    # pair would cut BotWatch off the portal until someone re-authorizes the app.
+    Portal.objects.filter(pk=portal.pk).update(
+        oauth_access_token=portal.oauth_access_token,
+        oauth_refresh_token=portal.oauth_refresh_token,
+        oauth_expires_at=portal.oauth_expires_at,
+        oauth_refreshed_at=portal.oauth_refreshed_at,
+    )
+
+
+def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
+    """One GET to the OAuth server; on success the new pair is set on `portal` (not saved)."""
+    params = {
+        "grant_type": "refresh_token",
+        "client_id": portal.oauth_client_id,
+        "client_secret": portal.oauth_client_secret,
+        "refresh_token": portal.oauth_refresh_token,
+    }
+    started = time.monotonic()
+    try:
+        response = session.get(settings.BITRIX24_OAUTH_URL, params=params, timeout=timeouts(), allow_redirects=False)
+    except requests.RequestException as exc:
+        failure, detail = describe_exception(exc, settings.BITRIX24_OAUTH_URL)
+        _log(portal, "transport failure", started)
+        return RefreshResult(False, status=Status.UNREACHABLE, description=f"token refresh: {failure.value}: {detail}")
+    result = _parse_refresh(portal, response.status_code, response.content)
+    _log(portal, result.error_code or ("ok" if result.ok else result.status), started)
+    return result
+
+
+def _parse_refresh(portal: Portal, http_status: int, body: bytes) -> RefreshResult:
+    payload = parse_json(body)
+    error = error_fields(payload)
+    if error is not None:
+        code, text = error
+        return RefreshResult(
+            False, error_code=code, description=f"token refresh failed: {text or code}", http_status=http_status
+        )
+    tokens = _token_pair(payload) if 200 <= http_status <= 299 else None
+    if tokens is None:
+        status = Status.AUTH_FAILED if 200 <= http_status <= 299 else status_for_http(http_status)
+        return RefreshResult(
+            False,
+            status=status,
+            description=f"token refresh: HTTP {http_status} without tokens",
+            http_status=http_status,
+        )
+    portal.oauth_access_token, portal.oauth_refresh_token = tokens
+    portal.oauth_expires_at = _expires_at(payload)
+    portal.oauth_refreshed_at = timezone.now()
+    return RefreshResult(True, access_token=portal.oauth_access_token, status=Status.OK, http_status=http_status)
+
+
+def _token_pair(payload) -> tuple[str, str] | None:
+    if not isinstance(payload, dict):
+        return None
+    access, refresh = payload.get("access_token"), payload.get("refresh_token")
+    if isinstance(access, str) and access and isinstance(refresh, str) and refresh:
+        return access, refresh
+    return None
+
+
+def _expires_at(payload: dict) -> datetime | None:
+    expires, expires_in = payload.get("expires"), payload.get("expires_in")
+    try:
+        if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+            return datetime.fromtimestamp(expires, UTC)
+        if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
+            return timezone.now() + timedelta(seconds=expires_in)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return None
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds from BITRIX24_TIMEOUT."""
+    total = settings.BITRIX24_TIMEOUT
+    return min(total, 5.0), total
+
+
+def _log(portal: Portal, outcome, started: float) -> None:
+    # Never the URL's query: it carries client_secret and refresh_token.
+    log.info(
+        "portal=%s method=oauth.refresh status=%s duration_ms=%d",
+        portal.name,
+        outcome,
+        (time.monotonic() - started) * 1000,
+    )

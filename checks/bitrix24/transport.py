@@ -1,0 +1,180 @@
+"""One HTTP exchange with Bitrix24, with secrets masked wherever a URL may be logged.
+
+The webhook code sits in the URL path (`/rest/<user>/<code>/<method>`), and the OAuth refresh
+sends client_secret and refresh_token in the query string, so every URL that reaches a log
+line goes through `mask_url`, and urllib3's own DEBUG lines are filtered the same way.
+"""
+
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from checks.outcome import TransportFailure, error_fields, parse_json
+
+MAX_BODY = 2 * 1024 * 1024  # a Bot.get answer is a few KB; anything this big is not one
+_WEBHOOK_PATH = re.compile(r"(/rest/\d+/)[^/?#\s\"']+")
+_SECRET_PARAMS = re.compile(
+    r"((?:auth|client_secret|refresh_token|access_token|botToken|BOT_TOKEN)=)[^&\s\"']*", re.IGNORECASE
+)
+
+_local = threading.local()
+
+
+def mask_url(url: str) -> str:
+    """The URL with the webhook code and secret query parameters replaced by ***."""
+    return _SECRET_PARAMS.sub(r"\1***", _WEBHOOK_PATH.sub(r"\1***", url))
+
+
+class MaskSecretsFilter(logging.Filter):
+    """urllib3 logs request paths at DEBUG ("POST /rest/1/<code>/..."); mask them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(mask_url(a) if isinstance(a, str) else a for a in args)
+        record.msg = mask_url(str(record.msg))
+        return True
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, MaskSecretsFilter) for f in logger.filters):
+        logger.addFilter(MaskSecretsFilter())
+
+
+install_log_filter()
+
+
+def thread_session() -> requests.Session:
+    """One Session per thread: its pool keeps connections to each portal alive between calls."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        # Retries are ours (bounded, paced, logged); urllib3 must not retry behind our back.
+        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        _local.session = session
+    return session
+
+
+@dataclass
+class Answer:
+    """What came back: an HTTP answer, or a transport failure (http_status None)."""
+
+    http_status: int | None = None
+    body: bytes = b""
+    content_type: str = ""
+    location: str = ""
+    duration_ms: int = 0
+    failure: TransportFailure | None = None
+    detail: str = ""
+    truncated: bool = False
+
+    @property
+    def payload(self) -> Any:
+        if not hasattr(self, "_payload"):
+            self._payload = None if self.truncated else parse_json(self.body)
+        return self._payload
+
+    @property
+    def error_code(self) -> str | None:
+        error = error_fields(self.payload)
+        return error[0] if error else None
+
+    @property
+    def is_success(self) -> bool:
+        return self.http_status is not None and 200 <= self.http_status <= 299 and self.error_code is None
+
+
+def post_json(session: requests.Session, url: str, body: dict, timeout: tuple[float, float]) -> Answer:
+    """POST a JSON body, never following redirects, reading at most MAX_BODY bytes."""
+    started = time.monotonic()
+    try:
+        response = session.post(
+            url, json=body, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
+        )
+        with response:
+            content, truncated = _read_limited(response)
+    except requests.RequestException as exc:
+        failure, detail = describe_exception(exc, url)
+        return Answer(failure=failure, detail=detail, duration_ms=_ms(started))
+    return Answer(
+        http_status=response.status_code,
+        body=content,
+        content_type=response.headers.get("Content-Type", ""),
+        location=response.headers.get("Location", ""),
+        duration_ms=_ms(started),
+        truncated=truncated,
+    )
+
+
+def _read_limited(response: requests.Response) -> tuple[bytes, bool]:
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            return b"".join(chunks)[:MAX_BODY], True
+    return b"".join(chunks), False
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def describe_exception(exc: BaseException, url: str) -> tuple[TransportFailure, str]:
+    """Which kind of transport failure, and a detail naming the host, never the URL path."""
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    causes = list(_chain(exc))
+    if isinstance(exc, requests.Timeout):
+        phase = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
+        return TransportFailure.TIMEOUT, f"no progress {phase} to {host}"
+    if isinstance(exc, requests.exceptions.SSLError) or _any(causes, ssl.SSLError):
+        return TransportFailure.TLS, f"{host}: {_ssl_reason(causes)}"
+    if _any(causes, socket.gaierror) or _any(causes, urllib3.exceptions.NameResolutionError):
+        return TransportFailure.DNS, f"cannot resolve {parts.hostname}"
+    if _any(causes, ConnectionRefusedError):
+        return TransportFailure.REFUSED, f"{host} refused the connection"
+    if _any(causes, ConnectionResetError) or _any(causes, urllib3.exceptions.ProtocolError):
+        return TransportFailure.RESET, f"{host} closed the connection without a complete answer"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return TransportFailure.OTHER, f"invalid portal address for host {parts.hostname}"
+    return TransportFailure.OTHER, f"{host}: {type(exc).__name__}"
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+
+
+def _any(causes: list[BaseException], kind: type) -> bool:
+    return any(isinstance(c, kind) for c in causes)
+
+
+def _ssl_reason(causes: list[BaseException]) -> str:
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verification failed ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError) and cause.reason:
+            return str(cause.reason)
+    return "handshake failed"
