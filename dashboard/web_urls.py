@@ -1,9 +1,35 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import alerts, bots, manage, overview, portals
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", overview.overview, name="overview"),
+    # Alerts
+    path("alerts/", alerts.alerts, name="alerts"),
+    path("incidents/<int:pk>/ack/", alerts.incident_ack, name="incident-ack"),
+    # Portals
+    path("portals/", portals.portal_list, name="portal-list"),
+    path("portals/new/", manage.portal_create, name="portal-create"),
+    path("portals/<int:pk>/", portals.portal_detail, name="portal-detail"),
+    path("portals/<int:pk>/edit/", manage.portal_edit, name="portal-edit"),
+    path("portals/<int:pk>/delete/", manage.portal_delete, name="portal-delete"),
+    path("portals/<int:pk>/check/", portals.portal_check_now, name="portal-check-now"),
+    path("portals/<int:pk>/check/status/", portals.portal_check_status, name="portal-check-status"),
+    path("portals/<int:pk>/pause/", portals.portal_pause, name="portal-pause"),
+    path("portals/<int:pk>/mute/", portals.portal_mute, name="portal-mute"),
+    path("portals/<int:pk>/maintenance/", portals.maintenance_create, name="maintenance-create"),
+    path("maintenance/<int:pk>/delete/", portals.maintenance_delete, name="maintenance-delete"),
+    # Bots
+    path("bots/<int:pk>/", bots.bot_detail, name="bot-detail"),
+    path("bots/<int:pk>/history.csv", bots.bot_history_csv, name="bot-history-csv"),
+    path("bots/<int:pk>/mute/", bots.bot_mute, name="bot-mute"),
+    path("bots/<int:pk>/delete/", manage.bot_delete, name="bot-delete"),
+    # Administration
+    path("portal-file/", manage.portal_file, name="portal-file"),
+    path("portal-file/download/", manage.portal_file_download, name="portal-file-download"),
+    path("audit/", manage.audit_log, name="audit-log"),
+    path("users/", manage.user_list, name="user-list"),
+    path("users/<int:pk>/role/", manage.user_role, name="user-role"),
 ]

@@ -6,6 +6,8 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.simulator",
     "tests.fixtures.celery_worker",
+    "tests.fixtures.dashboard",
+    "tests.fixtures.browser",
 ]
 
 

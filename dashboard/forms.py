@@ -1,0 +1,276 @@
+"""Dashboard forms. Secrets are write-only: PasswordInput that never renders the stored value."""
+
+from datetime import UTC, timedelta
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import validate_email
+from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.utils import timezone
+
+from checks.models import AuthType, Bot, MaintenanceWindow, Portal
+from dashboard.roles import Role
+
+KEEP_HINT = "Set — leave empty to keep the stored value."
+PORTAL_SECRET_FIELDS = {
+    "webhook_code": "Webhook code",
+    "oauth_client_secret": "Client secret",
+    "oauth_access_token": "Access token",
+    "oauth_refresh_token": "Refresh token",
+}
+
+MUTE_CHOICES = [
+    ("1h", "1 hour"),
+    ("4h", "4 hours"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("off", "Unmute"),
+]
+MUTE_DELTAS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+
+def secret_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class MuteForm(forms.Form):
+    duration = forms.ChoiceField(choices=MUTE_CHOICES, label="Mute alerts for")
+
+    def until(self):
+        choice = self.cleaned_data["duration"]
+        return None if choice == "off" else timezone.now() + MUTE_DELTAS[choice]
+
+
+class AckForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note (optional)"})
+    )
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A datetime-local input; the viewer's UTC offset comes in the form's tz_offset (app.js)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+class MaintenanceForm(forms.ModelForm):
+    starts_at = LocalDateTimeField(label="Starts")
+    ends_at = LocalDateTimeField(label="Ends")
+    tz_offset = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=-900, max_value=900)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["bot", "starts_at", "ends_at", "note"]
+
+    def __init__(self, *args, portal: Portal | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bot"].required = False
+        self.fields["bot"].empty_label = "Every bot of the portal"
+        self.fields["bot"].queryset = Bot.objects.filter(portal=portal).only("id", "code", "bot_id", "portal_id")
+        self.fields["bot"].label_from_instance = lambda bot: bot.label
+
+    def clean(self):
+        data = super().clean()
+        # The browser sends wall-clock time; JS getTimezoneOffset() is minutes to ADD to get UTC.
+        offset = timedelta(minutes=data.get("tz_offset") or 0)
+        for name in ("starts_at", "ends_at"):
+            value = data.get(name)
+            if value is not None:
+                data[name] = (value.replace(tzinfo=None) + offset).replace(tzinfo=UTC)
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", "The window must end after it starts.")
+        return data
+
+
+class PortalForm(forms.ModelForm):
+    alert_emails = forms.CharField(
+        required=False,
+        label="Alert emails",
+        help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
+    )
+    webhook_code = secret_field("Webhook code")
+    oauth_client_secret = secret_field("Client secret")
+    oauth_access_token = secret_field("Access token")
+    oauth_refresh_token = secret_field("Refresh token")
+
+    class Meta:
+        model = Portal
+        fields = [
+            "name",
+            "url",
+            "auth_type",
+            "webhook_user_id",
+            "oauth_client_id",
+            "alert_emails",
+            "interval",
+            "pace_rate",
+            "pace_burst",
+            "paused",
+        ]
+        widgets = {"auth_type": forms.RadioSelect}
+        labels = {"webhook_user_id": "Webhook user id", "oauth_client_id": "Client id"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        for name in PORTAL_SECRET_FIELDS:
+            if getattr(self.instance, name, ""):
+                self.fields[name].help_text = KEEP_HINT
+                self.fields[name].widget.attrs["placeholder"] = "•••••• (set)"
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"].rstrip("/")
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (scheme == "http" and settings.BOTWATCH_ALLOW_HTTP):
+            raise forms.ValidationError("Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http.")
+        return url
+
+    def clean_alert_emails(self) -> list[str]:
+        emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
+        for email in emails:
+            try:
+                validate_email(email)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"{email!r} is not an email address.") from None
+        return emails
+
+    def clean_interval(self):
+        interval = self.cleaned_data.get("interval")
+        if interval is not None and interval < 30:
+            raise forms.ValidationError("At least 30 seconds.")
+        return interval
+
+    def clean(self):
+        data = super().clean()
+        if data.get("auth_type") == AuthType.WEBHOOK:
+            if not data.get("webhook_user_id"):
+                self.add_error("webhook_user_id", "Required for webhook portals.")
+            self._require_secret("webhook_code", "Required for webhook portals.")
+        elif data.get("auth_type") == AuthType.OAUTH:
+            if not data.get("oauth_client_id"):
+                self.add_error("oauth_client_id", "Required for OAuth portals.")
+            for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
+                self._require_secret(name, "Required for OAuth portals.")
+        return data
+
+    def _require_secret(self, name: str, message: str) -> None:
+        if not self.cleaned_data.get(name) and not getattr(self.instance, name, ""):
+            self.add_error(name, message)
+
+    def apply_secrets(self) -> list[str]:
+        """Copies newly typed secrets onto the instance; returns the names changed (for the audit log)."""
+        changed = []
+        for name in PORTAL_SECRET_FIELDS:
+            value = self.cleaned_data.get(name)
+            if value:
+                setattr(self.instance, name, value)
+                changed.append(name)
+        return changed
+
+
+class BotForm(forms.ModelForm):
+    bot_token = secret_field("Bot token")
+
+    class Meta:
+        model = Bot
+        fields = ["code", "bot_id", "enabled"]
+        labels = {"bot_id": "Bot id"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].required = False
+        if self.instance.pk and self.instance.bot_token:
+            self.fields["bot_token"].help_text = KEEP_HINT
+            self.fields["bot_token"].widget.attrs["placeholder"] = "•••••• (set)"
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):
+            raise forms.ValidationError("Give the bot's code or its id.")
+        return data
+
+    def apply_token(self) -> bool:
+        if self.cleaned_data.get("bot_token"):
+            self.instance.bot_token = self.cleaned_data["bot_token"]
+            return True
+        return False
+
+
+class BaseBotFormSet(BaseInlineFormSet):
+    def check_tokens(self, auth_type: str) -> bool:
+        """Webhook calls carry each bot's token (SPEC §4): it must be set, typed now or stored."""
+        ok = True
+        if auth_type != AuthType.WEBHOOK:
+            return ok
+        for form in self.live_forms():
+            if not form.cleaned_data.get("bot_token") and not form.instance.bot_token:
+                form.add_error("bot_token", "Required for webhook portals.")
+                ok = False
+        return ok
+
+    def live_forms(self) -> list[BotForm]:
+        """Forms that describe a bot to keep: filled in and not marked for deletion."""
+        return [
+            f
+            for f in self.forms
+            if f.has_changed() or f.instance.pk
+            if not (self.can_delete and self._should_delete_form(f))
+        ]
+
+
+BotFormSet = inlineformset_factory(
+    Portal, Bot, form=BotForm, formset=BaseBotFormSet, extra=2, can_delete=True, min_num=0
+)
+
+
+class PortalFileForm(forms.Form):
+    file = forms.FileField(required=False, help_text="YAML or JSON, as `manage.py import_portals` reads.")
+    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label="…or paste it here")
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload:
+            try:
+                data["content"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text.") from None
+            data["fmt"] = "json" if upload.name.lower().endswith(".json") else None
+        elif data.get("text", "").strip():
+            data["content"] = data["text"]
+            data["fmt"] = None
+        else:
+            raise forms.ValidationError("Choose a file or paste its content.")
+        return data
+
+
+ROLE_CHOICES = [(r.group_name, r.group_name.capitalize()) for r in (Role.VIEWER, Role.OPERATOR, Role.ADMIN)] + [
+    ("none", "No access")
+]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    def role_value(self) -> Role:
+        name = self.cleaned_data["role"]
+        return Role.NONE if name == "none" else Role[name.upper()]
+
+
+class UserCreateForm(UserCreationForm):
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=ROLE_CHOICES[:3], initial="viewer")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")

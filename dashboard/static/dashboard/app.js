@@ -1,0 +1,56 @@
+// BotWatch: times in the viewer's clock. Server renders <time datetime="ISO (UTC)">; here they
+// become "3 min ago" with the absolute local time on hover, or the absolute local time itself.
+(function () {
+  "use strict";
+  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  var abs = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+  function relative(date, now) {
+    var seconds = Math.round((date - now) / 1000);
+    if (Math.abs(seconds) < 10) return "just now";
+    for (var i = 0; i < UNITS.length; i++) {
+      var size = UNITS[i][1];
+      if (Math.abs(seconds) >= size || size === 1) {
+        var value = Math.round(seconds / size);
+        return rtf ? rtf.format(value, UNITS[i][0]) : Math.abs(value) + " " + UNITS[i][0] + "s " + (value < 0 ? "ago" : "from now");
+      }
+    }
+  }
+
+  function render(root) {
+    var now = Date.now();
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      var date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) return;
+      var full = abs.format(date) + " (" + zone + ")";
+      if (el.dataset.format === "absolute") {
+        el.textContent = abs.format(date);
+        el.title = zone;
+      } else {
+        el.textContent = relative(date, now);
+        el.title = full;
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { render(document); });
+  document.body && document.body.addEventListener("htmx:afterSwap", function (e) { render(e.target); });
+  document.addEventListener("htmx:afterSettle", function (e) { render(e.target); });
+  setInterval(function () { render(document); }, 30000);
+
+  // Confirm dangerous buttons: <button data-confirm="Delete acme?">.
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest("[data-confirm]");
+    if (el && !window.confirm(el.dataset.confirm)) e.preventDefault();
+  });
+
+  // Forms in datetime-local inputs speak the viewer's clock; send the offset along.
+  document.addEventListener("submit", function (e) {
+    var tz = e.target.querySelector("input[name=tz_offset]");
+    if (tz) tz.value = String(new Date().getTimezoneOffset());
+  });
+
+  window.BotWatch = { renderTimes: render };
+})();

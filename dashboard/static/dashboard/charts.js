@@ -1,0 +1,37 @@
+// Bot page charts with the vendored uPlot: counters on one chart, latency on another.
+(function () {
+  "use strict";
+  var el = document.getElementById("chart-data");
+  if (!el || !window.uPlot) return;
+  var data = JSON.parse(el.textContent);
+  var COLORS = { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
+
+  function width(node) { return Math.max(260, node.clientWidth || 300); }
+
+  function series(name) {
+    return { label: name, stroke: COLORS[name], width: 2, spanGaps: true, points: { show: data.x.length < 60 } };
+  }
+
+  function draw(id, names) {
+    var node = document.getElementById(id);
+    if (!node) return null;
+    var opts = {
+      width: width(node), height: 220,
+      series: [{}].concat(names.map(series)),
+      axes: [{}, { size: 60 }],
+      scales: { x: { time: true } },
+      legend: { live: true },
+    };
+    var chart = new uPlot(opts, [data.x].concat(names.map(function (n) { return data[n]; })), node);
+    node.dataset.rendered = "true";
+    return chart;
+  }
+
+  var charts = [
+    draw("chart-counters", ["countMessage", "countChat", "countUser", "countCommand"]),
+    draw("chart-latency", ["latency"]),
+  ];
+  window.addEventListener("resize", function () {
+    charts.forEach(function (c) { if (c) c.setSize({ width: width(c.root.parentNode), height: 220 }); });
+  });
+})();

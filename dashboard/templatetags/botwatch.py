@@ -1,0 +1,121 @@
+"""Small template helpers: status badges (text and colour), times for the viewer's clock, deltas."""
+
+from datetime import UTC, datetime
+
+from django import template
+from django.utils.html import format_html
+
+from checks.status import BotState
+from dashboard.roles import Role, has_role
+
+register = template.Library()
+
+# Colour class per state; the label is always printed next to it (status never by colour alone).
+STATE_CLASS = {
+    BotState.PENDING: "pending",
+    BotState.OK: "ok",
+    BotState.RATE_LIMITED: "warn",
+    BotState.SERVER_ERROR: "warn",
+    BotState.UNREACHABLE: "warn",
+    BotState.BAD_RESPONSE: "warn",
+}
+
+# Glyphs give a second, shape-based cue besides colour.
+STATE_GLYPH = {"ok": "✓", "warn": "!", "bad": "✕", "pending": "…"}
+
+
+def state_class(value: str) -> str:
+    return STATE_CLASS.get(value, "bad")
+
+
+@register.filter
+def status_class(value: str) -> str:
+    return state_class(value)
+
+
+@register.simple_tag
+def status_badge(value: str) -> str:
+    try:
+        label = BotState(value).label
+    except ValueError:
+        label = value
+    cls = state_class(value)
+    return format_html(
+        '<span class="badge s-{}" data-status="{}"><span aria-hidden="true">{}</span> {}</span>',
+        cls,
+        value,
+        STATE_GLYPH[cls],
+        label,
+    )
+
+
+@register.simple_tag
+def reltime(value: datetime | None, empty: str = "never") -> str:
+    """<time> that static/dashboard/app.js turns into "3 min ago" with the local time on hover."""
+    if value is None:
+        return format_html('<span class="muted">{}</span>', empty)
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} UTC</time>',
+        utc.isoformat(timespec="seconds"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        utc.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+@register.simple_tag
+def abstime(value: datetime | None) -> str:
+    """An absolute <time>, shown in the viewer's timezone by app.js."""
+    if value is None:
+        return ""
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" data-format="absolute">{} UTC</time>',
+        utc.isoformat(timespec="seconds"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+@register.simple_tag
+def delta(current: int | None, before: int | None) -> str:
+    """Change of a counter, e.g. "+12", with a sign a screen reader reads too."""
+    if not isinstance(current, int) or not isinstance(before, int):
+        return ""  # unknown now or 24 h ago (a missing value renders as "")
+    diff = current - before
+    if diff == 0:
+        return format_html('<span class="delta zero" title="no change in 24 h">±0</span>')
+    cls = "up" if diff > 0 else "down"
+    return format_html('<span class="delta {}" title="change in 24 h">{:+d}</span>', cls, diff)
+
+
+@register.filter
+def ms(value: int | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.1f} s"
+    return f"{value} ms"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.2f} %" if value < 1 else "100 %"
+
+
+@register.filter
+def can(user, role_name: str) -> bool:
+    return has_role(user, Role[role_name.upper()])
+
+
+@register.inclusion_tag("dashboard/_heartbeat.html")
+def heartbeat(beats: list, size: int = 30) -> dict:
+    """The last verifications as little bars, oldest left; empty slots pad on the left."""
+    beats = list(beats)[-size:]
+    ok = sum(1 for b in beats if b["status"] == BotState.OK)
+    if beats:
+        summary = f"last {len(beats)} verifications: {ok} ok, {len(beats) - ok} failed; latest {beats[-1]['status']}"
+    else:
+        summary = "no verifications yet"
+    return {"beats": beats, "padding": range(size - len(beats)), "summary": summary}

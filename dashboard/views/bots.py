@@ -1,0 +1,210 @@
+"""The bot page: its Bot fields and users, uptime, charts, verification history (and CSV), incidents."""
+
+import csv
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from checks.models import DailyStat, Incident, Verification
+from checks.status import Status
+from dashboard.forms import AckForm, MuteForm
+from dashboard.roles import Role, require_role
+from dashboard.views.common import audit, checks_banner, get_bot, redirect_back
+
+# Bot fields shown from the last extended answer (imbot.v2.Bot.get, result.bot).
+BOT_FIELDS = [
+    "type",
+    "language",
+    "eventMode",
+    "isHidden",
+    "isSupportOpenline",
+    "isReactionsEnabled",
+    "backgroundId",
+    "moduleId",
+]
+COUNTERS = [
+    ("count_message", "countMessage"),
+    ("count_chat", "countChat"),
+    ("count_user", "countUser"),
+    ("count_command", "countCommand"),
+]
+# Ranges up to RAW_DAYS chart every verification; longer ones use DailyStat (one point a day).
+RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+RAW_DAYS = 7
+HISTORY_PAGE = 50
+CSV_FIELDS = [
+    "checked_at",
+    "status",
+    "error_code",
+    "error_description",
+    "http_status",
+    "duration_ms",
+    "response_format",
+    "count_message",
+    "count_chat",
+    "count_user",
+    "count_command",
+    "manual",
+]
+
+
+def _uptime_raw(bot_id: int, since) -> float | None:
+    agg = Verification.objects.filter(bot_id=bot_id, checked_at__gte=since).aggregate(
+        n=Count("id"), ok=Count("id", filter=Q(status=Status.OK))
+    )
+    return agg["ok"] / agg["n"] if agg["n"] else None
+
+
+def _uptime_daily(bot_id: int, days: int, now) -> float | None:
+    agg = DailyStat.objects.filter(bot_id=bot_id, day__gt=(now - timedelta(days=days)).date()).aggregate(
+        n=Sum("checks"), bad=Sum("failures")
+    )
+    if not agg["n"]:
+        return _uptime_raw(bot_id, now - timedelta(days=days))
+    return (agg["n"] - agg["bad"]) / agg["n"]
+
+
+def _chart_data(bot_id: int, range_key: str, now) -> dict:
+    """Columns for uPlot: x in Unix seconds, then each counter and latency (null where unknown)."""
+    days = RANGES[range_key]
+    if days <= RAW_DAYS:
+        rows = (
+            Verification.objects.filter(bot_id=bot_id, checked_at__gte=now - timedelta(days=days))
+            .order_by("checked_at")
+            .values_list("checked_at", "count_message", "count_chat", "count_user", "count_command", "duration_ms")
+        )
+        points = [(int(r[0].timestamp()), *r[1:]) for r in rows]
+        source = "verifications"
+    else:
+        rows = (
+            DailyStat.objects.filter(bot_id=bot_id, day__gt=(now - timedelta(days=days)).date())
+            .order_by("day")
+            .values_list(
+                "day", "count_message", "count_chat", "count_user", "count_command", "total_duration_ms", "checks"
+            )
+        )
+        points = [
+            (
+                int(timezone.datetime(d.year, d.month, d.day, 12, tzinfo=timezone.get_current_timezone()).timestamp()),
+                m,
+                c,
+                u,
+                cmd,
+                round(total / checks) if checks else None,
+            )
+            for d, m, c, u, cmd, total, checks in rows
+        ]
+        source = "daily aggregates"
+    columns = [list(col) for col in zip(*points, strict=True)] if points else [[] for _ in range(6)]
+    return {
+        "x": columns[0],
+        "countMessage": columns[1],
+        "countChat": columns[2],
+        "countUser": columns[3],
+        "countCommand": columns[4],
+        "latency": columns[5],
+        "source": source,
+        "range": range_key,
+    }
+
+
+def _history(request: HttpRequest, bot_id: int):
+    rows = Verification.objects.filter(bot_id=bot_id).order_by("-checked_at")
+    status = request.GET.get("status", "")
+    if status == "failed":
+        rows = rows.exclude(status=Status.OK)
+    elif status in Status.values:
+        rows = rows.filter(status=status)
+    else:
+        status = ""
+    return rows, status
+
+
+@login_required
+def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bot = get_bot(pk)
+    now = timezone.now()
+    range_key = request.GET.get("range", "24h")
+    if range_key not in RANGES:
+        range_key = "24h"
+    rows, status_filter = _history(request, bot.pk)
+    page = Paginator(rows, HISTORY_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    fields = bot.fields or {}
+    ctx = {
+        "nav": "overview",
+        "bot": bot,
+        "portal": bot.portal,
+        "now": now,
+        "bot_fields": [(name, fields.get(name)) for name in BOT_FIELDS],
+        "extra_fields": {k: v for k, v in fields.items() if k not in BOT_FIELDS and k not in dict(COUNTERS).values()},
+        "users": bot.users or [],
+        "uptime": [
+            ("24 hours", _uptime_raw(bot.pk, now - timedelta(hours=24))),
+            ("7 days", _uptime_daily(bot.pk, 7, now)),
+            ("30 days", _uptime_daily(bot.pk, 30, now)),
+        ],
+        "chart": _chart_data(bot.pk, range_key, now),
+        "ranges": list(RANGES),
+        "range": range_key,
+        "page": page,
+        "status_filter": status_filter,
+        "statuses": Status.choices,
+        "query": query.urlencode(),
+        "incidents": Incident.objects.filter(bot=bot).prefetch_related("events__user").order_by("-opened_at")[:10],
+        "mute_form": MuteForm(),
+        "ack_form": AckForm(),
+        "banner": checks_banner(now),
+    }
+    return render(request, "dashboard/bot_detail.html", ctx)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The (filtered) verification history as CSV, streamed: months of rows never sit in memory."""
+    bot = get_bot(pk)
+    rows, _ = _history(request, bot.pk)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(["portal", "bot", *CSV_FIELDS])
+        for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
+            values = list(row)
+            values[0] = values[0].isoformat()
+            yield writer.writerow([bot.portal.name, bot.label, *values])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{bot.portal.name}-{bot.label}-history.csv"'
+    return response
+
+
+@require_POST
+@login_required
+def bot_mute(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    bot = get_bot(pk)
+    form = MuteForm(request.POST)
+    if form.is_valid():
+        until = form.until()
+        from checks import incidents
+
+        incidents.mute_bot(bot, until, request.user)
+        audit(request, "mute" if until else "unmute", bot, {"muted_until": until.isoformat() if until else None})
+        messages.success(request, f"{bot.label}: alerts muted." if until else f"{bot.label}: alerts unmuted.")
+    else:
+        messages.error(request, "Choose how long to mute for.")
+    return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))

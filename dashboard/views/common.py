@@ -1,0 +1,90 @@
+"""Helpers shared by the dashboard views: access, audit trail, the "checks not running" banner."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from checks.models import AuditLog, Bot, Heartbeat, Portal
+
+# Bot columns a list page needs: never the encrypted token (decrypting 10,000 of them is slow).
+BOT_LIST_FIELDS = (
+    "id",
+    "portal_id",
+    "code",
+    "bot_id",
+    "enabled",
+    "muted_until",
+    "status",
+    "status_since",
+    "last_checked_at",
+    "last_error",
+    "last_duration_ms",
+    "count_message",
+    "count_chat",
+    "count_user",
+    "count_command",
+    "portal__name",
+    "portal__paused",
+    "portal__muted_until",
+)
+
+PORTAL_SECRETS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+
+
+def heartbeat_stale_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "BOTWATCH_HEARTBEAT_STALE", 60))
+
+
+def checks_banner(now=None) -> dict | None:
+    """Why checks are not running ({"message", "since"}), or None when beat and a worker reported lately."""
+    now = now or timezone.now()
+    limit = now - heartbeat_stale_after()
+    beats = dict(Heartbeat.objects.values_list("name", "seen_at"))
+    beat = beats.get("beat")
+    workers = [seen for name, seen in beats.items() if name.startswith("worker:")]
+    if beat is None:
+        return {"message": "Checks are not running: the scheduler (celery beat) has never reported.", "since": None}
+    if beat < limit:
+        return {"message": "Checks are not running: the scheduler (celery beat) last reported", "since": beat}
+    if not workers:
+        return {"message": "Checks are not running: no worker has ever reported.", "since": None}
+    if max(workers) < limit:
+        return {"message": "Checks are not running: the last worker report was", "since": max(workers)}
+    return None
+
+
+def get_portal(pk: int) -> Portal:
+    return get_object_or_404(Portal.objects.defer(*PORTAL_SECRETS), pk=pk)
+
+
+def get_bot(pk: int) -> Bot:
+    return get_object_or_404(Bot.objects.select_related("portal").defer("bot_token", *_portal_secrets()), pk=pk)
+
+
+def _portal_secrets() -> list[str]:
+    return [f"portal__{name}" for name in PORTAL_SECRETS]
+
+
+def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = None) -> None:
+    """Writes who changed what; `changes` must never carry a secret (only "changed")."""
+    AuditLog.objects.create(
+        user=request.user if request.user.is_authenticated else None,
+        actor=request.user.get_username(),
+        action=action,
+        object_type=type(obj).__name__.lower() if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        changes=changes or {},
+    )
+
+
+def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    """Back to the page the form came from (POST "next"), if it is one of ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(default)

@@ -1,0 +1,130 @@
+"""The overview: counts by status, open incidents, every portal's bots; re-fetched by htmx."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from checks.models import Bot, Incident, Portal
+from checks.status import SEVERITY, BotState
+from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
+from dashboard.views.history import counters_before, recent_beats
+
+PAGE_SIZE = 100
+
+SORTS = {
+    "portal": ("portal__name", "code", "bot_id"),
+    "status": ("-severity", "portal__name", "code"),
+    "code": ("code", "bot_id", "portal__name"),
+    "checked": ("-last_checked_at", "portal__name", "code"),
+    "latency": ("-last_duration_ms", "portal__name", "code"),
+    "since": ("-status_since", "portal__name", "code"),
+}
+SORT_LABELS = {
+    "portal": "Portal",
+    "status": "Worst status first",
+    "code": "Bot code",
+    "checked": "Last checked",
+    "latency": "Slowest first",
+    "since": "Most recent change",
+}
+
+
+def _severity():
+    # Pending sorts below ok's problems but above ok itself: it needs a look too.
+    whens = [When(status=status, then=Value(level)) for status, level in SEVERITY.items()]
+    return Case(*whens, When(status=BotState.PENDING, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _filters(request: HttpRequest) -> dict:
+    params = request.GET
+    sort = params.get("sort", "portal")
+    return {
+        "status": params.get("status", "") if params.get("status", "") in [*BotState.values, "problems"] else "",
+        "portal": params.get("portal", ""),
+        "q": params.get("q", "").strip(),
+        "sort": sort if sort in SORTS else "portal",
+    }
+
+
+def _bots(filters: dict):
+    bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=_severity())
+    if filters["status"] == "problems":
+        bots = bots.exclude(status__in=[BotState.OK, BotState.PENDING])
+    elif filters["status"]:
+        bots = bots.filter(status=filters["status"])
+    if filters["portal"]:
+        bots = bots.filter(portal__name=filters["portal"])
+    if filters["q"]:
+        q = filters["q"]
+        match = Q(code__icontains=q)
+        if q.lstrip("#").isdigit():
+            match |= Q(bot_id=int(q.lstrip("#")))
+        bots = bots.filter(match)
+    return bots.order_by(*SORTS[filters["sort"]])
+
+
+def _status_counts() -> list[dict]:
+    counts = dict(Bot.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return [{"value": s.value, "label": s.label, "n": counts.get(s.value, 0)} for s in BotState if counts.get(s.value)]
+
+
+def _rows(page_bots: list[Bot], now) -> list[dict]:
+    ids = [bot.pk for bot in page_bots]
+    beats = recent_beats(ids)
+    before = counters_before(ids, now - timedelta(hours=24))
+    return [{"bot": bot, "beats": beats.get(bot.pk, []), "before": before.get(bot.pk, {})} for bot in page_bots]
+
+
+def _overview_ctx(request: HttpRequest) -> dict:
+    now = timezone.now()
+    filters = _filters(request)
+    page = Paginator(_bots(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = _status_counts()
+    open_incidents = list(
+        Incident.objects.filter(state=Incident.State.OPEN)
+        .select_related("bot", "portal")
+        .only(
+            "id",
+            "status",
+            "last_status",
+            "error_code",
+            "started_at",
+            "acknowledged_at",
+            "bot__code",
+            "bot__bot_id",
+            "bot__portal_id",
+            "portal__name",
+        )
+        .order_by("acknowledged_at", "-opened_at")[:20]
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "now": now,
+        "filters": filters,
+        "sorts": SORT_LABELS,
+        "states": BotState.choices,
+        "portal_names": Portal.objects.values_list("name", flat=True),
+        "counts": counts,
+        "total": sum(c["n"] for c in counts),
+        "open_incidents": open_incidents,
+        "page": page,
+        "rows": _rows(list(page.object_list), now),
+        "query": query.urlencode(),
+        "banner": checks_banner(now),
+        "poll_seconds": getattr(settings, "DASHBOARD_POLL_SECONDS", 10),
+    }
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    ctx = _overview_ctx(request)
+    if request.htmx:
+        return render(request, "dashboard/_overview_live.html", ctx)
+    return render(request, "dashboard/overview.html", ctx)

@@ -1,0 +1,210 @@
+"""Portal pages: the list, one portal's page, and the operator's actions on it."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from checks.models import Bot, Incident, MaintenanceWindow, Portal, Verification
+from checks.status import BotState
+from dashboard.forms import MaintenanceForm, MuteForm
+from dashboard.roles import Role, require_role
+from dashboard.views.common import (
+    BOT_LIST_FIELDS,
+    PORTAL_SECRETS,
+    audit,
+    checks_banner,
+    get_portal,
+    redirect_back,
+)
+from dashboard.views.history import recent_beats
+
+CHECK_WAIT_SECONDS = 90  # how long the page waits for a "check now" before saying so
+
+
+@login_required
+def portal_list(request: HttpRequest) -> HttpResponse:
+    problems = ~Q(bots__status__in=[BotState.OK, BotState.PENDING])
+    portals = Portal.objects.defer(*PORTAL_SECRETS).annotate(
+        n_bots=Count("bots"),
+        n_problems=Count("bots", filter=problems),
+        n_open=Count("incidents", filter=Q(incidents__state=Incident.State.OPEN), distinct=True),
+    )
+    ctx = {"nav": "portals", "portals": portals, "now": timezone.now()}
+    return render(request, "dashboard/portal_list.html", ctx)
+
+
+def _credentials(portal: Portal) -> list[tuple[str, str]]:
+    """What the page may say about the credentials: kinds and whether set, never a value."""
+    p = Portal.objects.only(*PORTAL_SECRETS).get(pk=portal.pk)
+
+    def mask(value: str) -> str:
+        return "set (hidden)" if value else "not set"
+
+    if portal.auth_type == "webhook":
+        return [("Webhook user id", str(portal.webhook_user_id or "—")), ("Webhook code", mask(p.webhook_code))]
+    return [
+        ("Client id", portal.oauth_client_id or "—"),
+        ("Client secret", mask(p.oauth_client_secret)),
+        ("Access token", mask(p.oauth_access_token)),
+        ("Refresh token", mask(p.oauth_refresh_token)),
+    ]
+
+
+@login_required
+def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    portal = get_portal(pk)
+    now = timezone.now()
+    bots = list(Bot.objects.filter(portal=portal).select_related("portal").only(*BOT_LIST_FIELDS))
+    beats = recent_beats([b.pk for b in bots])
+    ctx = {
+        "nav": "portals",
+        "portal": portal,
+        "now": now,
+        "credentials": _credentials(portal),
+        "rows": [{"bot": b, "beats": beats.get(b.pk, [])} for b in bots],
+        "verifications": _recent_verifications(portal),
+        "incidents": Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20],
+        "windows": MaintenanceWindow.objects.filter(portal=portal, ends_at__gt=now).select_related("bot"),
+        "maintenance_form": MaintenanceForm(),
+        "mute_form": MuteForm(),
+        "checking": _checking_since(request, portal),
+        "banner": checks_banner(now),
+    }
+    return render(request, "dashboard/portal_detail.html", ctx)
+
+
+def _recent_verifications(portal: Portal, since=None):
+    rows = (
+        Verification.objects.filter(portal=portal)
+        .select_related("bot")
+        .only(
+            "id",
+            "bot__code",
+            "bot__bot_id",
+            "bot__portal_id",
+            "checked_at",
+            "status",
+            "error_code",
+            "http_status",
+            "duration_ms",
+            "manual",
+        )
+    )
+    if since is not None:
+        rows = rows.filter(checked_at__gte=since)
+    return rows.order_by("-checked_at")[:25]
+
+
+def _checking_since(request: HttpRequest, portal: Portal):
+    """The time of this user's pending "check now" on this portal, kept in the session."""
+    raw = request.session.get(f"check-now-{portal.pk}")
+    if not raw:
+        return None
+    since = timezone.datetime.fromisoformat(raw)
+    if timezone.now() - since > timedelta(seconds=CHECK_WAIT_SECONDS * 10):
+        return None
+    return since
+
+
+@login_required
+def portal_check_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fragment polled after "check now": the verifications since the request, once they land."""
+    portal = get_portal(pk)
+    since = _checking_since(request, portal)
+    rows = list(_recent_verifications(portal, since)) if since else []
+    expected = Bot.objects.filter(portal=portal, enabled=True).count()
+    done = since is None or len({r.bot_id for r in rows}) >= expected
+    timed_out = since is not None and not done and timezone.now() - since > timedelta(seconds=CHECK_WAIT_SECONDS)
+    if done or timed_out:
+        request.session.pop(f"check-now-{portal.pk}", None)
+    ctx = {"portal": portal, "since": since, "rows": rows, "done": done, "timed_out": timed_out, "expected": expected}
+    return render(request, "dashboard/_check_status.html", ctx)
+
+
+@require_POST
+@login_required
+def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    portal = get_portal(pk)
+    from checks.services import check_now
+
+    if portal.paused:
+        messages.error(request, f"{portal.name} is paused: resume it to run checks.")
+    elif check_now(portal.pk):
+        request.session[f"check-now-{portal.pk}"] = timezone.now().isoformat()
+        audit(request, "check now", portal)
+    else:
+        messages.info(request, f"A verification of {portal.name} is running already; its results appear below.")
+    return redirect("dashboard:portal-detail", pk=portal.pk)
+
+
+@require_POST
+@login_required
+def portal_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    portal = get_portal(pk)
+    paused = request.POST.get("paused") == "1"
+    Portal.objects.filter(pk=portal.pk).update(paused=paused, updated_at=timezone.now())
+    audit(request, "pause" if paused else "resume", portal, {"paused": paused})
+    messages.success(request, f"{portal.name} {'paused: no checks until resumed' if paused else 'resumed'}.")
+    return redirect("dashboard:portal-detail", pk=portal.pk)
+
+
+@require_POST
+@login_required
+def portal_mute(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    portal = get_portal(pk)
+    form = MuteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how long to mute for.")
+        return redirect("dashboard:portal-detail", pk=portal.pk)
+    until = form.until()
+    from checks import incidents
+
+    incidents.mute_portal(portal, until, request.user)
+    audit(request, "mute" if until else "unmute", portal, {"muted_until": until.isoformat() if until else None})
+    messages.success(request, f"{portal.name}: alerts muted." if until else f"{portal.name}: alerts unmuted.")
+    return redirect_back(request, reverse("dashboard:portal-detail", args=[portal.pk]))
+
+
+@require_POST
+@login_required
+def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    portal = get_portal(pk)
+    form = MaintenanceForm(request.POST, portal=portal)
+    if form.is_valid():
+        window = form.save(commit=False)
+        window.portal = portal
+        window.created_by = request.user
+        window.save()
+        audit(
+            request,
+            "maintenance window",
+            portal,
+            {"starts_at": window.starts_at.isoformat(), "ends_at": window.ends_at.isoformat(), "note": window.note},
+        )
+        messages.success(request, "Maintenance window saved: alerts are held back during it.")
+    else:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Maintenance window not saved: {errors}")
+    return redirect("dashboard:portal-detail", pk=portal.pk)
+
+
+@require_POST
+@login_required
+def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    window = get_object_or_404(MaintenanceWindow.objects.select_related("portal"), pk=pk)
+    audit(request, "end maintenance window", window.portal, {"window": window.pk})
+    window.delete()
+    messages.success(request, "Maintenance window removed.")
+    return redirect("dashboard:portal-detail", pk=window.portal_id)

@@ -1,0 +1,152 @@
+"""Every dashboard page renders for a viewer, with its data and without leaking secrets."""
+
+import pytest
+from django.urls import reverse
+
+from checks.models import Bot
+from tests.fixtures.dashboard import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+SECRETS = ["s3cret-code-XYZ", "s3cret-token-0", "s3cret-token-1"]
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def assert_no_secrets(body: str) -> None:
+    for secret in SECRETS:
+        assert secret not in body
+
+
+def test_overview_lists_bots_with_status_text_and_heartbeats(viewer_client, portal_with_history):
+    response = viewer_client.get(reverse("dashboard:overview"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "bot_0" in body and "bot_1" in body
+    assert "Bot not found" in body  # status as text, not only colour
+    assert body.count('class="beat b-ok"') >= 30
+    assert "Open incidents" in body
+    assert_no_secrets(body)
+
+
+def test_overview_counter_change_over_24h(viewer_client, portal_with_history):
+    # 40 checks every 5 min span 200 min: nothing is 24 h old, so no delta is shown.
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert "change in 24 h" not in body
+
+
+def test_overview_filters_by_status_and_search(viewer_client, portal_with_history):
+    body = viewer_client.get(reverse("dashboard:overview"), {"status": "not_found"}).content.decode()
+    assert 'data-bot="acme/bot_1"' in body and 'data-bot="acme/bot_0"' not in body
+    body = viewer_client.get(reverse("dashboard:overview"), {"q": "bot_0"}).content.decode()
+    assert 'data-bot="acme/bot_0"' in body and 'data-bot="acme/bot_1"' not in body
+    body = viewer_client.get(reverse("dashboard:overview"), {"q": "nope"}).content.decode()
+    assert "No bot matches these filters" in body
+
+
+def test_overview_htmx_returns_the_live_fragment(viewer_client, portal_with_history):
+    response = viewer_client.get(reverse("dashboard:overview"), headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="live"') or 'id="live"' in body.split("\n", 3)[1]
+    assert "<html" not in body
+
+
+def test_overview_empty_state_tells_admin_what_to_do(admin_client):
+    body = admin_client.get(reverse("dashboard:overview")).content.decode()
+    assert "No bots are watched yet" in body and reverse("dashboard:portal-create") in body
+
+
+def test_checks_not_running_banner(viewer_client, portal_with_history):
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert "Checks are not running" in body
+
+
+def test_no_banner_when_beat_and_worker_report(viewer_client, portal_with_history):
+    from checks.models import Heartbeat
+
+    Heartbeat.objects.create(name="beat")
+    Heartbeat.objects.create(name="worker:host1")
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert "Checks are not running" not in body
+
+
+def test_portal_page_masks_credentials(viewer_client, portal_with_history):
+    body = viewer_client.get(reverse("dashboard:portal-detail", args=[portal_with_history.pk])).content.decode()
+    assert "set (hidden)" in body
+    assert "Pacing budget" in body
+    assert_no_secrets(body)
+
+
+def test_bot_page_shows_fields_uptime_chart_and_history(viewer_client, portal_with_history):
+    bot = Bot.objects.get(code="bot_1")
+    response = viewer_client.get(reverse("dashboard:bot-detail", args=[bot.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    for name in ("eventMode", "isSupportOpenline", "moduleId", "backgroundId"):
+        assert name in body
+    assert "Support Bot" in body  # users
+    assert response.context["chart"]["x"] and len(response.context["chart"]["countMessage"]) == 40
+    assert response.context["uptime"][0][1] == pytest.approx(38 / 40)
+    assert "40 verifications" in body
+    assert_no_secrets(body)
+
+
+def test_bot_page_long_range_uses_daily_aggregates(viewer_client, portal_with_history):
+    bot = Bot.objects.get(code="bot_1")
+    response = viewer_client.get(reverse("dashboard:bot-detail", args=[bot.pk]), {"range": "30d"})
+    assert response.context["chart"]["source"] == "daily aggregates"
+    assert response.context["chart"]["countMessage"] == [90]
+
+
+def test_bot_history_filter_and_csv(viewer_client, portal_with_history):
+    bot = Bot.objects.get(code="bot_1")
+    response = viewer_client.get(reverse("dashboard:bot-detail", args=[bot.pk]), {"status": "failed"})
+    assert response.context["page"].paginator.count == 2
+    csv_response = viewer_client.get(reverse("dashboard:bot-history-csv", args=[bot.pk]), {"status": "failed"})
+    lines = b"".join(csv_response.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("portal,bot,checked_at,status")
+    assert len(lines) == 3 and all(",not_found,BOT_NOT_FOUND," in line for line in lines[1:])
+
+
+def test_alerts_page_tabs(viewer_client, portal_with_history):
+    body = viewer_client.get(reverse("dashboard:alerts")).content.decode()
+    assert "Open (1)" in body and "bot_1" in body
+    body = viewer_client.get(reverse("dashboard:alerts"), {"state": "resolved"}).content.decode()
+    assert "No resolved incidents yet" in body
+
+
+def test_login_page_and_password_change(client, viewer):
+    response = client.post(reverse("login"), {"username": "vera", "password": PASSWORD})
+    assert response.status_code == 302
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "another-long-pass-42", "new_password2": "another-long-pass-42"},
+    )
+    assert response.status_code == 302
+    viewer.refresh_from_db()
+    assert viewer.check_password("another-long-pass-42")
+
+
+def test_admin_pages_render(admin_client, portal_with_history):
+    for name, args in [
+        ("dashboard:portal-list", []),
+        ("dashboard:portal-create", []),
+        ("dashboard:portal-edit", [portal_with_history.pk]),
+        ("dashboard:portal-delete", [portal_with_history.pk]),
+        ("dashboard:portal-file", []),
+        ("dashboard:audit-log", []),
+        ("dashboard:user-list", []),
+    ]:
+        response = admin_client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
+        assert_no_secrets(response.content.decode())
