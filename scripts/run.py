@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DEMO_FILE = ROOT / "var" / "demo-portals.yaml"
+DEMO_FILE = Path(os.environ.get("BOTWATCH_VAR_DIR", ROOT / "var")) / "demo-portals.yaml"
+WEB_PORT = os.environ.get("BOTWATCH_WEB_PORT", "8000")
 
 
 def manage(*args: str, capture: bool = False) -> str:
@@ -68,7 +69,7 @@ def main() -> int:
     manage("migrate", "--noinput", "-v0")
     ensure_admin()
     demo = wants_demo()
-    print("BotWatch: http://127.0.0.1:8000  (Ctrl-C stops every process)", flush=True)
+    print(f"BotWatch: http://127.0.0.1:{WEB_PORT}  (Ctrl-C stops every process)", flush=True)
     bin_dir = str(Path(PYTHON).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     honcho = subprocess.Popen([os.path.join(bin_dir, "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)
