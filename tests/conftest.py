@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.celery_worker",
     "tests.fixtures.dashboard",
     "tests.fixtures.browser",
+    "tests.fixtures.smtp",
 ]
 
 
