@@ -17,6 +17,6 @@ RUN SECRET_KEY=build-only BOTWATCH_SECRET_KEYS=build-only-key-0000 BOTWATCH_VAR_
     && useradd --system --uid 10001 --home-dir /app botwatch \
     && mkdir -p /app/var && chown botwatch /app/var
 
-USER botwatch
+USER 10001
 EXPOSE 8000
 CMD ["gunicorn", "dashboard.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
