@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from checks.models import AuditLog, Bot, Incident, IncidentEvent, Notification, Portal, Subscription
+from checks.models import Bot, Incident, IncidentEvent, Notification, Portal, Subscription
 from checks.notifications import AlertItem, deliver, render_email
 
 log = logging.getLogger(__name__)
@@ -105,42 +105,44 @@ def acknowledge(incident: Incident, user, note: str = "") -> bool:
             IncidentEvent.objects.create(
                 incident=incident, kind=IncidentEvent.Kind.ACKNOWLEDGED, created_at=now, user=user, note=note
             )
-            _audit(user, "acknowledge", incident, {"note": note})
     incident.refresh_from_db()
     return bool(changed)
 
 
-def mute_portal(portal: Portal, until: datetime, user) -> None:
-    """No alerts for any bot of `portal` until `until`; verifications and history go on."""
+def mute_portal(portal: Portal, until: datetime | None, user) -> None:
+    """No alerts for any bot of `portal` until `until` (None: unmute); checks and history go on."""
     _check_until(until)
-    _set_mute(Portal.objects.filter(pk=portal.pk), Incident.objects.filter(portal=portal), portal, until, user)
+    _set_mute(Portal.objects.filter(pk=portal.pk), Incident.objects.filter(portal=portal), until, user)
     portal.muted_until = until
 
 
-def mute_bot(bot: Bot, until: datetime, user) -> None:
+def mute_bot(bot: Bot, until: datetime | None, user) -> None:
+    """No alerts for `bot` until `until` (None: unmute)."""
     _check_until(until)
-    _set_mute(Bot.objects.filter(pk=bot.pk), Incident.objects.filter(bot=bot), bot, until, user)
+    _set_mute(Bot.objects.filter(pk=bot.pk), Incident.objects.filter(bot=bot), until, user)
     bot.muted_until = until
 
 
 def unmute_portal(portal: Portal, user) -> None:
-    _set_mute(Portal.objects.filter(pk=portal.pk), Incident.objects.none(), portal, None, user)
-    portal.muted_until = None
+    mute_portal(portal, None, user)
 
 
 def unmute_bot(bot: Bot, user) -> None:
-    _set_mute(Bot.objects.filter(pk=bot.pk), Incident.objects.none(), bot, None, user)
-    bot.muted_until = None
+    mute_bot(bot, None, user)
 
 
-def _check_until(until: datetime) -> None:
+def _check_until(until: datetime | None) -> None:
+    if until is None:
+        return
     if not isinstance(until, datetime) or timezone.is_naive(until):
         raise ValueError(f"mute until: {until!r} is not a timezone-aware date and time")
     if until <= timezone.now():
         raise ValueError(f"mute until: {until.isoformat()} is in the past")
 
 
-def _set_mute(rows, incidents, target, until: datetime | None, user) -> None:
+def _set_mute(rows, incidents, until: datetime | None, user) -> None:
+    # The open incidents' timelines say who muted them and until when; the audit log entry
+    # is written by the caller (the dashboard view), which knows the request.
     now = timezone.now()
     note = f"muted until {until.isoformat()}" if until else "unmuted"
     with transaction.atomic():
@@ -150,19 +152,6 @@ def _set_mute(rows, incidents, target, until: datetime | None, user) -> None:
             for i in incidents.filter(state=Incident.State.OPEN)
         ]
         IncidentEvent.objects.bulk_create(events)
-        _audit(user, "mute" if until else "unmute", target, {"muted_until": until.isoformat() if until else None})
-
-
-def _audit(user, action: str, obj, changes: dict) -> None:
-    AuditLog.objects.create(
-        user=user,
-        actor=user.get_username() if user else "",
-        action=action,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        changes=changes,
-    )
 
 
 def list_incidents(state: str | None = None, portal: Portal | None = None):

@@ -82,21 +82,22 @@ def _counters(bot: Bot) -> dict | None:
 
 def _item_context(item: AlertItem) -> dict:
     incident, bot = item.incident, item.bot
-    status = item.event.status or incident.last_status
-    code = display_code(status, incident.error_code if status == incident.last_status else "")
+    # The incident's error columns describe its latest bad verification (last_status).
+    status = incident.last_status
+    worst_code = incident.error_code if incident.status == incident.last_status else ""
     causes, actions = guidance_for(status, incident.error_code)
     return {
         "bot": bot.label,
         "status": status,
         "status_label": Status(status).label if status in Status.values else status,
-        "code": code,
+        "code": display_code(status, incident.error_code),
         "error_description": incident.error_description,
         "http_status": incident.http_status,
         "started_at": incident.started_at,
         "opened_at": incident.opened_at,
         "resolved_at": incident.resolved_at,
         "duration": _duration((incident.resolved_at or item.event.created_at) - incident.started_at),
-        "worst_code": display_code(incident.status, incident.error_code if incident.status == status else ""),
+        "worst_code": display_code(incident.status, worst_code),
         "previous_code": display_code(item.previous_status, item.previous_code) if item.previous_status else "",
         "last_ok_at": bot.last_ok_at,
         "counters": _counters(bot),
