@@ -1,4 +1,5 @@
 """The Bitrix24 client over real HTTP against the simulator: every row of SPEC §5."""
+# ruff: noqa: F811 - the fixtures imported from tests.client_helpers are parameters here
 
 import socket
 
