@@ -193,6 +193,12 @@ class BotForm(forms.ModelForm):
             self.fields["bot_token"].help_text = KEEP_HINT
             self.fields["bot_token"].widget.attrs["placeholder"] = "•••••• (set)"
 
+    def has_changed(self) -> bool:
+        # An extra row left blank is no bot at all, whatever its "enabled" box says.
+        if not self.instance.pk and not any(self.data.get(self.add_prefix(f)) for f in ("code", "bot_id", "bot_token")):
+            return False
+        return super().has_changed()
+
     def clean(self):
         data = super().clean()
         if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks import alerting
 from checks.models import Incident, IncidentEvent
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -63,8 +64,8 @@ def alerts(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/alerts.html", ctx)
 
 
-@require_POST
 @login_required
+@require_POST
 def incident_ack(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     incident = get_object_or_404(Incident.objects.select_related("bot", "portal"), pk=pk)
@@ -72,9 +73,7 @@ def incident_ack(request: HttpRequest, pk: int) -> HttpResponse:
     if incident.state != Incident.State.OPEN:
         messages.info(request, "That incident is resolved already.")
     elif form.is_valid():
-        from checks import incidents
-
-        incidents.acknowledge(incident, request.user, note=form.cleaned_data["note"])
+        alerting.acknowledge(incident, request.user, note=form.cleaned_data["note"])
         audit(request, "acknowledge", incident, {"note": form.cleaned_data["note"]})
         messages.success(request, f"Incident on {incident.bot.label} ({incident.portal.name}) acknowledged.")
     else:

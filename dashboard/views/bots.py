@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks import alerting
 from checks.models import DailyStat, Incident, Verification
 from checks.status import Status
 from dashboard.forms import AckForm, MuteForm
@@ -192,17 +193,15 @@ def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     return response
 
 
-@require_POST
 @login_required
+@require_POST
 def bot_mute(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     bot = get_bot(pk)
     form = MuteForm(request.POST)
     if form.is_valid():
         until = form.until()
-        from checks import incidents
-
-        incidents.mute_bot(bot, until, request.user)
+        alerting.mute_bot(bot, until, request.user)
         audit(request, "mute" if until else "unmute", bot, {"muted_until": until.isoformat() if until else None})
         messages.success(request, f"{bot.label}: alerts muted." if until else f"{bot.label}: alerts unmuted.")
     else:

@@ -10,7 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
+from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
 from dashboard.roles import Role, require_role, role_of, set_role
 from dashboard.views.common import audit, get_bot
@@ -44,8 +46,6 @@ def _diff(before: dict, portal: Portal, secrets: list[str]) -> dict:
 
 def test_connection(form: PortalForm, formset) -> list[dict]:
     """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written."""
-    from checks.bitrix24.client import verify_bots
-
     portal = form.instance
     form.apply_secrets()
     bots = []
@@ -163,8 +163,6 @@ def bot_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def portal_file(request: HttpRequest) -> HttpResponse:
     """Upload (the same importer and errors as `manage.py import_portals`) and download."""
     require_role(request, Role.ADMIN)
-    from checks.portal_file import PortalFileError, import_portal_file
-
     problems = None
     if request.method == "POST":
         form = PortalFileForm(request.POST, request.FILES)
@@ -186,8 +184,6 @@ def portal_file(request: HttpRequest) -> HttpResponse:
 @login_required
 def portal_file_download(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ADMIN)
-    from checks.portal_file import export_portal_file
-
     fmt = "json" if request.GET.get("format") == "json" else "yaml"
     text = export_portal_file(with_secrets=False, fmt=fmt)
     audit(request, "export portal file", None, {"format": fmt})
@@ -233,8 +229,8 @@ def _role_from_prefetch(user) -> str:
     return "none"
 
 
-@require_POST
 @login_required
+@require_POST
 def user_role(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.ADMIN)
     user = get_object_or_404(get_user_model(), pk=pk)

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks import alerting
 from checks.models import Bot, Incident, MaintenanceWindow, Portal, Verification
+from checks.services import check_now
 from checks.status import BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -128,13 +130,11 @@ def portal_check_status(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dashboard/_check_status.html", ctx)
 
 
-@require_POST
 @login_required
+@require_POST
 def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     portal = get_portal(pk)
-    from checks.services import check_now
-
     if portal.paused:
         messages.error(request, f"{portal.name} is paused: resume it to run checks.")
     elif check_now(portal.pk):
@@ -145,8 +145,8 @@ def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
-@require_POST
 @login_required
+@require_POST
 def portal_pause(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     portal = get_portal(pk)
@@ -157,8 +157,8 @@ def portal_pause(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
-@require_POST
 @login_required
+@require_POST
 def portal_mute(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     portal = get_portal(pk)
@@ -167,16 +167,14 @@ def portal_mute(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose how long to mute for.")
         return redirect("dashboard:portal-detail", pk=portal.pk)
     until = form.until()
-    from checks import incidents
-
-    incidents.mute_portal(portal, until, request.user)
+    alerting.mute_portal(portal, until, request.user)
     audit(request, "mute" if until else "unmute", portal, {"muted_until": until.isoformat() if until else None})
     messages.success(request, f"{portal.name}: alerts muted." if until else f"{portal.name}: alerts unmuted.")
     return redirect_back(request, reverse("dashboard:portal-detail", args=[portal.pk]))
 
 
-@require_POST
 @login_required
+@require_POST
 def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     portal = get_portal(pk)
@@ -199,8 +197,8 @@ def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
-@require_POST
 @login_required
+@require_POST
 def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     window = get_object_or_404(MaintenanceWindow.objects.select_related("portal"), pk=pk)
