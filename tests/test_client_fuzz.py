@@ -5,6 +5,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from checks.bitrix24.batch import parse_batch
+from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BotResult
 from checks.outcome import classify_bot_payload, classify_response
 from checks.status import Status
@@ -77,3 +79,32 @@ def test_any_bot_object_never_crashes(bot, time, users):
 def test_text_bodies_never_crash(text):
     check(classify_response(200, text, "text/plain"))
     check(classify_response(500, text.encode("utf-8", "surrogatepass"), "text/plain"))
+
+
+batch_bodies = st.fixed_dictionaries(
+    {
+        "result": st.one_of(
+            shaped,
+            st.fixed_dictionaries(
+                {
+                    "result": st.dictionaries(st.sampled_from(["bot0", "bot1", "0"]), shaped, max_size=3),
+                    "result_error": st.one_of(
+                        st.dictionaries(st.sampled_from(["bot0", "bot1"]), shaped, max_size=2), st.lists(shaped)
+                    ),
+                    "result_time": shaped,
+                }
+            ),
+        )
+    }
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(body=batch_bodies)
+def test_batch_answers_never_crash(body):
+    answer = Answer(http_status=200, body=json.dumps(body).encode(), content_type="application/json")
+    results = parse_batch(answer, ["bot0", "bot1"])
+    if results is not None:
+        assert len(results) == 2
+        for result in results:
+            check(result)

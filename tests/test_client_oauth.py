@@ -151,3 +151,12 @@ def test_batch_refreshes_once_for_all_bots(sim):
     assert [r.status for r in results] == [Status.OK] * 3
     assert sim.stats("oauthco")["oauth_refreshes"] == 1
     assert sim.stats("oauthco")["methods"]["batch"] == 2  # refused, then retried with the new token
+
+
+def test_portal_with_only_a_refresh_token_refreshes_first(sim):
+    portal = oauth_portal(sim)
+    bot = oauth_bot(sim, portal, "app_bot")
+    Portal.objects.filter(pk=portal.pk).update(oauth_access_token="")
+    [result] = verify_bots(Portal.objects.get(pk=portal.pk), [bot])
+    assert result.status == Status.OK
+    assert sim.stats("oauthco")["oauth_refreshes"] == 1

@@ -71,6 +71,8 @@ class Bitrix24Client:
 
     def verify_bots(self, bots: Sequence[Bot]) -> list[BotResult]:
         bots = list(bots)
+        if not bots:
+            return []
         self._check_bots(bots)
         problem = self._misconfiguration()
         if problem is not None:
@@ -105,12 +107,18 @@ class Bitrix24Client:
         if blocked is not None:
             return blocked
         answer = self._call_retrying(method, params)
-        if self._is_oauth and answer.error_code in REFRESHABLE:
+        if self._is_oauth and self._needs_refresh(answer):
             answer = self._refresh_and_retry(method, params, answer)
             if isinstance(answer, BotResult):
                 return answer
         self.note_answer(answer)
         return answer
+
+    def _needs_refresh(self, answer: Answer) -> bool:
+        if answer.error_code in REFRESHABLE:
+            return True
+        # A portal imported with only a refresh token: the first call has no access token to send.
+        return answer.error_code == "NO_AUTH_FOUND" and not self.portal.oauth_access_token
 
     def classify(self, answer: Answer) -> BotResult:
         if answer.failure is not None:
