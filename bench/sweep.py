@@ -1,0 +1,303 @@
+"""One full sweep of N portals x M bots through real Celery workers on Redis and PostgreSQL.
+
+    .venv/bin/python bench/sweep.py                      # 200 portals x 50 bots, 100 ms latency
+    .venv/bin/python bench/sweep.py --portals 20 --bots 10 --skip-naive
+
+Starts the Bitrix24 simulator in its own process (real cloud limits: leaky bucket 2/s, 50
+deep, per portal; the given latency on every request), then, in the same run:
+
+- floor, analytic: what the limits and latency alone allow (one batch of <= 50 bots per
+  request, requests to one portal one after another, portals in parallel);
+- floor, measured: the same client sending the fewest requests from as many threads as the
+  workers have, with no Celery and no database: the HTTP part of a sweep on this machine;
+- engine: beat's tick (`checks.tasks.dispatch_due`) claims every portal, one task per portal;
+- naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
+
+Prints wall time, bots per second, HTTP requests per bot, 503s received and rows written.
+Uses its own database (default bw_engine_bench, created if missing) and Redis db, both emptied.
+"""
+
+import argparse
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
+
+BATCH_SIZE = 50
+BUCKET_RATE, BUCKET_BURST = 2.0, 50  # the simulator's defaults: Bitrix24 cloud, non-Enterprise
+
+
+@dataclass
+class Figures:
+    name: str
+    wall_s: float
+    bots: int
+    requests: int | None = None
+    http_503: int | None = None
+    rows: int | None = None
+
+    def line(self) -> str:
+        def show(value, fmt):
+            return "-" if value is None else format(value, fmt)
+
+        per_s = self.bots / self.wall_s if self.wall_s else float("inf")
+        per_bot = self.requests / self.bots if self.requests is not None else None
+        return (
+            f"{self.name:<34} {self.wall_s:>8.2f} {per_s:>9.0f} {show(per_bot, '.3f'):>8}"
+            f" {show(self.http_503, 'd'):>6} {show(self.rows, 'd'):>7}"
+        )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--portals", type=int, default=200)
+    parser.add_argument("--bots", type=int, default=50, help="bots per portal")
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="threads per worker process")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bw_engine_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per sweep")
+    return parser.parse_args()
+
+
+def configure(args: argparse.Namespace) -> dict:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "SECRET_KEY": "bench-secret-key-not-for-production",
+        "BOTWATCH_SECRET_KEYS": "bench-encryption-key-0001",
+        "BOTWATCH_ALLOW_HTTP": "1",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "CELERY_BROKER_URL": args.redis_url,
+        "BOTWATCH_VAR_DIR": "/tmp/botwatch-bench-var",
+        # Per-request INFO lines would cost the workers more than the sweep itself.
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    return {**os.environ, **env}
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def start_simulator(args: argparse.Namespace, env: dict):
+    from checks.bitrix24.simulator_control import SimulatorControl
+
+    cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
+    proc = subprocess.Popen([*cmd, "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    base_url = proc.stdout.readline().decode().strip()
+    if not base_url:
+        raise SystemExit("the simulator did not start")
+    return proc, SimulatorControl(base_url, timeout=30)
+
+
+def populate(base_url: str, args: argparse.Namespace) -> None:
+    from django.db import connection
+
+    from checks.models import Bot, Portal
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE checks_portal, checks_heartbeat CASCADE")
+    # BotWatch paces itself at the simulator's own limits here, so that the naive baseline
+    # is held back by nothing but its design (a default portal paces at 1/s, burst 5).
+    portals = Portal.objects.bulk_create(
+        Portal(
+            name=portal_name(p),
+            url=f"{base_url}/{portal_name(p)}",
+            webhook_user_id=1,
+            webhook_code=WEBHOOK_CODE,
+            pace_rate=BUCKET_RATE,
+            pace_burst=BUCKET_BURST,
+        )
+        for p in range(args.portals)
+    )
+    Bot.objects.bulk_create(
+        (Bot(portal=p, code=f"bot{b}", bot_token=f"token{b}") for p in portals for b in range(args.bots)),
+        batch_size=2000,
+    )
+
+
+def reset_simulator(control, args: argparse.Namespace) -> None:
+    for p in range(args.portals):
+        control.reset_limits(portal_name(p))
+    control.reset_stats()
+
+
+def simulator_figures(control) -> tuple[int, int]:
+    stats = control.stats()
+    requests = sum(s["requests"] for s in stats.values())
+    http_503 = sum(s["by_http_status"].get("503", 0) for s in stats.values())
+    return requests, http_503
+
+
+def empty_broker(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def start_workers(args: argparse.Namespace, env: dict, include: str | None = None) -> list[subprocess.Popen]:
+    from checks.models import Heartbeat
+
+    Heartbeat.objects.all().delete()
+    procs = []
+    for i in range(args.workers):
+        cmd = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool", "threads"]
+        cmd += ["--concurrency", str(args.concurrency), "-n", f"bench{i}@%h", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")]
+        cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        cmd += ["--include", include] if include else []
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
+    deadline = time.monotonic() + 60
+    while Heartbeat.objects.filter(name__startswith="worker:").count() < args.workers:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            stop_workers(procs)
+            raise SystemExit("the workers did not start")
+        time.sleep(0.2)
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for_rows(expected: int, started: float, timeout: float) -> float:
+    from checks.models import Verification
+
+    while True:
+        if Verification.objects.count() >= expected:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"sweep not finished after {timeout:.0f}s: {Verification.objects.count()}/{expected} rows")
+        time.sleep(0.05)
+
+
+def floor_analytic(args: argparse.Namespace) -> Figures:
+    per_portal = math.ceil(args.bots / BATCH_SIZE)
+    latency = args.latency_ms / 1000
+    wall = per_portal * latency + max(0.0, (per_portal - BUCKET_BURST) / BUCKET_RATE)
+    return Figures("floor, analytic (limits+latency)", wall, args.portals * args.bots, per_portal * args.portals, 0)
+
+
+def floor_measured(args: argparse.Namespace, control) -> Figures:
+    from checks.bitrix24.client import verify_bots
+    from checks.models import Portal
+
+    portals = list(Portal.objects.prefetch_related("bots"))
+    reset_simulator(control, args)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.workers * args.concurrency) as pool:
+        results = list(pool.map(lambda p: verify_bots(p, list(p.bots.all()), persist=False), portals))
+    wall = time.monotonic() - started
+    not_ok = sum(not r.ok for rs in results for r in rs)
+    if not_ok:
+        print(f"warning: {not_ok} results not ok in the floor run")
+    requests, http_503 = simulator_figures(control)
+    return Figures("floor, measured (HTTP only)", wall, args.portals * args.bots, requests, http_503)
+
+
+def run_engine(args: argparse.Namespace, env: dict, control) -> Figures:
+    from checks.models import Verification
+    from checks.tasks import dispatch_due
+
+    populate(control.base_url, args)
+    empty_broker(args.redis_url)
+    workers = start_workers(args, env)
+    try:
+        reset_simulator(control, args)
+        started = time.monotonic()
+        dispatch_due.delay()  # what beat sends every 5 s
+        wall = wait_for_rows(args.portals * args.bots, started, args.timeout)
+    finally:
+        stop_workers(workers)
+    requests, http_503 = simulator_figures(control)
+    rows = Verification.objects.count()
+    name = f"engine ({args.workers}x{args.concurrency} threads)"
+    return Figures(name, wall, args.portals * args.bots, requests, http_503, rows)
+
+
+def run_naive(args: argparse.Namespace, env: dict, control) -> Figures:
+    from checks.models import Bot, Verification
+    from dashboard.celery import app
+
+    populate(control.base_url, args)
+    empty_broker(args.redis_url)
+    workers = start_workers(args, env, include="bench.naive")
+    try:
+        reset_simulator(control, args)
+        started = time.monotonic()
+        with app.producer_or_acquire() as producer:
+            for bot_id in Bot.objects.values_list("pk", flat=True):
+                app.send_task("bench.naive.verify_bot", args=[bot_id], producer=producer)
+        wall = wait_for_rows(args.portals * args.bots, started, args.timeout)
+    finally:
+        stop_workers(workers)
+    requests, http_503 = simulator_figures(control)
+    rows = Verification.objects.count()
+    return Figures("naive (1 task, 1 request per bot)", wall, args.portals * args.bots, requests, http_503, rows)
+
+
+def main() -> None:
+    args = parse_args()
+    env = configure(args)
+    ensure_database(args.database_url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    sim, control = start_simulator(args, env)
+    try:
+        populate(control.base_url, args)
+        figures = [floor_analytic(args), floor_measured(args, control), run_engine(args, env, control)]
+        if not args.skip_naive:
+            figures.append(run_naive(args, env, control))
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    report(args, figures)
+
+
+def report(args: argparse.Namespace, figures: list[Figures]) -> None:
+    cpus = os.cpu_count()
+    print(f"\n{args.portals} portals x {args.bots} bots, {args.latency_ms:.0f} ms latency, {cpus} CPUs")
+    print(f"{'run':<34} {'wall s':>8} {'bots/s':>9} {'req/bot':>8} {'503s':>6} {'rows':>7}")
+    for f in figures:
+        print(f.line())
+    by_name = {f.name.split(" ")[0]: f for f in figures}
+    engine = by_name["engine"]
+    print(f"engine vs measured floor: {engine.wall_s / figures[1].wall_s:.2f}x")
+    print(f"engine vs analytic floor: {engine.wall_s / figures[0].wall_s:.2f}x")
+    if "naive" in by_name:
+        print(f"engine speed-up over naive: {by_name['naive'].wall_s / engine.wall_s:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
