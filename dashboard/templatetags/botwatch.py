@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from checks.status import BotState
 from dashboard.roles import Role, has_role
@@ -83,9 +84,9 @@ def delta(current: int | None, before: int | None) -> str:
         return ""  # unknown now or 24 h ago (a missing value renders as "")
     diff = current - before
     if diff == 0:
-        return format_html('<span class="delta zero" title="no change in 24 h">±0</span>')
+        return mark_safe('<span class="delta zero" title="no change in 24 h">±0</span>')
     cls = "up" if diff > 0 else "down"
-    return format_html('<span class="delta {}" title="change in 24 h">{:+d}</span>', cls, diff)
+    return format_html('<span class="delta {}" title="change in 24 h">{}</span>', cls, f"{diff:+d}")
 
 
 @register.filter
