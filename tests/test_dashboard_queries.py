@@ -107,7 +107,11 @@ def test_bot_page_query_count_does_not_grow_with_history(client, admin_user):
     now = timezone.now()
     Verification.objects.bulk_create(
         Verification(
-            bot=bot, portal_id=bot.portal_id, slot=now - timedelta(minutes=m), checked_at=now - timedelta(minutes=m)
+            bot=bot,
+            portal_id=bot.portal_id,
+            slot=now - timedelta(minutes=m),
+            checked_at=now - timedelta(minutes=m),
+            status=Status.OK,
         )
         for m in range(1, 600)
     )
