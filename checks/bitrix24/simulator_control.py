@@ -58,8 +58,13 @@ def handle_control(sim: "Simulator", request: Request) -> Reply:
 
 def _call(sim: "Simulator", action: str, kwargs: dict) -> Reply:
     method = getattr(sim, action)
+    signature = inspect.signature(method)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = sorted(set(kwargs) - set(signature.parameters))
+    if unknown and not takes_any:
+        return json_reply(400, {"error": f"{action}: unknown argument(s): {', '.join(unknown)}"})
     try:
-        inspect.signature(method).bind(**kwargs)
+        signature.bind(**kwargs)
     except TypeError as exc:
         return json_reply(400, {"error": f"{action}: {exc}"})
     try:

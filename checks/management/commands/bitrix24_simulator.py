@@ -26,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, help="seed for counters growth and probabilistic faults")
 
     def handle(self, *args, **options) -> None:
+        stop = self._stop_on_signals()  # before the address is printed: whoever reads it may SIGTERM at once
         scenario = self._load(options["scenario"]) if options["scenario"] else None
         sim = Simulator(seed=options["seed"])
         try:
@@ -39,7 +40,8 @@ class Command(BaseCommand):
                 self._write_portal_file(Path(options["write_portal_file"]), portal_file)
             self.stdout.write(f"Bitrix24 simulator listening on {base}")
             self.stdout.flush()
-            self._wait_for_stop()
+            while not stop.wait(1.0):
+                pass
         finally:
             sim.stop()
 
@@ -58,9 +60,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Portal file written to {path}")
 
     @staticmethod
-    def _wait_for_stop() -> None:
+    def _stop_on_signals() -> threading.Event:
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        while not stop.wait(1.0):
-            pass
+        return stop
