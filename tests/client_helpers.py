@@ -10,11 +10,9 @@ CLIENT_SECRET = "client-secret-abcdef"
 
 
 @pytest.fixture
-def sim():
-    simulator = Simulator(seed=7)
-    simulator.start("127.0.0.1", 0)
-    yield simulator
-    simulator.stop()
+def sim(simulator: Simulator) -> Simulator:
+    """The shared in-process simulator (tests/fixtures/simulator.py), started on a free port."""
+    return simulator
 
 
 @pytest.fixture
