@@ -8,6 +8,7 @@ alert and the retry sweep sends it once the server is back; it never drops it.
 """
 
 import logging
+import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,12 +86,12 @@ def _item_context(item: AlertItem) -> dict:
     # The incident's error columns describe its latest bad verification (last_status).
     status = incident.last_status
     worst_code = incident.error_code if incident.status == incident.last_status else ""
-    causes, actions = guidance_for(status, incident.error_code)
     return {
         "bot": bot.label,
         "status": status,
         "status_label": Status(status).label if status in Status.values else status,
         "code": display_code(status, incident.error_code),
+        "error_code": incident.error_code,
         "error_description": incident.error_description,
         "http_status": incident.http_status,
         "started_at": incident.started_at,
@@ -101,22 +102,34 @@ def _item_context(item: AlertItem) -> dict:
         "previous_code": display_code(item.previous_status, item.previous_code) if item.previous_status else "",
         "last_ok_at": bot.last_ok_at,
         "counters": _counters(bot),
-        "causes": causes,
-        "actions": actions,
         "url": bot_url(bot),
         "acknowledged_at": incident.acknowledged_at,
         **item.extra,
     }
 
 
+def _guidance(items: list[AlertItem]) -> list[dict]:
+    """Probable causes and what to do, once per distinct problem in the email (not per bot)."""
+    seen = {}
+    for item in items:
+        status, code = item.incident.last_status, item.incident.error_code
+        key = display_code(status, code)
+        if key not in seen:
+            causes, actions = guidance_for(status, code)
+            seen[key] = {"code": key, "causes": causes, "actions": actions}
+    return list(seen.values())
+
+
 def _duration(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
+    if delta < timedelta(minutes=1):
+        return "under 1 min"
+    minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     parts = [f"{days} d"] if days else []
     if hours:
         parts.append(f"{hours} h")
-    if minutes or not parts:
+    if minutes:
         parts.append(f"{minutes} min")
     return " ".join(parts)
 
@@ -141,12 +154,14 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
         "kind": kind,
         "portal": {"name": portal.name, "url": portal.url},
         "items": rows,
+        "guidance": _guidance(items) if kind != Kind.RESOLVED else [],
         "site_url": settings.SITE_URL,
         "reminder_hours": settings.BOTWATCH_REMINDER_HOURS,
     }
     subject = _subject(kind, portal, rows)
     ctx["subject"] = subject
-    text = render_to_string(f"emails/{kind}.txt", ctx)
+    # Template tags leave blank runs behind; a plain-text email reads better without them.
+    text = re.sub(r"\n{3,}", "\n\n", render_to_string(f"emails/{kind}.txt", ctx)).strip() + "\n"
     html = render_to_string(f"emails/{kind}.html", ctx)
     secrets = portal_secrets(portal)
     return RenderedEmail(scrub(subject, secrets), scrub(text, secrets), scrub(html, secrets))
