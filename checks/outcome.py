@@ -151,9 +151,12 @@ def _classify_codeless(
 ) -> BotResult:
     # An error page from a proxy or the web server in front of Bitrix24: no code to record.
     kind = "JSON without an error code" if payload is not None else _describe_body(content_type, body)
+    # Without a code, any 5xx page (a 503 from nginx included) is a server error (SPEC §5); the
+    # 429/503 -> rate_limited fallback is for unknown Bitrix24 codes.
+    status = Status.SERVER_ERROR if 500 <= http_status <= 599 else status_for_http(http_status)
     return BotResult(
         bot_pk=None,
-        status=status_for_http(http_status),
+        status=status,
         http_status=http_status,
         error_description=f"HTTP {http_status}: {kind}",
         duration_ms=duration_ms,

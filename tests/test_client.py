@@ -331,3 +331,18 @@ def test_client_object_verifies_one_bot(sim):
     bot = webhook_bot(sim, portal, "support_bot")
     result = Bitrix24Client(portal).verify_bot(bot)
     assert result.status == Status.OK
+
+
+def test_non_https_address_is_misconfigured_without_echoing_credentials(fast):
+    portal = Portal(name="ftp", url="ftp://user:pa55word@files.example.com/x", webhook_user_id=1, webhook_code="c0de")
+    bot = Bot(portal=portal, code="b", bot_token="tok-b-secret")
+    result = verify_one(portal, bot, persist=False)
+    assert result.status == Status.MISCONFIGURED
+    assert "files.example.com" in result.error_description
+    assert "pa55word" not in result.error_description
+
+
+def test_empty_bot_list_makes_no_call(sim):
+    portal = webhook_portal(sim)
+    assert verify_bots(portal, []) == []
+    assert sim.stats("acme")["requests"] == 0

@@ -185,6 +185,7 @@ def test_2xx_without_json_or_result_bot_is_bad_response(body, content_type, frag
     [
         (500, Status.SERVER_ERROR),
         (502, Status.SERVER_ERROR),
+        (503, Status.SERVER_ERROR),
         (504, Status.SERVER_ERROR),
         (401, Status.AUTH_FAILED),
         (403, Status.AUTH_FAILED),

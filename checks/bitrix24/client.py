@@ -276,10 +276,11 @@ class Bitrix24Client:
             return None
         if parts.scheme == "http" and parts.hostname:
             return (
-                f"portal address {parts.scheme}://{parts.netloc} uses plain http: Bitrix24 requires HTTPS "
+                f"portal address http://{parts.hostname} uses plain http: Bitrix24 requires HTTPS "
                 "(BOTWATCH_ALLOW_HTTP=1 allows it, e.g. for the simulator)"
             )
-        return f"portal address {mask_url(url)!r} is not an https:// URL with a host name"
+        # Only the scheme and host: the rest of a bad URL may hold a credential.
+        return f"portal address (scheme {parts.scheme or 'missing'!r}, host {parts.hostname or 'missing'!r}) is not https://"
 
     def _auth_problem(self) -> str | None:
         portal = self.portal
