@@ -124,8 +124,8 @@ def time_object(start: float, processing: float, latency: float, operating: floa
         "finish": round(finish, 6),
         "duration": round(finish - start, 6),
         "processing": round(processing, 6),
-        "date_start": datetime.fromtimestamp(start, UTC).astimezone().isoformat(timespec="seconds"),
-        "date_finish": datetime.fromtimestamp(finish, UTC).astimezone().isoformat(timespec="seconds"),
+        "date_start": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
+        "date_finish": datetime.fromtimestamp(finish, UTC).isoformat(timespec="seconds"),
     }
     if operating is not None:
         out["operating"] = round(operating, 6)
