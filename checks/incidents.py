@@ -375,7 +375,9 @@ def send_reminders(now: datetime | None = None, *, inline: bool = False) -> list
 
 
 def _open_incidents():
-    return Incident.objects.filter(state=OPEN_STATE).select_related("bot", "portal").order_by("portal_id", "pk")
+    # A paused portal or a disabled bot is nobody's emergency: no reminders about them.
+    rows = Incident.objects.filter(state=OPEN_STATE, portal__paused=False, bot__enabled=True)
+    return rows.select_related("bot", "portal").order_by("portal_id", "pk")
 
 
 def _release_held_back(now: datetime) -> list[Outcome]:

@@ -210,7 +210,8 @@ class EmailNotifier:
             body=notification.text_body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=list(notification.recipients),
-            headers={"X-BotWatch-Notification": notification.key},
+            # RFC 3834: keeps vacation responders and ticket systems from answering alerts.
+            headers={"Auto-Submitted": "auto-generated", "X-BotWatch-Notification": notification.key},
         )
         message.attach_alternative(notification.html_body, "text/html")
         try:
@@ -260,19 +261,30 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> str:
         return "skipped"
     notification = Notification.objects.get(pk=notification_id)
     rows = Notification.objects.filter(pk=notification_id)
+    error = attempt(notification)
+    if error is None:
+        rows.update(state=Notification.State.SENT, sent_at=timezone.now(), error="", claimed_until=None)
+        return Notification.State.SENT
+    if error.permanent:
+        log.error("notification %s failed for good: %s", notification.key, error.message)
+        rows.update(state=Notification.State.FAILED, error=error.message, claimed_until=None)
+        return Notification.State.FAILED
+    delay = retry_delay(notification.attempts)
+    log.warning("notification %s: %s; next attempt in %s s", notification.key, error.message, delay)
+    rows.update(error=error.message, claimed_until=None, next_attempt_at=timezone.now() + timedelta(seconds=delay))
+    return Notification.State.PENDING
+
+
+def attempt(notification: Notification) -> NotifierError | None:
+    """Send once; the error, if any, as a NotifierError."""
     try:
         EmailNotifier().notify(notification)
     except NotifierError as exc:
-        if exc.permanent:
-            log.error("notification %s failed for good: %s", notification.key, exc.message)
-            rows.update(state=Notification.State.FAILED, error=exc.message, claimed_until=None)
-            return Notification.State.FAILED
-        delay = retry_delay(notification.attempts)
-        log.warning("notification %s: %s; next attempt in %s s", notification.key, exc.message, delay)
-        rows.update(error=exc.message, claimed_until=None, next_attempt_at=timezone.now() + timedelta(seconds=delay))
-        return Notification.State.PENDING
-    rows.update(state=Notification.State.SENT, sent_at=timezone.now(), error="", claimed_until=None)
-    return Notification.State.SENT
+        return exc
+    except Exception as exc:
+        # Anything unforeseen is recorded on the row and retried, never left unexplained.
+        return NotifierError(f"unexpected error: {exc.__class__.__name__}: {exc}")
+    return None
 
 
 def due_for_retry(now: datetime | None = None, limit: int = 500) -> list[int]:

@@ -428,3 +428,18 @@ def test_timeline_lists_events_with_their_notifications(bot, smtp_sink):
         (Kind.RESOLVED, Status.OK),
     ]
     assert [[n.state for n in e.notifications.all()] for e in timeline] == [["sent"], ["sent"], ["sent"]]
+
+
+def test_no_reminders_for_a_paused_portal(portal, bot, smtp_sink):
+    sweep([bot], Status.NOT_FOUND, T0)
+    portal.paused = True
+    portal.save()
+    assert send_reminders(now=T0 + timedelta(days=2), inline=True) == []
+    assert len(smtp_sink.messages) == 1
+
+
+def test_alert_emails_are_marked_auto_generated(bot, smtp_sink):
+    sweep([bot], Status.NOT_FOUND, T0)
+    [message] = smtp_sink.wait_for(1)
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-BotWatch-Notification"] == Notification.objects.get().key
