@@ -115,14 +115,25 @@ def test_unreachable_oauth_server_is_unreachable(sim, settings):
     assert "token refresh" in result.error_description
 
 
-def test_test_connection_refreshes_in_memory_only(sim, django_assert_num_queries):
+def test_test_connection_does_not_refresh_tokens_it_cannot_store(sim, django_assert_num_queries):
     portal = oauth_portal(sim, save=False)
     bot = oauth_bot(sim, portal, "app_bot", save=False)
+    before = live_pair(sim, "oauthco")
     sim.expire_access_tokens("oauthco")
     with django_assert_num_queries(0):
         [result] = verify_bots(portal, [bot], persist=False)
+    assert (result.status, result.error_code) == (Status.AUTH_FAILED, "expired_token")
+    assert "test connection does not refresh" in result.error_description
+    assert sim.stats("oauthco")["oauth_refreshes"] == 0
+    assert live_pair(sim, "oauthco") == before == (portal.oauth_access_token, portal.oauth_refresh_token)
+
+
+def test_test_connection_with_a_live_token_is_ok(sim, django_assert_num_queries):
+    portal = oauth_portal(sim, save=False)
+    bot = oauth_bot(sim, portal, "app_bot", save=False)
+    with django_assert_num_queries(0):
+        [result] = verify_bots(portal, [bot], persist=False)
     assert result.status == Status.OK
-    assert (portal.oauth_access_token, portal.oauth_refresh_token) == live_pair(sim, "oauthco")
 
 
 def test_missing_scope_is_auth_failed(sim):

@@ -45,7 +45,8 @@ class Bitrix24Client:
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
-    unsaved objects): no pacing reservation, no token save, no lock, no blocked_until.
+    unsaved objects): no pacing reservation, no lock, no blocked_until, and no token refresh,
+    since a rotated pair that cannot be stored would cut the portal off.
     """
 
     def __init__(

@@ -54,7 +54,13 @@ def refresh_access_token(
     if not portal.oauth_refresh_token or not portal.oauth_client_id:
         return RefreshResult(False, error_code=None, description="access token expired and no refresh token is stored")
     if not persist:
-        return _refresh_now(portal, session)
+        # A refresh retires the refresh token it uses; with nowhere to store the new pair (a
+        # "test connection" on unsaved objects) it would cut the saved portal off for good.
+        return RefreshResult(
+            False,
+            description="access token expired; a test connection does not refresh it, because the refresh "
+            "token would rotate and the new one could not be stored (the worker refreshes it on its next check)",
+        )
     return _refresh_shared(portal, session, failed_token)
 
 
