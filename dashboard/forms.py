@@ -121,8 +121,7 @@ class PortalForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
         for name in PORTAL_SECRET_FIELDS:
             if getattr(self.instance, name, ""):
                 self.fields[name].help_text = KEEP_HINT

@@ -138,3 +138,14 @@ def test_delete_portal_after_confirmation(admin_client, portal_with_history):
     assert AuditLog.objects.filter(action="delete portal", object_repr="acme").exists()
     body = admin_client.get(reverse("dashboard:audit-log")).content.decode()
     assert "delete portal" in body and "ada" in body
+
+
+def test_htmx_test_connection_returns_only_the_outcome(admin_client, simulator):
+    simulator.add_portal("acme", webhook_user_id=1, webhook_code="k3y")
+    simulator.add_bot("acme", code="support_bot", bot_token="tok-1")
+    data = portal_post(simulator.portal_url("acme"), action="test")
+    body = admin_client.post(reverse("dashboard:portal-create"), data, headers={"HX-Request": "true"}).content.decode()
+    assert body.startswith("<section") and 'data-status="ok"' in body and "<form" not in body
+    data = portal_post(simulator.portal_url("acme"), action="test", name="")
+    body = admin_client.post(reverse("dashboard:portal-create"), data, headers={"HX-Request": "true"}).content.decode()
+    assert "fix the form first" in body and "Name: This field is required." in body

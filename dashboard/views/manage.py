@@ -96,7 +96,15 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         formset = BotFormSet(request.POST, instance=portal, prefix="bots")
         valid = form.is_valid() and formset.is_valid()
         valid = valid and formset.check_tokens(form.cleaned_data["auth_type"])
-        if valid and request.POST.get("action") == "test":
+        testing = request.POST.get("action") == "test"
+        if testing and request.htmx:
+            # The form stays in the browser with what was typed (secrets included): only the
+            # outcome comes back, so no secret ever travels back into a page.
+            results = test_connection(form, formset) if valid else None
+            ctx = {"results": results, "errors": None if valid else _error_list(form, formset)}
+            ctx["all_ok"] = results is not None and all(r["result"].ok for r in results)
+            return render(request, "dashboard/_test_results.html", ctx)
+        if valid and testing:
             results = test_connection(form, formset)
         elif valid:
             saved = _save(request, form, formset, before)
@@ -114,6 +122,17 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         "all_ok": results is not None and all(r["result"].ok for r in results),
     }
     return render(request, "dashboard/portal_form.html", ctx)
+
+
+def _error_list(form: PortalForm, formset) -> list[str]:
+    errors = [
+        f"{form.fields[name].label if name in form.fields else name}: {' '.join(msgs)}"
+        for name, msgs in form.errors.items()
+    ]
+    for i, bot_form in enumerate(formset.forms):
+        errors += [f"bot row {i + 1}, {name}: {' '.join(msgs)}" for name, msgs in bot_form.errors.items()]
+    errors += list(formset.non_form_errors())
+    return [e.replace("__all__: ", "") for e in errors]
 
 
 @login_required
