@@ -265,3 +265,37 @@ def test_latency_delays_the_answer(acme):
     started = time.monotonic()
     assert bot_get(acme, code="support_bot", botToken="tok").status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+def test_oauth_tokens_survive_a_restart_with_a_token_file(tmp_path):
+    from checks.bitrix24.simulator import Simulator
+
+    token_file = tmp_path / "tokens.json"
+    first = Simulator(token_file=token_file)
+    first.start()
+    first.add_portal("umbrella", webhook_code=None)
+    tokens = first.add_oauth_app("umbrella", client_id="local.app1", client_secret="s3cret")
+    refreshed = refresh(first, tokens["refresh_token"]).json()
+    first.stop()
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+    second = Simulator(token_file=token_file)
+    second.start()
+    try:
+        second.add_portal("umbrella", webhook_code=None)
+        again = second.add_oauth_app("umbrella", client_id="local.app1", client_secret="s3cret")
+        assert again == {"access_token": refreshed["access_token"], "refresh_token": refreshed["refresh_token"]}
+        second.add_bot("umbrella", code="assistant_bot", app_client_id="local.app1")
+        assert oauth_get(second, refreshed["access_token"], code="assistant_bot").status_code == 200
+        assert_error(refresh(second, tokens["refresh_token"]), 400, "invalid_grant")
+    finally:
+        second.stop()
+
+
+def test_reinstalled_app_gets_fresh_tokens(oauth_portal):
+    sim, tokens = oauth_portal
+    sim.uninstall_app("umbrella", "local.app1")
+    again = sim.add_oauth_app("umbrella", client_id="local.app1", client_secret="s3cret")
+    assert again["access_token"] != tokens["access_token"]
+    assert_error(oauth_get(sim, tokens["access_token"], code="other_bot"), 401, "NO_AUTH_FOUND")
+    assert oauth_get(sim, again["access_token"], code="other_bot").status_code == 200

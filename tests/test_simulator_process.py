@@ -32,6 +32,9 @@ def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     portals = {p["name"]: p for p in portal_file["portals"]}
     assert sum(len(p["bots"]) for p in portals.values()) == 15
     assert "webhook" in portals["acme"] and "oauth" in portals["umbrella"]
+    assert simulator_process.portal_file.stat().st_mode & 0o777 == 0o600
+    token_file = simulator_process.portal_file.with_name(simulator_process.portal_file.name + ".tokens.json")
+    assert token_file.stat().st_mode & 0o777 == 0o600
 
     simulator_process.clear_faults("hooli")
     outcomes = {}

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from checks.bitrix24.simulator_control import SimulatorControl, handle_control
 from checks.bitrix24.simulator_errors import Reply, SimulatorError, build_fault, html_reply
@@ -29,7 +30,9 @@ from checks.bitrix24.simulator_state import (
     PortalState,
     TokenPair,
     export_stats,
+    load_token_file,
     new_stats,
+    save_token_file,
 )
 
 __all__ = ["Simulator", "SimulatorControl", "SimulatorError"]
@@ -43,7 +46,9 @@ class Simulator(RestPipeline):
         operating_limit: float = 480.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        token_file: str | Path | None = None,
     ):
+        """token_file: OAuth token pairs kept across restarts, so that a client's stored tokens stay valid."""
         self.rate = rate
         self.burst = burst
         self.operating_limit = operating_limit
@@ -56,6 +61,8 @@ class Simulator(RestPipeline):
         self._renamed: dict[str, str] = {}  # old name -> current name
         self._tokens: dict[str, TokenPair] = {}  # access token -> pair
         self._refresh: dict[str, TokenPair] = {}  # refresh token -> pair
+        self._token_file = Path(token_file) if token_file else None
+        self._saved_tokens = load_token_file(self._token_file)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -135,8 +142,10 @@ class Simulator(RestPipeline):
             state = self._portal(portal)
             if client_id in state.apps and state.apps[client_id].installed:
                 raise SimulatorError(f"app {client_id!r} is already installed on portal {portal!r}")
+            for old in [t for t in self._tokens.values() if (t.portal, t.client_id) == (portal, client_id)]:
+                del self._tokens[old.access_token], self._refresh[old.refresh_token]  # a reinstall starts afresh
             state.apps[client_id] = AppState(client_id, client_secret, scope)
-            pair = self._issue_tokens(state, client_id)
+            pair = self._issue_tokens(state, client_id, self._saved_tokens.pop(f"{portal}|{client_id}", None))
             return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
 
     def add_bot(
@@ -203,6 +212,7 @@ class Simulator(RestPipeline):
                 raise SimulatorError(f"app {client_id!r} is not installed on portal {portal!r}")
             state.apps[client_id].installed = False
             state.bots = {i: b for i, b in state.bots.items() if b.app_client_id != client_id}
+            self._save_tokens()
 
     def expire_access_tokens(self, portal: str) -> None:
         with self._lock:
@@ -224,6 +234,7 @@ class Simulator(RestPipeline):
             for pair in self._tokens.values():
                 if pair.portal == old:
                     pair.portal = new
+            self._save_tokens()
 
     def inject_fault(
         self, portal: str, kind: str, bot: int | str | None = None, times: int | None = None,
@@ -301,17 +312,33 @@ class Simulator(RestPipeline):
         app = state.apps.get(client_id)
         return app is not None and app.installed
 
-    def _issue_tokens(self, state: PortalState, client_id: str) -> TokenPair:
+    def _issue_tokens(self, state: PortalState, client_id: str, saved: dict | None = None) -> TokenPair:
+        """A new pair, or the one an earlier run saved for this portal and app."""
+        saved = saved or {}
         pair = TokenPair(
-            access_token=secrets.token_hex(24),
-            refresh_token=secrets.token_hex(24),
+            access_token=str(saved.get("access_token") or secrets.token_hex(24)),
+            refresh_token=str(saved.get("refresh_token") or secrets.token_hex(24)),
             portal=state.name,
             client_id=client_id,
-            expires=self.clock() + ACCESS_TOKEN_LIFETIME_S,
+            expires=float(saved.get("expires") or self.clock() + ACCESS_TOKEN_LIFETIME_S),
         )
         self._tokens[pair.access_token] = pair
         self._refresh[pair.refresh_token] = pair
+        self._save_tokens()
         return pair
+
+    def _save_tokens(self) -> None:
+        if self._token_file is None:
+            return
+        pairs = dict(self._saved_tokens)  # apps of a scenario not loaded (yet) keep theirs
+        for t in self._tokens.values():
+            if self._installed(self._portals[t.portal], t.client_id):
+                pairs[f"{t.portal}|{t.client_id}"] = {
+                    "access_token": t.access_token,
+                    "refresh_token": t.refresh_token,
+                    "expires": t.expires,
+                }
+        save_token_file(self._token_file, pairs)
 
     # ----- HTTP ------------------------------------------------------------------------------
 

@@ -3,9 +3,12 @@
 Plain data guarded by the Simulator's lock; nothing here sleeps or does I/O.
 """
 
+import json
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 OPERATING_WINDOW_S = 600.0  # ten one-minute buckets (notes §3.2)
 OPERATING_BUCKET_S = 60.0
@@ -85,6 +88,26 @@ class TokenPair:
     client_id: str
     expires: float
     expired: bool = False  # forced by expire_access_tokens
+
+
+def load_token_file(path: Path | None) -> dict[str, dict]:
+    """Token pairs saved by an earlier run, keyed "portal|client_id"; a missing or broken file is no pairs."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_token_file(path: Path, pairs: dict[str, dict]) -> None:
+    """Written whole and renamed into place, readable by the owner only: it holds live OAuth tokens."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(pairs, out)
+    os.replace(tmp, path)
 
 
 @dataclass

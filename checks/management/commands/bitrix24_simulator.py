@@ -24,11 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--write-portal-file", help="write the BotWatch portal file for the scenario")
         parser.add_argument("--public-url", help="base URL clients use when it differs from host:port (containers)")
         parser.add_argument("--seed", type=int, help="seed for counters growth and probabilistic faults")
+        parser.add_argument(
+            "--token-file",
+            help="keep OAuth tokens across restarts (default with --write-portal-file: PORTAL_FILE.tokens.json)",
+        )
 
     def handle(self, *args, **options) -> None:
         stop = self._stop_on_signals()  # before the address is printed: whoever reads it may SIGTERM at once
         scenario = self._load(options["scenario"]) if options["scenario"] else None
-        sim = Simulator(seed=options["seed"])
+        sim = Simulator(seed=options["seed"], token_file=self._token_file(options))
         try:
             base = sim.start(options["host"], options["port"], public_url=options["public_url"])
         except OSError as exc:
@@ -45,6 +49,13 @@ class Command(BaseCommand):
         finally:
             sim.stop()
 
+    @staticmethod
+    def _token_file(options: dict) -> str | None:
+        """BotWatch keeps the tokens it got from a refresh; a restarted simulator must still know them."""
+        if options["token_file"]:
+            return options["token_file"]
+        return f"{options['write_portal_file']}.tokens.json" if options["write_portal_file"] else None
+
     def _load(self, path: str) -> dict:
         try:
             return load_scenario_file(path)
@@ -52,11 +63,16 @@ class Command(BaseCommand):
             raise CommandError(f"bad scenario file {path}:\n" + "\n".join(exc.problems), returncode=2) from None
 
     def _write_portal_file(self, path: Path, portal_file: dict) -> None:
-        """Holds webhook codes, bot tokens and OAuth secrets: readable by the owner only."""
+        """Holds webhook codes, bot tokens and OAuth secrets: readable by the owner only.
+
+        Written aside and renamed into place, so that whoever waits for the file never reads half of it.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             yaml.safe_dump(portal_file, out, sort_keys=False)
+        os.replace(tmp, path)
         self.stdout.write(f"Portal file written to {path}")
 
     @staticmethod
