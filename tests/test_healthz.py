@@ -1,0 +1,76 @@
+"""/healthz: JSON for an outside uptime monitor, no login, 200 only when checks are running."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from checks.models import Bot, Heartbeat, Portal, Verification
+from checks.status import Status
+from dashboard.celery import app
+
+
+@pytest.fixture
+def beat_alive(db):
+    Heartbeat.objects.create(name="beat", seen_at=timezone.now() - timedelta(seconds=3))
+    Heartbeat.objects.create(name="worker:w1@host", seen_at=timezone.now() - timedelta(seconds=4))
+
+
+def make_bot() -> Bot:
+    portal = Portal.objects.create(name="acme", url="https://acme.example", webhook_user_id=1, webhook_code="k")
+    return Bot.objects.create(portal=portal, code="alpha", bot_token="t")
+
+
+def verified(bot: Bot, ago: timedelta) -> None:
+    at = timezone.now() - ago
+    Verification.objects.create(bot=bot, portal=bot.portal, slot=at, checked_at=at, status=Status.OK)
+
+
+@pytest.mark.django_db
+def test_without_a_tick_it_answers_503_naming_the_scheduler(client):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["status"] == "fail" and body["problems"] == ["scheduler"]
+    assert body["database"] == {"ok": True} and body["broker"] == {"ok": True}
+    assert body["last_tick_age"] is None and body["last_verification_age"] is None
+
+
+def test_ticks_and_no_bots_is_healthy_without_login(client, beat_alive):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok"
+    assert 2 < body["last_tick_age"] < 30
+    assert body["workers"] == {"w1@host": pytest.approx(4, abs=5)}
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_recent_verification_is_healthy(client, beat_alive):
+    verified(make_bot(), timedelta(seconds=20))
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and 19 < body["last_verification_age"] < 60
+
+
+def test_stale_verifications_answer_503(client, beat_alive, settings):
+    settings.BOTWATCH_CHECK_INTERVAL = 300
+    verified(make_bot(), timedelta(hours=1))
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["problems"] == ["verifications"]
+
+
+def test_stale_tick_answers_503(client, beat_alive):
+    Heartbeat.objects.filter(name="beat").update(seen_at=timezone.now() - timedelta(minutes=5))
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["problems"] == ["scheduler"]
+
+
+def test_unreachable_broker_answers_503_without_its_address(client, beat_alive):
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://:secret-password@127.0.0.1:9/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
+    assert "secret-password" not in response.content.decode() and "127.0.0.1:9" not in response.content.decode()
