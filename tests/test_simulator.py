@@ -299,3 +299,16 @@ def test_reinstalled_app_gets_fresh_tokens(oauth_portal):
     assert again["access_token"] != tokens["access_token"]
     assert_error(oauth_get(sim, tokens["access_token"], code="other_bot"), 401, "NO_AUTH_FOUND")
     assert oauth_get(sim, again["access_token"], code="other_bot").status_code == 200
+
+
+def test_on_premise_portal_has_no_limits_and_no_operating(simulator):
+    simulator.add_portal("onprem", burst=1, operating_limit=0.0, on_premise=True)
+    simulator.add_bot("onprem", code="support_bot", bot_token="tok")
+    answers = [bot_get(simulator, "onprem", code="support_bot", botToken="tok") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert set(answers[-1].json()["time"]) == TIME_FIELDS - {"operating", "operating_reset_at"}
+
+
+def test_portal_without_rest_is_access_denied(simulator):
+    simulator.add_portal("free", rest_available=False)
+    assert_error(bot_get(simulator, "free", code="x", botToken="t"), 403, "ACCESS_DENIED")

@@ -113,8 +113,12 @@ class Simulator(RestPipeline):
         processing_s: float = 0.01,
         batch_imbot: bool = True,
         rest_available: bool = True,
+        on_premise: bool = False,
     ) -> dict:
-        """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only."""
+        """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
+
+        rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating.
+        """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
         with self._lock:
@@ -130,6 +134,7 @@ class Simulator(RestPipeline):
                 processing_s=float(processing_s),
                 batch_imbot=batch_imbot,
                 rest_available=rest_available,
+                on_premise=on_premise,
                 member_id=secrets.token_hex(16),
             )
             self._portals[name] = portal

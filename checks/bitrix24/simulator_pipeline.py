@@ -42,7 +42,7 @@ class RestPipeline:
             now = self.clock()
             state.stats["requests"] += 1
             state.stats["methods"][method] += 1
-            if not state.bucket.admit(now):
+            if not state.on_premise and not state.bucket.admit(now):
                 state.stats["rate_limited"] += 1
                 return RestError("QUERY_LIMIT_EXCEEDED").reply()
             try:
@@ -102,7 +102,7 @@ class RestPipeline:
         if method.startswith("imbot.") and caller.kind == "oauth" and "imbot" not in state.apps[caller.client_id].scope:
             raise RestError("insufficient_scope")
         budget = state.budget(method, caller.key)
-        if budget.used(now) > state.operating_limit:
+        if not state.on_premise and budget.used(now) > state.operating_limit:
             state.stats["operating_limited"] += 1
             raise RestError("OPERATION_TIME_LIMIT")
         try:
@@ -112,8 +112,11 @@ class RestPipeline:
         return result, self._time(state, now, budget)
 
     def _time(self, state: PortalState, now: float, budget) -> dict:
+        """On-premise installs apply neither limit and send no operating fields (notes §3, §6)."""
         operating = budget.used(now) if budget is not None else 0.0
         reset_at = budget.reset_at(now) if budget is not None else int(now)
+        if state.on_premise:
+            operating = reset_at = None
         return methods.time_object(now, state.processing_s, state.latency_ms / 1000.0, operating, reset_at)
 
     def _batch(self, state: PortalState, caller: methods.Caller, params: dict, now: float) -> dict:
@@ -136,7 +139,8 @@ class RestPipeline:
                 if halt:
                     break
         outer = self._time(state, now, None)
-        outer["operating"] = max((t.get("operating", 0.0) for t in times.values()), default=0.0)
+        if not state.on_premise:
+            outer["operating"] = max((t.get("operating", 0.0) for t in times.values()), default=0.0)
         return {
             "result": {
                 "result": methods.php_collection(results, from_list),

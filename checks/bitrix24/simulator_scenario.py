@@ -30,7 +30,18 @@ if TYPE_CHECKING:
     from checks.bitrix24.simulator import Simulator
 
 NUMBERS = ("rate", "burst", "latency_ms", "operating_limit", "processing_s")
-PORTAL_KEYS = {"name", "webhook", "apps", "auth", "bots", "expected_missing", "faults", "batch_imbot", "rest_available"}
+PORTAL_KEYS = {
+    "name",
+    "webhook",
+    "apps",
+    "auth",
+    "bots",
+    "expected_missing",
+    "faults",
+    "batch_imbot",
+    "rest_available",
+    "on_premise",
+}
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
 FAULT_KEYS = {"kind", "bot", "times", "probability", "method", "sleep_s", "code", "http_status", "description"}
 COUNTERS = {"countMessage", "countCommand", "countChat", "countUser"}
@@ -216,6 +227,7 @@ def _apply_portal(sim: "Simulator", portal: dict, defaults: dict) -> dict[str, d
         webhook_code=webhook["code"] if webhook else None,
         batch_imbot=portal.get("batch_imbot", True),
         rest_available=portal.get("rest_available", True),
+        on_premise=portal.get("on_premise", False),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {

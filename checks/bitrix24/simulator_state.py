@@ -192,6 +192,7 @@ class PortalState:
     processing_s: float = 0.01
     batch_imbot: bool = True
     rest_available: bool = True
+    on_premise: bool = False
     member_id: str = ""
     bots: dict[int, BotState] = field(default_factory=dict)
     apps: dict[str, AppState] = field(default_factory=dict)
@@ -229,6 +230,7 @@ class PortalState:
             "operating_limit": self.operating_limit,
             "batch_imbot": self.batch_imbot,
             "rest_available": self.rest_available,
+            "on_premise": self.on_premise,
             "bots": [bot.as_dict() for bot in self.bots.values()],
             "apps": [
                 {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()
