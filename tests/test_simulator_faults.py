@@ -206,3 +206,21 @@ def test_short_timeout_fault_answers_late_but_answers(sim):
 def test_bad_fault_arguments_are_named(sim, kwargs, message):
     with pytest.raises(SimulatorError, match=message):
         sim.inject_fault("acme", **kwargs)
+
+
+def test_oauth_server_fault_hits_refreshes_only(simulator):
+    simulator.add_portal("umbrella", webhook_code=None)
+    tokens = simulator.add_oauth_app("umbrella", client_id="local.app1", client_secret="s3cret")
+    simulator.add_bot("umbrella", code="assistant_bot", app_client_id="local.app1")
+    simulator.inject_fault("umbrella", "html_502", method="oauth", times=1)
+    simulator.inject_fault("umbrella", "invalid_grant", method="oauth", times=1)
+    call = {"auth": tokens["access_token"], "code": "assistant_bot"}
+    rest = f"{simulator.portal_url('umbrella')}/rest/imbot.v2.Bot.get"
+    assert requests.post(rest, json=call, timeout=5).status_code == 200  # REST calls are untouched
+    params = {"grant_type": "refresh_token", "client_id": "local.app1", "client_secret": "s3cret"}
+    refresh = {**params, "refresh_token": tokens["refresh_token"]}
+    assert requests.get(simulator.oauth_url, params=refresh, timeout=5).status_code == 502
+    denied = requests.get(simulator.oauth_url, params=refresh, timeout=5)
+    assert (denied.status_code, denied.json()["error"]) == (400, "invalid_grant")
+    assert requests.get(simulator.oauth_url, params=refresh, timeout=5).status_code == 200
+    assert simulator.stats("umbrella")["oauth_refreshes"] == 1

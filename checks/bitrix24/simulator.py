@@ -245,7 +245,11 @@ class Simulator(RestPipeline):
         self, portal: str, kind: str, bot: int | str | None = None, times: int | None = None,
         probability: float | None = None, **params,
     ) -> dict:  # fmt: skip
-        """`times=N`: the next N matching calls; `probability=p`: each matching call with chance p."""
+        """`times=N`: the next N matching calls; `probability=p`: each matching call with chance p.
+
+        Extra params: method (limit to one REST method; "oauth" aims at token refreshes of this portal),
+        sleep_s (timeout), code / http_status / description (custom, or to override a kind's answer).
+        """
         fault = build_fault(kind, bot=bot, times=times, probability=probability, **_known_fault_params(params))
         with self._lock:
             self._portal(portal).faults.append(fault)

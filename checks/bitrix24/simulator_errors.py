@@ -47,7 +47,7 @@ OAUTH_ERRORS: dict[str, tuple[int, str]] = {
 TRANSPORT_FAULTS = frozenset(
     {"html_500", "html_502", "not_json", "no_result_bot", "truncated_json", "timeout", "reset", "custom"}
 )
-FAULT_KINDS = frozenset(ERRORS) | TRANSPORT_FAULTS
+FAULT_KINDS = frozenset(ERRORS) | frozenset(OAUTH_ERRORS) | TRANSPORT_FAULTS
 DEFAULT_TIMEOUT_SLEEP_S = 30.0
 
 
@@ -67,7 +67,7 @@ class RestError(Exception):
     """A Bitrix24 error answer: `{"error": code, "error_description": text}` with its HTTP status."""
 
     def __init__(self, code: str, description: str | None = None, http_status: int | None = None):
-        status, text = ERRORS.get(code, (400, code))
+        status, text = ERRORS.get(code) or OAUTH_ERRORS.get(code) or (400, code)
         self.code = code
         self.description = text if description is None else description
         self.http_status = status if http_status is None else http_status
@@ -154,7 +154,7 @@ def html_reply(status: int, reason: str) -> Reply:
 def fault_reply(fault: Fault, success_body: dict) -> Reply | None:
     """The answer a fault gives instead of the real one; None for `timeout` (answer late, but answer)."""
     kind = fault.kind
-    if kind in ERRORS:
+    if kind in ERRORS or kind in OAUTH_ERRORS:
         return RestError(kind, fault.description, fault.http_status).reply()
     if kind == "custom":
         return RestError(fault.code or "CUSTOM", fault.description or "", fault.http_status or 400).reply()

@@ -23,6 +23,9 @@ from checks.bitrix24.simulator_errors import (
 from checks.bitrix24.simulator_http import Request, parse_body, parse_php_query
 from checks.bitrix24.simulator_state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
+# inject_fault(..., method="oauth") aims a fault at refreshes of the portal's tokens on the OAuth server.
+OAUTH_FAULT_METHOD = "oauth"
+
 
 class RestPipeline:
     """Needs from Simulator: _lock, _rng, clock, _portals, _tokens, _refresh, _issue_tokens, public_base."""
@@ -178,6 +181,8 @@ class RestPipeline:
 
     @staticmethod
     def _fault_applies(fault: Fault, method: str, bots: set[str], whole_request: bool, is_batch: bool) -> bool:
+        if (fault.method == OAUTH_FAULT_METHOD) != (method == OAUTH_FAULT_METHOD):
+            return False  # the OAuth server only takes faults meant for it, and only it takes them
         if not whole_request:  # one command inside a batch: only error-code faults can answer for it
             return fault.kind in ERRORS and fault.matches(method, bots)
         if not is_batch:
@@ -202,13 +207,19 @@ class RestPipeline:
                 )
                 return _oauth_error("invalid_grant" if known else "invalid_client")
             state = self._portals[pair.portal]
+            fault = self._take_fault(state, OAUTH_FAULT_METHOD, set(), whole_request=True)
+            replaced = fault_reply(fault, {}) if fault is not None else None
+            if replaced is not None:
+                return replaced
             app = state.apps.get(pair.client_id)
             if pair.client_id != client_id or app is None or app.client_secret != secret or not app.installed:
                 return _oauth_error("invalid_client")
             del self._tokens[pair.access_token], self._refresh[pair.refresh_token]
             new = self._issue_tokens(state, client_id)
             state.stats["oauth_refreshes"] += 1
-            return json_reply(200, self._token_answer(state, new, self.public_base(request)))
+            reply = json_reply(200, self._token_answer(state, new, self.public_base(request)))
+            reply.delay_s = fault.sleep_s if fault is not None and fault.kind == "timeout" else 0.0
+            return reply
 
     def _token_answer(self, state: PortalState, pair: TokenPair, base: str) -> dict:
         return {
