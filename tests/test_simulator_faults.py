@@ -164,6 +164,7 @@ def test_reset_closes_the_connection_without_an_answer(sim):
     with pytest.raises(requests.ConnectionError):
         get(sim)
     assert get(sim).status_code == 200
+    assert sim.stats("acme")["by_http_status"] == {"200": 1, "reset": 1}
 
 
 def test_timeout_outlasts_the_client_and_stop_interrupts_it(sim):

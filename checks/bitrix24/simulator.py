@@ -367,17 +367,16 @@ class Simulator(RestPipeline):
         reply = self._rest(state, request, rest[len("rest/") :])
         reply.delay_s += state.latency_ms / 1000.0
         with self._lock:
-            state.stats["by_http_status"][reply.status or "reset"] += 1
+            state.stats["by_http_status"][str(reply.status or "reset")] += 1
         return reply
 
     def _redirect(self, old: str, rest: str, request: Request) -> Reply:
         new = self._renamed[old]
         state = self._portals[new]
         state.stats["requests"] += 1
-        state.stats["by_http_status"][302] += 1
-        location = f"{self.public_base(request)}/{new}/{rest}" + (
-            f"?{request.query_string}" if request.query_string else ""
-        )
+        state.stats["by_http_status"]["302"] += 1
+        query = f"?{request.query_string}" if request.query_string else ""
+        location = f"{self.public_base(request)}/{new}/{rest}{query}"
         return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
 

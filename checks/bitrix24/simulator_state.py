@@ -176,7 +176,7 @@ def new_stats() -> dict:
 
 def export_stats(stats: dict) -> dict:
     out = dict(stats)
-    out["by_http_status"] = {str(k): v for k, v in sorted(stats["by_http_status"].items())}
+    out["by_http_status"] = dict(sorted(stats["by_http_status"].items()))
     out["methods"] = dict(sorted(stats["methods"].items()))
     return out
 
