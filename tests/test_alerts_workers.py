@@ -6,10 +6,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from checks.alert_tasks import deliver_notification, retry_pending
-from checks.models import Bot, Notification, Portal, Verification
+from checks.alert_tasks import deliver_notification, retry_pending, send_reminders
+from checks.incidents import acknowledge
+from checks.models import Bot, Incident, Notification, Portal, Verification
 from checks.services import dispatch_due
 from tests.fixtures.celery_worker import wait_for
 
@@ -102,3 +104,52 @@ def test_smtp_outage_then_two_workers_racing_deliver_once(celery_procs, simulato
     notification.refresh_from_db()
     assert notification.state == "sent" and notification.error == ""
     assert smtp_sink.messages[0]["Subject"] == "[BotWatch] BOT_NOT_FOUND: support_bot on acme"
+
+
+def add_portal(simulator, name: str, codes: list[str]) -> list[Bot]:
+    simulator.add_portal(name, webhook_user_id=1, webhook_code=HOOK)
+    portal = Portal.objects.create(
+        name=name, url=simulator.portal_url(name), webhook_user_id=1, webhook_code=HOOK, pace_rate=50, pace_burst=50
+    )
+    bots = []
+    for code in codes:
+        simulator.add_bot(name, code=code, bot_token=f"{TOKEN}-{code}", growth=False)
+        bots.append(Bot.objects.create(portal=portal, code=code, bot_token=f"{TOKEN}-{code}"))
+    return bots
+
+
+def sweep_all(bots: list[Bot], portals: int) -> None:
+    before = Verification.objects.count()
+    Bot.objects.update(next_check_at=timezone.now())
+    assert dispatch_due() == portals
+    wait_for(lambda: Verification.objects.count() >= before + len(bots), 30, "the workers' verifications")
+
+
+def test_workers_group_a_portal_wait_for_thresholds_and_skip_acknowledged_reminders(celery_procs, simulator, smtp_sink):
+    acme = add_portal(simulator, "acme", [f"bot_{i}" for i in range(5)])
+    [globex] = add_portal(simulator, "globex", ["support_bot"])
+    bots = [*acme, globex]
+    start_workers(celery_procs, smtp_sink)
+    sweep_all(bots, 2)
+
+    for bot in acme:  # the app that registered them was uninstalled
+        simulator.remove_bot("acme", bot.code)
+    simulator.rotate_bot_token("globex", "support_bot", "rotated-elsewhere")
+    sweep_all(bots, 2)
+    settle(smtp_sink, 1)  # globex's not_owner waits for its second failure
+    assert smtp_sink.messages[0]["Subject"] == "[BotWatch] BOT_NOT_FOUND: 5 bots on acme"
+
+    sweep_all(bots, 2)
+    settle(smtp_sink, 2)
+    assert smtp_sink.messages[1]["Subject"] == "[BotWatch] NOT_OWNER: support_bot on globex"
+
+    # A day later: acme's incidents are acknowledged, globex's is not; beat's reminder sweep runs.
+    user = get_user_model().objects.create(username="ann")
+    for incident in Incident.objects.filter(portal__name="acme"):
+        assert acknowledge(incident, user, note="customer is reinstalling the app")
+    Incident.objects.update(opened_at=timezone.now() - timedelta(hours=25))
+    send_reminders.delay()
+    settle(smtp_sink, 3)
+    assert smtp_sink.messages[2]["Subject"] == "[BotWatch] Still failing: NOT_OWNER: support_bot on globex"
+    for message in smtp_sink.messages:
+        assert HOOK not in message.as_string() and TOKEN not in message.as_string()
