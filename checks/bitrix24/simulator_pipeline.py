@@ -38,7 +38,7 @@ class RestPipeline:
     _refresh: dict[str, TokenPair]
 
     def _rest(self, state: PortalState, request: Request, route: str) -> Reply:
-        parts = route.split("/")
+        parts = route.strip("/").split("/")
         method = methods.normalize_method(parts[-1])
         params = parse_body(request)
         with self._lock:
