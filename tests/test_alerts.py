@@ -443,3 +443,17 @@ def test_alert_emails_are_marked_auto_generated(bot, smtp_sink):
     [message] = smtp_sink.wait_for(1)
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["X-BotWatch-Notification"] == Notification.objects.get().key
+
+
+def test_delivery_task_retries_then_leaves_the_row_to_the_sweep(bot, smtp_sink):
+    smtp_sink.stop()
+    [pk] = sweep([bot], Status.NOT_FOUND, T0)
+    result = deliver_notification.apply(args=[pk])  # eager: each retry runs at once
+    notification = Notification.objects.get(pk=pk)
+    assert notification.state == "pending"
+    assert notification.attempts == 1 + 1 + deliver_notification.max_retries
+    assert result.get() == "pending"  # given up by the task, not by BotWatch
+    # Backoff: the next attempt waits longer the more attempts failed, up to an hour.
+    assert notifications.retry_delay(1) == 30 and notifications.retry_delay(3) == 120
+    assert notifications.retry_delay(20) == 3600
+    assert notification.next_attempt_at > timezone.now() + timedelta(seconds=30 * 2**5 - 5)
