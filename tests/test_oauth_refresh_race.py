@@ -18,16 +18,19 @@ pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres", "transac
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A worker in miniature: load the portal and its bots, wait for the common start, verify.
+# A worker in miniature: load the portal and its bots, say ready, wait for "go", verify.
 WORKER = """
-import json, sys, time
+import json, pathlib, sys, time
 import django
 django.setup()
 from checks.bitrix24.client import verify_bots
 from checks.models import Portal
 portal = Portal.objects.get(pk=int(sys.argv[1]))
 bots = list(portal.bots.order_by("pk"))
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+barrier = pathlib.Path(sys.argv[2])
+(barrier / sys.argv[3]).touch()
+while not (barrier / "go").exists():
+    time.sleep(0.005)
 print(json.dumps([r.status for r in verify_bots(portal, bots)]))
 """
 
@@ -37,8 +40,8 @@ def database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def run_workers(portal: Portal, oauth_url: str, count: int = 2, timeout: float = 60) -> list[list[str]]:
-    """Start `count` processes that all call verify_bots for the portal at the same instant."""
+def run_workers(portal: Portal, oauth_url: str, barrier: Path, count: int = 2, timeout: float = 90) -> list[list[str]]:
+    """Start `count` processes and release them together once every one has loaded Django."""
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="tests.settings",
@@ -46,18 +49,21 @@ def run_workers(portal: Portal, oauth_url: str, count: int = 2, timeout: float =
         BITRIX24_OAUTH_URL=oauth_url,
         BOTWATCH_ALLOW_HTTP="1",
     )
-    start_at = str(time.time() + 3.0)  # after every interpreter has imported Django
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(portal.pk), start_at],
+            [sys.executable, "-c", WORKER, str(portal.pk), str(barrier), f"ready{i}"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(count)
+        for i in range(count)
     ]
+    deadline = time.monotonic() + timeout
+    while len(list(barrier.glob("ready*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (barrier / "go").touch()
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=timeout)
@@ -71,12 +77,12 @@ def live_pair(sim, portal_name: str) -> tuple[str, str]:
     return token["access_token"], token["refresh_token"]
 
 
-def test_two_processes_refresh_once_and_both_succeed(sim):
+def test_two_processes_refresh_once_and_both_succeed(sim, tmp_path):
     # Latency keeps both first calls in flight together, so both see expired_token at once.
-    portal = oauth_portal(sim, latency_ms=200)
+    portal = oauth_portal(sim, latency_ms=500)
     oauth_bot(sim, portal, "app_bot")
     sim.expire_access_tokens("oauthco")
-    outputs = run_workers(portal, sim.oauth_url)
+    outputs = run_workers(portal, sim.oauth_url, tmp_path)
     assert outputs == [["ok"], ["ok"]]
     assert sim.stats("oauthco")["oauth_refreshes"] == 1
     stored = Portal.objects.get(pk=portal.pk)
@@ -86,7 +92,7 @@ def test_two_processes_refresh_once_and_both_succeed(sim):
     assert sim.stats("oauthco")["by_http_status"] == {"200": 2, "401": 2}
 
 
-def test_pacing_is_shared_between_processes(sim):
+def test_pacing_is_shared_between_processes(sim, tmp_path):
     # Each process alone would stay within the bucket; together they would not without sharing.
     sim.add_portal("tight", webhook_code="tight-code-0001", rate=2.0, burst=5)
     portal = Portal.objects.create(
@@ -95,7 +101,7 @@ def test_pacing_is_shared_between_processes(sim):
     )  # fmt: skip
     for i in range(5):
         webhook_bot(sim, portal, f"bot_{i}")
-    outputs = run_workers(portal, sim.oauth_url)
+    outputs = run_workers(portal, sim.oauth_url, tmp_path)
     assert outputs == [["ok"] * 5, ["ok"] * 5]
     stats = sim.stats("tight")
     assert stats["rate_limited"] == 0
