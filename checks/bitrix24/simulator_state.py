@@ -103,6 +103,7 @@ def load_token_file(path: Path | None) -> dict[str, dict]:
 
 def save_token_file(path: Path, pairs: dict[str, dict]) -> None:
     """Written whole and renamed into place, readable by the owner only: it holds live OAuth tokens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
