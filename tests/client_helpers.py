@@ -19,7 +19,7 @@ def sim(simulator: Simulator) -> Simulator:
 def fast(settings):
     """Short retry delays and timeouts so the tests stay fast."""
     settings.BITRIX24_RETRY_DELAY = 0.01
-    settings.BITRIX24_TIMEOUT = 1.0
+    settings.BITRIX24_TIMEOUT = 5.0
     settings.BOTWATCH_ALLOW_HTTP = True
     return settings
 

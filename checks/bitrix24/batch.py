@@ -62,6 +62,7 @@ def verify_chunk(client: "Bitrix24Client", bots: list[Bot]) -> list[BotResult] |
     if all(r.error_code == NOT_ALLOWED for r in results):
         return None
     for result in results:
+        result.attempts = answer.attempts
         if result.error_code == "OPERATION_TIME_LIMIT":
             client.block()
         client.note_time(result.time)

@@ -123,7 +123,8 @@ class Bitrix24Client:
 
     def classify(self, answer: Answer) -> BotResult:
         if answer.failure is not None:
-            return classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
+            result = classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
+            return with_attempts(result, answer.attempts)
         if answer.http_status in REDIRECTS:
             where = mask_url(answer.location) or "no Location"
             return BotResult(
@@ -135,7 +136,8 @@ class Bitrix24Client:
                 "(a second redirect, or to a plain http address)",
             )
         body = b"\x00not json" if answer.truncated else answer.body
-        return classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
+        result = classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
+        return with_attempts(result, answer.attempts)
 
     def note_answer(self, answer: Answer) -> None:
         """Remember operating_reset_at from successes; block the portal on OPERATION_TIME_LIMIT."""
@@ -175,6 +177,7 @@ class Bitrix24Client:
                 break
             self.sleep(self._backoff(attempt))
             answer = self._send(method, params)
+            answer.attempts = attempt + 1
         return answer
 
     def _is_transient(self, answer: Answer) -> bool:
@@ -332,3 +335,11 @@ class Bitrix24Client:
 def settings_value(name: str, default):
     """Optional tuning settings (tests shorten retry delays); absent means the default."""
     return getattr(settings, name, default)
+
+
+def with_attempts(result: BotResult, attempts: int) -> BotResult:
+    """Note the retries on a failure, so "rate_limited" reads as "still limited after retrying"."""
+    result.attempts = attempts
+    if attempts > 1 and not result.ok:
+        result.error_description = f"{result.error_description} (after {attempts} attempts)"
+    return result

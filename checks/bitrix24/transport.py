@@ -80,6 +80,7 @@ class Answer:
     failure: TransportFailure | None = None
     detail: str = ""
     truncated: bool = False
+    attempts: int = 1
 
     @property
     def payload(self) -> Any:

@@ -21,6 +21,7 @@ class BotResult:
     users: list = field(default_factory=list)
     time: dict = field(default_factory=dict)  # the `time` object: duration, processing, operating, ...
     redirect_url: str = ""  # new portal address when the portal answered with a redirect
+    attempts: int = 1  # HTTP requests this outcome took (retries of transient failures included)
 
     @property
     def ok(self) -> bool:
