@@ -117,7 +117,12 @@ class PortalForm(forms.ModelForm):
             "paused",
         ]
         widgets = {"auth_type": forms.RadioSelect}
-        labels = {"webhook_user_id": "Webhook user id", "oauth_client_id": "Client id"}
+        labels = {
+            "url": "Address",
+            "auth_type": "Authentication",
+            "webhook_user_id": "Webhook user id",
+            "oauth_client_id": "Client id",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -149,3 +149,19 @@ def test_viewer_cannot_reach_edit_pages(page, live_server, db):
     for path in (f"/portals/{portal.pk}/edit/", "/portals/new/", "/portal-file/", "/users/", "/audit/"):
         response = page.goto(live_server.url + path)
         assert response.status == 403, path
+
+
+def test_check_now_shows_the_result_when_the_worker_is_done(page, live_server, simulator, db):
+    portal = watched_portal(simulator)
+    make_user("otto", Role.OPERATOR)
+    log_in(page, live_server, "otto", PASSWORD)
+    page.goto(f"{live_server.url}/portals/{portal.pk}/")
+    page.click("button:has-text('Check now')")
+    status = page.locator("#check-status")
+    expect(status).to_contain_text("Checking acme now")
+    # The Celery worker's job, done here: the task runs verify_portal with the claim check_now took.
+    portal.refresh_from_db()
+    assert portal.claim_token is not None
+    verify_portal(portal.pk, portal.claim_token, manual=True, inline_alerts=True)
+    expect(status).to_contain_text("Check finished", timeout=10_000)
+    expect(status.locator('[data-check-result="support_bot"]')).to_contain_text("OK")

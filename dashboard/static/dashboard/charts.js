@@ -6,7 +6,8 @@
   var data = JSON.parse(el.textContent);
   var COLORS = { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
 
-  function width(node) { return Math.max(260, node.clientWidth || 300); }
+  // The container is an empty block: its width is the card's content width.
+  function width(node) { return Math.max(240, node.clientWidth || 300); }
 
   function series(name) {
     return { label: name, stroke: COLORS[name], width: 2, spanGaps: true, points: { show: data.x.length < 60 } };
