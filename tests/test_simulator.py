@@ -312,3 +312,11 @@ def test_on_premise_portal_has_no_limits_and_no_operating(simulator):
 def test_portal_without_rest_is_access_denied(simulator):
     simulator.add_portal("free", rest_available=False)
     assert_error(bot_get(simulator, "free", code="x", botToken="t"), 403, "ACCESS_DENIED")
+
+
+def test_legacy_portal_answers_like_servers_before_revision_35(simulator):
+    simulator.add_portal("old", legacy=True)
+    simulator.add_bot("old", code="support_bot", bot_token="tok")
+    assert bot_get(simulator, "old", code="support_bot", botToken="tok").json()["result"]["bot"]["appId"] == "customtok"
+    assert "appId" not in bot_get(simulator, "old", code="support_bot", botToken="other").json()["result"]["bot"]
+    assert_error(bot_get(simulator, "old", code="support_bot"), 400, "CLIENT_ID_NOT_SPECIFIED")

@@ -114,10 +114,12 @@ class Simulator(RestPipeline):
         batch_imbot: bool = True,
         rest_available: bool = True,
         on_premise: bool = False,
+        legacy: bool = False,
     ) -> dict:
         """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
 
-        rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating.
+        rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating;
+        legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED).
         """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
@@ -135,6 +137,7 @@ class Simulator(RestPipeline):
                 batch_imbot=batch_imbot,
                 rest_available=rest_available,
                 on_premise=on_premise,
+                legacy=legacy,
                 member_id=secrets.token_hex(16),
             )
             self._portals[name] = portal

@@ -34,6 +34,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "BOT_NOT_FOUND": (400, "Bot not found"),
     "BOT_ID_REQUIRED": (400, "botId is required"),
     "BOT_OWNERSHIP_ERROR": (400, "Bot was installed by another rest application"),
+    # Webhook call without botToken before Revision 34 (notes §1.2); the text is not documented.
+    "CLIENT_ID_NOT_SPECIFIED": (400, "Client ID not specified"),
 }
 
 # Errors of the OAuth server (oauth.bitrix.info); the docs give no statuses (notes §2.3).

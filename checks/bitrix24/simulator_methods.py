@@ -48,17 +48,18 @@ def is_true(value) -> bool:
     return str(value).strip().upper() in {"Y", "1", "TRUE"}
 
 
-def resolve_client_id(caller: Caller, params: dict) -> str:
+def resolve_client_id(caller: Caller, params: dict, legacy: bool = False) -> str:
     """Webhook callers own bots through "custom" + botToken; OAuth callers through their app (notes §2.1, §2.2)."""
     if caller.kind == "oauth":
         return caller.client_id or ""
     token = param(params, "botToken", "BOT_TOKEN")
     if token is not None:
         return "custom" + token
-    legacy = param(params, "CLIENT_ID", "clientId")
-    if legacy is not None:
-        return legacy
-    raise RestError("BOT_TOKEN_NOT_SPECIFIED")
+    client_id = param(params, "CLIENT_ID", "clientId")
+    if client_id is not None:
+        return client_id
+    # Before Revision 34 the same mistake answered CLIENT_ID_NOT_SPECIFIED (notes §1.2, BOT-FIX-0408-6).
+    raise RestError("CLIENT_ID_NOT_SPECIFIED" if legacy else "BOT_TOKEN_NOT_SPECIFIED")
 
 
 def find_requested_bot(portal: PortalState, params: dict) -> BotState:
@@ -87,16 +88,18 @@ def bots_named(portal: PortalState, params: dict) -> set[str]:
 
 
 def bot_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
-    client_id = resolve_client_id(caller, params)
+    client_id = resolve_client_id(caller, params, portal.legacy)
     bot = find_requested_bot(portal, params)
     bot.grow(rng)
     fields = bot.extended() if bot.client_id == client_id else bot.brief()
+    if portal.legacy and bot.client_id == client_id:
+        fields["appId"] = bot.client_id  # removed from responses in Revision 35 (notes §1.7)
     return {"bot": fields, "users": [bot.user()]}
 
 
 def bot_list(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
     """Only the caller's own bots; hasNextPage is `returned == limit`, a documented quirk (notes §1.3)."""
-    client_id = resolve_client_id(caller, params)
+    client_id = resolve_client_id(caller, params, portal.legacy)
     limit = as_int(param(params, "limit")) or 50
     offset = as_int(param(params, "offset"))
     wanted_type = param(params.get("filter") or {}, "type") if isinstance(params.get("filter"), dict) else None

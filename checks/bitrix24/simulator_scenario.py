@@ -41,6 +41,7 @@ PORTAL_KEYS = {
     "batch_imbot",
     "rest_available",
     "on_premise",
+    "legacy",
 }
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
 FAULT_KEYS = {"kind", "bot", "times", "probability", "method", "sleep_s", "code", "http_status", "description"}
@@ -228,6 +229,7 @@ def _apply_portal(sim: "Simulator", portal: dict, defaults: dict) -> dict[str, d
         batch_imbot=portal.get("batch_imbot", True),
         rest_available=portal.get("rest_available", True),
         on_premise=portal.get("on_premise", False),
+        legacy=portal.get("legacy", False),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {

@@ -194,6 +194,7 @@ class PortalState:
     batch_imbot: bool = True
     rest_available: bool = True
     on_premise: bool = False
+    legacy: bool = False  # answer like servers before Revision 35: appId for the owner, CLIENT_ID_NOT_SPECIFIED
     member_id: str = ""
     bots: dict[int, BotState] = field(default_factory=dict)
     apps: dict[str, AppState] = field(default_factory=dict)
@@ -232,6 +233,7 @@ class PortalState:
             "batch_imbot": self.batch_imbot,
             "rest_available": self.rest_available,
             "on_premise": self.on_premise,
+            "legacy": self.legacy,
             "bots": [bot.as_dict() for bot in self.bots.values()],
             "apps": [
                 {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()
