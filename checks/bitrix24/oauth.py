@@ -52,13 +52,14 @@ def refresh_access_token(
 ) -> RefreshResult:
     """A working access token after `failed_token` was refused; rotated tokens land on `portal`."""
     if not portal.oauth_refresh_token or not portal.oauth_client_id:
-        return RefreshResult(False, error_code=None, description="access token expired and no refresh token is stored")
+        missing = "refresh token" if not portal.oauth_refresh_token else "OAuth client id"
+        return RefreshResult(False, description=f"access token refused and no {missing} is stored to refresh it")
     if not persist:
         # A refresh retires the refresh token it uses; with nowhere to store the new pair (a
         # "test connection" on unsaved objects) it would cut the saved portal off for good.
         return RefreshResult(
             False,
-            description="access token expired; a test connection does not refresh it, because the refresh "
+            description="access token refused; a test connection does not refresh it, because the refresh "
             "token would rotate and the new one could not be stored (the worker refreshes it on its next check)",
         )
     return _refresh_shared(portal, session, failed_token)
