@@ -111,6 +111,7 @@ BAD_CONTROL_CALLS = [
     ("add_portal", {"name": "acme"}, "already exists"),
     ("add_portal", {"nme": "typo"}, "unknown argument.*nme"),
     ("rename_portal", {"old": "acme"}, "missing a required argument: 'new'"),
+    ("add_portal", {"name": "lab2", "burst": "lots"}, "wrong type for burst"),
     ("inject_fault", {"portal": "acme", "kind": "MEH"}, "unknown fault kind"),
 ]
 

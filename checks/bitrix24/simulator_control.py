@@ -7,6 +7,8 @@ or 400 `{"error": "message naming the problem"}`.
 
 import inspect
 import json
+import types
+import typing
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -67,10 +69,31 @@ def _call(sim: "Simulator", action: str, kwargs: dict) -> Reply:
         signature.bind(**kwargs)
     except TypeError as exc:
         return json_reply(400, {"error": f"{action}: {exc}"})
+    wrong = [
+        name
+        for name, value in kwargs.items()
+        if name in signature.parameters and not _fits(value, signature.parameters[name].annotation)
+    ]
+    if wrong:
+        return json_reply(400, {"error": f"{action}: wrong type for {', '.join(wrong)}"})
     try:
         return json_reply(200, {"result": method(**kwargs)})
     except (SimulatorError, TypeError, ValueError) as exc:
         return json_reply(400, {"error": f"{action}: {exc}"})
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value suits a simple annotation (str, int, float, bool, dict, their unions with None)."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    if any(a is inspect.Parameter.empty or a is Any or typing.get_origin(a) is not None for a in allowed):
+        return True
+    if float in allowed:
+        allowed = (*allowed, int)
+    if isinstance(value, bool) and bool not in allowed:
+        return False
+    return (value is None and type(None) in allowed) or isinstance(
+        value, tuple(a for a in allowed if isinstance(a, type))
+    )
 
 
 class SimulatorControl:
