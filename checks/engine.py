@@ -265,8 +265,14 @@ STATE_FIELDS = [
 def update_bot_states(run: Run, rows: list[Verification], results: list[BotResult], now: datetime) -> list[int]:
     """Apply each row to its bot; returns the ids of the rows alerting must look at."""
     by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
-    # Re-read under lock: a manual `verify` may have moved the state since the run began.
-    bots = {b.pk: b for b in Bot.objects.select_for_update().filter(pk__in=[r.bot_id for r in rows])}
+    bots = {bot.pk: bot for bot in run.bots}
+    # Re-read the state under lock: a manual `verify` may have moved it since the run began.
+    # Plain values onto the run's own objects: no second decryption of every bot token.
+    for state in Bot.objects.select_for_update().filter(pk__in=[r.bot_id for r in rows]).values("pk", *STATE_FIELDS):
+        bot = bots[state.pop("pk")]
+        for name, value in state.items():
+            setattr(bot, Bot._meta.get_field(name).attname, value)
+    bots = {row.bot_id: bots[row.bot_id] for row in rows}
     interval = interval_for(run.portal)
     for_alerting = []
     for row in rows:
@@ -294,7 +300,20 @@ def save_states(bots: list[Bot]) -> None:
     table, pk = quote(Bot._meta.db_table), quote(Bot._meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model, values bound
     params = [[f.get_db_prep_save(getattr(bot, f.attname), connection) for f in fields] + [bot.pk] for bot in bots]
-    with connection.cursor() as cursor:
+    execute_many(sql, params)
+
+
+def execute_many(sql: str, params: list[list]) -> None:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        return
+    import psycopg
+
+    # Django's cursors bind client-side, quoting every value in Python; a plain psycopg
+    # cursor sends them apart (server-side binding), pipelined. Same connection, same transaction.
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.executemany(sql, params)
 
 
