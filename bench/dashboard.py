@@ -1,0 +1,269 @@
+"""Dashboard page times on PostgreSQL with 10,000 bots and 1,000,000 verifications.
+
+    .venv/bin/python bench/dashboard.py                       # seed (once) and measure
+    .venv/bin/python bench/dashboard.py --reseed --requests 50
+    .venv/bin/python bench/dashboard.py --bots 1000 --verifications 100000
+
+Seeds its own database (default bw_dash_bench, created if missing, kept between runs so a
+second run only measures): 200 portals of 50 bots, each bot with its share of verifications
+at 5-minute intervals, 30 days of DailyStat rows, some open and resolved incidents. Then
+requests each page in this process through Django's test client (middleware, ORM, templates:
+everything but the socket) as a logged-in admin, and prints p50 / p95 / max in milliseconds
+and the SQL queries per page. Targets (issue 6): overview p95 <= 300 ms, bot page p95 <= 150 ms.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGETS_MS = {"overview": 300, "bot page": 150}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bw_dash_bench")
+    parser.add_argument("--bots", type=int, default=10_000)
+    parser.add_argument("--per-portal", type=int, default=50)
+    parser.add_argument("--verifications", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
+    parser.add_argument("--reseed", action="store_true", help="drop the data and seed again")
+    return parser.parse_args()
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(url: str) -> None:
+    if not url.startswith("postgres"):
+        sys.exit("bench/dashboard.py measures PostgreSQL: give a postgres:// --database-url")
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.DEBUG = False
+
+
+def insert_select(model, exprs: dict[str, str], from_sql: str, params: dict | None = None) -> None:
+    """INSERT INTO <model> SELECT ...: given columns from SQL expressions, every other column its
+    model default, so the seed keeps working when a field with a default is added."""
+    from django.db import connection
+
+    columns, values, defaults = [], [], {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.column in exprs:
+            values.append(exprs[field.column])
+        else:
+            defaults[f"d_{field.column}"] = field.get_db_prep_save(field.get_default(), connection)
+            values.append(f"%(d_{field.column})s")
+    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} {from_sql}"
+    with connection.cursor() as cur:
+        cur.execute(sql, {**defaults, **(params or {})})
+
+
+def seed(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, Verification
+
+    if Bot.objects.count() == args.bots and not args.reseed:
+        print(f"using the seeded database ({args.bots} bots)")
+        return
+    started = time.monotonic()
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE checks_portal, auth_user, checks_auditlog RESTART IDENTITY CASCADE")
+    n_portals = -(-args.bots // args.per_portal)
+    portals = Portal.objects.bulk_create(
+        Portal(name=f"portal-{i:04d}", url=f"https://portal-{i:04d}.bitrix24.example", webhook_user_id=1)
+        for i in range(n_portals)
+    )
+    Bot.objects.bulk_create((_bot(portals[g // args.per_portal], g) for g in range(args.bots)), batch_size=2000)
+    per_bot = max(1, args.verifications // args.bots)
+    insert_select(Verification, _VERIFICATION, _VERIFICATION_FROM, {"per_bot": per_bot})
+    insert_select(DailyStat, _DAILY, "FROM checks_bot b CROSS JOIN generate_series(0, 29) AS d")
+    insert_select(Incident, _OPEN, "FROM checks_bot WHERE status IN ('not_found', 'unreachable')")
+    insert_select(Incident, _RESOLVED, "FROM checks_bot WHERE id %% 10 = 1")
+    insert_select(IncidentEvent, _EVENT, "FROM checks_incident")
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    print(
+        f"seeded {n_portals} portals, {args.bots} bots, {per_bot * args.bots} verifications "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+
+
+def _bot(portal, g: int):
+    """Bot number g: 2 % not found, 1 % unreachable, 1 % not checked yet, the rest ok."""
+    from django.utils import timezone
+
+    from checks.models import Bot
+
+    now = timezone.now()
+    status = "not_found" if g % 50 == 7 else "unreachable" if g % 100 == 3 else "pending" if g % 100 == 5 else "ok"
+    return Bot(
+        portal=portal,
+        code=f"bot_{g:05d}",
+        status=status,
+        status_since=now - timedelta(minutes=g % 300),
+        last_checked_at=now - timedelta(minutes=g % 5),
+        last_ok_at=now,
+        last_duration_ms=80 + g % 400,
+        count_message=1000 + g * 7,
+        count_command=g % 20,
+        count_chat=50 + g % 90,
+        count_user=10 + g % 40,
+        fields={"type": "bot", "language": "en", "eventMode": "fetch", "isHidden": False, "moduleId": "rest"},
+        users=[{"id": 1, "name": "Support Bot", "bot": True, "type": "bot", "active": True}],
+    )
+
+
+_VERIFICATION_FROM = """
+FROM checks_bot b
+CROSS JOIN generate_series(0, %(per_bot)s - 1) AS k
+CROSS JOIN LATERAL (SELECT now() - k * interval '5 minutes' - (b.id %% 300) * interval '1 second' AS t) ts
+"""
+_VERIFICATION = {
+    "bot_id": "b.id",
+    "portal_id": "b.portal_id",
+    "slot": "t",
+    "checked_at": "t",
+    "status": "CASE WHEN k = 0 AND b.status NOT IN ('ok', 'pending') THEN b.status "
+    "WHEN random() < 0.01 THEN 'unreachable' ELSE 'ok' END",
+    "http_status": "200",
+    "duration_ms": "60 + (random() * 500)::int",
+    "response_format": "'extended'",
+    "count_message": "b.count_message - k * 3",
+    "count_command": "b.count_command",
+    "count_chat": "b.count_chat",
+    "count_user": "b.count_user - k / 50",
+}
+_DAILY = {
+    "bot_id": "b.id",
+    "day": "current_date - d",
+    "checks": "288",
+    "failures": "(b.id + d) %% 4",
+    "total_duration_ms": "288 * (100 + (b.id + d) %% 200)",
+    "count_message": "b.count_message - d * 800",
+    "count_command": "b.count_command",
+    "count_chat": "b.count_chat",
+    "count_user": "b.count_user",
+}
+_OPEN = {
+    "bot_id": "id",
+    "portal_id": "portal_id",
+    "state": "'open'",
+    "status": "status",
+    "last_status": "status",
+    "error_code": "upper(status)",
+    "started_at": "status_since",
+    "opened_at": "status_since",
+}
+_RESOLVED = {
+    "bot_id": "id",
+    "portal_id": "portal_id",
+    "state": "'resolved'",
+    "status": "'unreachable'",
+    "last_status": "'unreachable'",
+    "started_at": "now() - interval '3 days'",
+    "opened_at": "now() - interval '3 days'",
+    "resolved_at": "now() - interval '2 days'",
+}
+_EVENT = {"incident_id": "id", "kind": "'opened'", "status": "status", "created_at": "opened_at"}
+
+
+def measure(client, url: str, n: int) -> tuple[list[float], int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)  # warm-up: compiled templates, connection, session
+    assert response.status_code == 200, (url, response.status_code)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, url
+    return times, len(ctx.captured_queries)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    args = parse_args()
+    ensure_database(args.database_url)
+    setup_django(args.database_url)
+    seed(args)
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from checks.models import Bot, Verification
+
+    user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
+        "bench", "bench@example.com", "bench-password-1"
+    )
+    client = Client()
+    client.force_login(user)
+    rng = random.Random(6)
+    bot_ids = list(Bot.objects.values_list("id", flat=True))
+    pages = {
+        "overview": lambda: "/",
+        "overview, worst first": lambda: "/?sort=status",
+        "overview, htmx refresh": lambda: "/",
+        "bot page": lambda: f"/bots/{rng.choice(bot_ids)}/",
+        "bot page, 30 days": lambda: f"/bots/{rng.choice(bot_ids)}/?range=30d",
+        "alerts": lambda: "/alerts/",
+        "alerts, resolved": lambda: "/alerts/?state=resolved",
+    }
+    print(
+        f"{Bot.objects.count()} bots, {Verification.objects.count()} verifications; {args.requests} requests per page"
+    )
+    print(f"{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}  target")
+    for name, url in pages.items():
+        headers = {"HX-Request": "true"} if "htmx" in name else {}
+        client.defaults.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+        times = []
+        queries = 0
+        for _ in range(args.requests if "bot page" in name else 1):
+            t, queries = measure(client, url(), 1 if "bot page" in name else args.requests)
+            times += t
+        for key in headers:
+            client.defaults.pop(f"HTTP_{key.upper().replace('-', '_')}")
+        p95 = percentile(times, 95)
+        target = TARGETS_MS.get(name)
+        verdict = "" if target is None else f"p95 <= {target}: {'met' if p95 <= target else 'MISSED'}"
+        print(f"{name:<26} {statistics.median(times):>8.1f} {p95:>8.1f} {max(times):>8.1f} {queries:>8}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
