@@ -61,8 +61,8 @@ class Bitrix24Client:
         self.portal = portal
         self.persist = persist and portal.pk is not None
         self.session = thread_session()
-        self.retries = settings_value("BITRIX24_RETRIES", 2) if retries is None else retries
-        self.retry_delay = settings_value("BITRIX24_RETRY_DELAY", 0.5) if retry_delay is None else retry_delay
+        self.retries = settings.BITRIX24_RETRIES if retries is None else retries
+        self.retry_delay = settings.BITRIX24_RETRY_DELAY if retry_delay is None else retry_delay
         self.sleep = sleep
         self.base_url = portal.url.rstrip("/")
         self.redirect_url = ""
@@ -330,11 +330,6 @@ class Bitrix24Client:
             if secret and len(secret) >= 3:
                 text = text.replace(secret, "***")
         return mask_url(text)
-
-
-def settings_value(name: str, default):
-    """Optional tuning settings (tests shorten retry delays); absent means the default."""
-    return getattr(settings, name, default)
 
 
 def with_attempts(result: BotResult, attempts: int) -> BotResult:
