@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from checks.models import AuditLog, Heartbeat, Incident, MaintenanceWindow
+from checks.models import AuditLog, Bot, Heartbeat, Incident, MaintenanceWindow, Portal
 from dashboard.roles import Role
 from tests.fixtures.browser import DESKTOP, PHONE, log_in
 from tests.fixtures.dashboard import PASSWORD, add_history, make_portal, make_user, open_incident
@@ -22,9 +22,18 @@ def seed_demo() -> dict:
     acme = make_portal("acme", n_bots=4)
     make_portal("globex", n_bots=3, url="https://globex.example.com")
     make_portal("initech", n_bots=0, url="https://initech.example.com", paused=True)
-    bots = list(acme.bots.order_by("code"))
+    for portal, names in (
+        (acme, ["support_bot", "sales_bot", "hr_helper", "order_status"]),
+        (Portal.objects.get(name="globex"), ["helpdesk", "billing_bot", "onboarding"]),
+    ):
+        for bot, code in zip(portal.bots.order_by("code"), names, strict=True):
+            Bot.objects.filter(pk=bot.pk).update(code=code)
+    bots = [acme.bots.get(code=code) for code in ("support_bot", "sales_bot", "hr_helper", "order_status")]
     for i, bot in enumerate(bots):
-        add_history(bot, n=60, fail_last=3 if i == 1 else 0)
+        add_history(bot, n=60, every=timedelta(minutes=30), fail_last=3 if i == 1 else 0)
+    globex = list(Portal.objects.get(name="globex").bots.order_by("code"))
+    add_history(globex[0], n=45, fail_last=0)
+    add_history(globex[1], n=45, fail_last=1, fail_status="unreachable")
     incident = open_incident(bots[1])
     resolved = open_incident(bots[2])
     Incident.objects.filter(pk=resolved.pk).update(state="resolved", resolved_at=timezone.now())
