@@ -150,3 +150,18 @@ def test_admin_pages_render(admin_client, portal_with_history):
         response = admin_client.get(reverse(name, args=args))
         assert response.status_code == 200, name
         assert_no_secrets(response.content.decode())
+
+
+def test_portal_list_counts_bots_problems_and_incidents(viewer_client, portal_with_history):
+    from checks.models import Incident
+
+    Incident.objects.create(
+        bot=portal_with_history.bots.first(),
+        portal=portal_with_history,
+        state="resolved",
+        status="unreachable",
+        last_status="unreachable",
+    )
+    response = viewer_client.get(reverse("dashboard:portal-list"))
+    portal = response.context["portals"][0]
+    assert (portal.n_bots, portal.n_problems, portal.n_open) == (2, 1, 1)

@@ -34,8 +34,9 @@ CHECK_WAIT_SECONDS = 90  # how long the page waits for a "check now" before sayi
 def portal_list(request: HttpRequest) -> HttpResponse:
     problems = ~Q(bots__status__in=[BotState.OK, BotState.PENDING])
     portals = Portal.objects.defer(*PORTAL_SECRETS).annotate(
-        n_bots=Count("bots"),
-        n_problems=Count("bots", filter=problems),
+        # distinct: the incidents join repeats each bot once per incident of its portal.
+        n_bots=Count("bots", distinct=True),
+        n_problems=Count("bots", filter=problems, distinct=True),
         n_open=Count("incidents", filter=Q(incidents__state=Incident.State.OPEN), distinct=True),
     )
     ctx = {"nav": "portals", "portals": portals, "now": timezone.now()}
