@@ -15,7 +15,7 @@ from checks.status import SEVERITY, BotState
 from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
 from dashboard.views.history import counters_before, recent_beats
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems on page 1
 
 SORTS = {
     "portal": ("portal__name", "code", "bot_id"),
