@@ -1,7 +1,7 @@
 """The bot page: its Bot fields and users, uptime, charts, verification history (and CSV), incidents."""
 
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -94,7 +94,7 @@ def _chart_data(bot_id: int, range_key: str, now) -> dict:
         )
         points = [
             (
-                int(timezone.datetime(d.year, d.month, d.day, 12, tzinfo=timezone.get_current_timezone()).timestamp()),
+                int(datetime(d.year, d.month, d.day, 12, tzinfo=UTC).timestamp()),  # noon UTC stands for the day
                 m,
                 c,
                 u,

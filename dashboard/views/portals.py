@@ -1,6 +1,6 @@
 """Portal pages: the list, one portal's page, and the operator's actions on it."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -110,7 +110,7 @@ def _checking_since(request: HttpRequest, portal: Portal):
     raw = request.session.get(f"check-now-{portal.pk}")
     if not raw:
         return None
-    since = timezone.datetime.fromisoformat(raw)
+    since = datetime.fromisoformat(raw)
     if timezone.now() - since > timedelta(seconds=CHECK_WAIT_SECONDS * 10):
         return None
     return since
