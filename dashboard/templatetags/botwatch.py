@@ -1,5 +1,6 @@
 """Small template helpers: status badges (text and colour), times for the viewer's clock, deltas."""
 
+import time
 from datetime import UTC, datetime
 
 from django import template
@@ -125,7 +126,7 @@ def heartbeat(beats: list, size: int = 30) -> str:
         summary = "no verifications yet"
     parts = ['<span class="beat b-empty"></span>'] * (size - len(beats))
     for b in beats:
-        title = f"{b['status']} · {b['at'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC · {b['ms']} ms"
+        title = f"{b['status']} · {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(b['at']))} UTC · {b['ms']} ms"
         parts.append(f'<span class="beat b-{state_class(b["status"])}" title="{escape(title)}"></span>')
     label = escape(summary)
     # Every value above is escaped or an enum value.
