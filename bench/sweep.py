@@ -212,6 +212,11 @@ def start_workers(args: argparse.Namespace, env: dict, include: str | None = Non
     return procs
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def stop_workers(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -270,7 +275,9 @@ def run_engine(args: argparse.Namespace, env: dict, control) -> Figures:
         reset_simulator(control, args)
         started = time.monotonic()
         dispatch_due.delay()  # what beat sends every 5 s
+        cpu_before = sum(cpu_seconds(p.pid) for p in workers)
         wall, rows = wait_for_rows(args.portals * args.bots, started, args.timeout)
+        print(f"engine: worker processes used {sum(cpu_seconds(p.pid) for p in workers) - cpu_before:.1f} s of CPU")
         if rows < args.portals * args.bots:
             raise SystemExit(f"the engine's sweep did not finish in {args.timeout:.0f}s: {rows} rows")
     finally:

@@ -157,7 +157,12 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
             release_claim(portal_id, token)
         return None
     now = timezone.now()
-    bots = Bot.objects.filter(portal=portal, enabled=True).order_by("next_check_at", "pk")
+    # What the client needs; the state columns are read under lock when the results are in.
+    bots = (
+        Bot.objects.filter(portal=portal, enabled=True)
+        .only("portal_id", "code", "bot_id", "bot_token", "next_check_at")
+        .order_by("next_check_at", "pk")
+    )
     if token is not None:
         horizon = now + timedelta(seconds=interval_for(portal) * COALESCE)
         bots = bots.filter(next_check_at__lte=horizon)
