@@ -149,3 +149,32 @@ def test_htmx_test_connection_returns_only_the_outcome(admin_client, simulator):
     data = portal_post(simulator.portal_url("acme"), action="test", name="")
     body = admin_client.post(reverse("dashboard:portal-create"), data, headers={"HX-Request": "true"}).content.decode()
     assert "fix the form first" in body and "Name: This field is required." in body
+
+
+def test_oauth_portal_test_connection_and_save(admin_client, simulator, settings):
+    settings.BITRIX24_OAUTH_URL = simulator.oauth_url
+    simulator.add_portal("initech", webhook_user_id=None, webhook_code=None)
+    tokens = simulator.add_oauth_app("initech", "local.botwatch", "client-s3cret")
+    simulator.add_bot("initech", code="oauth_bot", app_client_id="local.botwatch")
+    data = portal_post(
+        simulator.portal_url("initech"),
+        action="test",
+        name="initech",
+        auth_type="oauth",
+        webhook_user_id="",
+        webhook_code="",
+        oauth_client_id="local.botwatch",
+        oauth_client_secret="client-s3cret",
+        oauth_access_token=tokens["access_token"],
+        oauth_refresh_token=tokens["refresh_token"],
+        token="",
+    )
+    data["bots-0-code"] = "oauth_bot"
+    body = admin_client.post(reverse("dashboard:portal-create"), data).content.decode()
+    assert "every bot answered ok" in body, body[body.find("test-results") :][:1500]
+    assert tokens["access_token"] not in body and "client-s3cret" not in body
+    data["action"] = "save"
+    assert admin_client.post(reverse("dashboard:portal-create"), data).status_code == 302
+    portal = Portal.objects.get(name="initech")
+    assert portal.auth_type == "oauth" and portal.oauth_client_secret == "client-s3cret"
+    assert portal.bots.get().bot_token == ""  # ignored under OAuth
