@@ -123,11 +123,24 @@ def portal_check_status(request: HttpRequest, pk: int) -> HttpResponse:
     since = _checking_since(request, portal)
     rows = list(_recent_verifications(portal, since)) if since else []
     expected = Bot.objects.filter(portal=portal, enabled=True).count()
-    done = since is None or len({r.bot_id for r in rows}) >= expected
+    answered = (
+        Verification.objects.filter(portal=portal, checked_at__gte=since).values("bot_id").distinct().count()
+        if since
+        else 0
+    )
+    done = since is None or answered >= expected
     timed_out = since is not None and not done and timezone.now() - since > timedelta(seconds=CHECK_WAIT_SECONDS)
     if done or timed_out:
         request.session.pop(f"check-now-{portal.pk}", None)
-    ctx = {"portal": portal, "since": since, "rows": rows, "done": done, "timed_out": timed_out, "expected": expected}
+    ctx = {
+        "portal": portal,
+        "since": since,
+        "rows": rows,
+        "done": done,
+        "timed_out": timed_out,
+        "expected": expected,
+        "answered": answered,
+    }
     return render(request, "dashboard/_check_status.html", ctx)
 
 
