@@ -244,7 +244,7 @@ BotFormSet = inlineformset_factory(
 
 
 class PortalFileForm(forms.Form):
-    file = forms.FileField(required=False, help_text="YAML or JSON, as `manage.py import_portals` reads.")
+    file = forms.FileField(required=False, help_text="YAML or JSON, as manage.py import_portals reads it.")
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label="…or paste it here")
 
     def clean(self):
