@@ -10,7 +10,7 @@ import socket
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.db import close_old_connections
 
 from checks import services
@@ -47,8 +47,13 @@ def prune_history() -> dict:
     return services.prune_history()
 
 
-class WorkerHeartbeat(threading.Thread):
-    """Touches Heartbeat "worker:<hostname>" while the worker runs, busy or idle."""
+class ProcessHeartbeat(threading.Thread):
+    """Touches a Heartbeat row while this process runs, busy or idle.
+
+    "worker:<hostname>" for each worker, "scheduler:<hostname>" for beat. Beside them,
+    "beat" is touched by every tick a worker processes (checks/services.py), so /healthz
+    can tell a dead beat from a dead broker or dead workers.
+    """
 
     def __init__(self, name: str):
         super().__init__(name="botwatch-heartbeat", daemon=True)
@@ -66,14 +71,21 @@ class WorkerHeartbeat(threading.Thread):
             self.stopped.wait(WORKER_HEARTBEAT_EVERY)
 
 
-_heartbeat: WorkerHeartbeat | None = None
+_heartbeat: ProcessHeartbeat | None = None
 
 
 @worker_ready.connect
 def start_worker_heartbeat(sender=None, **kwargs) -> None:
     global _heartbeat
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
-    _heartbeat = WorkerHeartbeat(f"worker:{hostname}")
+    _heartbeat = ProcessHeartbeat(f"worker:{hostname}")
+    _heartbeat.start()
+
+
+@beat_init.connect
+def start_beat_heartbeat(sender=None, **kwargs) -> None:
+    global _heartbeat
+    _heartbeat = ProcessHeartbeat(f"scheduler:{socket.gethostname()}")
     _heartbeat.start()
 
 

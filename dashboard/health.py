@@ -63,7 +63,10 @@ def healthz(request):
     if body["database"]["ok"]:
         ages = services.heartbeat_ages(now)
         body["last_tick_age"] = ages.get(services.BEAT)
-        body["workers"] = {name.removeprefix("worker:"): round(a, 1) for name, a in ages.items() if name != "beat"}
+        body["workers"] = {n.removeprefix("worker:"): round(a, 1) for n, a in ages.items() if n.startswith("worker:")}
+        body["schedulers"] = {
+            n.removeprefix("scheduler:"): round(a, 1) for n, a in ages.items() if n.startswith("scheduler:")
+        }
         body["last_verification_age"] = age(services.last_verification_at(), now)
         if body["last_tick_age"] is None or body["last_tick_age"] > TICK_MAX_AGE:
             problems.append("scheduler")

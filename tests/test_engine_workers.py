@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from checks.models import Bot, Portal, Verification
+from checks.models import Bot, Heartbeat, Portal, Verification
 from checks.status import Status
 from tests.fixtures.celery_worker import CeleryProcesses, wait_for
 
@@ -51,6 +51,8 @@ def test_two_workers_and_beat_verify_each_bot_once_per_interval_and_see_a_remove
     celery_procs.wait_ready(f"worker:w2@{_host()}", "w2")
     celery_procs.start_beat()
     wait_for(lambda: verified_bots() == 12, 30, "the first sweep")
+    assert Heartbeat.objects.filter(name="beat").exists()  # ticks processed
+    assert Heartbeat.objects.filter(name__startswith="scheduler:").exists()  # the beat process itself
 
     simulator.remove_bot("p0", "bot1")
     removed_at = timezone.now()

@@ -14,6 +14,7 @@ from dashboard.celery import app
 def beat_alive(db):
     Heartbeat.objects.create(name="beat", seen_at=timezone.now() - timedelta(seconds=3))
     Heartbeat.objects.create(name="worker:w1@host", seen_at=timezone.now() - timedelta(seconds=4))
+    Heartbeat.objects.create(name="scheduler:host", seen_at=timezone.now() - timedelta(seconds=5))
 
 
 def make_bot() -> Bot:
@@ -42,6 +43,7 @@ def test_ticks_and_no_bots_is_healthy_without_login(client, beat_alive):
     assert response.status_code == 200 and body["status"] == "ok"
     assert 2 < body["last_tick_age"] < 30
     assert body["workers"] == {"w1@host": pytest.approx(4, abs=5)}
+    assert body["schedulers"] == {"host": pytest.approx(5, abs=5)}
     assert response["Cache-Control"].startswith("max-age=0")
 
 
