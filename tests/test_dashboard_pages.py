@@ -165,3 +165,19 @@ def test_portal_list_counts_bots_problems_and_incidents(viewer_client, portal_wi
     response = viewer_client.get(reverse("dashboard:portal-list"))
     portal = response.context["portals"][0]
     assert (portal.n_bots, portal.n_problems, portal.n_open) == (2, 1, 1)
+
+
+def test_bot_page_shows_what_the_engine_recorded_from_the_simulator(viewer_client, simulator):
+    from checks.engine import verify_portal
+    from checks.models import Portal
+
+    simulator.add_portal("acme", webhook_user_id=1, webhook_code="k3y")
+    simulator.add_bot("acme", code="support_bot", bot_token="tok-1", language="de", event_mode="webhook")
+    portal = Portal.objects.create(name="acme", url=simulator.portal_url("acme"), webhook_user_id=1, webhook_code="k3y")
+    bot = Bot.objects.create(portal=portal, code="support_bot", bot_token="tok-1")
+    verify_portal(portal.pk, manual=True, inline_alerts=True)
+    response = viewer_client.get(reverse("dashboard:bot-detail", args=[bot.pk]))
+    fields = dict(response.context["bot_fields"])
+    assert fields["language"] == "de" and fields["eventMode"] == "webhook" and fields["type"] == "bot"
+    assert response.context["chart"]["countMessage"] and response.context["uptime"][0][1] == 1.0
+    assert "tok-1" not in response.content.decode() and "k3y" not in response.content.decode()
