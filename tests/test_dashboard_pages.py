@@ -39,6 +39,14 @@ def test_overview_lists_bots_with_status_text_and_heartbeats(viewer_client, port
     assert_no_secrets(body)
 
 
+def test_overview_names_portals_without_bots(viewer_client, portal_with_history):
+    from tests.fixtures.dashboard import make_portal
+
+    make_portal("initech", n_bots=0)
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    assert 'id="empty-portals"' in body and "initech" in body
+
+
 def test_overview_counter_change_over_24h(viewer_client, portal_with_history):
     # 40 checks every 5 min span 200 min: nothing is 24 h old, so no delta is shown.
     body = viewer_client.get(reverse("dashboard:overview")).content.decode()

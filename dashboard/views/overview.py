@@ -114,6 +114,8 @@ def _overview_ctx(request: HttpRequest) -> dict:
         "sorts": SORT_LABELS,
         "states": BotState.choices,
         "portal_names": Portal.objects.values_list("name", flat=True),
+        # Every portal shows up: those without bots would otherwise be invisible here.
+        "empty_portals": Portal.objects.filter(bots__isnull=True).values_list("id", "name")[:50],
         "counts": counts,
         "total": sum(c["n"] for c in counts),
         "open_incidents": open_incidents,
