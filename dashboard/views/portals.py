@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +28,7 @@ from dashboard.views.common import (
 )
 from dashboard.views.history import recent_beats
 
+BOTS_PER_PAGE = 100
 CHECK_WAIT_SECONDS = 90  # how long the page waits for a "check now" before saying so
 
 
@@ -64,7 +66,10 @@ def _credentials(portal: Portal) -> list[tuple[str, str]]:
 def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     portal = get_portal(pk)
     now = timezone.now()
-    bots = list(Bot.objects.filter(portal=portal).select_related("portal").only(*BOT_LIST_FIELDS))
+    bots_page = Paginator(
+        Bot.objects.filter(portal=portal).select_related("portal").only(*BOT_LIST_FIELDS), BOTS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    bots = list(bots_page.object_list)
     beats = recent_beats([b.pk for b in bots])
     ctx = {
         "nav": "portals",
@@ -72,6 +77,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "now": now,
         "credentials": _credentials(portal),
         "rows": [{"bot": b, "beats": beats.get(b.pk, [])} for b in bots],
+        "bots_page": bots_page,
         "verifications": _recent_verifications(portal),
         "incidents": Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20],
         "windows": MaintenanceWindow.objects.filter(portal=portal, ends_at__gt=now).select_related("bot"),

@@ -1,25 +1,35 @@
-// Bot page charts with the vendored uPlot: counters on one chart, latency on another.
+// Bot page charts with the vendored uPlot. Messages grow much faster than chats, users and
+// commands, so they get the left axis and the three others the right one; latency has its own chart.
 (function () {
   "use strict";
   var el = document.getElementById("chart-data");
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.textContent);
   var COLORS = { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
+  var SCALES = { countMessage: "messages", countChat: "counts", countUser: "counts", countCommand: "counts", latency: "ms" };
 
   // The container is an empty block: its width is the card's content width.
   function width(node) { return Math.max(240, node.clientWidth || 300); }
 
   function series(name) {
-    return { label: name, stroke: COLORS[name], width: 2, spanGaps: true, points: { show: data.x.length < 60 } };
+    return { label: name, scale: SCALES[name], stroke: COLORS[name], width: 2, spanGaps: true, points: { show: data.x.length < 60 } };
+  }
+
+  function axes(names) {
+    var used = [];
+    names.forEach(function (n) { if (used.indexOf(SCALES[n]) < 0) used.push(SCALES[n]); });
+    return [{}].concat(used.map(function (scale, i) {
+      return { scale: scale, side: i === 0 ? 3 : 1, size: 60, label: scale, grid: { show: i === 0 } };
+    }));
   }
 
   function draw(id, names) {
     var node = document.getElementById(id);
     if (!node) return null;
     var opts = {
-      width: width(node), height: 220,
+      width: width(node), height: 240,
       series: [{}].concat(names.map(series)),
-      axes: [{}, { size: 60 }],
+      axes: axes(names),
       scales: { x: { time: true } },
       legend: { live: true },
     };
@@ -33,6 +43,6 @@
     draw("chart-latency", ["latency"]),
   ];
   window.addEventListener("resize", function () {
-    charts.forEach(function (c) { if (c) c.setSize({ width: width(c.root.parentNode), height: 220 }); });
+    charts.forEach(function (c) { if (c) c.setSize({ width: width(c.root.parentNode), height: 240 }); });
   });
 })();
