@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from checks import engine_pg
 from checks.bitrix24.types import BotResult
 from checks.models import Bot, Portal, Verification
 from checks.status import BotState, Status
@@ -270,6 +271,11 @@ STATE_FIELDS = [
 def update_bot_states(run: Run, rows: list[Verification], results: list[BotResult], now: datetime) -> list[int]:
     """Apply each row to its bot; returns the ids of the rows alerting must look at."""
     by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
+    # One next time for the whole run: a portal's bots stay together in one batch, and the
+    # jitter spreads the portals.
+    next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
+    if connection.vendor == "postgresql":
+        return engine_pg.update_states(rows, by_bot, next_at)
     bots = {bot.pk: bot for bot in run.bots}
     # Re-read the state under lock: a manual `verify` may have moved it since the run began.
     # Plain values onto the run's own objects: no second decryption of every bot token.
@@ -278,7 +284,6 @@ def update_bot_states(run: Run, rows: list[Verification], results: list[BotResul
         for name, value in state.items():
             setattr(bot, Bot._meta.get_field(name).attname, value)
     bots = {row.bot_id: bots[row.bot_id] for row in rows}
-    interval = interval_for(run.portal)
     for_alerting = []
     for row in rows:
         bot = bots[row.bot_id]
@@ -287,14 +292,13 @@ def update_bot_states(run: Run, rows: list[Verification], results: list[BotResul
         if not (row.status == Status.OK and bot.status in (Status.OK, BotState.PENDING)):
             for_alerting.append(row.pk)
         apply_result(bot, row, by_bot[row.bot_id])
-        if run.scheduled:
-            bot.next_check_at = next_due(now, interval)
+        bot.next_check_at = next_at or bot.next_check_at
     save_states(list(bots.values()))
     return for_alerting
 
 
 def save_states(bots: list[Bot]) -> None:
-    """One UPDATE per bot, sent as one executemany (pipelined on PostgreSQL).
+    """The portable path (SQLite): one UPDATE per bot, sent as one executemany.
 
     Django's bulk_update builds a CASE per field and row; for 50 bots x 18 fields that costs
     more CPU than the whole HTTP exchange of the portal.
@@ -305,20 +309,7 @@ def save_states(bots: list[Bot]) -> None:
     table, pk = quote(Bot._meta.db_table), quote(Bot._meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model, values bound
     params = [[f.get_db_prep_save(getattr(bot, f.attname), connection) for f in fields] + [bot.pk] for bot in bots]
-    execute_many(sql, params)
-
-
-def execute_many(sql: str, params: list[list]) -> None:
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
-        return
-    import psycopg
-
-    # Django's cursors bind client-side, quoting every value in Python; a plain psycopg
-    # cursor sends them apart (server-side binding), pipelined. Same connection, same transaction.
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
 
@@ -348,8 +339,7 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
         bot.count_user = row.count_user
     if result.fields:
         bot.fields = result.fields
-        remote_id = result.fields.get("id")
-        bot.remote_id = remote_id if isinstance(remote_id, int) and remote_id > 0 else bot.remote_id
+        bot.remote_id = engine_pg.remote_bot_id(result.fields) or bot.remote_id
         bot.users = result.users or []
 
 

@@ -249,3 +249,42 @@ class TestRecording:
         Bot.objects.filter(pk=bots[0].pk).delete()
         rows = engine.record_results(run, [ok(b) for b in run.bots])
         assert [r.bot_id for r in rows] == [bots[1].pk]
+
+
+@pytest.mark.django_db
+def test_brief_answer_updates_fields_and_users_but_keeps_the_counters():
+    portal = make_portal()
+    (bot,) = make_bots(portal, 1)
+    run_with(portal, ok, manual=True)
+    brief = BotResult(
+        bot_pk=bot.pk,
+        status=Status.NOT_OWNER,
+        http_status=200,
+        response_format=ResponseFormat.BRIEF,
+        fields={"id": 789, "code": bot.code, "type": "bot"},
+        users=[{"id": 789, "bot": True}],
+    )
+    run_with(portal, lambda b: brief, manual=True)
+    bot.refresh_from_db()
+    assert bot.status == Status.NOT_OWNER and bot.failure_streak == {"not_owner": 1}
+    assert bot.count_message == 10 and bot.remote_id == 789
+    assert bot.fields["type"] == "bot" and bot.users == [{"id": 789, "bot": True}]
+
+
+@pytest.mark.django_db
+def test_only_failures_and_recoveries_go_to_alerting():
+    portal = make_portal()
+    (bot,) = make_bots(portal, 1)
+
+    def alerted(result_for) -> bool:
+        run = engine.start_run(portal.pk, None, manual=True)
+        result = result_for(bot)
+        rows = engine.insert_rows([engine.build_verification(run, bot, result, timezone.now())])
+        return engine.update_bot_states(run, rows, [result], timezone.now()) == [rows[0].pk]
+
+    assert not alerted(ok)  # first ok: nothing to resolve
+    assert not alerted(ok)  # steady state
+    assert alerted(failed)
+    assert alerted(failed)  # thresholds count every failure
+    assert alerted(ok)  # recovery resolves
+    assert not alerted(ok)
