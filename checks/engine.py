@@ -23,7 +23,9 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from checks import engine_pg
+from checks.bitrix24.client import verify_bots
 from checks.bitrix24.types import BotResult
+from checks.incidents import evaluate_verifications
 from checks.models import Bot, Portal, Verification
 from checks.status import BotState, Status
 
@@ -175,8 +177,6 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
 
 
 def call_client(portal: Portal, bots: list[Bot]) -> list[BotResult]:
-    from checks.bitrix24.client import verify_bots
-
     results = verify_bots(portal, bots, persist=True)
     if len(results) != len(bots):
         raise RuntimeError(f"client returned {len(results)} results for {len(bots)} bots of portal {portal.pk}")
@@ -359,8 +359,6 @@ def next_portal_check(portal_id: int) -> datetime:
 
 def hand_to_alerting(verification_ids: list[int], *, inline: bool) -> None:
     """After commit: incidents and notifications for these verifications (checks/incidents.py)."""
-    from checks.incidents import evaluate_verifications
-
     if inline:
         evaluate_verifications(verification_ids, inline=True)
         return
