@@ -165,3 +165,17 @@ def test_check_now_shows_the_result_when_the_worker_is_done(page, live_server, s
     verify_portal(portal.pk, portal.claim_token, manual=True, inline_alerts=True)
     expect(status).to_contain_text("Check finished", timeout=10_000)
     expect(status.locator('[data-check-result="support_bot"]')).to_contain_text("OK")
+
+
+def test_overview_says_when_the_live_refresh_fails(page, live_server, db, settings):
+    settings.DASHBOARD_POLL_SECONDS = 1
+    make_user("vera", Role.VIEWER)
+    log_in(page, live_server, "vera", PASSWORD)
+    lost = page.locator("#poll-lost")
+    expect(lost).to_be_hidden()
+    page.route("**/?*", lambda route: route.abort())  # the server is gone for the polls
+    page.route(f"{live_server.url}/", lambda route: route.abort())
+    expect(lost).to_be_visible(timeout=5_000)
+    page.unroute("**/?*")
+    page.unroute(f"{live_server.url}/")
+    expect(lost).to_be_hidden(timeout=5_000)

@@ -52,5 +52,14 @@
     if (tz) tz.value = String(new Date().getTimezoneOffset());
   });
 
+  // A wall screen must not go stale silently: say so while the live refresh fails.
+  function pollLost(lost) {
+    var note = document.getElementById("poll-lost");
+    if (note) note.hidden = !lost;
+  }
+  document.addEventListener("htmx:sendError", function () { pollLost(true); });
+  document.addEventListener("htmx:responseError", function () { pollLost(true); });
+  document.addEventListener("htmx:afterSwap", function () { pollLost(false); });
+
   window.BotWatch = { renderTimes: render };
 })();
