@@ -96,7 +96,7 @@ def test_operator_acknowledges_with_a_note(client, operator, portal_with_history
     incident.refresh_from_db()
     assert incident.acknowledged_by == operator and incident.ack_note == "calling the customer"
     assert incident.events.filter(kind="acknowledged", note="calling the customer").exists()
-    assert AuditLog.objects.filter(action="acknowledge", actor="otto").exists()
+    assert AuditLog.objects.filter(action="acknowledge", actor="otto", object_repr__contains="bot_1 on acme").exists()
     body = client.get(reverse("dashboard:alerts"), {"state": "acknowledged"}).content.decode()
     assert "calling the customer" in body
 

@@ -74,7 +74,8 @@ def incident_ack(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "That incident is resolved already.")
     elif form.is_valid():
         alerting.acknowledge(incident, request.user, note=form.cleaned_data["note"])
-        audit(request, "acknowledge", incident, {"note": form.cleaned_data["note"]})
+        label = f"incident #{incident.pk}: {incident.bot.label} on {incident.portal.name}"
+        audit(request, "acknowledge", incident, {"note": form.cleaned_data["note"]}, label=label)
         messages.success(request, f"Incident on {incident.bot.label} ({incident.portal.name}) acknowledged.")
     else:
         messages.error(request, "The note is too long (2,000 characters at most).")

@@ -69,7 +69,7 @@ def _portal_secrets() -> list[str]:
     return [f"portal__{name}" for name in PORTAL_SECRETS]
 
 
-def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = None) -> None:
+def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = None, label: str = "") -> None:
     """Writes who changed what; `changes` must never carry a secret (only "changed")."""
     AuditLog.objects.create(
         user=request.user if request.user.is_authenticated else None,
@@ -77,7 +77,7 @@ def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = No
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
+        object_repr=(label or (str(obj) if obj is not None else ""))[:200],
         changes=changes or {},
     )
 
