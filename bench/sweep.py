@@ -65,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bots", type=int, default=50, help="bots per portal")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=16, help="threads per worker process")
+    parser.add_argument("--concurrency", type=int, default=8, help="threads per worker process")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bw_engine_bench")
     parser.add_argument(
         "--redis-url", default="", help="broker; default: a private redis-server started for this run on a free port"

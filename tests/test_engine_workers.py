@@ -59,8 +59,8 @@ def test_two_workers_and_beat_verify_each_bot_once_per_interval_and_see_a_remove
     missing = Bot.objects.get(portal__name="p0", code="bot1")
     wait_for(lambda: Bot.objects.get(pk=missing.pk).status == Status.NOT_FOUND, INTERVAL + 15, "not_found")
     row = Verification.objects.get(bot=missing, status=Status.NOT_FOUND)
-    # Within one interval of the removal (plus one beat tick and the run itself).
-    assert (row.checked_at - removed_at).total_seconds() <= INTERVAL + 6
+    # Within one interval of the removal, plus beat's tick (5 s) and some queueing slack.
+    assert (row.checked_at - removed_at).total_seconds() <= INTERVAL + 10
 
     wait_for(lambda: Verification.objects.values("bot").annotate(n=Count("id")).filter(n__gte=2).count() == 12, 20,
              "every bot's second check")  # fmt: skip
