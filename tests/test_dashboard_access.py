@@ -46,8 +46,8 @@ def test_anonymous_visitor_is_sent_to_log_in_everywhere(client, method):
             assert "?next=" in response["Location"], (name, path, response["Location"])
 
 
-def test_roles_come_from_groups(viewer, operator, admin_user, django_user_model):
-    assert [role_of(u) for u in (viewer, operator, admin_user)] == [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+def test_roles_come_from_groups(viewer, operator, dashboard_admin, django_user_model):
+    assert [role_of(u) for u in (viewer, operator, dashboard_admin)] == [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
     nobody = django_user_model.objects.create_user("nobody", password="x-long-password-1")
     assert role_of(nobody) == Role.NONE
 
@@ -139,19 +139,19 @@ def test_operator_cannot_manage(client, operator, portal_with_history):
     assert client.get(reverse("dashboard:user-list")).status_code == 403
 
 
-def test_admin_changes_a_role_but_not_their_own(client, admin_user, viewer):
-    client.force_login(admin_user)
+def test_admin_changes_a_role_but_not_their_own(client, dashboard_admin, viewer):
+    client.force_login(dashboard_admin)
     client.post(reverse("dashboard:user-role", args=[viewer.pk]), {"role": "operator"})
     viewer.refresh_from_db()
     assert role_of(viewer) == Role.OPERATOR
-    client.post(reverse("dashboard:user-role", args=[admin_user.pk]), {"role": "viewer"})
-    admin_user.refresh_from_db()
-    admin_user._botwatch_role = None
-    assert role_of(admin_user) == Role.ADMIN
+    client.post(reverse("dashboard:user-role", args=[dashboard_admin.pk]), {"role": "viewer"})
+    dashboard_admin.refresh_from_db()
+    dashboard_admin._botwatch_role = None
+    assert role_of(dashboard_admin) == Role.ADMIN
 
 
-def test_admin_deletes_a_bot_after_confirmation(client, admin_user, portal_with_history):
-    client.force_login(admin_user)
+def test_admin_deletes_a_bot_after_confirmation(client, dashboard_admin, portal_with_history):
+    client.force_login(dashboard_admin)
     bot = portal_with_history.bots.first()
     assert "Yes, delete" in client.get(reverse("dashboard:bot-delete", args=[bot.pk])).content.decode()
     client.post(reverse("dashboard:bot-delete", args=[bot.pk]))

@@ -18,8 +18,8 @@ def viewer_client(client, viewer):
 
 
 @pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
+def admin_client(client, dashboard_admin):
+    client.force_login(dashboard_admin)
     return client
 
 

@@ -88,8 +88,8 @@ def measure(client, n_bots: int) -> dict[str, int]:
     return counts
 
 
-def test_list_pages_run_a_bounded_number_of_queries(client, admin_user):
-    client.force_login(admin_user)
+def test_list_pages_run_a_bounded_number_of_queries(client, dashboard_admin):
+    client.force_login(dashboard_admin)
     small = measure(client, 10)
     large = measure(client, 1000)
     assert large == small, {k: (small[k], large[k]) for k in small if small[k] != large[k]}
@@ -97,8 +97,8 @@ def test_list_pages_run_a_bounded_number_of_queries(client, admin_user):
     print("queries per page (10 and 1,000 bots):", large)
 
 
-def test_bot_page_query_count_does_not_grow_with_history(client, admin_user):
-    client.force_login(admin_user)
+def test_bot_page_query_count_does_not_grow_with_history(client, dashboard_admin):
+    client.force_login(dashboard_admin)
     seed(3, checks=3)
     bot = Bot.objects.first()
     url = reverse("dashboard:bot-detail", args=[bot.pk])
