@@ -339,7 +339,13 @@ class Subscription(models.Model):
     portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.CASCADE, related_name="subscriptions")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "portal"], name="subscription_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "portal"], name="subscription_once"),
+            # NULLs are distinct in the constraint above, so "every portal" needs its own.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(portal__isnull=True), name="subscription_every_portal_once"
+            ),
+        ]
 
 
 class Heartbeat(models.Model):
