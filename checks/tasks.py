@@ -18,7 +18,9 @@ from checks import services
 log = logging.getLogger(__name__)
 
 # Below the claim lease (checks/engine.py, 600 s by default) so that a live task never
-# outlives its claim; a portal's bots take at most a couple of minutes even unbatched.
+# outlives its claim. The threads pool does not enforce Celery's time limits (prefork
+# does); there the engine's own budget (engine.RUN_BUDGET, 200 s of client calls per run)
+# keeps a run inside its lease, and the lease check at commit guards the rest.
 VERIFY_SOFT_LIMIT = 240
 VERIFY_HARD_LIMIT = 300
 WORKER_HEARTBEAT_EVERY = 15  # seconds

@@ -82,3 +82,17 @@ def test_check_now_claims_and_enqueues_a_verification(simulator, django_capture_
     assert services.check_now(portal.pk) is False  # already claimed: a run is on its way
     rows = engine.verify_portal(*args, **kwargs)
     assert len(rows) == 2 and all(r.manual for r in rows)
+
+
+@pytest.mark.django_db
+def test_a_run_out_of_time_records_what_it_did_and_leaves_the_rest_due(simulator, monkeypatch):
+    portal = add_portal(simulator, "big", 60)
+    monkeypatch.setattr(engine, "RUN_BUDGET", 0.0)
+    [(portal_id, token)] = engine.claim_due_portals()
+    rows = engine.verify_portal(portal_id, token)
+    assert len(rows) == 50  # the first chunk always goes
+    now = timezone.now()
+    assert Bot.objects.filter(next_check_at__lte=now).count() == 10
+    portal.refresh_from_db()
+    assert portal.claim_token is None and portal.next_check_at <= now
+    assert [pid for pid, _ in engine.claim_due_portals()] == [portal.pk]
