@@ -284,3 +284,17 @@ class UserCreateForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
+
+
+class AccountEmailForm(forms.ModelForm):
+    """The user's own email address: where the alerts they subscribe to are sent."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["email"]
+        labels = {"email": "Email address"}
+        help_texts = {"email": "Alerts you subscribe to are sent here. Empty: no alert emails reach you."}
+        error_messages = {"email": {"invalid": "This is not an email address (expected name@example.com)."}}
+
+    def clean_email(self) -> str:
+        return get_user_model().objects.normalize_email(self.cleaned_data["email"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import alerts, bots, manage, overview, portals
+from dashboard.views import account, alerts, bots, manage, overview, portals
 
 app_name = "dashboard"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("portals/<int:pk>/check/status/", portals.portal_check_status, name="portal-check-status"),
     path("portals/<int:pk>/pause/", portals.portal_pause, name="portal-pause"),
     path("portals/<int:pk>/mute/", portals.portal_mute, name="portal-mute"),
+    path("portals/<int:pk>/subscribe/", account.portal_subscribe, name="portal-subscribe"),
     path("portals/<int:pk>/maintenance/", portals.maintenance_create, name="maintenance-create"),
     path("maintenance/<int:pk>/delete/", portals.maintenance_delete, name="maintenance-delete"),
     # Bots
@@ -26,6 +27,10 @@ urlpatterns = [
     path("bots/<int:pk>/history.csv", bots.bot_history_csv, name="bot-history-csv"),
     path("bots/<int:pk>/mute/", bots.bot_mute, name="bot-mute"),
     path("bots/<int:pk>/delete/", manage.bot_delete, name="bot-delete"),
+    # The user's own account: email address and alert subscriptions
+    path("account/", account.account, name="account"),
+    path("account/email/", account.account_email, name="account-email"),
+    path("account/every-portal/", account.subscribe_every_portal, name="subscribe-every-portal"),
     # Administration
     path("portal-file/", manage.portal_file, name="portal-file"),
     path("portal-file/download/", manage.portal_file_download, name="portal-file-download"),

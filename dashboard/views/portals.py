@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks import alerting
-from checks.models import Bot, Incident, MaintenanceWindow, Portal, Verification
+from checks.models import Bot, Incident, MaintenanceWindow, Portal, Subscription, Verification
 from checks.services import check_now
 from checks.status import BotState
 from dashboard.forms import MaintenanceForm, MuteForm
@@ -62,9 +62,19 @@ def _credentials(portal: Portal) -> list[tuple[str, str]]:
     ]
 
 
+def _portal_with_subscription(pk: int, user) -> Portal:
+    """The portal, and whether `user` gets its alerts by email, in one query (the page's count is bounded)."""
+    mine = Subscription.objects.filter(user=user)
+    rows = Portal.objects.defer(*PORTAL_SECRETS).annotate(
+        subscribed=Exists(mine.filter(portal=OuterRef("pk"))),
+        subscribed_every=Exists(mine.filter(portal__isnull=True)),
+    )
+    return get_object_or_404(rows, pk=pk)
+
+
 @login_required
 def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    portal = get_portal(pk)
+    portal = _portal_with_subscription(pk, request.user)
     now = timezone.now()
     bots_page = Paginator(
         Bot.objects.filter(portal=portal).select_related("portal").only(*BOT_LIST_FIELDS), BOTS_PER_PAGE
@@ -85,6 +95,8 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mute_form": MuteForm(),
         "checking": _checking_since(request, portal),
         "banner": checks_banner(now),
+        "subscribed": portal.subscribed,
+        "subscribed_every": portal.subscribed_every,
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 
