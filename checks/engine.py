@@ -261,6 +261,8 @@ def insert_rows(rows: list[Verification]) -> list[Verification]:
     # Bots deleted while their check was in flight would fail the foreign key at commit.
     alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
     rows = [r for r in rows if r.bot_id in alive]
+    if connection.vendor == "postgresql":
+        return engine_pg.insert_rows(rows)
     return Verification.objects.bulk_create(rows)
 
 

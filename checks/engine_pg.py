@@ -8,6 +8,7 @@ PostgreSQL); the UPDATE reads each bot's current row under its row lock, so a co
 manual `verify` cannot be lost.
 """
 
+import json
 from datetime import datetime
 
 import psycopg
@@ -30,6 +31,37 @@ def raw_cursor() -> psycopg.Cursor:
     # cursor sends the values apart. Same connection, so the same transaction.
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def insert_rows(rows: list[Verification]) -> list[Verification]:
+    """One INSERT ... SELECT from a single JSON document; sets each row's pk."""
+    if not rows:
+        return rows
+    quote = connection.ops.quote_name
+    fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(f.column) for f in fields)
+    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(Verification._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model, values bound
+        f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record}) "
+        f"RETURNING {quote(Verification._meta.pk.column)}, {quote(Verification._meta.get_field('bot').column)}"
+    )
+    document = json.dumps([{f.column: getattr(row, f.attname) for f in fields} for row in rows], default=_isoformat)
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, [document])
+        ids = {bot_id: pk for pk, bot_id in cursor.fetchall()}
+    for row in rows:
+        row.pk = ids[row.bot_id]  # one row per bot in a run
+        row._state.adding = False
+        row._state.db = connection.alias
+    return rows
+
+
+def _isoformat(value):
+    # Full microseconds: the slot is part of a unique key (DjangoJSONEncoder keeps milliseconds).
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 UPDATE_STATES = """
@@ -55,8 +87,8 @@ UPDATE {bot} AS b SET
     fields = COALESCE(u.fields, b.fields),
     users = COALESCE(u.users, b.users)
 FROM {verification} AS v
-JOIN unnest(%(ids)s::bigint[], %(has_counters)s::boolean[], %(fields)s::jsonb[], %(users)s::jsonb[],
-            %(remote_ids)s::bigint[]) AS u(vid, has_counters, fields, users, remote_id) ON u.vid = v.id
+JOIN jsonb_to_recordset(%(per_row)s::jsonb)
+    AS u(vid bigint, has_counters boolean, fields jsonb, users jsonb, remote_id bigint) ON u.vid = v.id
 JOIN {bot} AS old ON old.id = v.bot_id
 WHERE b.id = v.bot_id
 RETURNING v.id, v.status, old.status
@@ -65,14 +97,20 @@ RETURNING v.id, v.status, old.status
 
 def update_states(rows: list[Verification], results: dict[int, BotResult], next_at: datetime | None) -> list[int]:
     """Apply each row to its bot in one statement; returns the ids alerting must look at."""
-    ids, has_counters, fields, users, remote_ids = [], [], [], [], []
+    # One JSON document rather than five arrays: psycopg escapes array elements one by one
+    # in Python, json.dumps does the whole list in C.
+    per_row = []
     for row in rows:
         result = results[row.bot_id]
-        ids.append(row.pk)
-        has_counters.append(bool(result.counters))
-        fields.append(Jsonb(result.fields) if result.fields else None)
-        users.append(Jsonb(result.users or []) if result.fields else None)
-        remote_ids.append(remote_bot_id(result.fields))
+        per_row.append(
+            {
+                "vid": row.pk,
+                "has_counters": bool(result.counters),
+                "fields": result.fields or None,
+                "users": (result.users or []) if result.fields else None,
+                "remote_id": remote_bot_id(result.fields),
+            }
+        )
     sql = UPDATE_STATES.format(
         bot=connection.ops.quote_name(Bot._meta.db_table),
         verification=connection.ops.quote_name(Verification._meta.db_table),
@@ -80,11 +118,7 @@ def update_states(rows: list[Verification], results: dict[int, BotResult], next_
     params = {
         "ok": Status.OK.value,
         "next_at": next_at,
-        "ids": ids,
-        "has_counters": has_counters,
-        "fields": fields,
-        "users": users,
-        "remote_ids": remote_ids,
+        "per_row": Jsonb(per_row),
     }
     with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(sql, params)
