@@ -1,11 +1,12 @@
-"""PostgreSQL fast path for the bots' state after one portal's verifications (checks/engine.py).
+"""PostgreSQL fast paths for recording one portal's results (checks/engine.py).
 
-Reading every state column of 50 bots and writing them back through the ORM costs more CPU
-than the HTTP exchange that produced the results; on PostgreSQL one set-based UPDATE
-computes each bot's new state from the verification rows just written. The outcome is the
-same as the portable path in checks/engine.py (the engine's tests run on SQLite and on
-PostgreSQL); the UPDATE reads each bot's current row under its row lock, so a concurrent
-manual `verify` cannot be lost.
+Per bot, Django's bulk_create and an ORM round trip of every state column cost more CPU
+than the HTTP exchange that produced the result. On PostgreSQL the portal's verifications
+go in with one INSERT from a single JSON document (encoded in C), and one set-based UPDATE
+computes each bot's new state from the rows just written. The outcome is the same as the
+portable path in checks/engine.py (the engine's tests run on SQLite and on PostgreSQL);
+the UPDATE reads each bot's current row under its row lock, so a concurrent manual
+`verify` cannot be lost.
 """
 
 import json
