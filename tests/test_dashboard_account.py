@@ -2,13 +2,15 @@
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from checks.alerting import recipients_for
 from checks.models import AuditLog, Subscription
 from checks.status import Status
 from tests import alert_helpers
 from tests.alert_helpers import T0, make_bot, minutes, sweep
-from tests.fixtures.dashboard import make_portal
+from tests.fixtures.browser import DESKTOP, PHONE, log_in
+from tests.fixtures.dashboard import PASSWORD, make_portal
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +112,7 @@ def test_every_portal_toggle(viewer_client):
     assert list(Subscription.objects.values_list("portal", flat=True)) == [None]
     body = viewer_client.get(ACCOUNT).content.decode()
     assert 'data-state="on"' in body and "Turn off" in body
-    assert "Emailing you (every portal)" in portal_page(viewer_client, portal)
+    assert "Emailing you: every portal" in portal_page(viewer_client, portal)
 
     every_portal(viewer_client, False)
     assert not Subscription.objects.exists()
@@ -148,7 +150,7 @@ def test_without_an_email_the_page_says_so_and_subscribing_is_refused(viewer_cli
     assert viewer.email == ""
     body = viewer_client.get(ACCOUNT).content.decode()
     assert "subscriptions need one" in body and "although you subscribed below" in body
-    assert "Subscribed, but you have no email address" in portal_page(viewer_client, portal)
+    assert "Subscribed, no email address" in portal_page(viewer_client, portal)
 
     Subscription.objects.all().delete()
     response = subscribe(viewer_client, portal, True, follow=True)
@@ -207,3 +209,25 @@ def test_after_subscribing_the_alert_is_addressed_to_the_user(viewer_client, vie
     every_portal(viewer_client, False)
     subscribe(viewer_client, watched, False)
     assert recipients_for(watched) == ["support@example.com"]
+
+
+@pytest.mark.browser
+def test_in_the_browser_a_viewer_subscribes_then_unsubscribes_on_the_account_page(page, live_server, viewer):
+    portal = make_portal("acme", n_bots=1)
+    log_in(page, live_server, "vera", PASSWORD)
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        page.goto(f"{live_server.url}/portals/{portal.pk}/")
+        page.click("button:has-text('Email me this portal')")
+        expect(page.locator(".msg-success")).to_contain_text("are emailed to vera@example.com")
+        expect(page.locator(".badge.s-ok")).to_have_text("✉ Emailing you")
+        page.click("header >> text=Account")
+        expect(page.locator("h1")).to_contain_text("Your account")
+        row = page.locator('li[data-subscription="acme"]')
+        expect(row).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the account page is {overflow}px wider than {viewport['width']}px"
+        row.locator("button:has-text('Unsubscribe')").click()
+        expect(page).to_have_url(f"{live_server.url}{ACCOUNT}")
+        expect(page.locator('li[data-subscription="acme"]')).to_have_count(0)
+        assert not Subscription.objects.exists()

@@ -43,13 +43,18 @@ def account_email(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         # The page again with what was typed and the error beside it.
         return _account_page(request, form, status=400)
-    user = form.save()
+    user = form.save(commit=False)
     if user.email != before:
+        user.save(update_fields=["email"])  # only the address: nothing else of the user row is rewritten
         audit(request, "change email", user, {"email": [before, user.email]})
-        messages.success(
-            request, f"Alerts you subscribe to now go to {user.email}." if user.email else "Email removed."
-        )
+        messages.success(request, _email_saved(user.email))
     return redirect("dashboard:account")
+
+
+def _email_saved(email: str) -> str:
+    return (
+        f"Alerts you subscribe to now go to {email}." if email else "Email address removed: no alert emails reach you."
+    )
 
 
 @login_required
