@@ -64,6 +64,7 @@ def pages(data: dict) -> dict[str, str]:
         "audit": "/audit/",
         "users": "/users/",
         "password": "/password/",
+        "account": "/account/",
     }
 
 
