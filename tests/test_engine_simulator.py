@@ -96,3 +96,25 @@ def test_a_run_out_of_time_records_what_it_did_and_leaves_the_rest_due(simulator
     portal.refresh_from_db()
     assert portal.claim_token is None and portal.next_check_at <= now
     assert [pid for pid, _ in engine.claim_due_portals()] == [portal.pk]
+
+
+@pytest.mark.django_db
+def test_dispatch_ticks_the_heartbeat_and_enqueues_one_task_per_claimed_portal(simulator):
+    from checks.models import Heartbeat
+
+    first = add_portal(simulator, "a", 2)
+    second = add_portal(simulator, "b", 1)
+    engine.claim_portal(second.pk)  # being verified already
+    with app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")
+        queue.clear()
+        assert services.dispatch_due() == 1
+        message = queue.get(timeout=5)
+        message.ack()
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.5)  # nothing for the portal already claimed
+        queue.close()
+    args, kwargs, _ = message.decode()
+    assert args[0] == first.pk and kwargs == {"manual": False}
+    assert Heartbeat.objects.filter(name="beat").exists()
+    assert services.dispatch_due() == 0  # claimed: not again until it is done or its lease runs out
