@@ -17,18 +17,8 @@ from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, Us
 from dashboard.roles import Role, require_role, role_of, set_role
 from dashboard.views.common import audit, get_bot
 
-TRACKED = [
-    "name",
-    "url",
-    "auth_type",
-    "webhook_user_id",
-    "oauth_client_id",
-    "alert_emails",
-    "interval",
-    "pace_rate",
-    "pace_burst",
-    "paused",
-]
+# The audit log records changes of the form's plain fields; secrets only as "changed".
+TRACKED = PortalForm.Meta.fields
 
 
 def _snapshot(portal: Portal) -> dict:
