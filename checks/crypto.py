@@ -38,8 +38,16 @@ def encrypt(plaintext: str) -> str:
 def decrypt(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise DecryptionError("stored secret is not in the encrypted format")
+    return _decrypt(tuple(settings.BOTWATCH_SECRET_KEYS), stored)
+
+
+@lru_cache(maxsize=8192)
+def _decrypt(keys: tuple[str, ...], stored: str) -> str:
+    # Every run of a portal loads its bots again, tokens included: the same ciphertexts
+    # decrypted each time cost the workers more CPU than the queries that read them. Keyed
+    # by the key set, so a removed key still fails; failures raise and are not cached.
     try:
-        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+        return _fernet(keys).decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise DecryptionError(
             "stored secret cannot be decrypted with any key in BOTWATCH_SECRET_KEYS (was a key removed?)"
