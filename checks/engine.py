@@ -94,6 +94,10 @@ def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | Non
 
 def claim_due_portals(now: datetime | None = None, limit: int = 1000) -> list[tuple[int, uuid.UUID]]:
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        # One conditional UPDATE for the whole tick rather than one per portal.
+        portal_ids = due_portal_ids(now, limit)
+        return engine_pg.claim_portals(portal_ids, now, now + timedelta(seconds=lease_seconds())) if portal_ids else []
     claims = []
     for portal_id in due_portal_ids(now, limit):
         token = claim_portal(portal_id, now)
@@ -194,7 +198,9 @@ def call_client(portal: Portal, bots: list[Bot], budget: float | None = None) ->
             log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
             break
         chunk = bots[start : start + CHUNK]
-        answers = verify_bots(portal, chunk, persist=True)
+        # start_run read the portal row moments before the first chunk; later chunks re-read
+        # it, since an earlier one may have refreshed tokens or blocked the portal.
+        answers = verify_bots(portal, chunk, persist=True, fresh=start == 0)
         if len(answers) != len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
         results += answers
@@ -238,7 +244,7 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
             rows = insert_rows(rows)
             ids = update_bot_states(run, rows, results, checked_at) if rows else []
             if run.scheduled:
-                release_claim(run.portal.pk, run.token, **portal_changes(run, results))
+                finish_claim(run, results)
             if ids:
                 transaction.on_commit(lambda: hand_to_alerting(ids, inline=inline_alerts))
     except IntegrityError:
@@ -251,19 +257,21 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
 
 def hold_claim(run: Run) -> None:
     # Locks the portal row (PostgreSQL) until commit and proves the lease is still ours.
-    if not Portal.objects.filter(pk=run.portal.pk, claim_token=run.token).update(
-        claimed_until=timezone.now() + timedelta(seconds=lease_seconds())
-    ):
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    if connection.vendor == "postgresql":
+        held = engine_pg.extend_claim(run.portal.pk, run.token, until)
+    else:
+        held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token).update(claimed_until=until)
+    if not held:
         raise LostClaim
 
 
 def insert_rows(rows: list[Verification]) -> list[Verification]:
     # Bots deleted while their check was in flight would fail the foreign key at commit.
-    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
-    rows = [r for r in rows if r.bot_id in alive]
     if connection.vendor == "postgresql":
-        return engine_pg.insert_rows(rows)
-    return Verification.objects.bulk_create(rows)
+        return engine_pg.insert_rows(rows)  # leaves them out in the INSERT itself
+    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
+    return Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
 
 
 STATE_FIELDS = [
@@ -363,6 +371,18 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
         bot.users = result.users or []
 
 
+def finish_claim(run: Run, results: list[BotResult]) -> None:
+    """Release the run's claim, noting the portal's next due time and any new address."""
+    if connection.vendor == "postgresql":
+        # One statement instead of an aggregate query and an update.
+        redirects = [r.redirect_url for r in results if r.redirect_url]
+        engine_pg.release_claim(
+            run.portal.pk, run.token, redirects[-1][:500] if redirects else None, default_portal_check()
+        )
+        return
+    release_claim(run.portal.pk, run.token, **portal_changes(run, results))
+
+
 def portal_changes(run: Run, results: list[BotResult]) -> dict:
     changes = {"next_check_at": next_portal_check(run.portal.pk)}
     redirects = [r.redirect_url for r in results if r.redirect_url]
@@ -374,7 +394,12 @@ def portal_changes(run: Run, results: list[BotResult]) -> dict:
 def next_portal_check(portal_id: int) -> datetime:
     """The earliest due time of the portal's enabled bots (shown on the dashboard)."""
     earliest = Bot.objects.filter(portal_id=portal_id, enabled=True).aggregate(at=Min("next_check_at"))["at"]
-    return earliest or timezone.now() + timedelta(seconds=settings.BOTWATCH_CHECK_INTERVAL)
+    return earliest or default_portal_check()
+
+
+def default_portal_check() -> datetime:
+    # A portal without enabled bots: shown as due one interval from now.
+    return timezone.now() + timedelta(seconds=settings.BOTWATCH_CHECK_INTERVAL)
 
 
 def hand_to_alerting(verification_ids: list[int], *, inline: bool) -> None:

@@ -10,6 +10,7 @@ the UPDATE reads each bot's current row under its row lock, so a concurrent manu
 """
 
 import json
+import uuid
 from datetime import datetime
 
 import psycopg
@@ -17,7 +18,7 @@ from django.db import connection
 from psycopg.types.json import Jsonb
 
 from checks.bitrix24.types import BotResult
-from checks.models import Bot, Verification
+from checks.models import Bot, Portal, Verification
 from checks.status import BotState, Status
 
 
@@ -35,22 +36,29 @@ def raw_cursor() -> psycopg.Cursor:
 
 
 def insert_rows(rows: list[Verification]) -> list[Verification]:
-    """One INSERT ... SELECT from a single JSON document; sets each row's pk."""
+    """One INSERT ... SELECT from a single JSON document; sets each row's pk.
+
+    Rows of bots deleted meanwhile are left out (their foreign key would fail at commit);
+    returns the rows written.
+    """
     if not rows:
         return rows
     quote = connection.ops.quote_name
+    bot = quote(Verification._meta.get_field("bot").column)
     fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(quote(f.column) for f in fields)
     record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
     sql = (
         f"INSERT INTO {quote(Verification._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model, values bound
         f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record}) "
-        f"RETURNING {quote(Verification._meta.pk.column)}, {quote(Verification._meta.get_field('bot').column)}"
+        f"WHERE EXISTS (SELECT 1 FROM {quote(Bot._meta.db_table)} AS b WHERE b.{quote(Bot._meta.pk.column)} = r.{bot}) "
+        f"RETURNING {quote(Verification._meta.pk.column)}, {bot}"
     )
     document = json.dumps([{f.column: getattr(row, f.attname) for f in fields} for row in rows], default=_isoformat)
     with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(sql, [document])
         ids = {bot_id: pk for pk, bot_id in cursor.fetchall()}
+    rows = [row for row in rows if row.bot_id in ids]
     for row in rows:
         row.pk = ids[row.bot_id]  # one row per bot in a run
         row._state.adding = False
@@ -127,3 +135,58 @@ def update_states(rows: list[Verification], results: dict[int, BotResult], next_
     # `old` is the statement's snapshot of the bot: its status before this row.
     quiet = (Status.OK.value, BotState.PENDING.value)
     return [vid for vid, status, before in changed if not (status == Status.OK and before in quiet)]
+
+
+RELEASE_CLAIM = """
+UPDATE {portal} SET
+    claim_token = NULL,
+    claimed_until = NULL,
+    next_check_at = COALESCE(
+        (SELECT MIN(next_check_at) FROM {bot} WHERE portal_id = %(portal)s AND enabled), %(default_next)s),
+    redirected_to = COALESCE(%(redirected_to)s, redirected_to)
+WHERE id = %(portal)s AND claim_token = %(token)s
+"""
+
+
+def release_claim(portal_id: int, token, redirected_to: str | None, default_next: datetime) -> bool:
+    """engine.release_claim with the portal's next due time (the earliest of its enabled bots)."""
+    sql = RELEASE_CLAIM.format(
+        portal=connection.ops.quote_name(Portal._meta.db_table), bot=connection.ops.quote_name(Bot._meta.db_table)
+    )
+    params = {"portal": portal_id, "token": token, "redirected_to": redirected_to, "default_next": default_next}
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount)
+
+
+def extend_claim(portal_id: int, token, until: datetime) -> bool:
+    """The lease runs until `until` if the claim is still held (and the row is locked)."""
+    table = connection.ops.quote_name(Portal._meta.db_table)
+    sql = f"UPDATE {table} SET claimed_until = %s WHERE id = %s AND claim_token = %s"  # noqa: S608 - name from the model
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, [until, portal_id, token])
+        return bool(cursor.rowcount)
+
+
+# The rows are locked in id order first (the lock the UPDATE takes anyway), so two ticks
+# claiming overlapping portals queue behind each other instead of deadlocking.
+CLAIM_PORTALS = """
+WITH locked AS (SELECT id FROM {portal} WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR NO KEY UPDATE)
+UPDATE {portal} AS p SET claim_token = c.token, claimed_until = %(until)s
+FROM locked JOIN unnest(%(ids)s::bigint[], %(tokens)s::uuid[]) AS c(id, token) ON c.id = locked.id
+WHERE p.id = locked.id AND NOT p.paused AND (p.claimed_until IS NULL OR p.claimed_until <= %(now)s)
+RETURNING p.id, c.token
+"""
+
+
+def claim_portals(portal_ids: list[int], now: datetime, until: datetime) -> list[tuple[int, uuid.UUID]]:
+    """engine.claim_portal for many portals in one statement: (id, token) of those won, by id.
+
+    Each row is updated under its row lock and the WHERE re-checked on the newest row, so of
+    concurrent claimers exactly one wins each portal, as with one UPDATE per portal.
+    """
+    sql = CLAIM_PORTALS.format(portal=connection.ops.quote_name(Portal._meta.db_table))
+    params = {"ids": portal_ids, "tokens": [uuid.uuid4() for _ in portal_ids], "until": until, "now": now}
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())

@@ -36,9 +36,13 @@ NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIM
 OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
 
 
-def verify_bots(portal: Portal, bots: Sequence[Bot], *, persist: bool = True) -> list[BotResult]:
-    """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5)."""
-    return Bitrix24Client(portal, persist=persist).verify_bots(bots)
+def verify_bots(portal: Portal, bots: Sequence[Bot], *, persist: bool = True, fresh: bool = False) -> list[BotResult]:
+    """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5).
+
+    fresh=True: the caller loaded `portal` from the database just before, so the client
+    does not read its tokens, block and batch support again.
+    """
+    return Bitrix24Client(portal, persist=persist).verify_bots(bots, fresh=fresh)
 
 
 class Bitrix24Client:
@@ -70,7 +74,7 @@ class Bitrix24Client:
 
     # -- public -------------------------------------------------------------------------
 
-    def verify_bots(self, bots: Sequence[Bot]) -> list[BotResult]:
+    def verify_bots(self, bots: Sequence[Bot], *, fresh: bool = False) -> list[BotResult]:
         bots = list(bots)
         if not bots:
             return []
@@ -78,7 +82,7 @@ class Bitrix24Client:
         problem = self._misconfiguration()
         if problem is not None:
             return [self._finish(copy.deepcopy(problem), bot) for bot in bots]
-        if self.persist:
+        if self.persist and not fresh:
             self._reload_portal()
         results: list[BotResult | None] = [None] * len(bots)
         if len(bots) > 1 and self.portal.batch_supported is not False:
