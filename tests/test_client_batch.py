@@ -31,6 +31,8 @@ def test_mixed_bots_in_one_batch_are_classified_each(sim):
         (Status.NOT_OWNER, None),
         (Status.MISCONFIGURED, "BOT_TOKEN_NOT_SPECIFIED"),
     ]
+    # The batch answered 200; a command's error has no HTTP status of its own.
+    assert [r.http_status for r in results] == [200, None, 200, None]
     assert results[0].counters and {"duration", "operating"} <= set(results[0].time)
     stats = sim.stats("acme")
     assert stats["requests"] == 1 and stats["batch_requests"] == 1

@@ -85,7 +85,9 @@ def _entry(key: str, done: dict, errors: dict, times: dict, answer: Answer) -> B
     if key in errors:
         error = error_fields(errors[key])
         if error is not None:
-            return classify_error(error[0], error[1], answer.http_status, duration_ms=answer.duration_ms)
+            # A command's error has no HTTP status of its own: the batch answered 200 for all of
+            # them, and reporting that 200 beside BOT_NOT_FOUND would mislead whoever reads it.
+            return classify_error(error[0], error[1], None, duration_ms=answer.duration_ms)
     if key in done:
         return classify_bot_payload(done[key], times.get(key), answer.http_status, duration_ms=answer.duration_ms)
     return classify_bot_payload(None, None, answer.http_status, duration_ms=answer.duration_ms)
