@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 
+from checks.incidents import validate_thresholds
 from checks.models import (
     AuditLog,
     Bot,
@@ -74,6 +75,12 @@ class PortalForm(SecretFieldsForm):
             "pace_burst",
             "next_check_at",
         )
+
+    def clean_thresholds(self):
+        try:
+            return validate_thresholds(self.cleaned_data["thresholds"] or {})
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class BotForm(SecretFieldsForm):

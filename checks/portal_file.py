@@ -15,9 +15,10 @@ from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 from django.db.models import Prefetch
 
+from checks.incidents import validate_thresholds
 from checks.models import AuditLog, AuthType, Bot, Portal
 
-PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "paused", "bots"}
+PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
 BOT_KEYS = {"code", "id", "bot_token", "enabled"}
@@ -128,6 +129,11 @@ class _Validator:
             not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
         ):
             self.problem(where, f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+        if "thresholds" in item:
+            try:
+                validate_thresholds(item["thresholds"])
+            except ValueError as exc:
+                self.problem(where, str(exc))
         if "paused" in item and not isinstance(item["paused"], bool):
             self.problem(where, "paused must be true or false")
         self.bots(where, item.get("bots"), auth, existing)
@@ -265,6 +271,8 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
                 setattr(portal, f"oauth_{secret}", str(block[secret]))
     portal.alert_emails = list(item.get("alert_emails") or [])
     portal.interval = item.get("interval")
+    if "thresholds" in item:
+        portal.thresholds = validate_thresholds(item["thresholds"])
     portal.paused = bool(item.get("paused", False))
     portal.save()
     (summary.portals_created if created else summary.portals_updated).append(portal.name)
@@ -318,6 +326,8 @@ def _export_portal(portal: Portal, with_secrets: bool) -> dict:
         item["alert_emails"] = list(portal.alert_emails)
     if portal.interval:
         item["interval"] = portal.interval
+    if portal.thresholds:
+        item["thresholds"] = dict(portal.thresholds)
     if portal.paused:
         item["paused"] = True
     item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]

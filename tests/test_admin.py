@@ -104,3 +104,15 @@ def test_typed_secret_replaces_the_stored_one(admin_client, portals):
     assert response.status_code == 302
     webhook.refresh_from_db()
     assert webhook.webhook_code == "new-code"
+
+
+def test_bad_thresholds_are_refused_naming_the_status(admin_client, portals):
+    webhook, _ = portals
+    url = reverse("admin:checks_portal_change", args=[webhook.pk])
+    response = admin_client.post(url, _portal_post(webhook, thresholds='{"not_owner": 0}'))
+    assert response.status_code == 200
+    assert "thresholds.not_owner: 0 is not a whole number of at least 1" in response.content.decode()
+    response = admin_client.post(url, _portal_post(webhook, thresholds='{"not_owner": 4}'))
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert webhook.thresholds == {"not_owner": 4}

@@ -16,6 +16,7 @@ portals:
     webhook: {user_id: 1, code: "k3y-webhook-code"}
     alert_emails: [oncall@example.com]
     interval: 300
+    thresholds: {not_owner: 3}
     bots:
       - code: support_bot
         bot_token: my_bot_token
@@ -68,6 +69,7 @@ def test_import_creates_portals_and_bots(tmp_path):
     assert acme.webhook_code == "k3y-webhook-code"
     assert acme.alert_emails == ["oncall@example.com"]
     assert acme.interval == 300
+    assert acme.thresholds == {"not_owner": 3}
     assert {b.label for b in acme.bots.all()} == {"support_bot", "#456"}
     assert Bot.objects.get(portal=acme, bot_id=456).bot_token == "other_token"
     globex = Portal.objects.get(name="globex")
@@ -155,6 +157,7 @@ portals:
     webhook: {user_id: 0}
     alert_emails: [not-an-email]
     interval: 5
+    thresholds: {not_found: 0, gone: 2}
     colour: red
     bots:
       - code: x
@@ -182,6 +185,7 @@ def test_bad_file_reports_every_problem_with_its_place(tmp_path):
         "portals[1].webhook: code is required",
         "portals[1].alert_emails[0]: 'not-an-email' is not an email address",
         "portals[1]: interval must be a whole number of seconds, at least 30",
+        "portals[1]: thresholds.not_found: 0 is not a whole number of at least 1",
         "portals[1].bots[0]: bot_token is required for webhook portals",
         "portals[1].bots[1]: code or id is required",
         "portals[1].bots[2]: bot 'x' appears twice on this portal",
