@@ -12,6 +12,7 @@ the UPDATE reads each bot's current row under its row lock, so a concurrent manu
 import json
 import uuid
 from datetime import datetime
+from functools import cache
 
 import psycopg
 from django.db import connection
@@ -35,14 +36,9 @@ def raw_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
-def insert_rows(rows: list[Verification]) -> list[Verification]:
-    """One INSERT ... SELECT from a single JSON document; sets each row's pk.
-
-    Rows of bots deleted meanwhile are left out (their foreign key would fail at commit);
-    returns the rows written.
-    """
-    if not rows:
-        return rows
+@cache
+def insert_statement() -> tuple[list, str]:
+    """The Verification fields and the INSERT for them; built once, from the model."""
     quote = connection.ops.quote_name
     bot = quote(Verification._meta.get_field("bot").column)
     fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
@@ -54,6 +50,18 @@ def insert_rows(rows: list[Verification]) -> list[Verification]:
         f"WHERE EXISTS (SELECT 1 FROM {quote(Bot._meta.db_table)} AS b WHERE b.{quote(Bot._meta.pk.column)} = r.{bot}) "
         f"RETURNING {quote(Verification._meta.pk.column)}, {bot}"
     )
+    return fields, sql
+
+
+def insert_rows(rows: list[Verification]) -> list[Verification]:
+    """One INSERT ... SELECT from a single JSON document; sets each row's pk.
+
+    Rows of bots deleted meanwhile are left out (their foreign key would fail at commit);
+    returns the rows written.
+    """
+    if not rows:
+        return rows
+    fields, sql = insert_statement()
     document = json.dumps([{f.column: getattr(row, f.attname) for f in fields} for row in rows], default=_isoformat)
     with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(sql, [document])
