@@ -54,11 +54,6 @@ def _decrypt(keys: tuple[str, ...], stored: str) -> str:
         ) from None
 
 
-def rotate(stored: str) -> str:
-    """The same secret encrypted with the newest key."""
-    return PREFIX + fernet().rotate(stored[len(PREFIX) :].encode()).decode()
-
-
 class EncryptedTextField(models.TextField):
     """A text column holding Fernet ciphertext; Python code sees the plain string.
 
