@@ -35,7 +35,8 @@ def ensure_admin() -> None:
     ):
         return
     username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
-    password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
+    chosen = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+    password = chosen or secrets.token_urlsafe(12)
     env = {**os.environ, "DJANGO_SUPERUSER_PASSWORD": password}
     subprocess.run(
         [PYTHON, "manage.py", "createsuperuser", "--noinput", "--username", username, "--email", "admin@localhost"],
@@ -43,8 +44,12 @@ def ensure_admin() -> None:
         env=env,
         check=True,
     )
+    if chosen:
+        # The operator chose it: no need to print it into a terminal or a log.
+        print(f"\n  Admin login created: user {username!r}, with the password from DJANGO_SUPERUSER_PASSWORD\n")
+        return
     print(f"\n  Admin login created: user {username!r}, password {password!r}")
-    print("  (shown once; change it with: python manage.py changepassword " + username + ")\n", flush=True)
+    print(f"  (shown once; change it with: python manage.py changepassword {username})\n", flush=True)
 
 
 def wants_demo() -> bool:

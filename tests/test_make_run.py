@@ -92,7 +92,8 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
             pytest.fail("Ctrl-C did not stop make run within 30 s")
         log.close()
     output = (tmp_path / "run.log").read_text()
-    assert "Admin login created: user 'admin'" in output
+    assert "Admin login created: user 'admin', with the password from DJANGO_SUPERUSER_PASSWORD" in output
+    assert "run-test-password" not in output
     with sqlite3.connect(db) as conn:
         portals = conn.execute("SELECT COUNT(*) FROM checks_portal").fetchone()[0]
     assert portals >= 3, output[-3000:]
