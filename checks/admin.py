@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 
+from checks.forms import SecretFieldsForm, secret_field
 from checks.incidents import validate_thresholds
 from checks.models import (
     AuditLog,
@@ -17,38 +18,6 @@ from checks.models import (
     Subscription,
     Verification,
 )
-
-KEEP_HINT = "Stored (hidden). Leave empty to keep it; type a new value to replace it."
-UNSET_HINT = "Not set."
-
-
-def secret_field(label: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-
-
-class SecretFieldsForm(forms.ModelForm):
-    """A password input per encrypted field; an empty input keeps the stored secret."""
-
-    secret_fields: tuple[str, ...] = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.secret_fields:
-            stored = bool(getattr(self.instance, name, ""))
-            self.fields[name].help_text = KEEP_HINT if stored else UNSET_HINT
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in self.secret_fields:
-            # Left empty: keep the stored secret (construct_instance skips absent keys).
-            if not cleaned.get(name):
-                cleaned.pop(name, None)
-        return cleaned
 
 
 class PortalForm(SecretFieldsForm):

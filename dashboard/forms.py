@@ -11,16 +11,9 @@ from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, Portal
 from dashboard.roles import Role
-
-KEEP_HINT = "Set — leave empty to keep the stored value."
-PORTAL_SECRET_FIELDS = {
-    "webhook_code": "Webhook code",
-    "oauth_client_secret": "Client secret",
-    "oauth_access_token": "Access token",
-    "oauth_refresh_token": "Refresh token",
-}
 
 MUTE_CHOICES = [
     ("1h", "1 hour"),
@@ -32,13 +25,12 @@ MUTE_CHOICES = [
 MUTE_DELTAS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(days=1), "7d": timedelta(days=7)}
 
 
-def secret_field(label: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
+class DashboardSecretsForm(SecretFieldsForm):
+    """The dashboard's wording of the stored-secret hint; nothing is said of a secret not set."""
+
+    keep_hint = "Set — leave empty to keep the stored value."
+    unset_hint = ""
+    stored_placeholder = "•••••• (set)"
 
 
 class MuteForm(forms.Form):
@@ -91,12 +83,13 @@ class MaintenanceForm(forms.ModelForm):
         return data
 
 
-class PortalForm(forms.ModelForm):
+class PortalForm(DashboardSecretsForm):
     alert_emails = forms.CharField(
         required=False,
         label="Alert emails",
         help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
     )
+    secret_fields = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("Client secret")
     oauth_access_token = secret_field("Access token")
@@ -127,10 +120,6 @@ class PortalForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
-        for name in PORTAL_SECRET_FIELDS:
-            if getattr(self.instance, name, ""):
-                self.fields[name].help_text = KEEP_HINT
-                self.fields[name].widget.attrs["placeholder"] = "•••••• (set)"
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].rstrip("/")
@@ -168,21 +157,12 @@ class PortalForm(forms.ModelForm):
         return data
 
     def _require_secret(self, name: str, message: str) -> None:
-        if not self.cleaned_data.get(name) and not getattr(self.instance, name, ""):
+        if not self.has_secret(name):
             self.add_error(name, message)
 
-    def apply_secrets(self) -> list[str]:
-        """Copies newly typed secrets onto the instance; returns the names changed (for the audit log)."""
-        changed = []
-        for name in PORTAL_SECRET_FIELDS:
-            value = self.cleaned_data.get(name)
-            if value:
-                setattr(self.instance, name, value)
-                changed.append(name)
-        return changed
 
-
-class BotForm(forms.ModelForm):
+class BotForm(DashboardSecretsForm):
+    secret_fields = ("bot_token",)
     bot_token = secret_field("Bot token")
 
     class Meta:
@@ -193,9 +173,6 @@ class BotForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["code"].required = False
-        if self.instance.pk and self.instance.bot_token:
-            self.fields["bot_token"].help_text = KEEP_HINT
-            self.fields["bot_token"].widget.attrs["placeholder"] = "•••••• (set)"
 
     def has_changed(self) -> bool:
         # An extra row left blank is no bot at all, whatever its "enabled" box says.
@@ -209,12 +186,6 @@ class BotForm(forms.ModelForm):
             raise forms.ValidationError("Give the bot's code or its id.")
         return data
 
-    def apply_token(self) -> bool:
-        if self.cleaned_data.get("bot_token"):
-            self.instance.bot_token = self.cleaned_data["bot_token"]
-            return True
-        return False
-
 
 class BaseBotFormSet(BaseInlineFormSet):
     def check_tokens(self, auth_type: str) -> bool:
@@ -223,7 +194,7 @@ class BaseBotFormSet(BaseInlineFormSet):
         if auth_type != AuthType.WEBHOOK:
             return ok
         for form in self.live_forms():
-            if not form.cleaned_data.get("bot_token") and not form.instance.bot_token:
+            if not form.has_secret("bot_token"):
                 form.add_error("bot_token", "Required for webhook portals.")
                 ok = False
         return ok

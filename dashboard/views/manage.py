@@ -42,7 +42,7 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
     for bot_form in formset.live_forms():
         bot = bot_form.instance
         bot.portal = portal
-        bot_form.apply_token()
+        bot_form.apply_secrets()
         bots.append(bot)
     if not bots:
         return []
@@ -58,9 +58,10 @@ def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Port
         bots = formset.save(commit=False)
         tokens = 0
         for bot_form in formset.live_forms():
-            if bot_form.apply_token() and bot_form.instance not in bots:
+            typed = bool(bot_form.apply_secrets())
+            if typed and bot_form.instance not in bots:
                 bots.append(bot_form.instance)
-            tokens += bool(bot_form.cleaned_data.get("bot_token"))
+            tokens += typed
         for bot in bots:
             bot.portal = portal
             bot.save()
