@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.incidents import (
+from checks.incident_rules import (
     Action,
     Decision,
     OpenIncident,
