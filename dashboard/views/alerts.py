@@ -14,7 +14,7 @@ from checks import alerting
 from checks.models import Incident, IncidentEvent
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
-from dashboard.views.common import audit, checks_banner, redirect_back
+from dashboard.views.common import RELATED_PORTAL_SECRETS, audit, checks_banner, redirect_back
 
 TABS = {
     "open": ("Open", {"state": Incident.State.OPEN, "acknowledged_at__isnull": True}),
@@ -30,15 +30,7 @@ def _incidents(tab: str):
     return (
         Incident.objects.filter(**TABS[tab][1])
         .select_related("bot", "portal", "acknowledged_by")
-        .defer(
-            "bot__bot_token",
-            "portal__webhook_code",
-            "portal__oauth_client_secret",
-            "portal__oauth_access_token",
-            "portal__oauth_refresh_token",
-            "bot__fields",
-            "bot__users",
-        )
+        .defer("bot__bot_token", *RELATED_PORTAL_SECRETS, "bot__fields", "bot__users")
         .prefetch_related(Prefetch("events", queryset=events))
         .order_by(order, "-id")
     )

@@ -33,6 +33,8 @@ BOT_LIST_FIELDS = (
 )
 
 PORTAL_SECRETS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+# The same, reached from a row that select_related its portal (bot__portal, incident__portal).
+RELATED_PORTAL_SECRETS = tuple(f"portal__{name}" for name in PORTAL_SECRETS)
 
 
 def heartbeat_stale_after() -> timedelta:
@@ -62,11 +64,7 @@ def get_portal(pk: int) -> Portal:
 
 
 def get_bot(pk: int) -> Bot:
-    return get_object_or_404(Bot.objects.select_related("portal").defer("bot_token", *_portal_secrets()), pk=pk)
-
-
-def _portal_secrets() -> list[str]:
-    return [f"portal__{name}" for name in PORTAL_SECRETS]
+    return get_object_or_404(Bot.objects.select_related("portal").defer("bot_token", *RELATED_PORTAL_SECRETS), pk=pk)
 
 
 def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = None, label: str = "") -> None:
