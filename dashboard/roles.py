@@ -4,6 +4,7 @@ A user's role is the highest group they belong to; superusers are admins. Views 
 `require_role(request, Role.OPERATOR)`, which raises PermissionDenied (403) when too low.
 """
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 from django.contrib.auth.models import Group
@@ -37,6 +38,11 @@ def ensure_groups() -> None:
         Group.objects.get_or_create(name=name)
 
 
+def role_from_groups(names: Iterable[str]) -> Role:
+    """The highest role among these group names (other groups are ignored)."""
+    return max((GROUP_ROLES[n] for n in names if n in GROUP_ROLES), default=Role.NONE)
+
+
 def role_of(user) -> Role:
     if not user.is_authenticated or not user.is_active:
         return Role.NONE
@@ -45,8 +51,7 @@ def role_of(user) -> Role:
     # Cached on the user object: templates ask several times per page.
     cached = getattr(user, "_botwatch_role", None)
     if cached is None:
-        names = user.groups.values_list("name", flat=True)
-        cached = max((GROUP_ROLES[n] for n in names if n in GROUP_ROLES), default=Role.NONE)
+        cached = role_from_groups(user.groups.values_list("name", flat=True))
         user._botwatch_role = cached
     return cached
 

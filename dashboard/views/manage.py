@@ -14,7 +14,7 @@ from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
-from dashboard.roles import Role, require_role, role_of, set_role
+from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
 
 # The audit log records changes of the form's plain fields; secrets only as "changed".
@@ -232,11 +232,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def _role_from_prefetch(user) -> str:
     if user.is_superuser:
         return "admin (superuser)"
-    names = {g.name for g in user.groups.all()}
-    for role in (Role.ADMIN, Role.OPERATOR, Role.VIEWER):
-        if role.group_name in names:
-            return role.group_name
-    return "none"
+    return role_from_groups(g.name for g in user.groups.all()).group_name
 
 
 @login_required
