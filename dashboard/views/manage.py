@@ -151,7 +151,6 @@ def portal_delete(request: HttpRequest, pk: int) -> HttpResponse:
         "object": portal,
         "kind": "portal",
         "n_bots": portal.bots.count(),
-        "cancel": portal.get_absolute_url() if hasattr(portal, "get_absolute_url") else None,
     }
     return render(request, "dashboard/confirm_delete.html", ctx)
 
