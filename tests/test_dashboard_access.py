@@ -122,6 +122,13 @@ def test_operator_mutes_pauses_and_plans_maintenance(client, operator, portal_wi
     assert set(AuditLog.objects.values_list("action", flat=True)) >= {"mute", "pause", "maintenance window"}
 
 
+def test_maintenance_form_offers_the_portals_bots(client, operator, portal_with_history):
+    client.force_login(operator)
+    page = client.get(reverse("dashboard:portal-detail", args=[portal_with_history.pk])).content.decode()
+    for bot in portal_with_history.bots.all():
+        assert f'<option value="{bot.pk}">{bot.label}</option>' in page, bot.label
+
+
 def test_maintenance_window_must_end_after_it_starts(client, operator, portal_with_history):
     client.force_login(operator)
     response = client.post(

@@ -91,7 +91,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "verifications": _recent_verifications(portal),
         "incidents": Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20],
         "windows": MaintenanceWindow.objects.filter(portal=portal, ends_at__gt=now).select_related("bot"),
-        "maintenance_form": MaintenanceForm(),
+        "maintenance_form": MaintenanceForm(portal=portal),
         "mute_form": MuteForm(),
         "checking": _checking_since(request, portal),
         "banner": checks_banner(now),
