@@ -114,13 +114,20 @@ def _evaluate_portal(verifications: list[Verification]) -> list[int]:
 def _queue_grouped(portal: Portal, alerts: dict[str, list[AlertItem]]) -> list[int]:
     ids = []
     for kind, items in alerts.items():
-        parts = [f"{i.incident.pk}.{i.event.status}" if kind == Kind.ESCALATED else str(i.incident.pk) for i in items]
-        if kind == Kind.REMINDER:
-            parts = [f"{i.incident.pk}.{i.extra['reminder_number']}" for i in items]
-        pk = queue_notification(portal, kind, items, parts)
+        pk = queue_notification(portal, kind, items, [_key_part(kind, item) for item in items])
         if pk:
             ids.append(pk)
     return ids
+
+
+def _key_part(kind: str, item: AlertItem) -> str:
+    # An incident is opened and resolved once, but escalates once per worse status and is
+    # reminded about once per period: those keys name which one, or the second is dropped.
+    if kind == Kind.ESCALATED:
+        return f"{item.incident.pk}.{item.event.status}"
+    if kind == Kind.REMINDER:
+        return f"{item.incident.pk}.{item.extra['reminder_number']}"
+    return str(item.incident.pk)
 
 
 def _evaluate_one(verification: Verification) -> Outcome | None:
