@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from checks.engine_pg import raw_cursor
 from checks.models import Portal
 
 MAX_ATTEMPTS = 100
@@ -56,16 +56,15 @@ def _write(portal_pk: int, tat: datetime | None, new_tat: datetime) -> bool:
 
 
 # The same two statements on PostgreSQL without the ORM: building each query cost more CPU
-# than the rest of a batch request's bookkeeping (a plain psycopg cursor on Django's
-# connection, so the same transaction).
+# than the rest of a batch request's bookkeeping.
 def _read_pg(portal_pk: int) -> tuple | None:
-    with connection.wrap_database_errors, _pg_cursor() as cursor:
+    with connection.wrap_database_errors, raw_cursor() as cursor:
         return cursor.execute(PG_READ.format(table=_table()), [portal_pk]).fetchone()
 
 
 def _write_pg(portal_pk: int, tat: datetime | None, new_tat: datetime) -> bool:
     # IS NOT DISTINCT FROM: a first reservation finds NULL, as the ORM's filter on None does.
-    with connection.wrap_database_errors, _pg_cursor() as cursor:
+    with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(PG_WRITE.format(table=_table()), [new_tat, portal_pk, tat])
         return bool(cursor.rowcount)
 
@@ -76,11 +75,6 @@ PG_WRITE = "UPDATE {table} SET pace_next_at = %s WHERE id = %s AND pace_next_at 
 
 def _table() -> str:
     return connection.ops.quote_name(Portal._meta.db_table)
-
-
-def _pg_cursor() -> psycopg.Cursor:
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def wait_for_slot(portal_pk: int, sleep: Callable[[float], None] = time.sleep) -> float:
