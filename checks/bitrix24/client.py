@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.bitrix24 import batch
-from checks.bitrix24.oauth import REFRESHABLE, refresh_access_token, timeouts
+from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.pacing import wait_for_slot
 from checks.bitrix24.transport import Answer, mask_url, post_json, thread_session
 from checks.bitrix24.types import BotResult
@@ -302,17 +302,11 @@ class Bitrix24Client:
 
     def _reload_portal(self) -> None:
         """The row may have moved on since the caller loaded it (tokens, block, batch support)."""
-        names = [
-            "oauth_access_token",
-            "oauth_refresh_token",
-            "oauth_expires_at",
-            "oauth_refreshed_at",
-            "blocked_until",
-            "batch_supported",
-        ]
-        fresh = Portal.objects.filter(pk=self.portal.pk).only(*names).first()
-        for name in names if fresh is not None else []:
-            setattr(self.portal, name, getattr(fresh, name))
+        try:
+            self.portal.refresh_from_db(fields=[*TOKEN_FIELDS, "blocked_until", "batch_supported"])
+        except Portal.DoesNotExist:
+            # Deleted mid-run: finish on what was loaded; the engine drops rows of deleted bots.
+            return
 
     def _finish(self, result: BotResult, bot: Bot) -> BotResult:
         result.bot_pk = bot.pk

@@ -29,6 +29,8 @@ log = logging.getLogger("checks.bitrix24")
 
 # Errors after which the access token might be cured by a refresh.
 REFRESHABLE = frozenset({"expired_token", "invalid_token"})
+# What a refresh changes on the Portal row, and so what others must re-read after one.
+TOKEN_FIELDS = ("oauth_access_token", "oauth_refresh_token", "oauth_expires_at", "oauth_refreshed_at")
 WAIT_STEP_S = 0.1
 
 
@@ -101,23 +103,18 @@ def _take_lock(portal_pk: int) -> datetime | None:
 
 
 def _reload_tokens(portal: Portal) -> bool:
-    fresh = Portal.objects.filter(pk=portal.pk).first()
-    if fresh is None:
+    """The row's current tokens onto `portal`; False when the portal was deleted meanwhile."""
+    try:
+        portal.refresh_from_db(fields=TOKEN_FIELDS)
+    except Portal.DoesNotExist:
         return False
-    for name in ("oauth_access_token", "oauth_refresh_token", "oauth_expires_at", "oauth_refreshed_at"):
-        setattr(portal, name, getattr(fresh, name))
     return True
 
 
 def _save_tokens(portal: Portal) -> None:
     # Unconditional on the token columns: the old refresh token is dead now, losing the new
     # pair would cut BotWatch off the portal until someone re-authorizes the app.
-    Portal.objects.filter(pk=portal.pk).update(
-        oauth_access_token=portal.oauth_access_token,
-        oauth_refresh_token=portal.oauth_refresh_token,
-        oauth_expires_at=portal.oauth_expires_at,
-        oauth_refreshed_at=portal.oauth_refreshed_at,
-    )
+    Portal.objects.filter(pk=portal.pk).update(**{name: getattr(portal, name) for name in TOKEN_FIELDS})
 
 
 def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
