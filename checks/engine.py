@@ -373,22 +373,21 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
 
 def finish_claim(run: Run, results: list[BotResult]) -> None:
     """Release the run's claim, noting the portal's next due time and any new address."""
+    redirected_to = last_redirect(results)
     if connection.vendor == "postgresql":
         # One statement instead of an aggregate query and an update.
-        redirects = [r.redirect_url for r in results if r.redirect_url]
-        engine_pg.release_claim(
-            run.portal.pk, run.token, redirects[-1][:500] if redirects else None, default_portal_check()
-        )
+        engine_pg.release_claim(run.portal.pk, run.token, redirected_to, default_portal_check())
         return
-    release_claim(run.portal.pk, run.token, **portal_changes(run, results))
-
-
-def portal_changes(run: Run, results: list[BotResult]) -> dict:
     changes = {"next_check_at": next_portal_check(run.portal.pk)}
+    if redirected_to:
+        changes["redirected_to"] = redirected_to
+    release_claim(run.portal.pk, run.token, **changes)
+
+
+def last_redirect(results: list[BotResult]) -> str | None:
+    """The portal's newest address seen in this run, if it redirected at all."""
     redirects = [r.redirect_url for r in results if r.redirect_url]
-    if redirects:
-        changes["redirected_to"] = redirects[-1][:500]
-    return changes
+    return redirects[-1][:500] if redirects else None
 
 
 def next_portal_check(portal_id: int) -> datetime:
