@@ -54,6 +54,11 @@ def age(then, now) -> float | None:
     return round((now - then).total_seconds(), 1) if then else None
 
 
+def ages_by_host(ages: dict[str, float], prefix: str) -> dict[str, float]:
+    """{hostname: age} of the heartbeats named "<prefix><hostname>"."""
+    return {name.removeprefix(prefix): round(a, 1) for name, a in ages.items() if name.startswith(prefix)}
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -62,20 +67,17 @@ def healthz(request):
     problems = [name for name in ("database", "broker") if not body[name]["ok"]]
     if body["database"]["ok"]:
         ages = services.heartbeat_ages(now)
-        body["last_tick_age"] = ages.get(services.BEAT)
-        body["workers"] = {n.removeprefix("worker:"): round(a, 1) for n, a in ages.items() if n.startswith("worker:")}
-        body["schedulers"] = {
-            n.removeprefix("scheduler:"): round(a, 1) for n, a in ages.items() if n.startswith("scheduler:")
-        }
+        tick = ages.get(services.BEAT)
+        body["last_tick_age"] = None if tick is None else round(tick, 1)
+        body["workers"] = ages_by_host(ages, "worker:")
+        body["schedulers"] = ages_by_host(ages, "scheduler:")
         body["last_verification_age"] = age(services.last_verification_at(), now)
-        if body["last_tick_age"] is None or body["last_tick_age"] > TICK_MAX_AGE:
+        if tick is None or tick > TICK_MAX_AGE:
             problems.append("scheduler")
         if services.has_work():
             last = body["last_verification_age"]
             if last is None or last > verification_max_age():
                 problems.append("verifications")
-        if body["last_tick_age"] is not None:
-            body["last_tick_age"] = round(body["last_tick_age"], 1)
     body["status"] = "fail" if problems else "ok"
     body["problems"] = problems
     return JsonResponse(body, status=503 if problems else 200)
