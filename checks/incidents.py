@@ -277,13 +277,14 @@ def send_reminders(now: datetime | None = None, *, inline: bool = False) -> list
     """Reminders for open, unacknowledged incidents, and the alerts held back by an ended mute or
     maintenance window for incidents still open. Returns notification ids."""
     now = now or timezone.now()
-    alerts: dict[int, dict[str, list[AlertItem]]] = defaultdict(lambda: defaultdict(list))
+    # Keyed by the incidents' portals, already loaded with them (model instances compare by pk).
+    alerts: dict[Portal, dict[str, list[AlertItem]]] = defaultdict(lambda: defaultdict(list))
     for outcome in [*_release_held_back(now), *_claim_reminders(now)]:
-        alerts[outcome.item.incident.portal_id][outcome.kind].append(outcome.item)
+        alerts[outcome.item.incident.portal][outcome.kind].append(outcome.item)
     ids = []
-    for portal_id, by_kind in alerts.items():
+    for portal, by_kind in alerts.items():
         with transaction.atomic():
-            ids += _queue_grouped(Portal.objects.get(pk=portal_id), by_kind)
+            ids += _queue_grouped(portal, by_kind)
     dispatch(ids, inline=inline)
     return ids
 
