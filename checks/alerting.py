@@ -50,11 +50,12 @@ def queue_notification(portal: Portal, kind: str, items: list[AlertItem], key_pa
     """Write the pending row for one email about `items`; None when that email already exists."""
     if not items:
         return None
+    key = notification_key(kind, key_parts)
     email = render_email(kind, portal, items)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
-                key=notification_key(kind, key_parts),
+                key=key,
                 portal=portal,
                 kind=kind,
                 recipients=recipients_for(portal),
@@ -66,7 +67,7 @@ def queue_notification(portal: Portal, kind: str, items: list[AlertItem], key_pa
             notification.events.set([item.event for item in items])
     except IntegrityError:
         # Same key: this event's email is already queued (a redelivered task, a racing worker).
-        log.info("notification %s already exists", notification_key(kind, key_parts))
+        log.info("notification %s already exists", key)
         return None
     return notification.pk
 
