@@ -85,9 +85,10 @@ def _overview_ctx(request: HttpRequest) -> dict:
     now = timezone.now()
     filters = _filters(request)
     counts = _status_counts()
+    total = sum(c["n"] for c in counts)
     paginator = Paginator(_bots(filters), PAGE_SIZE)
     if not (filters["status"] or filters["portal"] or filters["q"]):
-        paginator.count = sum(c["n"] for c in counts)  # known already: saves a COUNT(*) over every bot
+        paginator.count = total  # known already: saves a COUNT(*) over every bot
     page = paginator.get_page(request.GET.get("page"))
     open_incidents = list(
         Incident.objects.filter(state=Incident.State.OPEN)
@@ -117,7 +118,7 @@ def _overview_ctx(request: HttpRequest) -> dict:
         # Every portal shows up: those without bots would otherwise be invisible here.
         "empty_portals": Portal.objects.filter(bots__isnull=True).values_list("id", "name")[:50],
         "counts": counts,
-        "total": sum(c["n"] for c in counts),
+        "total": total,
         "open_incidents": open_incidents,
         "page": page,
         "rows": _rows(list(page.object_list), now),
