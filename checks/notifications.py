@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from checks.crypto import DecryptionError
+from checks.crypto import DecryptionError, decrypt
 from checks.guidance import guidance_for
 from checks.models import Bot, Incident, IncidentEvent, Notification, Portal
 from checks.status import Status
@@ -169,13 +170,17 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
 
 def portal_secrets(portal: Portal) -> list[str]:
     """Every stored secret of a portal and its bots, to be kept out of anything sent."""
+    # The portal's own secrets were decrypted when it was loaded.
     names = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
-    found = []
-    try:
-        found += [getattr(portal, name) for name in names]
-        found += list(Bot.objects.filter(portal=portal).values_list("bot_token", flat=True))
-    except DecryptionError:
-        log.warning("portal %s: some secrets cannot be decrypted, emails are scrubbed of the others", portal.name)
+    found = [getattr(portal, name) for name in names]
+    # Bot tokens are read as stored and decrypted one by one: through the field, one token
+    # under a removed key would fail the whole query and leave every other token unscrubbed.
+    stored = Bot.objects.filter(portal=portal).exclude(bot_token="")
+    for ciphertext in stored.values_list(Cast("bot_token", TextField()), flat=True):
+        try:
+            found.append(decrypt(ciphertext))
+        except DecryptionError:
+            log.warning("portal %s: a bot token cannot be decrypted, emails are scrubbed of the others", portal.name)
     # Very short values would redact ordinary words; stored secrets are longer than this.
     return sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True)
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 
 from checks import incidents, notifications
@@ -294,6 +295,18 @@ def test_emails_never_contain_a_secret(portal, bot, smtp_sink):
             assert secret not in smtp_sink.text_of(message) and secret not in smtp_sink.html_of(message)
     for notification in Notification.objects.all():
         assert BOT_TOKEN not in notification.text_body + notification.html_body + notification.subject
+
+
+def test_an_undecryptable_token_leaves_the_other_secrets_scrubbed(portal, bot, smtp_sink, caplog):
+    broken = make_bot(portal, code="legacy_bot", bot_token="other-token-4242")
+    with connection.cursor() as cursor:
+        # As if stored under a key since removed from BOTWATCH_SECRET_KEYS.
+        cursor.execute("UPDATE checks_bot SET bot_token = %s WHERE id = %s", ["fernet:gone", broken.pk])
+    sweep([bot], Status.NOT_FOUND, T0, description=f"upstream said: botToken={BOT_TOKEN}")
+    [message] = smtp_sink.wait_for(1)
+    assert BOT_TOKEN not in message.as_string()
+    assert "upstream said: botToken=[redacted]" in smtp_sink.text_of(message)
+    assert "a bot token cannot be decrypted" in caplog.text
 
 
 # --- Reminders, acknowledgement, mute, maintenance ------------------------------------------
