@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from checks.engine import claim_due_portals, claim_portal, verify_portal
-from checks.models import Bot, Heartbeat, Portal, Verification
+from checks.models import Bot, Heartbeat, Verification
 from checks.retention import prune_history
 
 __all__ = [
@@ -85,7 +85,3 @@ def last_verification_at() -> datetime | None:
 def has_work() -> bool:
     """Whether any bot is expected to be verified (an empty install has nothing to report)."""
     return Bot.objects.filter(enabled=True, portal__paused=False).exists()
-
-
-def portal_by_name(name: str) -> Portal | None:
-    return Portal.objects.filter(name=name).first()
