@@ -12,6 +12,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,11 +83,9 @@ class Answer:
     truncated: bool = False
     attempts: int = 1
 
-    @property
+    @cached_property
     def payload(self) -> Any:
-        if not hasattr(self, "_payload"):
-            self._payload = None if self.truncated else parse_json(self.body)
-        return self._payload
+        return None if self.truncated else parse_json(self.body)
 
     @property
     def error_code(self) -> str | None:
