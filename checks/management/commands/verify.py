@@ -36,8 +36,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.format_json(row, bots[row.bot_id]) if as_json else self.format_text(row, bots[row.bot_id])
             )
-        if any(row.status != Status.OK for row in rows):
-            raise CommandError(f"{sum(r.status != Status.OK for r in rows)} of {len(rows)} bot(s) not ok", returncode=1)
+        failed = sum(row.status != Status.OK for row in rows)
+        if failed:
+            raise CommandError(f"{failed} of {len(rows)} bot(s) not ok", returncode=1)
 
     def select_portals(self, names: list[str]) -> list[Portal]:
         if not names:
