@@ -83,7 +83,8 @@ def aggregate_recent(now: datetime) -> int:
     """Fold every complete day since the last aggregated one (at most the retained ones)."""
     yesterday = timezone.localdate(now) - timedelta(days=1)
     last = DailyStat.objects.aggregate(day=Max("day"))["day"]
-    first = max(last or cutoff_day(now), cutoff_day(now))
+    cutoff = cutoff_day(now)
+    first = max(last or cutoff, cutoff)
     written, day = 0, first
     while day <= yesterday:
         written += aggregate_day(day)
