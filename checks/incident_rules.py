@@ -51,16 +51,21 @@ def validate_thresholds(data: object) -> dict[str, int]:
         if status not in DEFAULT_THRESHOLDS:
             known = ", ".join(sorted(DEFAULT_THRESHOLDS))
             raise ValueError(f"thresholds: unknown status {status!r} (known: {known})")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        if not _is_count(count):
             raise ValueError(f"thresholds.{status}: {count!r} is not a whole number of at least 1")
         clean[str(status)] = count
     return clean
 
 
+def _is_count(value: object) -> bool:
+    # JSON true is an int to Python; a threshold of "True failures" is an operator's mistake.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def threshold_for(status: str, overrides: Mapping | None = None) -> int:
     """Consecutive bad verifications before `status` opens an incident (SPEC §5, Portal.thresholds)."""
     count = (overrides or {}).get(str(status))
-    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+    if _is_count(count):
         return count
     if count is not None:
         # A bad stored value must not stop alerting for the whole portal: fall back, loudly.
