@@ -52,6 +52,20 @@ def test_roles_come_from_groups(viewer, operator, dashboard_admin, django_user_m
     assert role_of(nobody) == Role.NONE
 
 
+def test_account_without_a_role_sees_nothing_but_its_own_account(client, django_user_model, portal_with_history):
+    nobody = django_user_model.objects.create_user("nobody", password="x-long-password-1")
+    client.force_login(nobody)
+    reachable = {"login", "logout", "password_change", "password_change_done", "healthz", "admin"}
+    for name, path in all_urls():
+        if name in reachable:
+            continue
+        response = client.get(path)
+        assert response.status_code == 403, (name, path, response.status_code)
+    assert "Your account has no role yet" in client.get("/").content.decode()
+    assert client.get(reverse("password_change")).status_code == 200
+    assert client.post(reverse("logout")).status_code == 302
+
+
 def test_viewer_cannot_reach_edit_pages_or_actions(client, viewer, portal_with_history):
     client.force_login(viewer)
     portal = portal_with_history
