@@ -54,6 +54,10 @@ def lease_seconds() -> int:
     return int(getattr(settings, "BOTWATCH_CLAIM_LEASE", 600))
 
 
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=lease_seconds())
+
+
 def interval_for(portal: Portal) -> int:
     return max(MIN_INTERVAL, portal.interval or settings.BOTWATCH_CHECK_INTERVAL)
 
@@ -87,7 +91,7 @@ def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | Non
     won = (
         Portal.objects.filter(pk=portal_id, paused=False)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .update(claim_token=token, claimed_until=now + timedelta(seconds=lease_seconds()))
+        .update(claim_token=token, claimed_until=lease_until(now))
     )
     return token if won else None
 
@@ -97,7 +101,7 @@ def claim_due_portals(now: datetime | None = None, limit: int = 1000) -> list[tu
     if connection.vendor == "postgresql":
         # One conditional UPDATE for the whole tick rather than one per portal.
         portal_ids = due_portal_ids(now, limit)
-        return engine_pg.claim_portals(portal_ids, now, now + timedelta(seconds=lease_seconds())) if portal_ids else []
+        return engine_pg.claim_portals(portal_ids, now, lease_until(now)) if portal_ids else []
     claims = []
     for portal_id in due_portal_ids(now, limit):
         token = claim_portal(portal_id, now)
@@ -257,7 +261,7 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
 
 def hold_claim(run: Run) -> None:
     # Locks the portal row (PostgreSQL) until commit and proves the lease is still ours.
-    until = timezone.now() + timedelta(seconds=lease_seconds())
+    until = lease_until(timezone.now())
     if connection.vendor == "postgresql":
         held = engine_pg.extend_claim(run.portal.pk, run.token, until)
     else:
