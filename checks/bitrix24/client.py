@@ -161,8 +161,9 @@ class Bitrix24Client:
     def block(self) -> None:
         """OPERATION_TIME_LIMIT: no call to this portal before operating_reset_at (or ~10 minutes)."""
         now = timezone.now()
-        until = self.reset_at if self.reset_at and now < self.reset_at < now + 2 * OPERATING_BLOCK else None
-        until = until or now + OPERATING_BLOCK
+        reset = self.reset_at
+        # A reset time in the past or far off is not believed: the documented 10 minutes then.
+        until = reset if reset and now < reset < now + 2 * OPERATING_BLOCK else now + OPERATING_BLOCK
         self.portal.blocked_until = until
         if self.persist:
             later = Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
