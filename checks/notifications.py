@@ -109,15 +109,13 @@ def _item_context(item: AlertItem) -> dict:
     }
 
 
-def _guidance(items: list[AlertItem]) -> list[dict]:
-    """Probable causes and what to do, once per distinct problem in the email (not per bot)."""
+def _guidance(rows: list[dict]) -> list[dict]:
+    """Probable causes and what to do, once per distinct code shown in the email (not per bot)."""
     seen = {}
-    for item in items:
-        status, code = item.incident.last_status, item.incident.error_code
-        key = display_code(status, code)
-        if key not in seen:
-            causes, actions = guidance_for(status, code)
-            seen[key] = {"code": key, "causes": causes, "actions": actions}
+    for row in rows:
+        if row["code"] not in seen:
+            causes, actions = guidance_for(row["status"], row["error_code"])
+            seen[row["code"]] = {"code": row["code"], "causes": causes, "actions": actions}
     return list(seen.values())
 
 
@@ -155,7 +153,7 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
         "kind": kind,
         "portal": {"name": portal.name, "url": portal.url},
         "items": rows,
-        "guidance": _guidance(items) if kind != Kind.RESOLVED else [],
+        "guidance": _guidance(rows) if kind != Kind.RESOLVED else [],
         "site_url": settings.SITE_URL,
         "reminder_hours": settings.BOTWATCH_REMINDER_HOURS,
     }
