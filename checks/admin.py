@@ -21,7 +21,7 @@ from checks.models import (
 
 
 class PortalForm(SecretFieldsForm):
-    secret_fields = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+    secret_fields = Portal.SECRET_FIELDS
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("OAuth client secret")
     oauth_access_token = secret_field("OAuth access token")

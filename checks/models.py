@@ -18,6 +18,9 @@ class AuthType(models.TextChoices):
 
 
 class Portal(models.Model):
+    # The encrypted columns: forms keep them write-only, lists defer them, emails scrub them.
+    SECRET_FIELDS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+
     name = models.SlugField(max_length=100, unique=True, help_text="Unique label, e.g. acme")
     url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
     auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.WEBHOOK)

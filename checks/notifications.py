@@ -169,8 +169,7 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
 def portal_secrets(portal: Portal) -> list[str]:
     """Every stored secret of a portal and its bots, to be kept out of anything sent."""
     # The portal's own secrets were decrypted when it was loaded.
-    names = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
-    found = [getattr(portal, name) for name in names]
+    found = [getattr(portal, name) for name in Portal.SECRET_FIELDS]
     # Bot tokens are read as stored and decrypted one by one: through the field, one token
     # under a removed key would fail the whole query and leave every other token unscrubbed.
     stored = Bot.objects.filter(portal=portal).exclude(bot_token="")

@@ -89,7 +89,7 @@ class PortalForm(DashboardSecretsForm):
         label="Alert emails",
         help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
     )
-    secret_fields = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+    secret_fields = Portal.SECRET_FIELDS
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("Client secret")
     oauth_access_token = secret_field("Access token")

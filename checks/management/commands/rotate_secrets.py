@@ -3,8 +3,6 @@ from django.db import transaction
 
 from checks.models import Bot, Portal
 
-PORTAL_SECRETS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
-
 
 class Command(BaseCommand):
     help = (
@@ -14,7 +12,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            portals = _rewrite(Portal, PORTAL_SECRETS)
+            portals = _rewrite(Portal, Portal.SECRET_FIELDS)
             bots = _rewrite(Bot, ("bot_token",))
         self.stdout.write(f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s) with the newest key.")
 
