@@ -15,6 +15,7 @@ import logging
 import random
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -242,15 +243,7 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
     checked_at = timezone.now()
     rows = [build_verification(run, bot, result, checked_at) for bot, result in zip(run.bots, results, strict=True)]
     try:
-        with transaction.atomic():
-            if run.scheduled:
-                hold_claim(run)
-            rows = insert_rows(rows)
-            ids = update_bot_states(run, rows, results, checked_at) if rows else []
-            if run.scheduled:
-                finish_claim(run, results)
-            if ids:
-                transaction.on_commit(lambda: hand_to_alerting(ids, inline=inline_alerts))
+        rows, for_alerting = write_results(run, rows, results, checked_at)
     except IntegrityError as exc:
         # Another run recorded some of these slots first (a lease that expired under a
         # slow worker), or a bot was deleted meanwhile: keep what is already there. The
@@ -258,26 +251,41 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
         # for these (rows hold no secret: descriptions are redacted by the client).
         log.warning("portal %s: verifications not recorded (slot taken or bot deleted): %s", run.portal.pk, exc)
         return []
+    if for_alerting:
+        # Runs now in autocommit (the write is committed), or when the caller's transaction commits.
+        transaction.on_commit(lambda: hand_to_alerting(for_alerting, inline=inline_alerts))
     return rows
 
 
-def hold_claim(run: Run) -> None:
-    # Locks the portal row (PostgreSQL) until commit and proves the lease is still ours.
-    until = lease_until(timezone.now())
-    if connection.vendor == "postgresql":
-        held = engine_pg.extend_claim(run.portal.pk, run.token, until)
-    else:
-        held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token).update(claimed_until=until)
-    if not held:
+def write_results(
+    run: Run, rows: list[Verification], results: list[BotResult], now: datetime
+) -> tuple[list[Verification], list[int]]:
+    """Rows, bot states and the claim's release, all or nothing.
+
+    Returns the rows written (a bot deleted meanwhile has none) and the ids of those that
+    alerting must look at. Raises LostClaim when a scheduled run's claim is no longer held.
+    """
+    by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
+    # One next time for the whole run: a portal's bots stay together in one batch, and the
+    # jitter spreads the portals.
+    next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return _write_portable(run, rows, by_bot, next_at, results)
+    # One statement: a transaction of its own in autocommit (the workers); inside a caller's
+    # transaction a savepoint, so that a refused write leaves that transaction usable.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        recorded = engine_pg.record(
+            rows,
+            by_bot,
+            portal_id=run.portal.pk,
+            token=run.token,
+            next_at=next_at,
+            redirected_to=last_redirect(results) if run.scheduled else None,
+        )
+    if not recorded.held:
         raise LostClaim
-
-
-def insert_rows(rows: list[Verification]) -> list[Verification]:
-    # Bots deleted while their check was in flight would fail the foreign key at commit.
-    if connection.vendor == "postgresql":
-        return engine_pg.insert_rows(rows)  # leaves them out in the INSERT itself
-    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
-    return Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
+    return recorded.rows, recorded.for_alerting
 
 
 STATE_FIELDS = [
@@ -302,14 +310,31 @@ STATE_FIELDS = [
 ]
 
 
-def update_bot_states(run: Run, rows: list[Verification], results: list[BotResult], now: datetime) -> list[int]:
+def _write_portable(
+    run: Run, rows: list[Verification], by_bot: dict[int, BotResult], next_at: datetime | None, results
+) -> tuple[list[Verification], list[int]]:
+    """write_results on SQLite, inside its transaction: statement by statement."""
+    # A scheduled run first proves that the lease is still ours.
+    held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token)
+    if run.scheduled and not held.update(claimed_until=lease_until(timezone.now())):
+        raise LostClaim
+    # Bots deleted while their check was in flight would fail the foreign key at commit.
+    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
+    rows = Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
+    for_alerting = update_bot_states(run, rows, by_bot, next_at) if rows else []
+    if run.scheduled:
+        changes = {"next_check_at": next_portal_check(run.portal.pk)}
+        redirected_to = last_redirect(results)
+        if redirected_to:
+            changes["redirected_to"] = redirected_to
+        release_claim(run.portal.pk, run.token, **changes)
+    return rows, for_alerting
+
+
+def update_bot_states(
+    run: Run, rows: list[Verification], by_bot: dict[int, BotResult], next_at: datetime | None
+) -> list[int]:
     """Apply each row to its bot; returns the ids of the rows alerting must look at."""
-    by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
-    # One next time for the whole run: a portal's bots stay together in one batch, and the
-    # jitter spreads the portals.
-    next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
-    if connection.vendor == "postgresql":
-        return engine_pg.update_states(rows, by_bot, next_at)
     bots = {bot.pk: bot for bot in run.bots}
     # Re-read the state under lock: a manual `verify` may have moved it since the run began.
     # Plain values onto the run's own objects: no second decryption of every bot token.
@@ -332,7 +357,7 @@ def update_bot_states(run: Run, rows: list[Verification], results: list[BotResul
 
 
 def save_states(bots: list[Bot]) -> None:
-    """The portable path (SQLite): one UPDATE per bot, sent as one executemany.
+    """One UPDATE per bot, sent as one executemany.
 
     Django's bulk_update builds a CASE per field and row; for 50 bots x 18 fields that costs
     more CPU than the whole HTTP exchange of the portal.
@@ -375,19 +400,6 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
         bot.fields = result.fields
         bot.remote_id = engine_pg.remote_bot_id(result.fields) or bot.remote_id
         bot.users = result.users or []
-
-
-def finish_claim(run: Run, results: list[BotResult]) -> None:
-    """Release the run's claim, noting the portal's next due time and any new address."""
-    redirected_to = last_redirect(results)
-    if connection.vendor == "postgresql":
-        # One statement instead of an aggregate query and an update.
-        engine_pg.release_claim(run.portal.pk, run.token, redirected_to, default_portal_check())
-        return
-    changes = {"next_check_at": next_portal_check(run.portal.pk)}
-    if redirected_to:
-        changes["redirected_to"] = redirected_to
-    release_claim(run.portal.pk, run.token, **changes)
 
 
 def last_redirect(results: list[BotResult]) -> str | None:

@@ -11,12 +11,12 @@ the UPDATE reads each bot's current row under its row lock, so a concurrent manu
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 import psycopg
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 from checks.bitrix24.types import BotResult
 from checks.models import Bot, Portal, Verification
@@ -36,42 +36,133 @@ def raw_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
+# One statement records a run: it releases the claim (proving it is still held), inserts
+# the verifications of bots that still exist, and moves each bot's state on from the row
+# just written. In autocommit that is one round trip and one transaction instead of six
+# statements; the CTEs run in that order (each feeds the next), so the portal row is locked
+# before the bots', as in a claim's other statements.
+RECORD = """
+WITH src AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint)
+),
+claim AS (
+    UPDATE {portal} SET
+        claim_token = NULL,
+        claimed_until = NULL,
+        next_check_at = LEAST(%(next_at)s::timestamptz, (
+            SELECT MIN(next_check_at) FROM {bot}
+            WHERE portal_id = %(portal)s AND enabled AND NOT id = ANY(%(bot_ids)s::bigint[]))),
+        redirected_to = COALESCE(%(redirected_to)s, redirected_to)
+    WHERE id = %(portal)s AND claim_token = %(token)s::uuid
+    RETURNING id
+),
+ins AS (
+    INSERT INTO {verification} ({columns})
+    SELECT {columns} FROM src
+    WHERE (%(token)s::uuid IS NULL OR EXISTS (SELECT 1 FROM claim))
+        AND EXISTS (SELECT 1 FROM {bot} AS b WHERE b.id = src.bot_id)
+    RETURNING *
+),
+upd AS (
+    UPDATE {bot} AS b SET
+        status = v.status,
+        status_since = CASE WHEN b.status = v.status THEN b.status_since ELSE v.checked_at END,
+        consecutive_failures = CASE WHEN v.status = %(ok)s THEN 0 ELSE b.consecutive_failures + 1 END,
+        failure_streak = CASE WHEN v.status = %(ok)s THEN '{{}}'::jsonb
+            ELSE COALESCE(b.failure_streak, '{{}}'::jsonb)
+                || jsonb_build_object(v.status, COALESCE((b.failure_streak ->> v.status)::int, 0) + 1) END,
+        next_check_at = COALESCE(%(next_at)s::timestamptz, b.next_check_at),
+        last_checked_at = v.checked_at,
+        last_ok_at = CASE WHEN v.status = %(ok)s THEN v.checked_at ELSE b.last_ok_at END,
+        last_error = v.error_code,
+        last_duration_ms = v.duration_ms,
+        last_verification_id = v.id,
+        last_ok_verification_id = CASE WHEN v.status = %(ok)s THEN v.id ELSE b.last_ok_verification_id END,
+        count_message = CASE WHEN u.x_has_counters THEN v.count_message ELSE b.count_message END,
+        count_command = CASE WHEN u.x_has_counters THEN v.count_command ELSE b.count_command END,
+        count_chat = CASE WHEN u.x_has_counters THEN v.count_chat ELSE b.count_chat END,
+        count_user = CASE WHEN u.x_has_counters THEN v.count_user ELSE b.count_user END,
+        remote_id = COALESCE(u.x_remote_id, b.remote_id),
+        fields = CASE WHEN v.fields = '{{}}'::jsonb THEN b.fields ELSE v.fields END,
+        users = COALESCE(u.x_users, b.users)
+    FROM ins AS v
+    JOIN src AS u ON u.bot_id = v.bot_id
+    JOIN {bot} AS old ON old.id = v.bot_id
+    WHERE b.id = v.bot_id
+    RETURNING v.id, v.bot_id, v.status, old.status
+)
+SELECT (SELECT count(*) FROM claim), upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
+"""
+
+
 @cache
-def insert_statement() -> tuple[list, str]:
-    """The Verification fields and the INSERT for them; built once, from the model."""
+def record_statement() -> tuple[list, str]:
+    """The Verification fields and the recording statement for them; built once, from the model."""
     quote = connection.ops.quote_name
-    bot = quote(Verification._meta.get_field("bot").column)
     fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(quote(f.column) for f in fields)
-    record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
-    sql = (
-        f"INSERT INTO {quote(Verification._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model, values bound
-        f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record}) "
-        f"WHERE EXISTS (SELECT 1 FROM {quote(Bot._meta.db_table)} AS b WHERE b.{quote(Bot._meta.pk.column)} = r.{bot}) "
-        f"RETURNING {quote(Verification._meta.pk.column)}, {bot}"
+    sql = RECORD.format(
+        columns=", ".join(quote(f.column) for f in fields),
+        record=", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields),
+        portal=quote(Portal._meta.db_table),
+        bot=quote(Bot._meta.db_table),
+        verification=quote(Verification._meta.db_table),
     )
     return fields, sql
 
 
-def insert_rows(rows: list[Verification]) -> list[Verification]:
-    """One INSERT ... SELECT from a single JSON document; sets each row's pk.
+@dataclass
+class Recorded:
+    held: bool  # False: a scheduled run whose claim is no longer held wrote nothing
+    rows: list[Verification]  # those written (rows of bots deleted meanwhile are left out), pk set
+    for_alerting: list[int]  # ids of the rows alerting must look at
 
-    Rows of bots deleted meanwhile are left out (their foreign key would fail at commit);
-    returns the rows written.
-    """
-    if not rows:
-        return rows
-    fields, sql = insert_statement()
-    document = json.dumps([{f.column: getattr(row, f.attname) for f in fields} for row in rows], default=_isoformat)
-    with connection.wrap_database_errors, raw_cursor() as cursor:
-        cursor.execute(sql, [document])
-        ids = {bot_id: pk for pk, bot_id in cursor.fetchall()}
-    rows = [row for row in rows if row.bot_id in ids]
+
+def record(
+    rows: list[Verification],
+    results: dict[int, BotResult],
+    *,
+    portal_id: int,
+    token: uuid.UUID | None,
+    next_at: datetime | None,
+    redirected_to: str | None,
+) -> Recorded:
+    """Write one run's rows and bot states, and release its claim (token given), in one statement."""
+    fields, sql = record_statement()
+    document = []
     for row in rows:
-        row.pk = ids[row.bot_id]  # one row per bot in a run
-        row._state.adding = False
-        row._state.db = connection.alias
-    return rows
+        result = results[row.bot_id]
+        entry = {f.column: getattr(row, f.attname) for f in fields}
+        entry["x_has_counters"] = bool(result.counters)
+        entry["x_users"] = (result.users or []) if result.fields else None
+        entry["x_remote_id"] = remote_bot_id(result.fields)
+        document.append(entry)
+    params = {
+        # json.dumps encodes the whole run in C; psycopg would adapt values one by one in Python.
+        "rows": json.dumps(document, default=_isoformat),
+        "bot_ids": [row.bot_id for row in rows],
+        "portal": portal_id,
+        "token": token,
+        "next_at": next_at,
+        "redirected_to": redirected_to,
+        "ok": Status.OK.value,
+    }
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        answer = cursor.fetchall()
+    held = token is None or answer[0][0] > 0
+    written = {bot_id: (vid, status, before) for _, vid, bot_id, status, before in answer if vid is not None}
+    kept = []
+    for row in rows:
+        if row.bot_id in written:
+            row.pk = written[row.bot_id][0]  # one row per bot in a run
+            row._state.adding = False
+            row._state.db = connection.alias
+            kept.append(row)
+    # `before` is the statement's snapshot of the bot: its status before this row.
+    quiet = (Status.OK.value, BotState.PENDING.value)
+    alerting = [vid for vid, status, before in written.values() if not (status == Status.OK and before in quiet)]
+    return Recorded(held=held, rows=kept, for_alerting=sorted(alerting))
 
 
 def _isoformat(value):
@@ -79,101 +170,6 @@ def _isoformat(value):
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-UPDATE_STATES = """
-UPDATE {bot} AS b SET
-    status = v.status,
-    status_since = CASE WHEN b.status = v.status THEN b.status_since ELSE v.checked_at END,
-    consecutive_failures = CASE WHEN v.status = %(ok)s THEN 0 ELSE b.consecutive_failures + 1 END,
-    failure_streak = CASE WHEN v.status = %(ok)s THEN '{{}}'::jsonb
-        ELSE COALESCE(b.failure_streak, '{{}}'::jsonb)
-            || jsonb_build_object(v.status, COALESCE((b.failure_streak ->> v.status)::int, 0) + 1) END,
-    next_check_at = COALESCE(%(next_at)s::timestamptz, b.next_check_at),
-    last_checked_at = v.checked_at,
-    last_ok_at = CASE WHEN v.status = %(ok)s THEN v.checked_at ELSE b.last_ok_at END,
-    last_error = v.error_code,
-    last_duration_ms = v.duration_ms,
-    last_verification_id = v.id,
-    last_ok_verification_id = CASE WHEN v.status = %(ok)s THEN v.id ELSE b.last_ok_verification_id END,
-    count_message = CASE WHEN u.has_counters THEN v.count_message ELSE b.count_message END,
-    count_command = CASE WHEN u.has_counters THEN v.count_command ELSE b.count_command END,
-    count_chat = CASE WHEN u.has_counters THEN v.count_chat ELSE b.count_chat END,
-    count_user = CASE WHEN u.has_counters THEN v.count_user ELSE b.count_user END,
-    remote_id = COALESCE(u.remote_id, b.remote_id),
-    fields = COALESCE(u.fields, b.fields),
-    users = COALESCE(u.users, b.users)
-FROM {verification} AS v
-JOIN jsonb_to_recordset(%(per_row)s::jsonb)
-    AS u(vid bigint, has_counters boolean, fields jsonb, users jsonb, remote_id bigint) ON u.vid = v.id
-JOIN {bot} AS old ON old.id = v.bot_id
-WHERE b.id = v.bot_id
-RETURNING v.id, v.status, old.status
-"""
-
-
-def update_states(rows: list[Verification], results: dict[int, BotResult], next_at: datetime | None) -> list[int]:
-    """Apply each row to its bot in one statement; returns the ids alerting must look at."""
-    # One JSON document rather than five arrays: psycopg escapes array elements one by one
-    # in Python, json.dumps does the whole list in C.
-    per_row = []
-    for row in rows:
-        result = results[row.bot_id]
-        per_row.append(
-            {
-                "vid": row.pk,
-                "has_counters": bool(result.counters),
-                "fields": result.fields or None,
-                "users": (result.users or []) if result.fields else None,
-                "remote_id": remote_bot_id(result.fields),
-            }
-        )
-    sql = UPDATE_STATES.format(
-        bot=connection.ops.quote_name(Bot._meta.db_table),
-        verification=connection.ops.quote_name(Verification._meta.db_table),
-    )
-    params = {
-        "ok": Status.OK.value,
-        "next_at": next_at,
-        "per_row": Jsonb(per_row),
-    }
-    with connection.wrap_database_errors, raw_cursor() as cursor:
-        cursor.execute(sql, params)
-        changed = cursor.fetchall()
-    # `old` is the statement's snapshot of the bot: its status before this row.
-    quiet = (Status.OK.value, BotState.PENDING.value)
-    return [vid for vid, status, before in changed if not (status == Status.OK and before in quiet)]
-
-
-RELEASE_CLAIM = """
-UPDATE {portal} SET
-    claim_token = NULL,
-    claimed_until = NULL,
-    next_check_at = COALESCE(
-        (SELECT MIN(next_check_at) FROM {bot} WHERE portal_id = %(portal)s AND enabled), %(default_next)s),
-    redirected_to = COALESCE(%(redirected_to)s, redirected_to)
-WHERE id = %(portal)s AND claim_token = %(token)s
-"""
-
-
-def release_claim(portal_id: int, token, redirected_to: str | None, default_next: datetime) -> bool:
-    """engine.release_claim with the portal's next due time (the earliest of its enabled bots)."""
-    sql = RELEASE_CLAIM.format(
-        portal=connection.ops.quote_name(Portal._meta.db_table), bot=connection.ops.quote_name(Bot._meta.db_table)
-    )
-    params = {"portal": portal_id, "token": token, "redirected_to": redirected_to, "default_next": default_next}
-    with connection.wrap_database_errors, raw_cursor() as cursor:
-        cursor.execute(sql, params)
-        return bool(cursor.rowcount)
-
-
-def extend_claim(portal_id: int, token, until: datetime) -> bool:
-    """The lease runs until `until` if the claim is still held (and the row is locked)."""
-    table = connection.ops.quote_name(Portal._meta.db_table)
-    sql = f"UPDATE {table} SET claimed_until = %s WHERE id = %s AND claim_token = %s"  # noqa: S608 - name from the model
-    with connection.wrap_database_errors, raw_cursor() as cursor:
-        cursor.execute(sql, [until, portal_id, token])
-        return bool(cursor.rowcount)
 
 
 # The rows are locked in id order first (the lock the UPDATE takes anyway), so two ticks

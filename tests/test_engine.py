@@ -279,8 +279,10 @@ def test_only_failures_and_recoveries_go_to_alerting():
     def alerted(result_for) -> bool:
         run = engine.start_run(portal.pk, None, manual=True)
         result = result_for(bot)
-        rows = engine.insert_rows([engine.build_verification(run, bot, result, timezone.now())])
-        return engine.update_bot_states(run, rows, [result], timezone.now()) == [rows[0].pk]
+        row = engine.build_verification(run, bot, result, timezone.now())
+        rows, for_alerting = engine.write_results(run, [row], [result], timezone.now())
+        assert [r.pk for r in rows] == [Verification.objects.latest("pk").pk]
+        return for_alerting == [rows[0].pk]
 
     assert not alerted(ok)  # first ok: nothing to resolve
     assert not alerted(ok)  # steady state
