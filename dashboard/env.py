@@ -97,7 +97,7 @@ def env_url(name: str, default: str, schemes: tuple[str, ...] = ("http", "https"
     return value
 
 
-def parse_database_url(name: str, default: str) -> dict:
+def parse_database_url(name: str, default: str, pool_size: int = 40) -> dict:
     value = str(_raw(name, default))
     scheme = urlsplit(value).scheme
     if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
@@ -115,8 +115,14 @@ def parse_database_url(name: str, default: str) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     else:
-        config["CONN_MAX_AGE"] = 60
+        # A pool of connections per process (psycopg_pool through Django). Celery's Django
+        # fixup closes the database connection before and after every task, so without a
+        # pool each verification paid a new PostgreSQL connection and a backend with cold
+        # caches; closing now hands the connection back. Checked when handed out, so one
+        # lost on a database restart is replaced rather than failing a request.
+        config["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
         config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_size, "timeout": 30}
     return config
 
 

@@ -80,7 +80,14 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": parse_database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'botwatch.sqlite3'}")}
+DATABASES = {
+    "default": parse_database_url(
+        "DATABASE_URL",
+        f"sqlite:///{VAR_DIR / 'botwatch.sqlite3'}",
+        # Per process: at least the worker's threads plus its heartbeat and the broker's.
+        pool_size=env_int("BOTWATCH_DB_POOL_SIZE", 40, minimum=2),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))

@@ -78,6 +78,7 @@ def test_services_from_urls(tmp_path):
         ("BITRIX24_OAUTH_URL", "https://", "BITRIX24_OAUTH_URL: 'https://' has no host name"),
         ("BOTWATCH_ALERT_EMAILS", "ops@example.com,nobody", "BOTWATCH_ALERT_EMAILS: 'nobody' is not an email address"),
         ("BOTWATCH_ALLOW_HTTP", "sometimes", "BOTWATCH_ALLOW_HTTP='sometimes' is not a boolean"),
+        ("BOTWATCH_DB_POOL_SIZE", "1", "BOTWATCH_DB_POOL_SIZE=1 is below the minimum of 2"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):
@@ -85,6 +86,34 @@ def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, mes
     assert result.returncode == 2
     assert result.stderr.strip() == f"BotWatch configuration error: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+REUSE = (
+    "from django.db import connection; pids = set()\n"
+    "for _ in range(30):\n"
+    "    with connection.cursor() as c:\n"
+    "        c.execute('SELECT pg_backend_pid()'); pids.add(c.fetchone()[0])\n"
+    "    connection.close()  # what Celery's Django fixup does before and after every task\n"
+    "print(len(pids), connection.settings_dict['OPTIONS'].get('pool', {}).get('max_size', 0))"
+)
+
+
+def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path, postgres):
+    env = {**GOOD, "BOTWATCH_VAR_DIR": str(tmp_path), "BOTWATCH_DB_POOL_SIZE": "12"}
+    env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", REUSE],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    backends, max_size = map(int, result.stdout.split())
+    # Thirty "tasks" on the pool's few connections (two kept, and any opened while it was
+    # filling up), not thirty new backends.
+    assert backends <= 4
+    assert max_size == 12
 
 
 def test_passwords_in_urls_are_not_echoed(tmp_path):
