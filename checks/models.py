@@ -91,7 +91,8 @@ class Portal(models.Model):
 class Bot(models.Model):
     """A bot expected on a portal, named by code or by id, with its current state."""
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="bots")
+    # No index of its own: bot_portal_due and the unique constraints lead with the portal.
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="bots", db_index=False)
     code = models.CharField(max_length=100, blank=True, default="")
     bot_id = models.PositiveBigIntegerField(null=True, blank=True)
     bot_token = EncryptedTextField(blank=True, default="")
@@ -156,8 +157,10 @@ class Bot(models.Model):
 class Verification(models.Model):
     """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5)."""
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="verifications")
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="verifications")
+    # No single-column indexes: verification_bot_time, verification_once_per_slot and
+    # verification_portal_time lead with these columns, and every index costs each insert.
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="verifications", db_index=False)
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="verifications", db_index=False)
     # The scheduled slot this row answers: unique per bot, so a redelivered task writes nothing twice.
     slot = models.DateTimeField()
     checked_at = models.DateTimeField(default=timezone.now)
