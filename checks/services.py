@@ -37,18 +37,23 @@ def dispatch_due(now: datetime | None = None) -> int:
     """Claim the due portals and enqueue one verification task per claim."""
     touch_heartbeat(BEAT, now)
     claims = claim_due_portals(now)
-    for portal_id, token in claims:
-        enqueue_verification(portal_id, token)
+    if claims:
+        from checks.tasks import verify_portal_task
+
+        # One producer (and broker connection) for the whole tick rather than one per message.
+        with verify_portal_task.app.producer_or_acquire() as producer:
+            for portal_id, token in claims:
+                enqueue_verification(portal_id, token, producer=producer)
     if claims:
         log.info("dispatched %d portal(s)", len(claims))
     return len(claims)
 
 
-def enqueue_verification(portal_id: int, token, *, manual: bool = False) -> None:
+def enqueue_verification(portal_id: int, token, *, manual: bool = False, producer=None) -> None:
     # Imported here: tasks import this module.
     from checks.tasks import verify_portal_task
 
-    verify_portal_task.apply_async(args=[portal_id, str(token)], kwargs={"manual": manual})
+    verify_portal_task.apply_async(args=[portal_id, str(token)], kwargs={"manual": manual}, producer=producer)
 
 
 def check_now(portal_id: int) -> bool:
