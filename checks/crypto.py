@@ -41,11 +41,13 @@ def decrypt(stored: str) -> str:
     return _decrypt(tuple(settings.BOTWATCH_SECRET_KEYS), stored)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _decrypt(keys: tuple[str, ...], stored: str) -> str:
     # Every run of a portal loads its bots again, tokens included: the same ciphertexts
     # decrypted each time cost the workers more CPU than the queries that read them. Keyed
     # by the key set, so a removed key still fails; failures raise and are not cached.
+    # Sized above the secrets a deployment holds (a few hundred bytes each): sweeps read
+    # them in a cycle, and an LRU smaller than the cycle would miss on every read.
     try:
         return _fernet(keys).decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
