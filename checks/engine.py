@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min, Q
+from django.db.models import F, Min, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from checks import engine_pg
@@ -151,7 +152,7 @@ def verify_portal(
         if run.scheduled:
             release_claim(portal_id, token, next_check_at=next_portal_check(portal_id))
         return []
-    results = call_client(run.portal, run.bots)
+    results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
     run.bots = run.bots[: len(results)]  # the rest ran out of time: still due, next tick
     try:
         return record_results(run, results, inline_alerts=inline_alerts)
@@ -190,11 +191,14 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
     return Run(portal=portal, bots=bots, slots=slots, token=token, manual=manual)
 
 
-def call_client(portal: Portal, bots: list[Bot], budget: float | None = None) -> list[BotResult]:
+def call_client(
+    portal: Portal, bots: list[Bot], budget: float | None = None, *, caller_saves_batch: bool = False
+) -> list[BotResult]:
     """Results for the first bots, chunk by chunk, until the time budget is spent.
 
     Celery's time limits are not enforced by the threads pool; this is what keeps a run
-    well inside its lease even on a slow, unbatched portal.
+    well inside its lease even on a slow, unbatched portal. caller_saves_batch: see
+    checks.bitrix24.client.verify_bots (a scheduled run's recording writes it).
     """
     deadline = time.monotonic() + (RUN_BUDGET if budget is None else budget)
     results: list[BotResult] = []
@@ -205,7 +209,7 @@ def call_client(portal: Portal, bots: list[Bot], budget: float | None = None) ->
         chunk = bots[start : start + CHUNK]
         # start_run read the portal row moments before the first chunk; later chunks re-read
         # it, since an earlier one may have refreshed tokens or blocked the portal.
-        answers = verify_bots(portal, chunk, persist=True, fresh=start == 0)
+        answers = verify_bots(portal, chunk, persist=True, fresh=start == 0, caller_saves_batch=caller_saves_batch)
         if len(answers) != len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
         results += answers
@@ -282,6 +286,7 @@ def write_results(
             token=run.token,
             next_at=next_at,
             redirected_to=last_redirect(results) if run.scheduled else None,
+            batch_supported=run.portal.batch_supported if run.scheduled else None,
         )
     if not recorded.held:
         raise LostClaim
@@ -327,6 +332,8 @@ def _write_portable(
         redirected_to = last_redirect(results)
         if redirected_to:
             changes["redirected_to"] = redirected_to
+        if run.portal.batch_supported is not None:  # what a first batch learned; a known answer stays
+            changes["batch_supported"] = Coalesce(F("batch_supported"), Value(run.portal.batch_supported))
         release_claim(run.portal.pk, run.token, **changes)
     return rows, for_alerting
 

@@ -54,7 +54,8 @@ claim AS (
         next_check_at = LEAST(%(next_at)s::timestamptz, (
             SELECT MIN(next_check_at) FROM {bot}
             WHERE portal_id = %(portal)s AND enabled AND NOT id = ANY(%(bot_ids)s::bigint[]))),
-        redirected_to = COALESCE(%(redirected_to)s, redirected_to)
+        redirected_to = COALESCE(%(redirected_to)s, redirected_to),
+        batch_supported = COALESCE(batch_supported, %(batch_supported)s::boolean)
     WHERE id = %(portal)s AND claim_token = %(token)s::uuid
     RETURNING id
 ),
@@ -127,8 +128,13 @@ def record(
     token: uuid.UUID | None,
     next_at: datetime | None,
     redirected_to: str | None,
+    batch_supported: bool | None = None,
 ) -> Recorded:
-    """Write one run's rows and bot states, and release its claim (token given), in one statement."""
+    """Write one run's rows and bot states, and release its claim (token given), in one statement.
+
+    Releasing the claim also notes the portal's new address and, where still unknown, whether
+    it takes imbot calls in batch (the client left that to this statement).
+    """
     fields, sql = record_statement()
     document = []
     for row in rows:
@@ -146,6 +152,7 @@ def record(
         "token": token,
         "next_at": next_at,
         "redirected_to": redirected_to,
+        "batch_supported": batch_supported,
         "ok": Status.OK.value,
     }
     with connection.wrap_database_errors, raw_cursor() as cursor:

@@ -34,6 +34,18 @@ def test_claimed_portal_is_verified_in_one_batch_and_rescheduled(simulator):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("batch_imbot", [True, False])
+def test_what_the_first_batch_learns_is_kept_by_scheduled_and_manual_runs(simulator, batch_imbot):
+    # A scheduled run leaves the write to its recording statement, `verify` to the client.
+    scheduled = add_portal(simulator, "sched", 3, batch_imbot=batch_imbot)
+    manual = add_portal(simulator, "manual", 3, batch_imbot=batch_imbot)
+    [(portal_id, token)] = [c for c in engine.claim_due_portals() if c[0] == scheduled.pk]
+    assert len(engine.verify_portal(portal_id, token)) == 3
+    assert len(engine.verify_portal(manual.pk, manual=True)) == 3
+    assert set(Portal.objects.values_list("batch_supported", flat=True)) == {batch_imbot}
+
+
+@pytest.mark.django_db
 def test_removed_bot_is_not_found_and_the_others_stay_ok(simulator):
     portal = add_portal(simulator, "acme", 3)
     simulator.remove_bot("acme", "bot1")

@@ -118,5 +118,5 @@ def mark_unsupported(client: "Bitrix24Client") -> None:
 def mark_supported(client: "Bitrix24Client") -> None:
     if client.portal.batch_supported is None:
         client.portal.batch_supported = True
-        if client.persist:
+        if client.persist and not client.caller_saves_batch:
             Portal.objects.filter(pk=client.portal.pk, batch_supported__isnull=True).update(batch_supported=True)

@@ -36,13 +36,19 @@ NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIM
 OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
 
 
-def verify_bots(portal: Portal, bots: Sequence[Bot], *, persist: bool = True, fresh: bool = False) -> list[BotResult]:
+def verify_bots(
+    portal: Portal, bots: Sequence[Bot], *, persist: bool = True, fresh: bool = False, caller_saves_batch: bool = False
+) -> list[BotResult]:
     """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5).
 
     fresh=True: the caller loaded `portal` from the database just before, so the client
-    does not read its tokens, block and batch support again.
+    does not read its tokens, block and batch support again. caller_saves_batch=True: a
+    first batch that works only sets `portal.batch_supported`, which the caller writes with
+    its own results (the engine's recording statement) instead of a statement of its own.
     """
-    return Bitrix24Client(portal, persist=persist).verify_bots(bots, fresh=fresh)
+    client = Bitrix24Client(portal, persist=persist)
+    client.caller_saves_batch = caller_saves_batch
+    return client.verify_bots(bots, fresh=fresh)
 
 
 class Bitrix24Client:
@@ -71,6 +77,7 @@ class Bitrix24Client:
         self.base_url = portal.url.rstrip("/")
         self.redirect_url = ""
         self.reset_at: datetime | None = None  # operating_reset_at of the last success
+        self.caller_saves_batch = False  # see verify_bots
 
     # -- public -------------------------------------------------------------------------
 
