@@ -219,28 +219,34 @@ def call_client(
 # Recording -----------------------------------------------------------------------------
 
 
+VERIFICATION_ATTNAMES = [f.attname for f in Verification._meta.concrete_fields]
+
+
 def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: datetime) -> Verification:
     counters = result.counters or {}
-    return Verification(
-        bot_id=bot.pk,
-        portal_id=run.portal.pk,
-        slot=run.slots[bot.pk],
-        checked_at=checked_at,
-        status=result.status,
-        error_code=(result.error_code or "")[:100],
-        error_description=(result.error_description or "")[:MAX_DESCRIPTION],
-        http_status=result.http_status,
-        duration_ms=max(0, int(result.duration_ms or 0)),
-        response_format=result.response_format,
-        count_message=counters.get("countMessage"),
-        count_command=counters.get("countCommand"),
-        count_chat=counters.get("countChat"),
-        count_user=counters.get("countUser"),
-        fields=result.fields or {},
-        operating=result.operating,
-        redirect_url=(result.redirect_url or "")[:500],
-        manual=run.manual,
-    )
+    values = {
+        "bot_id": bot.pk,
+        "portal_id": run.portal.pk,
+        "slot": run.slots[bot.pk],
+        "checked_at": checked_at,
+        "status": result.status,
+        "error_code": (result.error_code or "")[:100],
+        "error_description": (result.error_description or "")[:MAX_DESCRIPTION],
+        "http_status": result.http_status,
+        "duration_ms": max(0, int(result.duration_ms or 0)),
+        "response_format": result.response_format,
+        "count_message": counters.get("countMessage"),
+        "count_command": counters.get("countCommand"),
+        "count_chat": counters.get("countChat"),
+        "count_user": counters.get("countUser"),
+        "fields": result.fields or {},
+        "operating": result.operating,
+        "redirect_url": (result.redirect_url or "")[:500],
+        "manual": run.manual,
+    }
+    # Positional, every column given (the id None): a third of the CPU of keyword arguments,
+    # which Model.__init__ takes one field at a time.
+    return Verification(*[values.get(name) for name in VERIFICATION_ATTNAMES])
 
 
 def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = False) -> list[Verification]:
