@@ -13,10 +13,9 @@ deep, per portal; the given latency on every request), then, in the same run:
 - engine: beat's tick (`checks.tasks.dispatch_due`) claims every portal, one task per portal;
 - naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
 
-The engine's first sweep (new portals, workers just started) is reported on its own; then
-the measured floor and the engine's next sweep of the same bots run --repeat times, taking
-turns, and the median of each is reported beside the individual runs: on a shared 2-core
-machine single runs vary by a tenth or more.
+The measured floor, the engine's first sweep of newly imported portals and its next sweep
+of the same bots take turns --repeat times, and the median of each is reported beside the
+individual runs: on a shared 2-core machine single runs vary by a tenth or more.
 Prints wall time, bots per second, HTTP requests per bot, 503s received and rows written.
 Uses its own database (default bw_engine_bench, created if missing) and Redis db, both emptied.
 """
@@ -333,28 +332,28 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     return Figures(name, wall, args.portals * args.bots, requests, http_503, rows)
 
 
-def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list[Figures], Figures, list[Figures]]:
-    """The engine's first sweep, then --repeat runs of the floor and of the engine's next sweep.
+def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list, list, list]:
+    """--repeat rounds of: the floor, the engine's first sweep of new portals, its next sweep.
 
-    The first sweep is of newly imported portals by workers just started: every bot's state
-    is new, every token is decrypted for the first time, every connection is opened. Every
-    sweep after it (one interval later, in production every few minutes for days) verifies
-    the same bots again; those are what the floor is compared with, taking turns with it so
-    that a drifting machine load hits both alike.
+    A first sweep verifies newly imported portals: every bot's state is new, every token is
+    decrypted for the first time (and in the first round the workers have just started).
+    Every sweep after it (one interval later; in production every few minutes for days)
+    verifies the same bots again. The three take turns so that a drifting machine load hits
+    them alike; the floor goes first, so that the simulator is not cold for the engine.
     """
     populate(control.base_url, args)
     empty_broker(args.redis_url)
     workers = start_workers(args, env)
-    floors, engines = [], []
+    floors, firsts, nexts = [], [], []
     try:
-        first = engine_sweep(args, control, workers, first=True)
         for _ in range(args.repeat):
             floors.append(floor_measured(args, control))
             print(f"floor, measured: {floors[-1].wall_s:.2f} s")
-            engines.append(engine_sweep(args, control, workers, first=False))
+            firsts.append(engine_sweep(args, control, workers, first=True))
+            nexts.append(engine_sweep(args, control, workers, first=False))
     finally:
         stop_workers(workers)
-    return floors, first, engines
+    return floors, firsts, nexts
 
 
 def median(runs: list[Figures]) -> Figures:
@@ -409,8 +408,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         sim, control = start_simulator(args, env)
         try:
-            floors, first, engines = floor_and_engine(args, env, control)
-            figures = [floor_analytic(args), median(floors), first, median(engines)]
+            floors, firsts, nexts = floor_and_engine(args, env, control)
+            figures = [floor_analytic(args), median(floors), median(firsts), median(nexts)]
             if not args.skip_naive:
                 figures.append(run_naive(args, env, control))
         finally:
