@@ -228,6 +228,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of the PostgreSQL processes on this machine (0 when the database runs elsewhere)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def stop_workers(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -319,15 +333,16 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     since = timezone.now()
     started = time.monotonic()
     dispatch_due.delay()  # what beat sends every 5 s
-    cpu_before = sum(cpu_seconds(p.pid) for p in workers)
+    cpu_before, db_before = sum(cpu_seconds(p.pid) for p in workers), postgres_cpu_seconds()
     wall = wait_for_portals(args.portals, started, since, args.timeout)
     cpu = sum(cpu_seconds(p.pid) for p in workers) - cpu_before
+    db_cpu = postgres_cpu_seconds() - db_before
     rows = Verification.objects.filter(checked_at__gte=since).count()
     if rows < args.portals * args.bots:
         raise SystemExit(f"the engine's sweep did not finish in {args.timeout:.0f}s: {rows} rows")
     requests, http_503 = simulator_figures(control)
     kind = "first sweep" if first else "next sweeps"
-    print(f"engine, {kind}: {wall:.2f} s, worker processes used {cpu:.1f} s of CPU")
+    print(f"engine, {kind}: {wall:.2f} s; CPU: worker processes {cpu:.1f} s, PostgreSQL {db_cpu:.1f} s")
     name = f"engine, {kind} ({args.workers}x{args.concurrency})"
     return Figures(name, wall, args.portals * args.bots, requests, http_503, rows)
 
