@@ -88,6 +88,20 @@ class Portal(models.Model):
         return bool(self.muted_until and self.muted_until > (now or timezone.now()))
 
 
+def verification_pointer() -> models.ForeignKey:
+    """A bot's pointer to one of its verifications.
+
+    Kept by the engine's own write (checks/engine_pg.py sets it to the row it has just
+    inserted) and nulled by Django when the row goes (retention deletes through the ORM).
+    No database constraint: checking every pointer moved, twice per bot per sweep, cost the
+    database more than inserting the verifications. No index either: retention's SET NULL
+    scans the bots once per 5,000 rows deleted, while every sweep moves every pointer.
+    """
+    return models.ForeignKey(
+        "Verification", models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False, db_index=False
+    )
+
+
 class Bot(models.Model):
     """A bot expected on a portal, named by code or by id, with its current state."""
 
@@ -109,29 +123,8 @@ class Bot(models.Model):
     last_ok_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=100, blank=True, default="")
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    # Pointers kept by the engine's own write (checks/engine_pg.py sets them to the rows it
-    # has just inserted) and nulled by Django when a row goes (retention deletes through the
-    # ORM). No database constraint: checking every pointer moved, twice per bot per sweep,
-    # cost the database more than inserting the verifications. No index either: retention's
-    # SET NULL scans the bots once per 5,000 rows deleted, while a sweep moves every pointer.
-    last_verification = models.ForeignKey(
-        "Verification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    last_ok_verification = models.ForeignKey(
-        "Verification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    last_verification = verification_pointer()
+    last_ok_verification = verification_pointer()
     # From the last extended answer: counters, Bot fields, users.
     count_message = models.BigIntegerField(null=True, blank=True)
     count_command = models.BigIntegerField(null=True, blank=True)
