@@ -119,6 +119,7 @@ FAULT_ROWS = [
     ("not_json", Status.BAD_RESPONSE, None, 200),
     ("no_result_bot", Status.BAD_RESPONSE, None, 200),
     ("truncated_json", Status.BAD_RESPONSE, None, 200),
+    ("oversized", Status.BAD_RESPONSE, None, 200),
     ("BOT_OWNERSHIP_ERROR", Status.ERROR, "BOT_OWNERSHIP_ERROR", 400),
     ("ERROR_MANIFEST_IS_NOT_AVAILABLE", Status.ERROR, "ERROR_MANIFEST_IS_NOT_AVAILABLE", 404),
 ]
@@ -133,6 +134,15 @@ def test_injected_fault_is_classified(sim, kind, status, code, http_status):
     assert (result.status, result.error_code, result.http_status) == (status, code, http_status)
     assert result.bot_pk == bot.pk
     assert result.error_description
+
+
+def test_an_answer_too_large_to_read_is_described_as_such(sim):
+    portal = webhook_portal(sim)
+    bot = webhook_bot(sim, portal, "support_bot")
+    sim.inject_fault("acme", "oversized")
+    result = verify_one(portal, bot)
+    assert result.status == Status.BAD_RESPONSE
+    assert result.error_description == "HTTP 200: answer larger than 2 MB, not read to the end"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from django.utils import timezone
 from checks.bitrix24 import batch
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.pacing import wait_for_slot
-from checks.bitrix24.transport import Answer, mask_url, post_json, thread_session
+from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
 from checks.bitrix24.types import BotResult
 from checks.models import AuthType, Bot, Portal
 from checks.outcome import classify_response, classify_transport
@@ -148,6 +148,11 @@ class Bitrix24Client:
             )
         body = b"\x00not json" if answer.truncated else answer.body
         result = classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
+        if answer.truncated:
+            # Classified as an unreadable answer of its HTTP status; described for what it was.
+            result.error_description = (
+                f"HTTP {answer.http_status}: answer larger than {MAX_BODY // (1024 * 1024)} MB, not read to the end"
+            )
         return with_attempts(result, answer.attempts)
 
     def note_answer(self, answer: Answer) -> None:

@@ -47,10 +47,11 @@ OAUTH_ERRORS: dict[str, tuple[int, str]] = {
 
 # Faults that do not answer with a Bitrix24 error body.
 TRANSPORT_FAULTS = frozenset(
-    {"html_500", "html_502", "not_json", "no_result_bot", "truncated_json", "timeout", "reset", "custom"}
+    {"html_500", "html_502", "not_json", "no_result_bot", "truncated_json", "oversized", "timeout", "reset", "custom"}
 )
 FAULT_KINDS = frozenset(ERRORS) | frozenset(OAUTH_ERRORS) | TRANSPORT_FAULTS
 DEFAULT_TIMEOUT_SLEEP_S = 30.0
+OVERSIZED_BYTES = 3 * 1024 * 1024
 
 
 @dataclass
@@ -168,6 +169,9 @@ def fault_reply(fault: Fault, success_body: dict) -> Reply | None:
         return Reply(status=200, body=b"<html><body>Bitrix24 is being updated</body></html>", content_type="text/html")
     if kind == "no_result_bot":
         return json_reply(200, {"result": {"users": []}, "time": success_body.get("time", {})})
+    if kind == "oversized":
+        # Valid JSON of 3 MB: more than any client should read for one answer.
+        return json_reply(200, {"result": {"padding": "x" * OVERSIZED_BYTES}, "time": success_body.get("time", {})})
     if kind == "truncated_json":
         body = json.dumps(success_body).encode()
         return Reply(status=200, body=body[: max(1, len(body) // 2)])
