@@ -10,32 +10,17 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from checks.models import Bot, Incident, IncidentEvent, Notification, Portal, Subscription
-from checks.notifications import AlertItem, deliver, render_email
+from checks.models import Bot, Incident, IncidentEvent, Notification, Portal
+from checks.notifications import AlertItem, deliver, recipients_for, render_email
 
 log = logging.getLogger(__name__)
 
 KEY_MAX = 200  # Notification.key max_length
 # A new row is sent by its own task; the retry sweep leaves it alone for this long.
 SWEEP_GRACE = timedelta(minutes=2)
-
-
-def recipients_for(portal: Portal) -> list[str]:
-    """The portal's list (else BOTWATCH_ALERT_EMAILS), plus users subscribed to it or to every portal."""
-    subscribed = (
-        Subscription.objects.filter(Q(portal=portal) | Q(portal__isnull=True), user__is_active=True)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    seen, result = set(), []
-    for email in [*portal.recipients, *subscribed]:
-        if email.lower() not in seen:
-            seen.add(email.lower())
-            result.append(email)
-    return result
 
 
 def notification_key(kind: str, parts: list[str]) -> str:

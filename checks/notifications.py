@@ -24,7 +24,7 @@ from django.utils.html import escape
 
 from checks.crypto import DecryptionError, decrypt
 from checks.guidance import guidance_for
-from checks.models import Bot, Incident, IncidentEvent, Notification, Portal
+from checks.models import Bot, Incident, IncidentEvent, Notification, Portal, Subscription
 from checks.status import Status
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,21 @@ def scrub(text: str, secrets: list[str]) -> str:
 # --- Sending ---------------------------------------------------------------------------
 
 
+def recipients_for(portal: Portal) -> list[str]:
+    """The portal's list (else BOTWATCH_ALERT_EMAILS), plus users subscribed to it or to every portal."""
+    subscribed = (
+        Subscription.objects.filter(Q(portal=portal) | Q(portal__isnull=True), user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    seen, result = set(), []
+    for email in [*portal.recipients, *subscribed]:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            result.append(email)
+    return result
+
+
 class NotifierError(Exception):
     """A failed delivery; permanent ones are not retried."""
 
@@ -206,7 +221,13 @@ class EmailNotifier:
 
     def notify(self, notification: Notification) -> None:
         if not notification.recipients:
-            raise NotifierError("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS", permanent=True)
+            # Nobody to tell when it was written; someone may have been named since (the
+            # portal's list, BOTWATCH_ALERT_EMAILS after a restart, a subscription).
+            notification.recipients = recipients_for(notification.portal)
+            if not notification.recipients:
+                # Retried like an SMTP outage (the alerts page says so): sent once someone is named.
+                raise NotifierError("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")
+            Notification.objects.filter(pk=notification.pk).update(recipients=notification.recipients)
         message = EmailMultiAlternatives(
             subject=notification.subject,
             body=notification.text_body,

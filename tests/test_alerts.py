@@ -224,13 +224,21 @@ def test_refused_recipient_is_a_permanent_failure(portal, bot, smtp_sink):
     assert notifications.due_for_retry(now=timezone.now() + timedelta(days=1)) == []
 
 
-def test_no_recipients_is_recorded_as_failed(portal, bot, smtp_sink, settings):
+def test_an_email_with_no_recipients_waits_until_someone_is_named(portal, bot, smtp_sink, settings):
     settings.BOTWATCH_ALERT_EMAILS = []
     portal.alert_emails = []
     portal.save()
     [pk] = sweep([bot], Status.NOT_FOUND, T0)
     notification = Notification.objects.get(pk=pk)
-    assert notification.state == "failed" and "no recipients" in notification.error
+    assert notification.state == "pending" and "no recipients" in notification.error
+    assert smtp_sink.messages == []
+    portal.alert_emails = ["oncall@example.com"]
+    portal.save()
+    later = timezone.now() + timedelta(days=1)
+    assert notifications.due_for_retry(now=later) == [pk]
+    assert notifications.deliver(pk, now=later) == "sent"
+    assert [m["To"] for m in smtp_sink.wait_for(1)] == ["oncall@example.com"]
+    assert Notification.objects.get(pk=pk).recipients == ["oncall@example.com"]
 
 
 def test_a_claimed_notification_is_not_sent_by_another_worker(bot, smtp_sink):

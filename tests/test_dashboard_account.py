@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from checks.alerting import recipients_for
 from checks.models import AuditLog, Subscription
+from checks.notifications import recipients_for
 from checks.status import Status
 from tests import alert_helpers
 from tests.alert_helpers import T0, make_bot, minutes, sweep

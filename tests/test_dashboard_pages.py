@@ -1,9 +1,13 @@
 """Every dashboard page renders for a viewer, with its data and without leaking secrets."""
 
+from datetime import timedelta
+from functools import partial
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from checks.models import Bot
+from checks.models import Bot, Notification
 from tests.fixtures.dashboard import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +135,21 @@ def test_alerts_page_tabs(viewer_client, portal_with_history):
     assert "Open (1)" in body and "bot_1" in body
     body = viewer_client.get(reverse("dashboard:alerts"), {"state": "resolved"}).content.decode()
     assert "No resolved incidents yet" in body
+
+
+def test_alerts_page_says_when_alert_emails_are_not_delivered(viewer_client, portal_with_history):
+    url = reverse("dashboard:alerts")
+    assert 'id="email-banner"' not in viewer_client.get(url).content.decode()
+    now = timezone.now()
+    make = partial(Notification.objects.create, portal=portal_with_history, kind="opened", subject="s")
+    make(key="sent", state=Notification.State.SENT, attempts=1)
+    make(key="old", state=Notification.State.FAILED, attempts=1, error="old", created_at=now - timedelta(days=8))
+    assert 'id="email-banner"' not in viewer_client.get(url).content.decode()
+    make(key="refused", state=Notification.State.FAILED, attempts=1, error="every recipient was refused: a@b (550)")
+    make(key="waiting", attempts=2, error="no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")
+    body = viewer_client.get(url).content.decode()
+    assert "1 still being retried, 1 failed for good in the last 7 days" in body
+    assert "no recipients: set the portal&#x27;s alert emails or BOTWATCH_ALERT_EMAILS" in body
 
 
 def test_login_page_and_password_change(client, viewer):

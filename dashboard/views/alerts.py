@@ -14,7 +14,7 @@ from checks import alerting
 from checks.models import Incident, IncidentEvent
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
-from dashboard.views.common import RELATED_PORTAL_SECRETS, audit, checks_banner, redirect_back
+from dashboard.views.common import RELATED_PORTAL_SECRETS, audit, checks_banner, email_banner, redirect_back
 
 TABS = {
     "open": ("Open", {"state": Incident.State.OPEN, "acknowledged_at__isnull": True}),
@@ -52,6 +52,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "mute_form": MuteForm(),
         "now": timezone.now(),
         "banner": checks_banner(),
+        "email_problems": email_banner(),
     }
     return render(request, "dashboard/alerts.html", ctx)
 

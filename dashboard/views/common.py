@@ -1,14 +1,15 @@
-"""Helpers shared by the dashboard views: access, audit trail, the "checks not running" banner."""
+"""Helpers shared by the dashboard views: access, audit trail, the banners ("checks not running", emails)."""
 
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from checks.models import AuditLog, Bot, Heartbeat, Portal
+from checks.models import AuditLog, Bot, Heartbeat, Notification, Portal
 
 # Bot columns a list page needs: never the encrypted token (decrypting 10,000 of them is slow).
 BOT_LIST_FIELDS = (
@@ -49,14 +50,34 @@ def checks_banner(now=None) -> dict | None:
     beat = beats.get("beat")
     workers = [seen for name, seen in beats.items() if name.startswith("worker:")]
     if beat is None:
-        return {"message": "Checks are not running: the scheduler (celery beat) has never reported.", "since": None}
+        return {"message": "Checks are not running: the scheduler (celery beat) has never reported", "since": None}
     if beat < limit:
         return {"message": "Checks are not running: the scheduler (celery beat) last reported", "since": beat}
     if not workers:
-        return {"message": "Checks are not running: no worker has ever reported.", "since": None}
+        return {"message": "Checks are not running: no worker has ever reported", "since": None}
     if max(workers) < limit:
         return {"message": "Checks are not running: the last worker report was", "since": max(workers)}
     return None
+
+
+EMAIL_PROBLEMS_DAYS = 7
+
+
+def email_banner(now=None) -> dict | None:
+    """Alert emails not delivered: still retried, or failed for good lately; None when all went out.
+
+    {"waiting", "failed", "error"}: the counts, and the newest row's error (written by the
+    sender, which never includes a secret: recipients, SMTP replies, "no recipients").
+    """
+    now = now or timezone.now()
+    waiting = Q(state=Notification.State.PENDING, attempts__gt=0) & ~Q(error="")
+    failed = Q(state=Notification.State.FAILED, created_at__gte=now - timedelta(days=EMAIL_PROBLEMS_DAYS))
+    problems = Notification.objects.filter(waiting | failed)
+    counts = problems.aggregate(waiting=Count("pk", filter=waiting), failed=Count("pk", filter=failed))
+    if not (counts["waiting"] or counts["failed"]):
+        return None
+    error = problems.order_by("-created_at", "-pk").values_list("error", flat=True).first()
+    return {**counts, "error": error, "days": EMAIL_PROBLEMS_DAYS}
 
 
 def get_portal(pk: int) -> Portal:
