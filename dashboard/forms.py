@@ -210,7 +210,7 @@ class BaseBotFormSet(BaseInlineFormSet):
 
 
 BotFormSet = inlineformset_factory(
-    Portal, Bot, form=BotForm, formset=BaseBotFormSet, extra=2, can_delete=True, min_num=0
+    Portal, Bot, form=BotForm, formset=BaseBotFormSet, extra=1, can_delete=True, min_num=0
 )
 
 

@@ -122,6 +122,41 @@ def test_admin_adds_a_portal_with_test_connection(page, live_server, simulator, 
     assert portal.webhook_code == "w-code" and portal.bots.get().bot_token == "h-token"
 
 
+def test_admin_adds_as_many_bot_rows_as_needed(page, live_server, db):
+    make_user("ada", Role.ADMIN)
+    log_in(page, live_server, "ada", PASSWORD)
+    page.goto(f"{live_server.url}/portals/")
+    page.click("text=Add a portal")
+    page.fill("#id_name", "initech")
+    page.fill("#id_url", "https://initech.example.com")
+    page.check("input[name=auth_type][value=webhook]")
+    page.fill("#id_webhook_user_id", "7")
+    page.fill("#id_webhook_code", "i-code")
+    rows = page.locator("#bot-rows .bot-row")
+    expect(rows).to_have_count(1)
+    page.click("#add-bot-row")
+    page.click("#add-bot-row")
+    expect(rows).to_have_count(3)
+    for i, code in enumerate(["alpha", "beta", "gamma"]):
+        page.fill(f"#id_bots-{i}-code", code)
+        page.fill(f"#id_bots-{i}-bot_token", f"tok-{code}")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".msg-success")).to_contain_text("saved")
+    portal = Portal.objects.get(name="initech")
+    assert sorted(portal.bots.values_list("code", flat=True)) == ["alpha", "beta", "gamma"]
+
+    page.goto(f"{live_server.url}/portals/{portal.pk}/edit/")
+    expect(rows).to_have_count(4)  # the three bots and one empty row
+    page.click("#add-bot-row")
+    page.fill("#id_bots-3-code", "delta")
+    page.fill("#id_bots-3-bot_token", "tok-delta")
+    page.fill("#id_bots-4-code", "epsilon")
+    page.fill("#id_bots-4-bot_token", "tok-epsilon")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".msg-success")).to_contain_text("saved")
+    assert portal.bots.count() == 5 and portal.bots.get(code="epsilon").bot_token == "tok-epsilon"
+
+
 def test_bot_page_chart_has_data_points(page, live_server, db):
     portal = make_portal("acme", n_bots=1)
     bot = portal.bots.get()
