@@ -91,18 +91,23 @@ def test_overview_shows_a_removed_bot_turning_not_found_without_reload(page, liv
     assert incident.acknowledged_by.username == "otto"
 
 
-def test_admin_adds_a_portal_with_test_connection(page, live_server, simulator, db):
-    simulator.add_portal("globex", webhook_user_id=3, webhook_code="w-code")
-    simulator.add_bot("globex", code="helpdesk", bot_token="h-token", counters={"countMessage": 42})
+def start_webhook_portal(page, live_server, name: str, url: str, user_id: str, code: str) -> None:
+    """As an admin, the "Add a portal" form with the portal's fields filled in, bots left to the test."""
     make_user("ada", Role.ADMIN)
     log_in(page, live_server, "ada", PASSWORD)
     page.goto(f"{live_server.url}/portals/")
     page.click("text=Add a portal")
-    page.fill("#id_name", "globex")
-    page.fill("#id_url", simulator.portal_url("globex"))
+    page.fill("#id_name", name)
+    page.fill("#id_url", url)
     page.check("input[name=auth_type][value=webhook]")
-    page.fill("#id_webhook_user_id", "3")
-    page.fill("#id_webhook_code", "w-code")
+    page.fill("#id_webhook_user_id", user_id)
+    page.fill("#id_webhook_code", code)
+
+
+def test_admin_adds_a_portal_with_test_connection(page, live_server, simulator, db):
+    simulator.add_portal("globex", webhook_user_id=3, webhook_code="w-code")
+    simulator.add_bot("globex", code="helpdesk", bot_token="h-token", counters={"countMessage": 42})
+    start_webhook_portal(page, live_server, "globex", simulator.portal_url("globex"), "3", "w-code")
     page.fill("#id_bots-0-code", "helpdesk")
     page.fill("#id_bots-0-bot_token", "wrong-token")
     page.click("button:has-text('Test connection')")
@@ -123,15 +128,7 @@ def test_admin_adds_a_portal_with_test_connection(page, live_server, simulator, 
 
 
 def test_admin_adds_as_many_bot_rows_as_needed(page, live_server, db):
-    make_user("ada", Role.ADMIN)
-    log_in(page, live_server, "ada", PASSWORD)
-    page.goto(f"{live_server.url}/portals/")
-    page.click("text=Add a portal")
-    page.fill("#id_name", "initech")
-    page.fill("#id_url", "https://initech.example.com")
-    page.check("input[name=auth_type][value=webhook]")
-    page.fill("#id_webhook_user_id", "7")
-    page.fill("#id_webhook_code", "i-code")
+    start_webhook_portal(page, live_server, "initech", "https://initech.example.com", "7", "i-code")
     rows = page.locator("#bot-rows .bot-row")
     expect(rows).to_have_count(1)
     page.click("#add-bot-row")
