@@ -30,7 +30,7 @@ from checks.bitrix24.client import verify_bots
 from checks.bitrix24.types import BotResult
 from checks.incidents import evaluate_verifications
 from checks.models import Bot, Portal, Verification
-from checks.status import BotState, Status
+from checks.status import Status, needs_alerting
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +279,10 @@ def write_results(
     # One next time for the whole run: a portal's bots stay together in one batch, and the
     # jitter spreads the portals.
     next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
+    redirected_to = last_redirect(results) if run.scheduled else None
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            return _write_portable(run, rows, by_bot, next_at, results)
+            return _write_portable(run, rows, by_bot, next_at, redirected_to)
     # One statement: a transaction of its own in autocommit (the workers); inside a caller's
     # transaction a savepoint, so that a refused write leaves that transaction usable.
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
@@ -291,7 +292,7 @@ def write_results(
             portal_id=run.portal.pk,
             token=run.token,
             next_at=next_at,
-            redirected_to=last_redirect(results) if run.scheduled else None,
+            redirected_to=redirected_to,
             batch_supported=run.portal.batch_supported if run.scheduled else None,
         )
     if not recorded.held:
@@ -322,7 +323,11 @@ STATE_FIELDS = [
 
 
 def _write_portable(
-    run: Run, rows: list[Verification], by_bot: dict[int, BotResult], next_at: datetime | None, results
+    run: Run,
+    rows: list[Verification],
+    by_bot: dict[int, BotResult],
+    next_at: datetime | None,
+    redirected_to: str | None,
 ) -> tuple[list[Verification], list[int]]:
     """write_results on SQLite, inside its transaction: statement by statement."""
     # A scheduled run first proves that the lease is still ours.
@@ -335,7 +340,6 @@ def _write_portable(
     for_alerting = update_bot_states(run, rows, by_bot, next_at) if rows else []
     if run.scheduled:
         changes = {"next_check_at": next_portal_check(run.portal.pk)}
-        redirected_to = last_redirect(results)
         if redirected_to:
             changes["redirected_to"] = redirected_to
         if run.portal.batch_supported is not None:  # what a first batch learned; a known answer stays
@@ -359,9 +363,7 @@ def update_bot_states(
     for_alerting = []
     for row in rows:
         bot = bots[row.bot_id]
-        # An ok after ok (or a first ok) can neither open nor resolve an incident: the steady
-        # state costs alerting nothing. Failures go every time, since thresholds count them.
-        if not (row.status == Status.OK and bot.status in (Status.OK, BotState.PENDING)):
+        if needs_alerting(row.status, bot.status):
             for_alerting.append(row.pk)
         apply_result(bot, row, by_bot[row.bot_id])
         bot.next_check_at = next_at or bot.next_check_at

@@ -21,7 +21,7 @@ from django.db import connection
 
 from checks.bitrix24.types import BotResult
 from checks.models import Bot, Portal, Verification
-from checks.status import BotState, Status
+from checks.status import Status, needs_alerting
 
 
 def remote_bot_id(fields: dict | None) -> int | None:
@@ -168,8 +168,7 @@ def record(
             row._state.db = connection.alias
             kept.append(row)
     # `before` is the statement's snapshot of the bot: its status before this row.
-    quiet = (Status.OK.value, BotState.PENDING.value)
-    alerting = [vid for vid, status, before in written.values() if not (status == Status.OK and before in quiet)]
+    alerting = [vid for vid, status, before in written.values() if needs_alerting(status, before)]
     return Recorded(held=held, rows=kept, for_alerting=sorted(alerting))
 
 

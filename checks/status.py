@@ -68,6 +68,15 @@ SEVERITY: dict[str, int] = {
 }
 
 
+def needs_alerting(status: str, before: str) -> bool:
+    """Whether a verification of this status, on a bot in state `before`, goes to alerting.
+
+    An ok after ok (or a first ok) can neither open nor resolve an incident: the steady state
+    costs alerting nothing. Failures go every time, since thresholds count them.
+    """
+    return not (status == Status.OK and before in (Status.OK, BotState.PENDING))
+
+
 class ResponseFormat(models.TextChoices):
     NONE = "", "—"
     EXTENDED = "extended", "Extended (owner)"
