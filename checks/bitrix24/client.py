@@ -46,8 +46,7 @@ def verify_bots(
     first batch that works only sets `portal.batch_supported`, which the caller writes with
     its own results (the engine's recording statement) instead of a statement of its own.
     """
-    client = Bitrix24Client(portal, persist=persist)
-    client.caller_saves_batch = caller_saves_batch
+    client = Bitrix24Client(portal, persist=persist, caller_saves_batch=caller_saves_batch)
     return client.verify_bots(bots, fresh=fresh)
 
 
@@ -64,6 +63,7 @@ class Bitrix24Client:
         portal: Portal,
         *,
         persist: bool = True,
+        caller_saves_batch: bool = False,
         retries: int | None = None,
         retry_delay: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -77,7 +77,7 @@ class Bitrix24Client:
         self.base_url = portal.url.rstrip("/")
         self.redirect_url = ""
         self.reset_at: datetime | None = None  # operating_reset_at of the last success
-        self.caller_saves_batch = False  # see verify_bots
+        self.caller_saves_batch = caller_saves_batch  # see verify_bots
 
     # -- public -------------------------------------------------------------------------
 
