@@ -11,6 +11,7 @@ from django.utils import timezone
 from checks.alert_tasks import retry_pending
 from checks.models import Bot, Notification, Portal
 from dashboard.celery import app
+from tests.alert_helpers import simulator_portal
 
 # The engine hands verifications to alerting after its commit: rows must really commit.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,16 +21,7 @@ TOKENS = {f"bot_{i}": f"bot-token-{i}-7f3a9c" for i in range(5)}
 
 
 def setup_portal(simulator, bots=("support_bot",)) -> Portal:
-    simulator.add_portal("acme", webhook_user_id=1, webhook_code=HOOK)
-    portal = Portal.objects.create(
-        name="acme",
-        url=simulator.portal_url("acme"),
-        webhook_user_id=1,
-        webhook_code=HOOK,
-        alert_emails=["support@example.com"],
-        pace_rate=50,
-        pace_burst=50,
-    )
+    portal = simulator_portal(simulator, "acme", HOOK)
     for code in bots:
         add_bot(simulator, code)
         Bot.objects.create(portal=portal, code=code, bot_token=token(code))

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from checks.alert_tasks import deliver_notification, retry_pending, send_reminders
 from checks.incidents import acknowledge
-from checks.models import Bot, Incident, Notification, Portal, Verification
+from checks.models import Bot, Incident, Notification, Verification
 from checks.services import dispatch_due
+from tests.alert_helpers import simulator_portal
 from tests.fixtures.celery_worker import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -22,17 +23,8 @@ TOKEN = "support-token-5e1f0c"
 
 
 def setup_portal(simulator) -> Bot:
-    simulator.add_portal("acme", webhook_user_id=1, webhook_code=HOOK)
+    portal = simulator_portal(simulator, "acme", HOOK)
     simulator.add_bot("acme", code="support_bot", bot_token=TOKEN, growth=False)
-    portal = Portal.objects.create(
-        name="acme",
-        url=simulator.portal_url("acme"),
-        webhook_user_id=1,
-        webhook_code=HOOK,
-        alert_emails=["support@example.com"],
-        pace_rate=50,
-        pace_burst=50,
-    )
     return Bot.objects.create(portal=portal, code="support_bot", bot_token=TOKEN)
 
 
@@ -107,10 +99,7 @@ def test_smtp_outage_then_two_workers_racing_deliver_once(celery_procs, simulato
 
 
 def add_portal(simulator, name: str, codes: list[str]) -> list[Bot]:
-    simulator.add_portal(name, webhook_user_id=1, webhook_code=HOOK)
-    portal = Portal.objects.create(
-        name=name, url=simulator.portal_url(name), webhook_user_id=1, webhook_code=HOOK, pace_rate=50, pace_burst=50
-    )
+    portal = simulator_portal(simulator, name, HOOK, alert_emails=[])
     bots = []
     for code in codes:
         simulator.add_bot(name, code=code, bot_token=f"{TOKEN}-{code}", growth=False)
