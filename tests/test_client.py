@@ -20,6 +20,14 @@ from tests.client_helpers import (  # noqa: F401 - fixtures
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
 
+def verify_with_fault(sim, kind: str, **fault):
+    """(bot, result) of one call to the "acme" portal answering with an injected fault."""
+    portal = webhook_portal(sim)
+    bot = webhook_bot(sim, portal, "support_bot")
+    sim.inject_fault("acme", kind, **fault)
+    return bot, verify_one(portal, bot)
+
+
 def verify_one(portal, bot, **kwargs):
     [result] = verify_bots(portal, [bot], **kwargs)
     return result
@@ -127,20 +135,14 @@ FAULT_ROWS = [
 
 @pytest.mark.parametrize(("kind", "status", "code", "http_status"), FAULT_ROWS)
 def test_injected_fault_is_classified(sim, kind, status, code, http_status):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", kind)
-    result = verify_one(portal, bot)
+    bot, result = verify_with_fault(sim, kind)
     assert (result.status, result.error_code, result.http_status) == (status, code, http_status)
     assert result.bot_pk == bot.pk
     assert result.error_description
 
 
 def test_an_answer_too_large_to_read_is_described_as_such(sim):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", "oversized")
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, "oversized")
     assert result.status == Status.BAD_RESPONSE
     assert result.error_description == "HTTP 200: answer larger than 2 MB, not read to the end"
 
@@ -157,19 +159,13 @@ def test_an_answer_too_large_to_read_is_described_as_such(sim):
     ],
 )
 def test_unknown_code_falls_back_on_http_status(sim, code, http_status, status):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", "custom", code=code, http_status=http_status, description="Something new")
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, "custom", code=code, http_status=http_status, description="Something new")
     assert (result.status, result.error_code, result.http_status) == (status, code, http_status)
     assert result.error_description.startswith("Something new")
 
 
 def test_transient_failures_are_retried_a_bounded_number_of_times(sim):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", "QUERY_LIMIT_EXCEEDED")
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, "QUERY_LIMIT_EXCEEDED")
     assert result.status == Status.RATE_LIMITED
     assert sim.stats("acme")["requests"] == 3  # the call and two retries
     assert result.attempts == 3
@@ -178,10 +174,7 @@ def test_transient_failures_are_retried_a_bounded_number_of_times(sim):
 
 @pytest.mark.parametrize("kind", ["QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "html_502", "reset"])
 def test_one_transient_failure_is_cured_by_a_retry(sim, kind):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", kind, times=1)
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, kind, times=1)
     assert result.status == Status.OK
     assert result.attempts == 2
     assert sim.stats("acme")["requests"] == 2
@@ -260,19 +253,13 @@ def test_tls_failure_is_unreachable(sim):
 
 def test_slow_portal_is_unreachable_timeout(sim, fast):
     fast.BITRIX24_TIMEOUT = 0.3
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", "timeout", sleep_s=1.0)
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, "timeout", sleep_s=1.0)
     assert result.status == Status.UNREACHABLE
     assert result.error_description.startswith("timeout")
 
 
 def test_connection_reset_every_time_is_unreachable(sim):
-    portal = webhook_portal(sim)
-    bot = webhook_bot(sim, portal, "support_bot")
-    sim.inject_fault("acme", "reset")
-    result = verify_one(portal, bot)
+    _, result = verify_with_fault(sim, "reset")
     assert result.status == Status.UNREACHABLE
     assert result.error_description.startswith("connection reset")
 
