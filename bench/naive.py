@@ -7,7 +7,8 @@ unit of work differs. Loaded into the benchmark's workers with `--include bench.
 from celery import shared_task
 
 from checks.bitrix24.client import verify_bots
-from checks.engine import Run, record_results
+from checks.engine.recording import record_results
+from checks.engine.runs import Run
 from checks.models import Bot
 
 

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from checks.bitrix24.simulator import Simulator
+from simulator.server import Simulator
 
 WEBHOOK_CODE = "bench-webhook-code"
 

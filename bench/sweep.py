@@ -133,7 +133,7 @@ def ensure_database(url: str) -> None:
 
 
 def start_simulator(args: argparse.Namespace, env: dict):
-    from checks.bitrix24.simulator_control import SimulatorControl
+    from simulator.control import SimulatorControl
 
     cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
     proc = subprocess.Popen([*cmd, "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
@@ -321,8 +321,8 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     """One sweep through the running workers: of newly imported portals, or of the same ones again."""
     from django.utils import timezone
 
+    from checks.engine.tasks import dispatch_due
     from checks.models import Verification
-    from checks.tasks import dispatch_due
 
     if first:
         populate(control.base_url, args)

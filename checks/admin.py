@@ -3,8 +3,8 @@
 from django import forms
 from django.contrib import admin
 
+from checks.alerts.rules import validate_thresholds
 from checks.forms import SecretFieldsForm, secret_field
-from checks.incidents import validate_thresholds
 from checks.models import (
     AuditLog,
     Bot,

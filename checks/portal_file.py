@@ -15,7 +15,7 @@ from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 from django.db.models import Prefetch
 
-from checks.incidents import validate_thresholds
+from checks.alerts.rules import validate_thresholds
 from checks.models import AuditLog, AuthType, Bot, Portal
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}

@@ -2,16 +2,16 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _create_role_groups(sender, **kwargs) -> None:
-    from dashboard.roles import ensure_groups
-
-    ensure_groups()
-
-
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "BotWatch dashboard"
 
     def ready(self) -> None:
+        # Imported here: dashboard.roles needs auth's models, which exist once apps are ready.
+        from dashboard.roles import ensure_groups
+
+        def create_role_groups(sender, **kwargs) -> None:
+            ensure_groups()
+
         # dashboard has no models, so listen to every app's post_migrate (auth's creates Group).
-        post_migrate.connect(_create_role_groups, dispatch_uid="dashboard-role-groups")
+        post_migrate.connect(create_role_groups, dispatch_uid="dashboard-role-groups", weak=False)

@@ -13,7 +13,7 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, next to the app. Exactly one beat process runs: it only
 # enqueues small "look for due work" ticks; the claiming itself is safe against any
-# number of beats or workers (checks/services.py).
+# number of beats or workers (checks.engine.claims).
 app.conf.beat_schedule = {
     # Claims due portals and enqueues one verification task per claimed portal.
     "dispatch-due-portals": {"task": "checks.tasks.dispatch_due", "schedule": 5.0},

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from checks import services
+from checks.engine import heartbeats
 from checks.models import Portal
 from dashboard.celery import app
 
@@ -66,15 +66,15 @@ def healthz(request):
     body = {"database": check_database(), "broker": check_broker()}
     problems = [name for name in ("database", "broker") if not body[name]["ok"]]
     if body["database"]["ok"]:
-        ages = services.heartbeat_ages(now)
-        tick = ages.get(services.BEAT)
+        ages = heartbeats.heartbeat_ages(now)
+        tick = ages.get(heartbeats.BEAT)
         body["last_tick_age"] = None if tick is None else round(tick, 1)
         body["workers"] = ages_by_host(ages, "worker:")
         body["schedulers"] = ages_by_host(ages, "scheduler:")
-        body["last_verification_age"] = age(services.last_verification_at(), now)
+        body["last_verification_age"] = age(heartbeats.last_verification_at(), now)
         if tick is None or tick > TICK_MAX_AGE:
             problems.append("scheduler")
-        if services.has_work():
+        if heartbeats.has_work():
             last = body["last_verification_age"]
             if last is None or last > verification_max_age():
                 problems.append("verifications")

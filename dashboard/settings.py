@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "checks",
     "dashboard",
+    # The bundled Bitrix24 simulator, for its management command (the demo and the tests).
+    "simulator",
 ]
 
 MIDDLEWARE = [
@@ -144,7 +146,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A task not acknowledged within this time is redelivered; longer than any task's hard limit.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_IMPORTS = ["checks.tasks", "checks.alert_tasks"]
+CELERY_IMPORTS = ["checks.engine.tasks", "checks.alerts.tasks"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

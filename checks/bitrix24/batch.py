@@ -8,22 +8,34 @@ then on, remembered in Portal.batch_supported.
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlencode
 
+from checks.bitrix24.outcome import classify_bot_payload, classify_error, error_fields
 from checks.bitrix24.transport import Answer
-from checks.bitrix24.types import BotResult
+from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import Bot, Portal
-from checks.outcome import classify_bot_payload, classify_error, error_fields
 
-if TYPE_CHECKING:
-    from checks.bitrix24.client import Bitrix24Client
+
+class BatchCaller(Protocol):
+    """What batching needs of the client (checks.bitrix24.client.Bitrix24Client is one)."""
+
+    portal: Portal
+    persist: bool
+    caller_saves_batch: bool
+
+    def bot_params(self, bot: Bot) -> dict: ...
+    def call(self, method: str, params: dict) -> Answer | BotResult: ...
+    def classify(self, answer: Answer) -> BotResult: ...
+    def block(self) -> None: ...
+    def note_time(self, time_obj) -> None: ...
+
 
 BATCH_SIZE = 50
 NOT_ALLOWED = "ERROR_BATCH_METHOD_NOT_ALLOWED"
 
 
-def verify_batched(client: "Bitrix24Client", bots: list[Bot], results: list[BotResult | None]) -> None:
+def verify_batched(client: BatchCaller, bots: list[Bot], results: list[BotResult | None]) -> None:
     """Fill `results` chunk by chunk; entries left None are for single calls (fallback)."""
     for start in range(0, len(bots), BATCH_SIZE):
         chunk = bots[start : start + BATCH_SIZE]
@@ -36,14 +48,12 @@ def verify_batched(client: "Bitrix24Client", bots: list[Bot], results: list[BotR
         results[start : start + len(chunk)] = chunk_results
 
 
-def build_commands(client: "Bitrix24Client", bots: list[Bot]) -> dict[str, str]:
+def build_commands(client: BatchCaller, bots: list[Bot]) -> dict[str, str]:
     # Query encoding inside cmd (batch.md); the portal reads each as "method?params".
-    from checks.bitrix24.client import METHOD
-
-    return {f"bot{i}": f"{METHOD}?{urlencode(client.bot_params(bot))}" for i, bot in enumerate(bots)}
+    return {f"bot{i}": f"{BOT_GET}?{urlencode(client.bot_params(bot))}" for i, bot in enumerate(bots)}
 
 
-def verify_chunk(client: "Bitrix24Client", bots: list[Bot]) -> list[BotResult] | None:
+def verify_chunk(client: BatchCaller, bots: list[Bot]) -> list[BotResult] | None:
     """Results for one batch, or None when the portal refuses imbot methods in batch."""
     commands = build_commands(client, bots)
     answer = client.call("batch", {"halt": 0, "cmd": commands})
@@ -109,13 +119,13 @@ def _as_bad(answer: Answer) -> Answer:
     )
 
 
-def mark_unsupported(client: "Bitrix24Client") -> None:
+def mark_unsupported(client: BatchCaller) -> None:
     client.portal.batch_supported = False
     if client.persist:
         Portal.objects.filter(pk=client.portal.pk).exclude(batch_supported=False).update(batch_supported=False)
 
 
-def mark_supported(client: "Bitrix24Client") -> None:
+def mark_supported(client: BatchCaller) -> None:
     if client.portal.batch_supported is None:
         client.portal.batch_supported = True
         if client.persist and not client.caller_saves_batch:

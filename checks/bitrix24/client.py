@@ -20,16 +20,15 @@ from django.utils import timezone
 
 from checks.bitrix24 import batch
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
+from checks.bitrix24.outcome import classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
 from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
-from checks.bitrix24.types import BotResult
+from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
-from checks.outcome import classify_response, classify_transport
 from checks.status import Status
 
 log = logging.getLogger("checks.bitrix24")
 
-METHOD = "imbot.v2.Bot.get"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
 NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
@@ -101,7 +100,7 @@ class Bitrix24Client:
 
     def verify_bot(self, bot: Bot) -> BotResult:
         """One single call of Bot.get for one bot."""
-        answer = self.call(METHOD, self.bot_params(bot))
+        answer = self.call(BOT_GET, self.bot_params(bot))
         if isinstance(answer, BotResult):
             return answer
         return self.classify(answer)

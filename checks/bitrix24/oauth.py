@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from checks.bitrix24.outcome import error_fields, parse_json, status_for_http
 from checks.bitrix24.transport import describe_exception
 from checks.models import Portal
-from checks.outcome import error_fields, parse_json, status_for_http
 from checks.status import Status
 
 log = logging.getLogger("checks.bitrix24")

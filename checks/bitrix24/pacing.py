@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from checks.engine_pg import raw_cursor
+from checks.db import raw_cursor
 from checks.models import Portal
 
 MAX_ATTEMPTS = 100

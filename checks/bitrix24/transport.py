@@ -20,7 +20,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from checks.outcome import TransportFailure, error_fields, parse_json
+from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json
 
 MAX_BODY = 2 * 1024 * 1024  # a Bot.get answer is a few KB; anything this big is not one
 _WEBHOOK_PATH = re.compile(r"(/rest/\d+/)[^/?#\s\"']+")

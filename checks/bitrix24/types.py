@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 
 from checks.status import ResponseFormat, Status
 
+BOT_GET = "imbot.v2.Bot.get"  # the method that every verification calls
+
 
 @dataclass
 class BotResult:

@@ -1,0 +1,1 @@
+"""Django management commands of BotWatch (portal files, verify, secrets)."""

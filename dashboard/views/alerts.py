@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from checks import alerting
+from checks.alerts import actions
 from checks.models import Incident, IncidentEvent
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -66,7 +66,7 @@ def incident_ack(request: HttpRequest, pk: int) -> HttpResponse:
     if incident.state != Incident.State.OPEN:
         messages.info(request, "That incident is resolved already.")
     elif form.is_valid():
-        alerting.acknowledge(incident, request.user, note=form.cleaned_data["note"])
+        actions.acknowledge(incident, request.user, note=form.cleaned_data["note"])
         label = f"incident #{incident.pk}: {incident.bot.label} on {incident.portal.name}"
         audit(request, "acknowledge", incident, {"note": form.cleaned_data["note"]}, label=label)
         messages.success(request, f"Incident on {incident.bot.label} ({incident.portal.name}) acknowledged.")

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from checks import alerting
+from checks.alerts import actions
 from checks.models import DailyStat, Incident, Verification
 from checks.status import Status
 from dashboard.forms import AckForm, MuteForm
@@ -201,7 +201,7 @@ def bot_mute(request: HttpRequest, pk: int) -> HttpResponse:
     form = MuteForm(request.POST)
     if form.is_valid():
         until = form.until()
-        alerting.mute_bot(bot, until, request.user)
+        actions.mute_bot(bot, until, request.user)
         audit(request, "mute" if until else "unmute", bot, {"muted_until": until.isoformat() if until else None})
         messages.success(request, f"{bot.label}: alerts muted." if until else f"{bot.label}: alerts unmuted.")
     else:

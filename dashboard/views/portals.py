@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from checks import alerting
+from checks.alerts import actions
+from checks.engine.dispatch import check_now
 from checks.models import Bot, Incident, MaintenanceWindow, Portal, Subscription, Verification
-from checks.services import check_now
 from checks.status import BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -205,7 +205,7 @@ def portal_mute(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose how long to mute for.")
         return redirect("dashboard:portal-detail", pk=portal.pk)
     until = form.until()
-    alerting.mute_portal(portal, until, request.user)
+    actions.mute_portal(portal, until, request.user)
     audit(request, "mute" if until else "unmute", portal, {"muted_until": until.isoformat() if until else None})
     messages.success(request, f"{portal.name}: alerts muted." if until else f"{portal.name}: alerts unmuted.")
     return redirect_back(request, reverse("dashboard:portal-detail", args=[portal.pk]))

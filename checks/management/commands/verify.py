@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
-from checks.engine import verify_portal
+from checks.engine.verify import verify_portal
 from checks.models import Bot, Portal, Verification
 from checks.status import Status
 

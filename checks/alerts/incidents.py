@@ -1,0 +1,312 @@
+"""Incidents: one per bot per bad episode, and the alerts they raise.
+
+The services here apply the pure rules of checks.alerts.rules (what a new status does
+to a bot's incident) to the database; grouping events into notifications lives in
+checks.alerts.queue and sending them in checks.alerts.delivery.
+
+Exactly once: an incident is opened by an insert that the partial unique constraint
+`incident_one_open_per_bot` lets through once; every later change is a conditional update
+("only if the row still holds what I read") and only the caller whose update changed a row
+writes the event and its notification, whose `key` is unique as a last guard.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from checks.alerts.messages import AlertItem
+from checks.alerts.queue import dispatch, queue_notification
+from checks.alerts.rules import (
+    Action,
+    Decision,
+    OpenIncident,
+    decide,
+    is_quiet,
+    reminder_due,
+    threshold_for,
+    worse,
+)
+from checks.models import Bot, Incident, IncidentEvent, MaintenanceWindow, Portal, Verification
+from checks.status import Status
+
+# --- Services: applying the rules -----------------------------------------------------
+
+Kind = IncidentEvent.Kind
+OPEN_STATE = Incident.State.OPEN
+
+
+@dataclass
+class Outcome:
+    kind: str
+    item: AlertItem
+    alert: bool
+
+
+def evaluate_verifications(verification_ids: list[int], *, inline: bool = False) -> list[int]:
+    """Open, escalate or resolve incidents from freshly recorded verifications; returns notification ids.
+
+    Called by the engine after the verifications and bot states are committed. inline=True
+    (the `verify` command) delivers before returning; otherwise delivery is enqueued.
+    """
+    rows = (
+        Verification.objects.filter(pk__in=verification_ids)
+        .select_related("bot", "portal")
+        .order_by("portal_id", "checked_at", "pk")
+    )
+    notification_ids = []
+    for _portal_id, group in groupby(rows, key=lambda v: v.portal_id):
+        notification_ids += _evaluate_portal(list(group))
+    dispatch(notification_ids, inline=inline)
+    return notification_ids
+
+
+def _evaluate_portal(verifications: list[Verification]) -> list[int]:
+    portal = verifications[0].portal
+    alerts: dict[str, list[AlertItem]] = defaultdict(list)
+    with transaction.atomic():
+        for verification in verifications:
+            outcome = _evaluate_one(verification)
+            if outcome and outcome.alert:
+                alerts[outcome.kind].append(outcome.item)
+        return _queue_grouped(portal, alerts)
+
+
+def _queue_grouped(portal: Portal, alerts: dict[str, list[AlertItem]]) -> list[int]:
+    ids = []
+    for kind, items in alerts.items():
+        pk = queue_notification(portal, kind, items, [_key_part(kind, item) for item in items])
+        if pk:
+            ids.append(pk)
+    return ids
+
+
+def _key_part(kind: str, item: AlertItem) -> str:
+    # An incident is opened and resolved once, but escalates once per worse status and is
+    # reminded about once per period: those keys name which one, or the second is dropped.
+    if kind == Kind.ESCALATED:
+        return f"{item.incident.pk}.{item.event.status}"
+    if kind == Kind.REMINDER:
+        return f"{item.incident.pk}.{item.extra['reminder_number']}"
+    return str(item.incident.pk)
+
+
+def _evaluate_one(verification: Verification) -> Outcome | None:
+    bot, portal = verification.bot, verification.portal
+    if bot.last_verification_id not in (None, verification.pk):
+        # A newer verification of this bot exists; its own evaluation decides.
+        return None
+    incident = Incident.objects.filter(bot_id=bot.pk, state=OPEN_STATE).first()
+    decision = decide(
+        verification.status,
+        failures=bot.consecutive_failures,
+        threshold=threshold_for(verification.status, portal.thresholds),
+        incident=_snapshot(incident),
+        quiet=_is_quiet_now(bot, portal, verification.checked_at),
+    )
+    handler = _HANDLERS.get(decision.action)
+    return handler(verification, incident, decision) if handler else None
+
+
+def _snapshot(incident: Incident | None) -> OpenIncident | None:
+    if incident is None:
+        return None
+    return OpenIncident(status=incident.status, last_status=incident.last_status, suppressed=incident.suppressed)
+
+
+def _is_quiet_now(bot: Bot, portal: Portal, now: datetime) -> bool:
+    windows = MaintenanceWindow.objects.filter(portal=portal, starts_at__lte=now, ends_at__gt=now).filter(
+        Q(bot__isnull=True) | Q(bot=bot)
+    )
+    return is_quiet(
+        now, muted_until=[portal.muted_until, bot.muted_until], windows=windows.values_list("starts_at", "ends_at")
+    )
+
+
+def _seen(verification: Verification) -> dict:
+    """The incident columns that describe the latest bad verification."""
+    return {
+        "last_status": verification.status,
+        "error_code": verification.error_code,
+        "error_description": verification.error_description,
+        "http_status": verification.http_status,
+    }
+
+
+def _streak_start(verification: Verification) -> datetime:
+    """When the bad streak that opens this incident began: its first bad verification."""
+    count = max(verification.bot.consecutive_failures, 1)
+    times = list(
+        Verification.objects.filter(bot_id=verification.bot_id, checked_at__lte=verification.checked_at)
+        .order_by("-checked_at")
+        .values_list("checked_at", flat=True)[:count]
+    )
+    return times[-1] if times else verification.checked_at
+
+
+def _event(incident: Incident, kind: str, status: str, at: datetime, note: str = "", user=None) -> IncidentEvent:
+    return IncidentEvent.objects.create(
+        incident=incident, kind=kind, status=status, created_at=at, note=note, user=user
+    )
+
+
+def _open(verification: Verification, _incident: None, decision: Decision) -> Outcome | None:
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(
+                bot=verification.bot,
+                portal=verification.portal,
+                status=verification.status,
+                started_at=_streak_start(verification),
+                opened_at=verification.checked_at,
+                suppressed=not decision.alert,
+                **_seen(verification),
+            )
+    except IntegrityError:
+        # incident_one_open_per_bot: another worker opened it first, and alerts for it.
+        return None
+    note = "" if decision.alert else "opened while muted or in maintenance: no alert"
+    event = _event(incident, Kind.OPENED, verification.status, verification.checked_at, note)
+    return Outcome(Kind.OPENED, AlertItem(event, incident, verification.bot), decision.alert)
+
+
+def _escalate(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
+    previous_status, previous_code = incident.last_status, incident.error_code
+    changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, status=incident.status).update(
+        status=verification.status, **_seen(verification)
+    )
+    if not changed:
+        return None
+    incident.refresh_from_db()
+    was = previous_code or previous_status
+    event = _event(incident, Kind.ESCALATED, verification.status, verification.checked_at, f"was {was}")
+    item = AlertItem(event, incident, verification.bot, previous_status=previous_status, previous_code=previous_code)
+    return Outcome(Kind.ESCALATED, item, decision.alert)
+
+
+def _change(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
+    changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, last_status=incident.last_status).update(
+        **_seen(verification)
+    )
+    if changed:
+        _event(incident, Kind.CHANGED, verification.status, verification.checked_at, f"was {incident.last_status}")
+    return None
+
+
+def _release(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
+    """Announce an incident opened during a mute or maintenance that has ended, as it is now."""
+    changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, suppressed=True).update(
+        suppressed=False, status=worse(incident.status, verification.status), **_seen(verification)
+    )
+    if not changed:
+        return None
+    incident.refresh_from_db()
+    return _released_outcome(incident, verification.bot)
+
+
+def _released_outcome(incident: Incident, bot: Bot) -> Outcome:
+    event = incident.events.filter(kind=Kind.OPENED).first()
+    if event is None:
+        event = _event(incident, Kind.OPENED, incident.last_status, timezone.now())
+    return Outcome(Kind.OPENED, AlertItem(event, incident, bot, extra={"released": True}), True)
+
+
+def _resolve(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
+    changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE).update(
+        state=Incident.State.RESOLVED, resolved_at=verification.checked_at
+    )
+    if not changed:
+        return None
+    incident.refresh_from_db()
+    event = _event(incident, Kind.RESOLVED, Status.OK, verification.checked_at)
+    return Outcome(Kind.RESOLVED, AlertItem(event, incident, verification.bot), decision.alert)
+
+
+_HANDLERS = {
+    Action.OPEN: _open,
+    Action.ESCALATE: _escalate,
+    Action.CHANGE: _change,
+    Action.RELEASE: _release,
+    Action.RESOLVE: _resolve,
+}
+
+
+# --- Services: the periodic sweep -----------------------------------------------------
+
+
+def send_reminders(now: datetime | None = None, *, inline: bool = False) -> list[int]:
+    """Reminders for open, unacknowledged incidents, and the alerts held back by an ended mute or
+    maintenance window for incidents still open. Returns notification ids."""
+    now = now or timezone.now()
+    # Keyed by the incidents' portals, already loaded with them (model instances compare by pk).
+    alerts: dict[Portal, dict[str, list[AlertItem]]] = defaultdict(lambda: defaultdict(list))
+    for outcome in [*_release_held_back(now), *_claim_reminders(now)]:
+        alerts[outcome.item.incident.portal][outcome.kind].append(outcome.item)
+    ids = []
+    for portal, by_kind in alerts.items():
+        with transaction.atomic():
+            ids += _queue_grouped(portal, by_kind)
+    dispatch(ids, inline=inline)
+    return ids
+
+
+def _open_incidents():
+    # A paused portal or a disabled bot is nobody's emergency: no reminders about them.
+    rows = Incident.objects.filter(state=OPEN_STATE, portal__paused=False, bot__enabled=True)
+    return rows.select_related("bot", "portal").order_by("portal_id", "pk")
+
+
+def _release_held_back(now: datetime) -> list[Outcome]:
+    outcomes = []
+    for incident in _open_incidents().filter(suppressed=True):
+        if _is_quiet_now(incident.bot, incident.portal, now):
+            continue
+        # Conditional update: of two sweeps racing here, one announces the incident.
+        # The announcement counts as the latest reminder: no reminder on top in this sweep.
+        held = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, suppressed=True)
+        if held.update(suppressed=False, last_reminder_at=now):
+            incident.suppressed = False
+            outcomes.append(_released_outcome(incident, incident.bot))
+    return outcomes
+
+
+def _claim_reminders(now: datetime) -> list[Outcome]:
+    hours = settings.BOTWATCH_REMINDER_HOURS
+    if hours <= 0:
+        return []
+    due_before = now - timedelta(hours=hours)
+    candidates = _open_incidents().filter(acknowledged_at__isnull=True, suppressed=False)
+    candidates = candidates.filter(
+        Q(last_reminder_at__lte=due_before) | Q(last_reminder_at__isnull=True, opened_at__lte=due_before)
+    )
+    outcomes = []
+    for incident in candidates:
+        outcome = _claim_reminder(incident, now, hours)
+        if outcome:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _claim_reminder(incident: Incident, now: datetime, hours: int) -> Outcome | None:
+    number = reminder_due(
+        opened_at=incident.opened_at,
+        last_reminder_at=incident.last_reminder_at,
+        acknowledged=incident.acknowledged_at is not None,
+        hours=hours,
+        now=now,
+    )
+    if number is None or _is_quiet_now(incident.bot, incident.portal, now):
+        return None
+    claimed = Incident.objects.filter(
+        pk=incident.pk, state=OPEN_STATE, acknowledged_at__isnull=True, last_reminder_at=incident.last_reminder_at
+    ).update(last_reminder_at=now)
+    if not claimed:
+        return None  # resolved, acknowledged or reminded by someone else meanwhile
+    event = _event(incident, Kind.REMINDER, incident.last_status, now, f"reminder {number}")
+    item = AlertItem(event, incident, incident.bot, extra={"reminder_number": number})
+    return Outcome(Kind.REMINDER, item, True)

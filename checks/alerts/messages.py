@@ -1,0 +1,188 @@
+"""What an alert says: email subject, text and HTML for a group of bots, with secrets scrubbed."""
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import escape
+
+from checks.alerts.guidance import guidance_for
+from checks.crypto import DecryptionError, decrypt
+from checks.models import Bot, Incident, IncidentEvent, Portal, Subscription
+from checks.status import Status
+
+log = logging.getLogger(__name__)
+
+Kind = IncidentEvent.Kind
+REDACTED = "[redacted]"
+
+
+@dataclass
+class AlertItem:
+    """One bot's line in an email: the event, its incident and bot, and what came before."""
+
+    event: IncidentEvent
+    incident: Incident
+    bot: Bot
+    previous_status: str = ""
+    previous_code: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def display_code(status: str, error_code: str = "") -> str:
+    """The code support staff search for: Bitrix24's own error code, else the status in capitals."""
+    return error_code or str(status).upper()
+
+
+def bot_url(bot: Bot) -> str:
+    try:
+        path = reverse("dashboard:bot-detail", args=[bot.pk])
+    except NoReverseMatch:
+        path = f"/bots/{bot.pk}/"
+    return settings.SITE_URL + path
+
+
+def _counters(bot: Bot) -> dict | None:
+    if bot.count_message is None:
+        return None
+    return {
+        "messages": bot.count_message,
+        "commands": bot.count_command,
+        "chats": bot.count_chat,
+        "users": bot.count_user,
+    }
+
+
+def _item_context(item: AlertItem) -> dict:
+    incident, bot = item.incident, item.bot
+    # The incident's error columns describe its latest bad verification (last_status).
+    status = incident.last_status
+    worst_code = incident.error_code if incident.status == incident.last_status else ""
+    return {
+        "bot": bot.label,
+        "status": status,
+        "status_label": Status(status).label if status in Status.values else status,
+        "code": display_code(status, incident.error_code),
+        "error_code": incident.error_code,
+        "error_description": incident.error_description,
+        "http_status": incident.http_status,
+        "started_at": incident.started_at,
+        "opened_at": incident.opened_at,
+        "resolved_at": incident.resolved_at,
+        "duration": _duration((incident.resolved_at or item.event.created_at) - incident.started_at),
+        "worst_code": display_code(incident.status, worst_code),
+        "previous_code": display_code(item.previous_status, item.previous_code) if item.previous_status else "",
+        "last_ok_at": bot.last_ok_at,
+        "counters": _counters(bot),
+        "url": bot_url(bot),
+        "acknowledged_at": incident.acknowledged_at,
+        **item.extra,
+    }
+
+
+def _guidance(rows: list[dict]) -> list[dict]:
+    """Probable causes and what to do, once per distinct code shown in the email (not per bot)."""
+    seen = {}
+    for row in rows:
+        if row["code"] not in seen:
+            causes, actions = guidance_for(row["status"], row["error_code"])
+            seen[row["code"]] = {"code": row["code"], "causes": causes, "actions": actions}
+    return list(seen.values())
+
+
+def _duration(delta: timedelta) -> str:
+    if delta < timedelta(minutes=1):
+        return "under 1 min"
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+def _subject(kind: str, portal: Portal, items: list[dict]) -> str:
+    codes = list(dict.fromkeys(i["code"] for i in items))
+    who = items[0]["bot"] if len(items) == 1 else f"{len(items)} bots"
+    if kind == Kind.RESOLVED:
+        was = list(dict.fromkeys(i["worst_code"] for i in items))
+        return f"[BotWatch] RESOLVED: {who} on {portal.name} (was {', '.join(was)})"
+    prefix = {Kind.REMINDER: "Still failing: ", Kind.ESCALATED: "Worse: "}.get(kind, "")
+    suffix = ""
+    if kind == Kind.ESCALATED and len(items) == 1 and items[0]["previous_code"]:
+        suffix = f" (was {items[0]['previous_code']})"
+    return f"[BotWatch] {prefix}{', '.join(codes)}: {who} on {portal.name}{suffix}"
+
+
+def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedEmail:
+    """Subject, text and HTML of one email about one or more bots of one portal."""
+    rows = [_item_context(item) for item in items]
+    ctx = {
+        "kind": kind,
+        "portal": {"name": portal.name, "url": portal.url},
+        "items": rows,
+        "guidance": _guidance(rows) if kind != Kind.RESOLVED else [],
+        "site_url": settings.SITE_URL,
+        "reminder_hours": settings.BOTWATCH_REMINDER_HOURS,
+    }
+    subject = _subject(kind, portal, rows)
+    ctx["subject"] = subject
+    # Template tags leave blank runs behind; a plain-text email reads better without them.
+    text = re.sub(r"\n{3,}", "\n\n", render_to_string(f"emails/{kind}.txt", ctx)).strip() + "\n"
+    html = render_to_string(f"emails/{kind}.html", ctx)
+    secrets = portal_secrets(portal)
+    return RenderedEmail(scrub(subject, secrets), scrub(text, secrets), scrub(html, secrets))
+
+
+def portal_secrets(portal: Portal) -> list[str]:
+    """Every stored secret of a portal and its bots, to be kept out of anything sent."""
+    # The portal's own secrets were decrypted when it was loaded.
+    found = [getattr(portal, name) for name in Portal.SECRET_FIELDS]
+    # Bot tokens are read as stored and decrypted one by one: through the field, one token
+    # under a removed key would fail the whole query and leave every other token unscrubbed.
+    stored = Bot.objects.filter(portal=portal).exclude(bot_token="")
+    for ciphertext in stored.values_list(Cast("bot_token", TextField()), flat=True):
+        try:
+            found.append(decrypt(ciphertext))
+        except DecryptionError:
+            log.warning("portal %s: a bot token cannot be decrypted, emails are scrubbed of the others", portal.name)
+    # Very short values would redact ordinary words; stored secrets are longer than this.
+    return sorted({s for s in found if s and len(s) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Text with every secret (plain or HTML-escaped) replaced, in case an error message echoed one."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED).replace(escape(secret), REDACTED)
+    return text
+
+
+def recipients_for(portal: Portal) -> list[str]:
+    """The portal's list (else BOTWATCH_ALERT_EMAILS), plus users subscribed to it or to every portal."""
+    subscribed = (
+        Subscription.objects.filter(Q(portal=portal) | Q(portal__isnull=True), user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    seen, result = set(), []
+    for email in [*portal.recipients, *subscribed]:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            result.append(email)
+    return result

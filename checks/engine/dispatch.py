@@ -1,0 +1,62 @@
+"""Dispatch: claim the due portals and enqueue one verification task per claim; "check now".
+
+Tasks are enqueued by name (checks.engine.tasks registers them under these names), so
+this module needs nothing of the task module, which calls into it.
+"""
+
+import logging
+from datetime import datetime
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from checks.engine.claims import claim_due_portals, claim_portal
+from checks.engine.heartbeats import BEAT, touch_heartbeat
+from checks.models import Bot
+
+log = logging.getLogger(__name__)
+
+# The verify task's wire name, kept from earlier releases so that queued messages survive an
+# upgrade; checks.engine.tasks registers the task under it.
+VERIFY_TASK = "checks.tasks.verify_portal"
+
+
+def dispatch_due(now: datetime | None = None) -> int:
+    """Claim the due portals and enqueue one verification task per claim."""
+    touch_heartbeat(BEAT, now)
+    claims = claim_due_portals(now)
+    if claims:
+        # One producer (and broker connection) for the whole tick rather than one per message.
+        with current_app.producer_or_acquire() as producer:
+            for portal_id, token in claims:
+                enqueue_verification(portal_id, token, producer=producer)
+    if claims:
+        log.info("dispatched %d portal(s)", len(claims))
+    return len(claims)
+
+
+def enqueue_verification(portal_id: int, token, *, manual: bool = False, producer=None) -> None:
+    # By name: the task module imports this one. A signature still runs the registered task
+    # (eagerly in tests that ask for it), and falls back to sending by name where the task
+    # module is not loaded (the web process).
+    current_app.signature(VERIFY_TASK).apply_async(
+        args=[portal_id, str(token)], kwargs={"manual": manual}, producer=producer
+    )
+
+
+def check_now(portal_id: int) -> bool:
+    """The dashboard's "check now": every enabled bot of the portal, as soon as a worker is free.
+
+    Returns False when the portal is paused or a verification of it is running already
+    (its results are moments away). Works on any broker, the filesystem one included.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        token = claim_portal(portal_id, now)
+        if token is None:
+            return False
+        # Their slot becomes now; the claimed run then reschedules them as usual.
+        Bot.objects.filter(portal_id=portal_id, enabled=True).update(next_check_at=now)
+        transaction.on_commit(lambda: enqueue_verification(portal_id, token, manual=True))
+    return True

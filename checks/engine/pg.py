@@ -1,0 +1,196 @@
+"""PostgreSQL fast paths of the engine: claiming and recording.
+
+Per bot, Django's bulk_create and an ORM round trip of every state column cost more CPU
+than the HTTP exchange that produced the result, and each statement of a run is a round
+trip that a busy worker thread waits for. On PostgreSQL a run is therefore recorded by
+one statement, fed one JSON document (encoded in C): it releases the claim, inserts the
+verifications and computes each bot's new state from the rows just inserted. The outcome
+is the same as the portable path in checks.engine.recording (the engine's tests run on SQLite and
+on PostgreSQL); the UPDATE reads each bot's current row under its row lock, so a
+concurrent manual `verify` cannot be lost.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from django.db import connection
+
+from checks.bitrix24.types import BotResult
+from checks.db import raw_cursor
+from checks.models import Bot, Portal, Verification
+from checks.status import Status, needs_alerting
+
+
+def remote_bot_id(fields: dict | None) -> int | None:
+    """The bot's id as the portal reports it, when it is a sane one."""
+    value = (fields or {}).get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+# One statement records a run: it releases the claim (proving it is still held), inserts
+# the verifications of bots that still exist, and moves each bot's state on from the row
+# just written. In autocommit that is one round trip and one transaction instead of six
+# statements; the CTEs run in that order (each feeds the next), so the portal row is locked
+# before the bots', as in a claim's other statements.
+RECORD = """
+WITH src AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint)
+),
+claim AS (
+    UPDATE {portal} SET
+        claim_token = NULL,
+        claimed_until = NULL,
+        next_check_at = LEAST(%(next_at)s::timestamptz, (
+            SELECT MIN(next_check_at) FROM {bot}
+            WHERE portal_id = %(portal)s AND enabled AND NOT id = ANY(%(bot_ids)s::bigint[]))),
+        redirected_to = COALESCE(%(redirected_to)s, redirected_to),
+        batch_supported = COALESCE(batch_supported, %(batch_supported)s::boolean)
+    WHERE id = %(portal)s AND claim_token = %(token)s::uuid
+    RETURNING id
+),
+ins AS (
+    INSERT INTO {verification} ({columns})
+    SELECT {columns} FROM src
+    WHERE (%(token)s::uuid IS NULL OR EXISTS (SELECT 1 FROM claim))
+        AND EXISTS (SELECT 1 FROM {bot} AS b WHERE b.id = src.bot_id)
+    RETURNING *
+),
+upd AS (
+    UPDATE {bot} AS b SET
+        status = v.status,
+        status_since = CASE WHEN b.status = v.status THEN b.status_since ELSE v.checked_at END,
+        consecutive_failures = CASE WHEN v.status = %(ok)s THEN 0 ELSE b.consecutive_failures + 1 END,
+        failure_streak = CASE WHEN v.status = %(ok)s THEN '{{}}'::jsonb
+            ELSE COALESCE(b.failure_streak, '{{}}'::jsonb)
+                || jsonb_build_object(v.status, COALESCE((b.failure_streak ->> v.status)::int, 0) + 1) END,
+        next_check_at = COALESCE(%(next_at)s::timestamptz, b.next_check_at),
+        last_checked_at = v.checked_at,
+        last_ok_at = CASE WHEN v.status = %(ok)s THEN v.checked_at ELSE b.last_ok_at END,
+        last_error = v.error_code,
+        last_duration_ms = v.duration_ms,
+        last_verification_id = v.id,
+        last_ok_verification_id = CASE WHEN v.status = %(ok)s THEN v.id ELSE b.last_ok_verification_id END,
+        count_message = CASE WHEN u.x_has_counters THEN v.count_message ELSE b.count_message END,
+        count_command = CASE WHEN u.x_has_counters THEN v.count_command ELSE b.count_command END,
+        count_chat = CASE WHEN u.x_has_counters THEN v.count_chat ELSE b.count_chat END,
+        count_user = CASE WHEN u.x_has_counters THEN v.count_user ELSE b.count_user END,
+        remote_id = COALESCE(u.x_remote_id, b.remote_id),
+        fields = CASE WHEN v.fields = '{{}}'::jsonb THEN b.fields ELSE v.fields END,
+        users = COALESCE(u.x_users, b.users)
+    FROM ins AS v
+    JOIN src AS u ON u.bot_id = v.bot_id
+    JOIN {bot} AS old ON old.id = v.bot_id
+    WHERE b.id = v.bot_id
+    RETURNING v.id, v.bot_id, v.status, old.status
+)
+SELECT (SELECT count(*) FROM claim), upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
+"""
+
+
+@cache
+def record_statement() -> tuple[list, str]:
+    """The Verification fields and the recording statement for them; built once, from the model."""
+    quote = connection.ops.quote_name
+    fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
+    sql = RECORD.format(
+        columns=", ".join(quote(f.column) for f in fields),
+        record=", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields),
+        portal=quote(Portal._meta.db_table),
+        bot=quote(Bot._meta.db_table),
+        verification=quote(Verification._meta.db_table),
+    )
+    return fields, sql
+
+
+@dataclass
+class Recorded:
+    held: bool  # False: a scheduled run whose claim is no longer held wrote nothing
+    rows: list[Verification]  # those written (rows of bots deleted meanwhile are left out), pk set
+    for_alerting: list[int]  # ids of the rows alerting must look at
+
+
+def record(
+    rows: list[Verification],
+    results: dict[int, BotResult],
+    *,
+    portal_id: int,
+    token: uuid.UUID | None,
+    next_at: datetime | None,
+    redirected_to: str | None,
+    batch_supported: bool | None = None,
+) -> Recorded:
+    """Write one run's rows and bot states, and release its claim (token given), in one statement.
+
+    Releasing the claim also notes the portal's new address and, where still unknown, whether
+    it takes imbot calls in batch (the client left that to this statement).
+    """
+    fields, sql = record_statement()
+    document = []
+    for row in rows:
+        result = results[row.bot_id]
+        entry = {f.column: getattr(row, f.attname) for f in fields}
+        entry["x_has_counters"] = bool(result.counters)
+        entry["x_users"] = (result.users or []) if result.fields else None
+        entry["x_remote_id"] = remote_bot_id(result.fields)
+        document.append(entry)
+    params = {
+        # json.dumps encodes the whole run in C; psycopg would adapt values one by one in Python.
+        "rows": json.dumps(document, default=_isoformat),
+        "bot_ids": [row.bot_id for row in rows],
+        "portal": portal_id,
+        "token": token,
+        "next_at": next_at,
+        "redirected_to": redirected_to,
+        "batch_supported": batch_supported,
+        "ok": Status.OK.value,
+    }
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        answer = cursor.fetchall()
+    held = token is None or answer[0][0] > 0
+    written = {bot_id: (vid, status, before) for _, vid, bot_id, status, before in answer if vid is not None}
+    kept = []
+    for row in rows:
+        if row.bot_id in written:
+            row.pk = written[row.bot_id][0]  # one row per bot in a run
+            row._state.adding = False
+            row._state.db = connection.alias
+            kept.append(row)
+    # `before` is the statement's snapshot of the bot: its status before this row.
+    alerting = [vid for vid, status, before in written.values() if needs_alerting(status, before)]
+    return Recorded(held=held, rows=kept, for_alerting=sorted(alerting))
+
+
+def _isoformat(value):
+    # Full microseconds: the slot is part of a unique key (DjangoJSONEncoder keeps milliseconds).
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# The rows are locked in id order first (the lock the UPDATE takes anyway), so two ticks
+# claiming overlapping portals queue behind each other instead of deadlocking.
+CLAIM_PORTALS = """
+WITH locked AS (SELECT id FROM {portal} WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR NO KEY UPDATE)
+UPDATE {portal} AS p SET claim_token = c.token, claimed_until = %(until)s
+FROM locked JOIN unnest(%(ids)s::bigint[], %(tokens)s::uuid[]) AS c(id, token) ON c.id = locked.id
+WHERE p.id = locked.id AND NOT p.paused AND (p.claimed_until IS NULL OR p.claimed_until <= %(now)s)
+RETURNING p.id, c.token
+"""
+
+
+def claim_portals(portal_ids: list[int], now: datetime, until: datetime) -> list[tuple[int, uuid.UUID]]:
+    """engine.claim_portal for many portals in one statement: (id, token) of those won, by id.
+
+    Each row is updated under its row lock and the WHERE re-checked on the newest row, so of
+    concurrent claimers exactly one wins each portal, as with one UPDATE per portal.
+    """
+    sql = CLAIM_PORTALS.format(portal=connection.ops.quote_name(Portal._meta.db_table))
+    params = {"ids": portal_ids, "tokens": [uuid.uuid4() for _ in portal_ids], "until": until, "now": now}
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall())

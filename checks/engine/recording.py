@@ -1,0 +1,241 @@
+"""Recording a run: verification rows, bot states and the claim's release, all or nothing.
+
+The unique (bot, slot) constraint and the claim token make a redelivered task write
+nothing twice. PostgreSQL takes the one-statement path of checks.engine.pg.
+"""
+
+import logging
+from contextlib import nullcontext
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from checks.alerts.incidents import evaluate_verifications
+from checks.bitrix24.types import BotResult
+from checks.engine import pg
+from checks.engine.claims import LostClaim, interval_for, lease_until, next_due, next_portal_check, release_claim
+from checks.engine.runs import Run
+from checks.models import Bot, Portal, Verification
+from checks.status import Status, needs_alerting
+
+log = logging.getLogger(__name__)
+
+MAX_DESCRIPTION = 2000
+VERIFICATION_ATTNAMES = [f.attname for f in Verification._meta.concrete_fields]
+
+
+def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: datetime) -> Verification:
+    counters = result.counters or {}
+    values = {
+        "bot_id": bot.pk,
+        "portal_id": run.portal.pk,
+        "slot": run.slots[bot.pk],
+        "checked_at": checked_at,
+        "status": result.status,
+        "error_code": (result.error_code or "")[:100],
+        "error_description": (result.error_description or "")[:MAX_DESCRIPTION],
+        "http_status": result.http_status,
+        "duration_ms": max(0, int(result.duration_ms or 0)),
+        "response_format": result.response_format,
+        "count_message": counters.get("countMessage"),
+        "count_command": counters.get("countCommand"),
+        "count_chat": counters.get("countChat"),
+        "count_user": counters.get("countUser"),
+        "fields": result.fields or {},
+        "operating": result.operating,
+        "redirect_url": (result.redirect_url or "")[:500],
+        "manual": run.manual,
+    }
+    # Positional, every column given (the id None): a third of the CPU of keyword arguments,
+    # which Model.__init__ takes one field at a time.
+    return Verification(*[values.get(name) for name in VERIFICATION_ATTNAMES])
+
+
+def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = False) -> list[Verification]:
+    checked_at = timezone.now()
+    rows = [build_verification(run, bot, result, checked_at) for bot, result in zip(run.bots, results, strict=True)]
+    try:
+        rows, for_alerting = write_results(run, rows, results, checked_at)
+    except IntegrityError as exc:
+        # Another run recorded some of these slots first (a lease that expired under a
+        # slow worker), or a bot was deleted meanwhile: keep what is already there. The
+        # database's message names the constraint, so an unexpected one is not mistaken
+        # for these (rows hold no secret: descriptions are redacted by the client).
+        log.warning("portal %s: verifications not recorded (slot taken or bot deleted): %s", run.portal.pk, exc)
+        return []
+    if for_alerting:
+        # Runs now in autocommit (the write is committed), or when the caller's transaction commits.
+        transaction.on_commit(lambda: hand_to_alerting(for_alerting, inline=inline_alerts))
+    return rows
+
+
+def write_results(
+    run: Run, rows: list[Verification], results: list[BotResult], now: datetime
+) -> tuple[list[Verification], list[int]]:
+    """Rows, bot states and the claim's release, all or nothing.
+
+    Returns the rows written (a bot deleted meanwhile has none) and the ids of those that
+    alerting must look at. Raises LostClaim when a scheduled run's claim is no longer held.
+    """
+    by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
+    # One next time for the whole run: a portal's bots stay together in one batch, and the
+    # jitter spreads the portals.
+    next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
+    redirected_to = last_redirect(results) if run.scheduled else None
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return _write_portable(run, rows, by_bot, next_at, redirected_to)
+    # One statement: a transaction of its own in autocommit (the workers); inside a caller's
+    # transaction a savepoint, so that a refused write leaves that transaction usable.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        recorded = pg.record(
+            rows,
+            by_bot,
+            portal_id=run.portal.pk,
+            token=run.token,
+            next_at=next_at,
+            redirected_to=redirected_to,
+            batch_supported=run.portal.batch_supported if run.scheduled else None,
+        )
+    if not recorded.held:
+        raise LostClaim
+    return recorded.rows, recorded.for_alerting
+
+
+STATE_FIELDS = [
+    "status",
+    "status_since",
+    "consecutive_failures",
+    "failure_streak",
+    "next_check_at",
+    "last_checked_at",
+    "last_ok_at",
+    "last_error",
+    "last_duration_ms",
+    "last_verification",
+    "last_ok_verification",
+    "count_message",
+    "count_command",
+    "count_chat",
+    "count_user",
+    "remote_id",
+    "fields",
+    "users",
+]
+
+
+def _write_portable(
+    run: Run,
+    rows: list[Verification],
+    by_bot: dict[int, BotResult],
+    next_at: datetime | None,
+    redirected_to: str | None,
+) -> tuple[list[Verification], list[int]]:
+    """write_results on SQLite, inside its transaction: statement by statement."""
+    # A scheduled run first proves that the lease is still ours.
+    held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token)
+    if run.scheduled and not held.update(claimed_until=lease_until(timezone.now())):
+        raise LostClaim
+    # Bots deleted while their check was in flight would fail the foreign key at commit.
+    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
+    rows = Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
+    for_alerting = update_bot_states(run, rows, by_bot, next_at) if rows else []
+    if run.scheduled:
+        changes = {"next_check_at": next_portal_check(run.portal.pk)}
+        if redirected_to:
+            changes["redirected_to"] = redirected_to
+        if run.portal.batch_supported is not None:  # what a first batch learned; a known answer stays
+            changes["batch_supported"] = Coalesce(F("batch_supported"), Value(run.portal.batch_supported))
+        release_claim(run.portal.pk, run.token, **changes)
+    return rows, for_alerting
+
+
+def update_bot_states(
+    run: Run, rows: list[Verification], by_bot: dict[int, BotResult], next_at: datetime | None
+) -> list[int]:
+    """Apply each row to its bot; returns the ids of the rows alerting must look at."""
+    bots = {bot.pk: bot for bot in run.bots}
+    # Re-read the state under lock: a manual `verify` may have moved it since the run began.
+    # Plain values onto the run's own objects: no second decryption of every bot token.
+    for state in Bot.objects.select_for_update().filter(pk__in=[r.bot_id for r in rows]).values("pk", *STATE_FIELDS):
+        bot = bots[state.pop("pk")]
+        for name, value in state.items():
+            setattr(bot, Bot._meta.get_field(name).attname, value)
+    bots = {row.bot_id: bots[row.bot_id] for row in rows}
+    for_alerting = []
+    for row in rows:
+        bot = bots[row.bot_id]
+        if needs_alerting(row.status, bot.status):
+            for_alerting.append(row.pk)
+        apply_result(bot, row, by_bot[row.bot_id])
+        bot.next_check_at = next_at or bot.next_check_at
+    save_states(list(bots.values()))
+    return for_alerting
+
+
+def save_states(bots: list[Bot]) -> None:
+    """One UPDATE per bot, sent as one executemany.
+
+    Django's bulk_update builds a CASE per field and row; for 50 bots x 18 fields that costs
+    more CPU than the whole HTTP exchange of the portal.
+    """
+    fields = [Bot._meta.get_field(name) for name in STATE_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    table, pk = quote(Bot._meta.db_table), quote(Bot._meta.pk.column)
+    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model, values bound
+    params = [[f.get_db_prep_save(getattr(bot, f.attname), connection) for f in fields] + [bot.pk] for bot in bots]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
+    """The bot's current state after one verification (touches this bot only)."""
+    if bot.status != row.status:
+        bot.status = row.status
+        bot.status_since = row.checked_at
+    if row.status == Status.OK:
+        bot.consecutive_failures = 0
+        bot.failure_streak = {}
+        bot.last_ok_at = row.checked_at
+        bot.last_ok_verification = row
+    else:
+        bot.consecutive_failures += 1
+        streak = dict(bot.failure_streak or {})
+        streak[row.status] = streak.get(row.status, 0) + 1
+        bot.failure_streak = streak
+    bot.last_checked_at = row.checked_at
+    bot.last_error = row.error_code
+    bot.last_duration_ms = row.duration_ms
+    bot.last_verification = row
+    if result.counters:
+        bot.count_message = row.count_message
+        bot.count_command = row.count_command
+        bot.count_chat = row.count_chat
+        bot.count_user = row.count_user
+    if result.fields:
+        bot.fields = result.fields
+        bot.remote_id = pg.remote_bot_id(result.fields) or bot.remote_id
+        bot.users = result.users or []
+
+
+def last_redirect(results: list[BotResult]) -> str | None:
+    """The portal's newest address seen in this run, if it redirected at all."""
+    redirects = [r.redirect_url for r in results if r.redirect_url]
+    return redirects[-1][:500] if redirects else None
+
+
+def hand_to_alerting(verification_ids: list[int], *, inline: bool) -> None:
+    """After commit: incidents and notifications for these verifications (checks.alerts.incidents)."""
+    if inline:
+        evaluate_verifications(verification_ids, inline=True)
+        return
+    try:
+        evaluate_verifications(verification_ids, inline=False)
+    except Exception:
+        # The rows are committed; a failing evaluation must not fail the sweep. Logged with
+        # the ids so the operator sees which checks went without incident handling.
+        log.exception("alert evaluation failed for verifications %s", verification_ids[:20])

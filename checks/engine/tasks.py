@@ -1,0 +1,97 @@
+"""Thin Celery tasks of the verification engine: ids in, a service called.
+
+Redelivery is harmless everywhere here (acks_late): `dispatch_due` only claims what has
+no live lease, `verify_portal` does nothing unless its claim is still held and records
+each slot once, `prune_history` is idempotent.
+"""
+
+import logging
+import socket
+import threading
+
+from celery import shared_task
+from celery.signals import beat_init, worker_ready, worker_shutdown
+from django.db import close_old_connections
+
+from checks.engine import dispatch, heartbeats, retention, verify
+
+log = logging.getLogger(__name__)
+
+# Below the claim lease (checks.engine.claims, 600 s by default) so that a live task never
+# outlives its claim. The threads pool does not enforce Celery's time limits (prefork
+# does); there the engine's own budget (checks.engine.verify.RUN_BUDGET, 200 s of client calls per run)
+# keeps a run inside its lease, and the lease check at commit guards the rest.
+VERIFY_SOFT_LIMIT = 240
+VERIFY_HARD_LIMIT = 300
+WORKER_HEARTBEAT_EVERY = 15  # seconds
+
+
+@shared_task(name="checks.tasks.dispatch_due", acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def dispatch_due() -> int:
+    return dispatch.dispatch_due()
+
+
+@shared_task(
+    name=dispatch.VERIFY_TASK,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=VERIFY_SOFT_LIMIT,
+    time_limit=VERIFY_HARD_LIMIT,
+)
+def verify_portal_task(portal_id: int, claim_token: str | None = None, manual: bool = False) -> int:
+    return len(verify.verify_portal(portal_id, claim_token, manual=manual))
+
+
+@shared_task(
+    name="checks.tasks.prune_history", acks_late=True, ignore_result=True, soft_time_limit=3000, time_limit=3600
+)
+def prune_history() -> dict:
+    return retention.prune_history()
+
+
+class ProcessHeartbeat(threading.Thread):
+    """Touches a Heartbeat row while this process runs, busy or idle.
+
+    "worker:<hostname>" for each worker, "scheduler:<hostname>" for beat. Beside them,
+    "beat" is touched by every tick a worker processes (checks.engine.dispatch), so /healthz
+    can tell a dead beat from a dead broker or dead workers.
+    """
+
+    def __init__(self, name: str):
+        super().__init__(name="botwatch-heartbeat", daemon=True)
+        self.heartbeat_name = name
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                close_old_connections()
+                heartbeats.touch_heartbeat(self.heartbeat_name)
+            except Exception:
+                # A database outage must not kill the thread: the heartbeat resumes with it.
+                log.exception("worker heartbeat failed")
+            self.stopped.wait(WORKER_HEARTBEAT_EVERY)
+
+
+_heartbeat: ProcessHeartbeat | None = None
+
+
+@worker_ready.connect
+def start_worker_heartbeat(sender=None, **kwargs) -> None:
+    global _heartbeat
+    hostname = getattr(sender, "hostname", None) or socket.gethostname()
+    _heartbeat = ProcessHeartbeat(f"worker:{hostname}")
+    _heartbeat.start()
+
+
+@beat_init.connect
+def start_beat_heartbeat(sender=None, **kwargs) -> None:
+    global _heartbeat
+    _heartbeat = ProcessHeartbeat(f"scheduler:{socket.gethostname()}")
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def stop_worker_heartbeat(**kwargs) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stopped.set()

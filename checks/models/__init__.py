@@ -1,0 +1,27 @@
+"""BotWatch's data, one module per aggregate; app label `checks`, so migrations stay as they are.
+
+Methods on a model touch their own row only; multi-step writes live in the rooms' services
+(checks.engine, checks.alerts). May import checks.crypto and checks.status only.
+"""
+
+from checks.models.bots import Bot, verification_pointer
+from checks.models.history import DailyStat, Verification
+from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
+from checks.models.portals import AuthType, Portal
+from checks.models.system import AuditLog, Heartbeat
+
+__all__ = [
+    "AuditLog",
+    "AuthType",
+    "Bot",
+    "DailyStat",
+    "Heartbeat",
+    "Incident",
+    "IncidentEvent",
+    "MaintenanceWindow",
+    "Notification",
+    "Portal",
+    "Subscription",
+    "Verification",
+    "verification_pointer",
+]

@@ -1,0 +1,84 @@
+"""Portals: where bots live, with their credentials (encrypted at rest) and their schedule."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from checks.crypto import EncryptedTextField
+
+
+class AuthType(models.TextChoices):
+    WEBHOOK = "webhook", "Incoming webhook"
+    OAUTH = "oauth", "OAuth application"
+
+
+class Portal(models.Model):
+    # The encrypted columns: forms keep them write-only, lists defer them, emails scrub them.
+    SECRET_FIELDS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+
+    name = models.SlugField(max_length=100, unique=True, help_text="Unique label, e.g. acme")
+    url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
+    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.WEBHOOK)
+
+    # Incoming webhook: <url>/rest/<user_id>/<code>/<method>
+    webhook_user_id = models.PositiveIntegerField(null=True, blank=True)
+    webhook_code = EncryptedTextField(blank=True, default="")
+
+    # OAuth application: access token on each call, refreshed at BITRIX24_OAUTH_URL.
+    oauth_client_id = models.CharField(max_length=200, blank=True, default="")
+    oauth_client_secret = EncryptedTextField(blank=True, default="")
+    oauth_access_token = EncryptedTextField(blank=True, default="")
+    oauth_refresh_token = EncryptedTextField(blank=True, default="")
+    oauth_expires_at = models.DateTimeField(null=True, blank=True)
+    # Cross-process refresh lock: a conditional update takes it (checks/bitrix24/).
+    oauth_refresh_lock_until = models.DateTimeField(null=True, blank=True)
+    oauth_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
+    interval = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL"
+    )
+    thresholds = models.JSONField(default=dict, blank=True, help_text="Per-status failures before alerting")
+    paused = models.BooleanField(default=False)
+    muted_until = models.DateTimeField(null=True, blank=True)
+
+    # Pacing: a leaky bucket shared by every worker, kept on the row (see checks/bitrix24/pacing.py).
+    pace_rate = models.FloatField(default=1.0, help_text="Requests per second BotWatch allows itself")
+    pace_burst = models.PositiveIntegerField(default=5)
+    pace_next_at = models.DateTimeField(null=True, blank=True)
+    # OPERATION_TIME_LIMIT: no call before this time (Bitrix24's operating_reset_at).
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    # None: not known yet; False: the portal refused imbot methods in batch.
+    batch_supported = models.BooleanField(null=True, blank=True)
+    # Set when the portal answered with a redirect (renamed portal); the operator updates url.
+    redirected_to = models.URLField(max_length=500, blank=True, default="")
+
+    # Scheduling (checks.engine.claims): due time and a lease that a killed worker lets expire.
+    next_check_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # Scheduler: "portals due now and not leased", every tick.
+            models.Index(fields=["next_check_at"], name="portal_due", condition=Q(paused=False)),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def check_interval(self) -> int:
+        return self.interval or settings.BOTWATCH_CHECK_INTERVAL
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(self.alert_emails) or list(settings.BOTWATCH_ALERT_EMAILS)
+
+    def is_muted(self, now=None) -> bool:
+        return bool(self.muted_until and self.muted_until > (now or timezone.now()))

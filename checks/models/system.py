@@ -1,0 +1,29 @@
+"""Process heartbeats and the audit log."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Heartbeat(models.Model):
+    """Self-monitoring: beat and workers touch their row; /healthz reads the ages."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+
+class AuditLog(models.Model):
+    """Who changed what, in the dashboard or through commands. Never holds a secret."""
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.CharField(max_length=150, blank=True, default="", help_text="User name or command")
+    action = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=50, blank=True, default="")
+    object_id = models.CharField(max_length=50, blank=True, default="")
+    object_repr = models.CharField(max_length=200, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["-at"], name="auditlog_time")]

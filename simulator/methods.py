@@ -1,0 +1,176 @@
+"""The REST methods the simulator implements, and the shapes of their answers.
+
+Each method takes (portal, caller, params, rng) and returns the `result` value or raises RestError.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from simulator.errors import RestError
+from simulator.state import BotState, PortalState
+
+REVISION = {"rest": 36, "web": 130, "mobile": 27, "desktop": 16}
+BATCH_MAX_COMMANDS = 50
+
+
+@dataclass
+class Caller:
+    """Who calls: a webhook (the bot owner then comes from botToken) or an OAuth app."""
+
+    kind: str  # "webhook" | "oauth"
+    key: str  # operating budgets are kept per method x this key
+    client_id: str | None = None  # the app's client_id under OAuth
+
+
+def param(params: dict, *names: str) -> str | None:
+    """The first of the aliases that is passed; an empty string counts as not passed (notes §1.1)."""
+    for name in names:
+        value = params.get(name)
+        if value is not None and value != "":
+            return str(value) if not isinstance(value, str) else value
+    return None
+
+
+def as_int(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def is_true(value) -> bool:
+    """Booleans arrive as JSON true/false, 1/0 or the strings Y/N/1/TRUE (notes §1.1)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return str(value).strip().upper() in {"Y", "1", "TRUE"}
+
+
+def resolve_client_id(caller: Caller, params: dict, legacy: bool = False) -> str:
+    """Webhook callers own bots through "custom" + botToken; OAuth callers through their app (notes §2.1, §2.2)."""
+    if caller.kind == "oauth":
+        return caller.client_id or ""
+    token = param(params, "botToken", "BOT_TOKEN")
+    if token is not None:
+        return "custom" + token
+    client_id = param(params, "CLIENT_ID", "clientId")
+    if client_id is not None:
+        return client_id
+    # Before Revision 34 the same mistake answered CLIENT_ID_NOT_SPECIFIED (notes §1.2, BOT-FIX-0408-6).
+    raise RestError("CLIENT_ID_NOT_SPECIFIED" if legacy else "BOT_TOKEN_NOT_SPECIFIED")
+
+
+def find_requested_bot(portal: PortalState, params: dict) -> BotState:
+    """botId first, then the first bot with that code, whatever its app (notes §1.2)."""
+    bot_id = as_int(param(params, "botId", "BOT_ID"))
+    code = param(params, "code", "CODE")
+    if bot_id > 0:
+        bot = portal.bots.get(bot_id)
+    elif code is not None:
+        bot = portal.bot_by_code(code)
+    else:
+        raise RestError("PARAMS_REQUIRED")
+    if bot is None:
+        raise RestError("BOT_NOT_FOUND")
+    return bot
+
+
+def bots_named(portal: PortalState, params: dict) -> set[str]:
+    """Ids and codes a call is about, so that a fault for one bot matches by either."""
+    names = {v for v in (param(params, "botId", "BOT_ID"), param(params, "code", "CODE")) if v}
+    for name in list(names):
+        bot = portal.bot_by_code(name) or (portal.bots.get(int(name)) if name.isdigit() else None)
+        if bot is not None:
+            names |= {str(bot.id), bot.code}
+    return names
+
+
+def bot_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+    client_id = resolve_client_id(caller, params, portal.legacy)
+    bot = find_requested_bot(portal, params)
+    bot.grow(rng)
+    fields = bot.extended() if bot.client_id == client_id else bot.brief()
+    if portal.legacy and bot.client_id == client_id:
+        fields["appId"] = bot.client_id  # removed from responses in Revision 35 (notes §1.7)
+    return {"bot": fields, "users": [bot.user()]}
+
+
+def bot_list(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+    """Only the caller's own bots; hasNextPage is `returned == limit`, a documented quirk (notes §1.3)."""
+    client_id = resolve_client_id(caller, params, portal.legacy)
+    limit = as_int(param(params, "limit")) or 50
+    offset = as_int(param(params, "offset"))
+    wanted_type = param(params.get("filter") or {}, "type") if isinstance(params.get("filter"), dict) else None
+    own = [b for b in portal.bots.values() if b.client_id == client_id and wanted_type in (None, b.type)]
+    page = own[offset : offset + limit]
+    return {"bots": [b.extended() for b in page], "users": [b.user() for b in page], "hasNextPage": len(page) == limit}
+
+
+def revision_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+    return dict(REVISION)
+
+
+METHODS = {
+    "imbot.v2.bot.get": bot_get,
+    "imbot.v2.bot.list": bot_list,
+    "imbot.v2.revision.get": revision_get,
+}
+
+
+def time_object(start: float, processing: float, latency: float, operating: float | None, reset_at: int | None) -> dict:
+    """The `time` object of every successful answer (notes §6); operating fields as the cloud sends them."""
+    finish = start + latency + processing
+    out = {
+        "start": round(start, 6),
+        "finish": round(finish, 6),
+        "duration": round(finish - start, 6),
+        "processing": round(processing, 6),
+        "date_start": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
+        "date_finish": datetime.fromtimestamp(finish, UTC).isoformat(timespec="seconds"),
+    }
+    if operating is not None:
+        out["operating"] = round(operating, 6)
+        out["operating_reset_at"] = reset_at
+    return out
+
+
+def split_command(command) -> tuple[str, str]:
+    """`"imbot.v2.Bot.get?code=x&botToken=y"` -> ("imbot.v2.bot.get", "code=x&botToken=y")."""
+    if not isinstance(command, str):
+        raise RestError("INVALID_REQUEST", "batch command must be a string 'method?params'")
+    method, _, query = command.partition("?")
+    return normalize_method(method), query
+
+
+def normalize_method(method: str) -> str:
+    method = method.strip().strip("/")
+    for suffix in (".json", ".xml"):
+        if method.lower().endswith(suffix):
+            method = method[: -len(suffix)]
+    return method.lower()
+
+
+def php_collection(values: dict[str, object], from_list: bool) -> dict | list:
+    """Serializes like PHP's json_encode: an empty array is `[]`, a 0..n-1 keyed array a list (notes §4)."""
+    if not values:
+        return []
+    if from_list and list(values) == [str(i) for i in range(len(values))]:
+        return list(values.values())
+    return values
+
+
+def batch_commands(params: dict) -> tuple[list[tuple[str, str, str]], bool]:
+    """[(key, method, query)], and whether cmd came as a list; checks the length and nesting rules."""
+    cmd = params.get("cmd") or {}
+    if not isinstance(cmd, dict | list):
+        raise RestError("INVALID_REQUEST", "cmd must be an object or an array")
+    from_list = isinstance(cmd, list)
+    items = [(str(i), c) for i, c in enumerate(cmd)] if from_list else [(str(k), c) for k, c in cmd.items()]
+    if len(items) > BATCH_MAX_COMMANDS:
+        raise RestError("ERROR_BATCH_LENGTH_EXCEEDED")
+    commands = [(key, *split_command(c)) for key, c in items]
+    if any(method == "batch" for _, method, _ in commands):
+        raise RestError("ERROR_BATCH_METHOD_NOT_ALLOWED")
+    return commands, from_list

@@ -1,0 +1,237 @@
+"""How the simulator answers one REST or OAuth request: limits, faults, authentication, methods, batch.
+
+A mixin of Simulator; everything here runs under the simulator's lock and never sleeps
+(latency and the `timeout` fault are slept by the HTTP handler, outside the lock).
+"""
+
+import random
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from simulator import methods
+from simulator.errors import ERRORS, OAUTH_ERRORS, TRANSPORT_FAULTS, Fault, Reply, RestError, fault_reply, json_reply
+from simulator.http import Request, parse_body, parse_php_query
+from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
+
+# inject_fault(..., method="oauth") aims a fault at refreshes of the portal's tokens on the OAuth server.
+OAUTH_FAULT_METHOD = "oauth"
+
+
+class RestPipeline:
+    """Needs from Simulator: _lock, _rng, clock, _portals, _tokens, _refresh, _issue_tokens, public_base."""
+
+    _lock: threading.RLock
+    _rng: random.Random
+    clock: Callable[[], float]
+    _portals: dict[str, PortalState]
+    _tokens: dict[str, TokenPair]
+    _refresh: dict[str, TokenPair]
+
+    def _rest(self, state: PortalState, request: Request, route: str) -> Reply:
+        parts = route.strip("/").split("/")
+        method = methods.normalize_method(parts[-1])
+        params = parse_body(request)
+        with self._lock:
+            now = self.clock()
+            state.stats["requests"] += 1
+            state.stats["methods"][method] += 1
+            if not state.on_premise and not state.bucket.admit(now):
+                state.stats["rate_limited"] += 1
+                return RestError("QUERY_LIMIT_EXCEEDED").reply()
+            try:
+                return self._serve(state, parts, method, params, now)
+            except RestError as exc:
+                return exc.reply()
+
+    def _serve(self, state: PortalState, parts: list[str], method: str, params: dict, now: float) -> Reply:
+        if not state.rest_available:
+            raise RestError("ACCESS_DENIED")
+        is_batch = method == "batch"
+        bots = methods.bots_named(state, params) if not is_batch else self._batch_bots(state, params)
+        fault = self._take_fault(state, method, bots, whole_request=True, is_batch=is_batch)
+        delay = 0.0
+        if fault is not None:
+            sample = {"result": {}, "time": self._time(state, now, None)}
+            replaced = fault_reply(fault, sample)
+            if replaced is not None and fault.kind != "truncated_json":
+                return replaced
+            delay = fault.sleep_s if fault.kind == "timeout" else 0.0
+        caller = self._authenticate(state, parts, params, now)
+        if is_batch:
+            state.stats["batch_requests"] += 1
+            payload = self._batch(state, caller, params, now)
+        else:
+            result, time_obj = self._call(state, caller, method, params, now)
+            payload = {"result": result, "time": time_obj}
+        if fault is not None and fault.kind == "truncated_json":
+            return fault_reply(fault, payload)
+        reply = json_reply(200, payload)
+        reply.delay_s = delay
+        return reply
+
+    def _authenticate(self, state: PortalState, parts: list[str], params: dict, now: float) -> methods.Caller:
+        if len(parts) == 3:
+            user_id, code = parts[0], parts[1]
+            if state.webhook_code is None or code != state.webhook_code or user_id != str(state.webhook_user_id):
+                raise RestError("NO_AUTH_FOUND")
+            return methods.Caller(kind="webhook", key=f"webhook:{user_id}:{code}")
+        if len(parts) != 1:
+            raise RestError("ERROR_METHOD_NOT_FOUND")
+        pair = self._tokens.get(str(params.get("auth") or ""))
+        if pair is None or pair.portal != state.name:
+            raise RestError("NO_AUTH_FOUND")
+        app = state.apps.get(pair.client_id)
+        if app is None or not app.installed:
+            raise RestError("invalid_token")
+        if pair.expired or now >= pair.expires:
+            raise RestError("expired_token")
+        return methods.Caller(kind="oauth", key=f"app:{app.client_id}", client_id=app.client_id)
+
+    def _call(self, state: PortalState, caller: methods.Caller, method: str, params: dict, now: float):
+        """One method call against the operating budget of method x caller (notes §3.2)."""
+        handler = methods.METHODS.get(method)
+        if handler is None:
+            raise RestError("ERROR_METHOD_NOT_FOUND")
+        if method.startswith("imbot.") and caller.kind == "oauth" and "imbot" not in state.apps[caller.client_id].scope:
+            raise RestError("insufficient_scope")
+        budget = state.budget(method, caller.key)
+        if not state.on_premise and budget.used(now) > state.operating_limit:
+            state.stats["operating_limited"] += 1
+            raise RestError("OPERATION_TIME_LIMIT")
+        try:
+            result = handler(state, caller, params, self._rng)
+        finally:
+            budget.add(now, state.processing_s)
+        return result, self._time(state, now, budget)
+
+    def _time(self, state: PortalState, now: float, budget) -> dict:
+        """On-premise installs apply neither limit and send no operating fields (notes §3, §6)."""
+        operating = budget.used(now) if budget is not None else 0.0
+        reset_at = budget.reset_at(now) if budget is not None else int(now)
+        if state.on_premise:
+            operating = reset_at = None
+        return methods.time_object(now, state.processing_s, state.latency_ms / 1000.0, operating, reset_at)
+
+    def _batch(self, state: PortalState, caller: methods.Caller, params: dict, now: float) -> dict:
+        """batch: one request for the leaky bucket, each command for operating (notes §4)."""
+        commands, from_list = methods.batch_commands(params)
+        if not state.batch_imbot and any(m.startswith("imbot.") for _, m, _ in commands):
+            raise RestError("ERROR_BATCH_METHOD_NOT_ALLOWED")
+        halt = methods.is_true(params.get("halt", False))
+        results, errors, times = {}, {}, {}
+        for key, method, query in commands:
+            state.stats["methods"][method] += 1
+            sub_params = _query_params(query)
+            try:
+                fault = self._take_fault(state, method, methods.bots_named(state, sub_params), whole_request=False)
+                if fault is not None:
+                    raise RestError(fault.kind, fault.description, fault.http_status)
+                results[key], times[key] = self._call(state, caller, method, sub_params, now)
+            except RestError as exc:
+                errors[key] = exc.body()
+                if halt:
+                    break
+        outer = self._time(state, now, None)
+        if not state.on_premise:
+            outer["operating"] = max((t.get("operating", 0.0) for t in times.values()), default=0.0)
+        return {
+            "result": {
+                "result": methods.php_collection(results, from_list),
+                "result_error": methods.php_collection(errors, from_list),
+                "result_total": [],
+                "result_next": [],
+                "result_time": methods.php_collection(times, from_list),
+            },
+            "time": outer,
+        }
+
+    def _batch_bots(self, state: PortalState, params: dict) -> set[str]:
+        try:
+            commands, _ = methods.batch_commands(params)
+        except RestError:
+            return set()
+        return set().union(*(methods.bots_named(state, _query_params(q)) for _, _, q in commands))
+
+    def _take_fault(
+        self, state: PortalState, method: str, bots: set[str], whole_request: bool, is_batch: bool = False
+    ) -> Fault | None:
+        """The first matching fault that fires; a batch as a whole takes only portal-wide or transport faults."""
+        for fault in list(state.faults):
+            if not self._fault_applies(fault, method, bots, whole_request, is_batch):
+                continue
+            if fault.probability is not None and self._rng.random() >= fault.probability:
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    state.faults.remove(fault)
+            state.stats["faults_fired"] += 1
+            return fault
+        return None
+
+    @staticmethod
+    def _fault_applies(fault: Fault, method: str, bots: set[str], whole_request: bool, is_batch: bool) -> bool:
+        if (fault.method == OAUTH_FAULT_METHOD) != (method == OAUTH_FAULT_METHOD):
+            return False  # the OAuth server only takes faults meant for it, and only it takes them
+        if not whole_request:  # one command inside a batch: only error-code faults can answer for it
+            return fault.kind in ERRORS and fault.matches(method, bots)
+        if not is_batch:
+            return fault.matches(method, bots)
+        if fault.bot is None:
+            return fault.method in (None, "batch")
+        return fault.kind in TRANSPORT_FAULTS and fault.matches(fault.method or method, bots)
+
+    def _oauth_token(self, request: Request) -> Reply:
+        """oauth.bitrix.info: a refresh rotates both tokens and retires the old pair (notes §2.3)."""
+        params = parse_body(request)
+        with self._lock:
+            if params.get("grant_type") != "refresh_token":
+                return _oauth_error("invalid_request")
+            client_id, secret = str(params.get("client_id", "")), str(params.get("client_secret", ""))
+            pair = self._refresh.get(str(params.get("refresh_token", "")))
+            if pair is None:
+                known = any(
+                    a.client_id == client_id and a.client_secret == secret and a.installed
+                    for p in self._portals.values()
+                    for a in p.apps.values()
+                )
+                return _oauth_error("invalid_grant" if known else "invalid_client")
+            state = self._portals[pair.portal]
+            fault = self._take_fault(state, OAUTH_FAULT_METHOD, set(), whole_request=True)
+            replaced = fault_reply(fault, {}) if fault is not None else None
+            if replaced is not None:
+                return replaced
+            app = state.apps.get(pair.client_id)
+            if pair.client_id != client_id or app is None or app.client_secret != secret or not app.installed:
+                return _oauth_error("invalid_client")
+            del self._tokens[pair.access_token], self._refresh[pair.refresh_token]
+            new = self._issue_tokens(state, client_id)
+            state.stats["oauth_refreshes"] += 1
+            reply = json_reply(200, self._token_answer(state, new, self.public_base(request)))
+            reply.delay_s = fault.sleep_s if fault is not None and fault.kind == "timeout" else 0.0
+            return reply
+
+    def _token_answer(self, state: PortalState, pair: TokenPair, base: str) -> dict:
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires": int(pair.expires),
+            "expires_in": ACCESS_TOKEN_LIFETIME_S,
+            "client_endpoint": f"{base}/{state.name}/rest/",
+            "server_endpoint": f"{base}/rest/",
+            "domain": urlsplit(base).netloc,
+            "member_id": state.member_id,
+            "scope": state.apps[pair.client_id].scope,
+            "status": "L",
+            "user_id": state.webhook_user_id or 1,
+        }
+
+
+def _oauth_error(code: str) -> Reply:
+    status, text = OAUTH_ERRORS[code]
+    return json_reply(status, {"error": code, "error_description": text})
+
+
+def _query_params(query: str) -> dict:
+    return parse_php_query(query)

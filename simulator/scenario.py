@@ -1,0 +1,290 @@
+"""Scenario files for the simulator (YAML), and the BotWatch portal file (SPEC §4) that matches one.
+
+```yaml
+defaults: {rate: 2, burst: 50, latency_ms: 0, operating_limit: 480}
+portals:
+  - name: acme
+    webhook: {user_id: 1, code: k3y}
+    apps: [{client_id: local.app1, client_secret: s3cret}]
+    auth: webhook            # which credentials the portal file gives BotWatch (default: webhook if present)
+    latency_ms: 50
+    batch_imbot: true
+    bots:
+      - {code: support_bot, token: tok1, counters: {countMessage: 10}}
+      - {code: sales_bot, token: old_tok, rotated_token: new_tok}   # BotWatch keeps old_tok
+      - {id: 321, app: local.app1}
+    expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
+    faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
+```
+Every problem is reported with its place, e.g. `portals[1].bots[0]: code or id is required`.
+"""
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
+
+
+class ScenarioTarget(Protocol):
+    """What applying a scenario needs of the simulator (simulator.server.Simulator is one)."""
+
+    def add_portal(self, name: str, **options) -> Any: ...
+    def add_oauth_app(self, portal: str, **options) -> Any: ...
+    def add_bot(self, portal: str, **options) -> Any: ...
+    def rotate_bot_token(self, portal: str, bot: str, **options) -> Any: ...
+    def inject_fault(self, portal: str, kind: str, **options) -> Any: ...
+    def portal_url(self, portal: str) -> str: ...
+
+
+NUMBERS = ("rate", "burst", "latency_ms", "operating_limit", "processing_s")
+PORTAL_KEYS = {
+    "name",
+    "webhook",
+    "apps",
+    "auth",
+    "bots",
+    "expected_missing",
+    "faults",
+    "batch_imbot",
+    "rest_available",
+    "on_premise",
+    "legacy",
+}
+BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
+FAULT_KEYS = {"kind", "bot", "times", "probability", "method", "sleep_s", "code", "http_status", "description"}
+COUNTERS = {"countMessage", "countCommand", "countChat", "countUser"}
+
+
+class ScenarioError(SimulatorError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_scenario_file(path: str | Path) -> dict:
+    """Reads and validates a scenario file; ScenarioError lists every problem with its place."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"{path}: not valid YAML: {exc}"]) from None
+    return validate_scenario(data)
+
+
+def validate_scenario(data: Any) -> dict:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ScenarioError(["scenario: must be a mapping with a `portals` list"])
+    for key in sorted(set(data) - {"defaults", "portals"}):
+        problems.append(f"{key}: unknown key (expected defaults, portals)")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append("defaults: must be a mapping")
+        defaults = {}
+    _check_numbers(defaults, "defaults", problems)
+    for key in sorted(set(defaults) - set(NUMBERS)):
+        problems.append(f"defaults.{key}: unknown key (expected {', '.join(NUMBERS)})")
+    portals = data.get("portals")
+    if not isinstance(portals, list):
+        problems.append("portals: a list of portals is required")
+        portals = []
+    names: set[str] = set()
+    for i, portal in enumerate(portals):
+        _check_portal(portal, f"portals[{i}]", names, problems)
+    if problems:
+        raise ScenarioError(problems)
+    return {"defaults": defaults, "portals": portals}
+
+
+def _check_numbers(mapping: dict, place: str, problems: list[str]) -> None:
+    for key in NUMBERS:
+        value = mapping.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            problems.append(f"{place}.{key}: must be a non-negative number")
+
+
+def _check_portal(portal: Any, place: str, names: set[str], problems: list[str]) -> None:
+    if not isinstance(portal, dict):
+        problems.append(f"{place}: must be a mapping")
+        return
+    for key in sorted(set(portal) - PORTAL_KEYS - set(NUMBERS)):
+        problems.append(f"{place}.{key}: unknown key")
+    name = portal.get("name")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("_") or name == "oauth":
+        problems.append(f"{place}.name: a portal name (one path segment) is required")
+    elif name in names:
+        problems.append(f"{place}.name: portal {name!r} is listed twice")
+    else:
+        names.add(name)
+    _check_numbers(portal, place, problems)
+    webhook = portal.get("webhook")
+    if webhook is not None and (
+        not isinstance(webhook, dict)
+        or not isinstance(webhook.get("user_id"), int)
+        or not isinstance(webhook.get("code"), str)
+        or not webhook["code"]
+    ):
+        problems.append(f"{place}.webhook: needs user_id (integer) and code (string)")
+    apps = _check_apps(portal.get("apps") or [], place, problems)
+    if webhook is None and not apps:
+        problems.append(f"{place}: needs a webhook or at least one app")
+    auth = portal.get("auth")
+    if auth not in (None, "webhook", "oauth"):
+        problems.append(f"{place}.auth: must be webhook or oauth")
+    elif (auth == "oauth" and not apps) or (auth == "webhook" and webhook is None):
+        problems.append(f"{place}.auth: {auth} needs {'apps' if auth == 'oauth' else 'a webhook'}")
+    _check_bots(portal.get("bots") or [], f"{place}.bots", apps, problems)
+    needs_token = auth == "webhook" or (auth is None and webhook is not None)
+    _check_missing(portal.get("expected_missing") or [], f"{place}.expected_missing", needs_token, problems)
+    _check_faults(portal.get("faults") or [], f"{place}.faults", problems)
+
+
+def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
+    if not isinstance(apps, list):
+        problems.append(f"{place}.apps: must be a list")
+        return set()
+    ids = set()
+    for j, app in enumerate(apps):
+        if not isinstance(app, dict) or not all(isinstance(app.get(k), str) for k in ("client_id", "client_secret")):
+            problems.append(f"{place}.apps[{j}]: client_id and client_secret (strings) are required")
+        else:
+            ids.add(app["client_id"])
+    return ids
+
+
+def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> None:
+    if not isinstance(bots, list):
+        problems.append(f"{place}: must be a list")
+        return
+    seen: set = set()
+    for j, bot in enumerate(bots):
+        where = f"{place}[{j}]"
+        if not isinstance(bot, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        for key in sorted(set(bot) - BOT_KEYS):
+            problems.append(f"{where}.{key}: unknown key")
+        if bot.get("code") in (None, "") and bot.get("id") is None:
+            problems.append(f"{where}: code or id is required")
+        if bot.get("id") is not None and (not isinstance(bot["id"], int) or isinstance(bot["id"], bool)):
+            problems.append(f"{where}.id: must be an integer")
+        for ref in (bot.get("code"), bot.get("id")):
+            if ref is not None and ref in seen:
+                problems.append(f"{where}: bot {ref!r} is listed twice")
+            seen.add(ref)
+        if (bot.get("token") is None) == (bot.get("app") is None):
+            problems.append(f"{where}: exactly one of token (webhook-registered) or app (OAuth-registered)")
+        elif bot.get("app") is not None and bot["app"] not in apps:
+            problems.append(f"{where}.app: {bot['app']!r} is not one of this portal's apps")
+        if bot.get("rotated_token") is not None and bot.get("token") is None:
+            problems.append(f"{where}.rotated_token: only a bot with a token can have it rotated")
+        counters = bot.get("counters") or {}
+        if not isinstance(counters, dict) or not all(
+            k in COUNTERS and isinstance(v, int) and v >= 0 for k, v in counters.items()
+        ):
+            problems.append(f"{where}.counters: a mapping of {', '.join(sorted(COUNTERS))} to non-negative integers")
+
+
+def _check_missing(entries: Any, place: str, needs_token: bool, problems: list[str]) -> None:
+    if not isinstance(entries, list):
+        problems.append(f"{place}: must be a list")
+        return
+    for j, entry in enumerate(entries):
+        if not isinstance(entry, dict) or (entry.get("code") in (None, "") and entry.get("id") is None):
+            problems.append(f"{place}[{j}]: code or id is required")
+        elif needs_token and not isinstance(entry.get("token"), str):
+            problems.append(f"{place}[{j}]: token is required for a webhook portal")
+
+
+def _check_faults(faults: Any, place: str, problems: list[str]) -> None:
+    if not isinstance(faults, list):
+        problems.append(f"{place}: must be a list")
+        return
+    for j, fault in enumerate(faults):
+        where = f"{place}[{j}]"
+        if not isinstance(fault, dict) or fault.get("kind") not in FAULT_KINDS:
+            problems.append(f"{where}.kind: one of {', '.join(sorted(FAULT_KINDS))} is required")
+            continue
+        unknown = sorted(set(fault) - FAULT_KEYS)
+        if unknown:
+            problems.append(f"{where}: unknown key(s) {', '.join(unknown)}")
+            continue
+        try:
+            build_fault(**fault)
+        except SimulatorError as exc:
+            problems.append(f"{where}: {exc}")
+
+
+def apply_scenario(sim: ScenarioTarget, scenario: dict) -> dict:
+    """Creates the scenario's portals, apps, bots and faults; returns the BotWatch portal file for it."""
+    defaults = scenario.get("defaults") or {}
+    entries = []
+    for portal in scenario["portals"]:
+        tokens = _apply_portal(sim, portal, defaults)
+        entries.append(_portal_file_entry(sim, portal, tokens))
+    return {"portals": entries}
+
+
+def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> dict[str, dict]:
+    name = portal["name"]
+    webhook = portal.get("webhook")
+    sim.add_portal(
+        name,
+        webhook_user_id=webhook["user_id"] if webhook else None,
+        webhook_code=webhook["code"] if webhook else None,
+        batch_imbot=portal.get("batch_imbot", True),
+        rest_available=portal.get("rest_available", True),
+        on_premise=portal.get("on_premise", False),
+        legacy=portal.get("legacy", False),
+        **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
+    )
+    tokens = {
+        a["client_id"]: sim.add_oauth_app(name, a["client_id"], a["client_secret"]) for a in portal.get("apps", [])
+    }
+    for bot in portal.get("bots") or []:
+        created = sim.add_bot(
+            name,
+            code=bot.get("code") or f"bot{bot['id']}",
+            bot_id=bot.get("id"),
+            bot_token=bot.get("token"),
+            app_client_id=bot.get("app"),
+            counters=bot.get("counters"),
+            growth=bot.get("growth", True),
+            type=bot.get("type", "bot"),
+            language=bot.get("language", "en"),
+            name=bot.get("name"),
+        )
+        if bot.get("rotated_token") is not None:
+            sim.rotate_bot_token(name, created["id"], bot["rotated_token"])
+    for fault in portal.get("faults") or []:
+        sim.inject_fault(name, **fault)
+    return tokens
+
+
+def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict]) -> dict:
+    """SPEC §4: the credentials BotWatch should hold, and the bots it should expect."""
+    auth = portal.get("auth") or ("webhook" if portal.get("webhook") else "oauth")
+    entry: dict = {"name": portal["name"], "url": sim.portal_url(portal["name"])}
+    if auth == "webhook":
+        entry["webhook"] = {"user_id": portal["webhook"]["user_id"], "code": portal["webhook"]["code"]}
+        watched = [b for b in portal.get("bots") or [] if b.get("token") is not None]
+    else:
+        app = portal["apps"][0]
+        entry["oauth"] = {
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            **tokens[app["client_id"]],
+        }
+        watched = [b for b in portal.get("bots") or [] if b.get("app") == app["client_id"]]
+    entry["bots"] = [_bot_entry(b, auth) for b in watched + list(portal.get("expected_missing") or [])]
+    return entry
+
+
+def _bot_entry(bot: dict, auth: str) -> dict:
+    out: dict = {"code": bot["code"]} if bot.get("code") else {"id": bot["id"]}
+    if auth == "webhook":
+        out["bot_token"] = bot.get("token") or ""
+    return out

@@ -1,0 +1,89 @@
+"""Helpers for the alerting tests: portals and bots in the database, verifications recorded
+the way the engine records them (checks.engine.apply_result), and the evaluation after it."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+
+from checks.alerts.incidents import evaluate_verifications
+from checks.bitrix24.types import BotResult
+from checks.engine.recording import apply_result
+from checks.models import Bot, Portal, Verification
+from checks.status import ResponseFormat, Status
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+WEBHOOK_CODE = "whk-s3cret-code-4242"
+BOT_TOKEN = "bot-t0ken-secret-9999"
+
+ERRORS = {
+    Status.NOT_FOUND: ("BOT_NOT_FOUND", "Bot not found", 400),
+    Status.NOT_OWNER: ("", "", 200),
+    Status.RATE_LIMITED: ("QUERY_LIMIT_EXCEEDED", "Too many requests", 503),
+    Status.AUTH_FAILED: ("NO_AUTH_FOUND", "Wrong authorization data", 401),
+    Status.UNREACHABLE: ("", "connection refused", None),
+    Status.OK: ("", "", 200),
+}
+COUNTERS = {"countMessage": 150, "countCommand": 3, "countChat": 12, "countUser": 45}
+
+
+def make_portal(name: str = "acme", **kwargs) -> Portal:
+    defaults = {
+        "url": f"https://{name}.bitrix24.com",
+        "webhook_user_id": 1,
+        "webhook_code": WEBHOOK_CODE,
+        "alert_emails": ["support@example.com"],
+    }
+    return Portal.objects.create(name=name, **{**defaults, **kwargs})
+
+
+def simulator_portal(simulator, name: str, webhook_code: str, **kwargs) -> Portal:
+    """A webhook portal in the simulator and in the database, paced at 50/s so that tests never wait."""
+    simulator.add_portal(name, webhook_user_id=1, webhook_code=webhook_code)
+    paced = {"pace_rate": 50, "pace_burst": 50}
+    return make_portal(name, url=simulator.portal_url(name), webhook_code=webhook_code, **{**paced, **kwargs})
+
+
+def make_bot(portal: Portal, code: str = "support_bot", **kwargs) -> Bot:
+    return Bot.objects.create(portal=portal, code=code, bot_token=kwargs.pop("bot_token", BOT_TOKEN), **kwargs)
+
+
+def record(bot: Bot, status: Status, at: datetime, description: str | None = None) -> Verification:
+    """One verification and the bot's new state, as the engine writes them (one transaction)."""
+    code, default_description, http = ERRORS[status]
+    ok = status == Status.OK
+    result = BotResult(
+        bot_pk=bot.pk,
+        status=status,
+        error_code=code or None,
+        error_description=default_description if description is None else description,
+        http_status=http,
+        response_format=ResponseFormat.EXTENDED if ok else ResponseFormat.NONE,
+        counters=dict(COUNTERS) if ok else None,
+        fields={"id": 456, "code": bot.code} if ok else {},
+    )
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        row = Verification.objects.create(
+            bot=bot,
+            portal_id=bot.portal_id,
+            slot=at,
+            checked_at=at,
+            status=status,
+            error_code=code,
+            error_description=result.error_description,
+            http_status=http,
+            **({"count_message": 150, "count_command": 3, "count_chat": 12, "count_user": 45} if ok else {}),
+        )
+        apply_result(bot, row, result)
+        bot.save()
+    return row
+
+
+def sweep(bots: list[Bot], status: Status, at: datetime, inline: bool = True, **kwargs) -> list[int]:
+    """Records `status` for every bot at `at`, then evaluates them together like one portal sweep."""
+    rows = [record(bot, status, at, **kwargs) for bot in bots]
+    return evaluate_verifications([r.pk for r in rows], inline=inline)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

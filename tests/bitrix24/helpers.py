@@ -1,0 +1,76 @@
+"""Shared set-up for the client tests: an in-process simulator and matching Portal/Bot rows."""
+
+import pytest
+
+from checks.models import AuthType, Bot, Portal
+from simulator.server import Simulator
+
+WEBHOOK_CODE = "whk-secret-0123456789"
+CLIENT_SECRET = "client-secret-abcdef"
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Simulator:
+    """The shared in-process simulator (tests/fixtures/simulator.py), started on a free port."""
+    return simulator
+
+
+@pytest.fixture
+def fast(settings):
+    """Short retry delays and timeouts so the tests stay fast."""
+    settings.BITRIX24_RETRY_DELAY = 0.01
+    settings.BITRIX24_TIMEOUT = 5.0
+    settings.BOTWATCH_ALLOW_HTTP = True
+    return settings
+
+
+def webhook_portal(sim, name="acme", *, save=True, sim_rate=100, sim_burst=100, **sim_kwargs) -> Portal:
+    sim.add_portal(name, webhook_user_id=1, webhook_code=WEBHOOK_CODE, rate=sim_rate, burst=sim_burst, **sim_kwargs)
+    portal = Portal(
+        name=name,
+        url=sim.portal_url(name),
+        auth_type=AuthType.WEBHOOK,
+        webhook_user_id=1,
+        webhook_code=WEBHOOK_CODE,
+        pace_rate=100,
+        pace_burst=100,
+    )
+    if save:
+        portal.save()
+    return portal
+
+
+def oauth_portal(sim, name="oauthco", *, save=True, client_id="local.app1", **sim_kwargs) -> Portal:
+    sim.add_portal(name, webhook_code=None, rate=100, burst=100, **sim_kwargs)
+    tokens = sim.add_oauth_app(name, client_id, CLIENT_SECRET)
+    portal = Portal(
+        name=name,
+        url=sim.portal_url(name),
+        auth_type=AuthType.OAUTH,
+        oauth_client_id=client_id,
+        oauth_client_secret=CLIENT_SECRET,
+        oauth_access_token=tokens["access_token"],
+        oauth_refresh_token=tokens["refresh_token"],
+        pace_rate=100,
+        pace_burst=100,
+    )
+    if save:
+        portal.save()
+    return portal
+
+
+def webhook_bot(sim, portal: Portal, code: str, *, token: str | None = None, save=True, **sim_kwargs) -> Bot:
+    token = token or f"tok-{code}-secret"
+    sim.add_bot(portal.name, code=code, bot_token=token, **sim_kwargs)
+    bot = Bot(portal=portal, code=code, bot_token=token)
+    if save:
+        bot.save()
+    return bot
+
+
+def oauth_bot(sim, portal: Portal, code: str, *, save=True, **sim_kwargs) -> Bot:
+    sim.add_bot(portal.name, code=code, app_client_id=portal.oauth_client_id, **sim_kwargs)
+    bot = Bot(portal=portal, code=code)
+    if save:
+        bot.save()
+    return bot

@@ -1,0 +1,123 @@
+"""Settings come from the environment; a missing or malformed value stops start-up naming it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "SECRET_KEY": "s" * 50,
+    "BOTWATCH_SECRET_KEYS": "k" * 32,
+    "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+}
+PRINT = (
+    "from django.conf import settings as s; "
+    "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.BOTWATCH_CHECK_INTERVAL, s.EMAIL_BACKEND)"
+)
+
+
+def start(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(GOOD, BOTWATCH_VAR_DIR=str(tmp_path))
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    # manage.py is the entry point every process shares; `shell -c` loads the settings.
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", PRINT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_embedded_defaults_need_no_server(tmp_path):
+    result = start(tmp_path)
+    assert result.returncode == 0, result.stderr
+    engine, broker, interval, email = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert broker == "filesystem://"
+    assert interval == "300"
+    assert email == "django.core.mail.backends.console.EmailBackend"
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_services_from_urls(tmp_path):
+    result = start(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        EMAIL_HOST="smtp.example.com",
+        BOTWATCH_CHECK_INTERVAL="60",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "redis://127.0.0.1:6379/0",
+        "60",
+        "django.core.mail.backends.smtp.EmailBackend",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SECRET_KEY", None, "SECRET_KEY is not set"),
+        ("BOTWATCH_SECRET_KEYS", None, "BOTWATCH_SECRET_KEYS is not set"),
+        ("BOTWATCH_SECRET_KEYS", "short", "BOTWATCH_SECRET_KEYS: key 1 is shorter than 16 characters"),
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
+        ("BOTWATCH_CHECK_INTERVAL", "5m", "BOTWATCH_CHECK_INTERVAL='5m' is not a whole number"),
+        ("BOTWATCH_CHECK_INTERVAL", "10", "BOTWATCH_CHECK_INTERVAL=10 is below the minimum of 30"),
+        ("BITRIX24_TIMEOUT", "fast", "BITRIX24_TIMEOUT='fast' is not a number"),
+        ("EMAIL_PORT", "99999", "EMAIL_PORT=99999 is above the maximum of 65535"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: 'mysql://x/y' must be a sqlite:/// or postgres:// URL"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL: 'localhost:6379' must start with one of redis://, rediss://"),
+        ("SITE_URL", "botwatch.example.com", "SITE_URL: 'botwatch.example.com' must start with one of http://"),
+        ("BITRIX24_OAUTH_URL", "https://", "BITRIX24_OAUTH_URL: 'https://' has no host name"),
+        ("BOTWATCH_ALERT_EMAILS", "ops@example.com,nobody", "BOTWATCH_ALERT_EMAILS: 'nobody' is not an email address"),
+        ("BOTWATCH_ALLOW_HTTP", "sometimes", "BOTWATCH_ALLOW_HTTP='sometimes' is not a boolean"),
+        ("BOTWATCH_DB_POOL_SIZE", "1", "BOTWATCH_DB_POOL_SIZE=1 is below the minimum of 2"),
+    ],
+)
+def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):
+    result = start(tmp_path, **{name: value})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"BotWatch configuration error: {message}" or message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+REUSE = (
+    "from django.db import connection; pids = set()\n"
+    "for _ in range(30):\n"
+    "    with connection.cursor() as c:\n"
+    "        c.execute('SELECT pg_backend_pid()'); pids.add(c.fetchone()[0])\n"
+    "    connection.close()  # what Celery's Django fixup does before and after every task\n"
+    "print(len(pids), connection.settings_dict['OPTIONS'].get('pool', {}).get('max_size', 0))"
+)
+
+
+def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path, postgres):
+    env = {**GOOD, "BOTWATCH_VAR_DIR": str(tmp_path), "BOTWATCH_DB_POOL_SIZE": "12"}
+    env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", REUSE],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    backends, max_size = map(int, result.stdout.split())
+    # Thirty "tasks" on the pool's few connections (two kept, and any opened while it was
+    # filling up), not thirty new backends.
+    assert backends <= 4
+    assert max_size == 12
+
+
+def test_passwords_in_urls_are_not_echoed(tmp_path):
+    result = start(tmp_path, DATABASE_URL="mysql://user:hunter2@db/x")
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+    assert "DATABASE_URL" in result.stderr
