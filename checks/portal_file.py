@@ -14,14 +14,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 from django.db.models import Prefetch
+from django.utils import timezone
 
+from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
-from checks.models import AuditLog, AuthType, Bot, Portal
+from checks.expectations import validate_backlog_minutes, validate_expect
+from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
-BOT_KEYS = {"code", "id", "bot_token", "enabled"}
+BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
 MIN_INTERVAL = 30
 HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
 
@@ -214,6 +217,14 @@ class _Validator:
                 self.problem(place, "bot_token is required for webhook portals")
             if "enabled" in bot and not isinstance(bot["enabled"], bool):
                 self.problem(place, "enabled must be true or false")
+            self.health(place, bot)
+
+    def health(self, place: str, bot: dict) -> None:
+        for where, message in validate_expect(bot.get("expect"))[1]:
+            self.problem(f"{place}.{where}", message)
+        message = validate_backlog_minutes(bot.get("backlog_minutes"))
+        if message:
+            self.problem(f"{place}.backlog_minutes", message)
 
 
 def _stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
@@ -248,6 +259,12 @@ def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "") ->
             object_repr=str(summary)[:200],
             changes={"created": summary.portals_created, "updated": summary.portals_updated},
         )
+        names = summary.portals_created + summary.portals_updated
+        transaction.on_commit(
+            lambda: refresh_credential_warnings(
+                list(Portal.objects.filter(name__in=names).values_list("pk", flat=True))
+            )
+        )
     return summary
 
 
@@ -266,6 +283,8 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
         block = item["oauth"]
         portal.auth_type = AuthType.OAUTH
         portal.oauth_client_id = str(block["client_id"])
+        if block.get("refresh_token") and str(block["refresh_token"]) != portal.oauth_refresh_token:
+            portal.oauth_refresh_issued_at = timezone.now()  # as far as BotWatch knows: when it was given
         for secret in ("client_secret", "access_token", "refresh_token"):
             if block.get(secret):
                 setattr(portal, f"oauth_{secret}", str(block[secret]))
@@ -287,12 +306,22 @@ def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
     created = bot is None
     if created:
         bot = Bot(portal=portal, **lookup)
-    if code and "id" in item:
+    accepted = None
+    if "id" in item:
         bot.bot_id = item["id"]
+        # The file's id is the one to verify by: it accepts a re-registered bot's new id.
+        if not created and bot.pinned_id and bot.pinned_id != item["id"]:
+            accepted = {"id": [bot.pinned_id, item["id"]]}
+        bot.pinned_id = item["id"]
+    bot.expect = validate_expect(item.get("expect"))[0]
+    bot.backlog_minutes = item.get("backlog_minutes")
     if item.get("bot_token"):
         bot.bot_token = str(item["bot_token"])
     bot.enabled = bool(item.get("enabled", True))
     bot.save()
+    if accepted:
+        note = f"new id {item['id']} accepted by the portal file"
+        BotEvent.objects.create(bot=bot, kind=BotEvent.Kind.ID_ACCEPTED, changes=accepted, note=note)
     if created:
         summary.bots_created += 1
     else:
@@ -344,6 +373,10 @@ def _export_bot(bot: Bot, portal: Portal, with_secrets: bool) -> dict:
         item["bot_token"] = bot.bot_token
     if not bot.enabled:
         item["enabled"] = False
+    if bot.backlog_minutes is not None:
+        item["backlog_minutes"] = bot.backlog_minutes
+    if bot.expect:
+        item["expect"] = dict(bot.expect)
     return item
 
 

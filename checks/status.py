@@ -11,6 +11,8 @@ class Status(models.TextChoices):
     OK = "ok", "OK"
     NOT_FOUND = "not_found", "Bot not found"
     NOT_OWNER = "not_owner", "Not owner (brief format)"
+    # Answers in the extended format, but a health check of SPEC §7 fails.
+    DEGRADED = "degraded", "Degraded"
     AUTH_FAILED = "auth_failed", "Authorization failed"
     MISCONFIGURED = "misconfigured", "Misconfigured"
     PORTAL_UNAVAILABLE = "portal_unavailable", "Portal unavailable"
@@ -28,6 +30,7 @@ class BotState(models.TextChoices):
     OK = Status.OK.value, Status.OK.label
     NOT_FOUND = Status.NOT_FOUND.value, Status.NOT_FOUND.label
     NOT_OWNER = Status.NOT_OWNER.value, Status.NOT_OWNER.label
+    DEGRADED = Status.DEGRADED.value, Status.DEGRADED.label
     AUTH_FAILED = Status.AUTH_FAILED.value, Status.AUTH_FAILED.label
     MISCONFIGURED = Status.MISCONFIGURED.value, Status.MISCONFIGURED.label
     PORTAL_UNAVAILABLE = Status.PORTAL_UNAVAILABLE.value, Status.PORTAL_UNAVAILABLE.label
@@ -42,6 +45,7 @@ class BotState(models.TextChoices):
 DEFAULT_THRESHOLDS: dict[str, int] = {
     Status.NOT_FOUND: 1,
     Status.NOT_OWNER: 2,
+    Status.DEGRADED: 2,
     Status.AUTH_FAILED: 2,
     Status.MISCONFIGURED: 2,
     Status.PORTAL_UNAVAILABLE: 2,
@@ -60,6 +64,7 @@ SEVERITY: dict[str, int] = {
     Status.UNREACHABLE: 1,
     Status.BAD_RESPONSE: 1,
     Status.ERROR: 2,
+    Status.DEGRADED: 2,
     Status.PORTAL_UNAVAILABLE: 2,
     Status.MISCONFIGURED: 3,
     Status.NOT_OWNER: 3,

@@ -23,4 +23,11 @@ app.conf.beat_schedule = {
     "send-reminders": {"task": "checks.alert_tasks.send_reminders", "schedule": 300.0},
     # Re-sends notifications whose delivery failed (an SMTP outage delays, never drops).
     "retry-notifications": {"task": "checks.alert_tasks.retry_pending", "schedule": 60.0},
+    # Credential warnings (long bot tokens, old refresh tokens): recomputed hourly ...
+    "refresh-credential-warnings": {"task": "checks.alerts.refresh_credential_warnings", "schedule": 3600.0},
+    # ... and sent in a weekly digest, Monday morning (one per recipient list and ISO week).
+    "credential-digest": {
+        "task": "checks.alerts.send_credential_digest",
+        "schedule": crontab(day_of_week=1, hour=8, minute=0),
+    },
 }

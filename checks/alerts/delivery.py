@@ -35,7 +35,7 @@ class EmailNotifier:
         if not notification.recipients:
             # Nobody to tell when it was written; someone may have been named since (the
             # portal's list, BOTWATCH_ALERT_EMAILS after a restart, a subscription).
-            notification.recipients = recipients_for(notification.portal)
+            notification.recipients = recipients_for(notification.portal) if notification.portal else []
             if not notification.recipients:
                 # Retried like an SMTP outage (the alerts page says so): sent once someone is named.
                 raise NotifierError("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")

@@ -112,6 +112,16 @@ BY_CODE: dict[str, Guidance] = {
         ["The portal requires HTTPS and BotWatch called it over plain HTTP."],
         ["Change the portal's address in BotWatch to https://."],
     ),
+    "BOT_OWNERSHIP_ERROR": (
+        [
+            "The bot token was rotated (imbot.v2.Bot.update fields.botToken): the old token lost access at once.",
+            "BotWatch holds the token of another bot, or the credentials of an application that is not the owner.",
+        ],
+        [
+            "Get the bot's current token from its developers and update it in BotWatch (the bot's settings, "
+            "or bot_token in the portal file).",
+        ],
+    ),
     "ERROR_METHOD_NOT_FOUND": (
         ["The portal does not know imbot.v2.Bot.get: an old on-premise version, or the im/imbot modules are off."],
         ["Check the portal's version and that chat bots (imbot) are available on it."],
@@ -130,6 +140,10 @@ BY_STATUS: dict[str, Guidance] = {
             "Ask the bot's developers for the current bot token and update it in BotWatch.",
             "Under OAuth, check that BotWatch uses the credentials of the application that registered the bot.",
         ],
+    ),
+    Status.DEGRADED: (
+        ["The bot is installed and answers, but a health check failed: see the problems above."],
+        ["Open the bot's page for the checks, their history and the configuration it answers with."],
     ),
     Status.AUTH_FAILED: BY_CODE["NO_AUTH_FOUND"],
     Status.MISCONFIGURED: (
@@ -162,7 +176,54 @@ BY_STATUS: dict[str, Guidance] = {
     ),
 }
 
+# Per failed health check of a degraded bot (SPEC §7; reference/bitrix24-health-signals.md).
+BY_PROBLEM: dict[str, Guidance] = {
+    "event_backlog": (
+        [
+            "The bot's backend stopped polling imbot.v2.Event.get (crashed, stuck, lost its credentials), "
+            "so the bot reads no messages.",
+        ],
+        [
+            "Restart the bot's backend and read its logs; it must poll every few seconds and acknowledge "
+            "what it has read with offset.",
+            "Bitrix24 deletes a fetch-mode bot's events 24 hours after they arrived, without notice.",
+        ],
+    ),
+    "user_inactive": (
+        ["A portal administrator switched the bot's user account off: the bot is hidden and cannot answer."],
+        ["Ask the customer's administrator to switch the bot's user back on (Employees, or the bot's profile)."],
+    ),
+    "drift": (
+        [
+            "Someone changed the bot with imbot.v2.Bot.update, or it was registered again with other settings "
+            "(switching between webhook and fetch mode changes where its events go).",
+        ],
+        [
+            "Restore the expected settings with imbot.v2.Bot.update, or, if the change was meant, "
+            "update the expectation on the bot's page (Expect this).",
+        ],
+    ),
+    "commands": (
+        ["Commands were unregistered, or the bot was registered again without them."],
+        ["Run the bot's imbot.v2.Command.register again for each missing command."],
+    ),
+    "reregistered": (
+        [
+            "The bot was unregistered and registered again (the application was reinstalled and got a new "
+            "client_id, or its backend lost its state): the same code now belongs to a new id.",
+        ],
+        [
+            "If the new bot is yours, accept the new id on the bot's page (or set id in the portal file); "
+            "chats with the old id stay with the old bot.",
+        ],
+    ),
+}
+
 GENERIC: Guidance = (["See the error code and description above."], ["Open the bot's page for its history."])
+
+
+def guidance_for_problem(check: str) -> Guidance:
+    return BY_PROBLEM.get(check) or GENERIC
 
 
 def guidance_for(status: str, error_code: str = "") -> Guidance:

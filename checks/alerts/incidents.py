@@ -29,7 +29,7 @@ from checks.alerts.rules import (
     decide,
     is_quiet,
     reminder_due,
-    threshold_for,
+    threshold_for_problems,
     worse,
 )
 from checks.models import Bot, Incident, IncidentEvent, MaintenanceWindow, Portal, Verification
@@ -90,7 +90,9 @@ def _key_part(kind: str, item: AlertItem) -> str:
     # An incident is opened and resolved once, but escalates once per worse status and is
     # reminded about once per period: those keys name which one, or the second is dropped.
     if kind == Kind.ESCALATED:
-        return f"{item.incident.pk}.{item.event.status}"
+        # A degraded incident escalates once per new problem, not once per status.
+        new = item.extra.get("new_problems") if item.event.status == Status.DEGRADED else None
+        return f"{item.incident.pk}.{item.event.status}" + (f".{'+'.join(new)}" if new else "")
     if kind == Kind.REMINDER:
         return f"{item.incident.pk}.{item.extra['reminder_number']}"
     return str(item.incident.pk)
@@ -105,9 +107,10 @@ def _evaluate_one(verification: Verification) -> Outcome | None:
     decision = decide(
         verification.status,
         failures=bot.consecutive_failures,
-        threshold=threshold_for(verification.status, portal.thresholds),
+        threshold=threshold_for_problems(verification.status, verification.problems, portal.thresholds),
         incident=_snapshot(incident),
         quiet=_is_quiet_now(bot, portal, verification.checked_at),
+        problem_keys=problem_keys(verification),
     )
     handler = _HANDLERS.get(decision.action)
     return handler(verification, incident, decision) if handler else None
@@ -116,7 +119,16 @@ def _evaluate_one(verification: Verification) -> Outcome | None:
 def _snapshot(incident: Incident | None) -> OpenIncident | None:
     if incident is None:
         return None
-    return OpenIncident(status=incident.status, last_status=incident.last_status, suppressed=incident.suppressed)
+    return OpenIncident(
+        status=incident.status,
+        last_status=incident.last_status,
+        suppressed=incident.suppressed,
+        problem_keys=frozenset(incident.problem_keys or []),
+    )
+
+
+def problem_keys(verification: Verification) -> frozenset[str]:
+    return frozenset(str(p.get("key") or p.get("check")) for p in verification.problems or [])
 
 
 def _is_quiet_now(bot: Bot, portal: Portal, now: datetime) -> bool:
@@ -135,6 +147,7 @@ def _seen(verification: Verification) -> dict:
         "error_code": verification.error_code,
         "error_description": verification.error_description,
         "http_status": verification.http_status,
+        "problems": verification.problems or [],
     }
 
 
@@ -165,6 +178,7 @@ def _open(verification: Verification, _incident: None, decision: Decision) -> Ou
                 started_at=_streak_start(verification),
                 opened_at=verification.checked_at,
                 suppressed=not decision.alert,
+                problem_keys=sorted(problem_keys(verification)),
                 **_seen(verification),
             )
     except IntegrityError:
@@ -177,21 +191,26 @@ def _open(verification: Verification, _incident: None, decision: Decision) -> Ou
 
 def _escalate(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
     previous_status, previous_code = incident.last_status, incident.error_code
+    known = set(incident.problem_keys or [])
+    new_keys = sorted(problem_keys(verification) - known)
     changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, status=incident.status).update(
-        status=verification.status, **_seen(verification)
+        status=verification.status, problem_keys=sorted(known | set(new_keys)), **_seen(verification)
     )
     if not changed:
         return None
     incident.refresh_from_db()
     was = previous_code or previous_status
-    event = _event(incident, Kind.ESCALATED, verification.status, verification.checked_at, f"was {was}")
+    note = f"new problem: {', '.join(new_keys)}" if previous_status == verification.status else f"was {was}"
+    event = _event(incident, Kind.ESCALATED, verification.status, verification.checked_at, note)
     item = AlertItem(event, incident, verification.bot, previous_status=previous_status, previous_code=previous_code)
+    item.extra["new_problems"] = new_keys
     return Outcome(Kind.ESCALATED, item, decision.alert)
 
 
 def _change(verification: Verification, incident: Incident, decision: Decision) -> Outcome | None:
+    keys = sorted(set(incident.problem_keys or []) | problem_keys(verification))
     changed = Incident.objects.filter(pk=incident.pk, state=OPEN_STATE, last_status=incident.last_status).update(
-        **_seen(verification)
+        problem_keys=keys, **_seen(verification)
     )
     if changed:
         _event(incident, Kind.CHANGED, verification.status, verification.checked_at, f"was {incident.last_status}")

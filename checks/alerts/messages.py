@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
-from checks.alerts.guidance import guidance_for
+from checks.alerts.guidance import guidance_for, guidance_for_problem
 from checks.crypto import DecryptionError, decrypt
 from checks.models import Bot, Incident, IncidentEvent, Portal, Subscription
 from checks.status import Status
@@ -42,8 +42,14 @@ class RenderedEmail:
     html: str
 
 
-def display_code(status: str, error_code: str = "") -> str:
-    """The code support staff search for: Bitrix24's own error code, else the status in capitals."""
+def display_code(status: str, error_code: str = "", problems: list | None = None) -> str:
+    """The code support staff search for: Bitrix24's own error code, else the status in capitals.
+
+    A degraded bot names its failed checks: DEGRADED (event_backlog, drift).
+    """
+    if not error_code and status == Status.DEGRADED and problems:
+        checks = dict.fromkeys(str(p.get("check", "")) for p in problems)
+        return f"DEGRADED ({', '.join(checks)})"
     return error_code or str(status).upper()
 
 
@@ -75,7 +81,7 @@ def _item_context(item: AlertItem) -> dict:
         "bot": bot.label,
         "status": status,
         "status_label": Status(status).label if status in Status.values else status,
-        "code": display_code(status, incident.error_code),
+        "code": display_code(status, incident.error_code, incident.problems),
         "error_code": incident.error_code,
         "error_description": incident.error_description,
         "http_status": incident.http_status,
@@ -89,6 +95,7 @@ def _item_context(item: AlertItem) -> dict:
         "counters": _counters(bot),
         "url": bot_url(bot),
         "acknowledged_at": incident.acknowledged_at,
+        "problems": incident.problems if status == Status.DEGRADED else [],
         **item.extra,
     }
 
@@ -97,9 +104,14 @@ def _guidance(rows: list[dict]) -> list[dict]:
     """Probable causes and what to do, once per distinct code shown in the email (not per bot)."""
     seen = {}
     for row in rows:
-        if row["code"] not in seen:
-            causes, actions = guidance_for(row["status"], row["error_code"])
-            seen[row["code"]] = {"code": row["code"], "causes": causes, "actions": actions}
+        # A degraded bot's guidance is its failed checks'; other statuses go by their code.
+        for check in sorted({p.get("check", "") for p in row["problems"]}) or [None]:
+            code = check or row["code"]
+            if code not in seen:
+                causes, actions = (
+                    guidance_for_problem(check) if check else guidance_for(row["status"], row["error_code"])
+                )
+                seen[code] = {"code": code, "causes": causes, "actions": actions}
     return list(seen.values())
 
 

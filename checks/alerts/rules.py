@@ -31,6 +31,7 @@ class OpenIncident:
     status: str  # worst status seen
     last_status: str
     suppressed: bool = False  # opened during a mute or a maintenance window, not announced
+    problem_keys: frozenset[str] = frozenset()  # every health-check problem seen (degraded)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,17 @@ def threshold_for(status: str, overrides: Mapping | None = None) -> int:
     return DEFAULT_THRESHOLDS.get(str(status), 1)
 
 
+def threshold_for_problems(status: str, problems: Iterable[Mapping], overrides: Mapping | None = None) -> int:
+    """threshold_for, except that a critical problem (an event backlog past 20 h) alerts at once.
+
+    Bitrix24 deletes a fetch-mode bot's events at 24 h without notice: waiting for a second
+    verification could cost the customer's messages.
+    """
+    if status == Status.DEGRADED and any(p.get("critical") for p in problems):
+        return 1
+    return threshold_for(status, overrides)
+
+
 def is_quiet(
     now: datetime, *, muted_until: Iterable[datetime | None] = (), windows: Iterable[tuple[datetime, datetime]] = ()
 ) -> bool:
@@ -83,9 +95,15 @@ def is_quiet(
 
 
 def decide(
-    status: str, *, failures: int, threshold: int, incident: OpenIncident | None, quiet: bool = False
+    status: str,
+    *,
+    failures: int,
+    threshold: int,
+    incident: OpenIncident | None,
+    quiet: bool = False,
+    problem_keys: frozenset[str] = frozenset(),
 ) -> Decision:
-    """What one new verification status does to a bot's incident."""
+    """What one new verification status (and its health-check problems) does to a bot's incident."""
     if status == Status.OK:
         if incident is None:
             return NOTHING
@@ -99,6 +117,9 @@ def decide(
     if incident.suppressed and not quiet:
         return Decision(Action.RELEASE, alert=True)
     if SEVERITY.get(status, 0) > SEVERITY.get(incident.status, 0):
+        return Decision(Action.ESCALATE, alert=not (incident.suppressed or quiet))
+    if status == Status.DEGRADED == incident.status and problem_keys - incident.problem_keys:
+        # A new problem inside an open degraded incident is news (drift, then the user switched off).
         return Decision(Action.ESCALATE, alert=not (incident.suppressed or quiet))
     if status != incident.last_status:
         return Decision(Action.CHANGE)

@@ -6,7 +6,7 @@ conditional update, and the sweeps claim each incident the same way.
 
 from celery import shared_task
 
-from checks.alerts import delivery, incidents
+from checks.alerts import credentials, delivery, incidents
 from checks.alerts.queue import DELIVER_TASK, REMINDERS_TASK, RETRY_TASK, enqueue_delivery
 from checks.models import Notification
 
@@ -37,3 +37,13 @@ def retry_pending() -> int:
     for pk in ids:
         enqueue_delivery(pk)
     return len(ids)
+
+
+@shared_task(name="checks.alerts.refresh_credential_warnings", acks_late=True, soft_time_limit=600, time_limit=660)
+def refresh_credential_warnings() -> int:
+    return credentials.refresh_credential_warnings()
+
+
+@shared_task(name="checks.alerts.send_credential_digest", acks_late=True, soft_time_limit=240, time_limit=290)
+def send_credential_digest() -> int:
+    return len(credentials.send_credential_digest())

@@ -8,10 +8,12 @@ then on, remembered in Portal.batch_supported.
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlencode
 
 from checks.bitrix24.outcome import classify_bot_payload, classify_error, error_fields
+from checks.bitrix24.sidecalls import SideCall, apply_side_answer
 from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import Bot, Portal
@@ -25,70 +27,125 @@ class BatchCaller(Protocol):
     caller_saves_batch: bool
 
     def bot_params(self, bot: Bot) -> dict: ...
+    def side_calls(self, bot: Bot) -> list[SideCall]: ...
     def call(self, method: str, params: dict) -> Answer | BotResult: ...
     def classify(self, answer: Answer) -> BotResult: ...
     def block(self) -> None: ...
     def note_time(self, time_obj) -> None: ...
 
 
-BATCH_SIZE = 50
+BATCH_SIZE = 50  # commands per batch (batch.md)
 NOT_ALLOWED = "ERROR_BATCH_METHOD_NOT_ALLOWED"
 
 
+@dataclass
+class Planned:
+    index: int  # the bot's place in the run
+    bot: Bot
+    calls: list[SideCall]
+
+    @property
+    def size(self) -> int:
+        return 1 + len(self.calls)
+
+
 def verify_batched(client: BatchCaller, bots: list[Bot], results: list[BotResult | None]) -> None:
-    """Fill `results` chunk by chunk; entries left None are for single calls (fallback)."""
-    for start in range(0, len(bots), BATCH_SIZE):
-        chunk = bots[start : start + BATCH_SIZE]
-        if len(chunk) == 1:
-            return  # a lone bot: a single call is cheaper to read and to log
-        chunk_results = verify_chunk(client, chunk)
-        if chunk_results is None:
+    """Fill `results` batch by batch; entries left None are for single calls (fallback)."""
+    plans = [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)]
+    for pack in pack_plans(plans):
+        if sum(p.size for p in pack) == 1:
+            return  # a lone Bot.get: a single call is cheaper to read and to log
+        pack_results = verify_pack(client, pack)
+        if pack_results is None:
             mark_unsupported(client)
             return
-        results[start : start + len(chunk)] = chunk_results
+        for plan, result in zip(pack, pack_results, strict=True):
+            results[plan.index] = result
+
+
+def pack_plans(plans: list[Planned], limit: int = BATCH_SIZE) -> list[list[Planned]]:
+    """Greedy, in order: a bot's Bot.get and its health calls always share one batch."""
+    packs: list[list[Planned]] = []
+    size = limit
+    for plan in plans:
+        if size + plan.size > limit:
+            packs.append([])
+            size = 0
+        packs[-1].append(plan)
+        size += plan.size
+    return packs
 
 
 def build_commands(client: BatchCaller, bots: list[Bot]) -> dict[str, str]:
+    """The `cmd` of one batch for these bots and their due health calls."""
+    return pack_commands(client, [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)])
+
+
+def pack_commands(client: BatchCaller, pack: list[Planned]) -> dict[str, str]:
     # Query encoding inside cmd (batch.md); the portal reads each as "method?params".
-    return {f"bot{i}": f"{BOT_GET}?{urlencode(client.bot_params(bot))}" for i, bot in enumerate(bots)}
+    commands = {}
+    for i, plan in enumerate(pack):
+        commands[f"bot{i}"] = f"{BOT_GET}?{urlencode(client.bot_params(plan.bot))}"
+        for call in plan.calls:
+            commands[f"{call.kind}{i}"] = f"{call.method}?{urlencode(call.params)}"
+    return commands
 
 
-def verify_chunk(client: BatchCaller, bots: list[Bot]) -> list[BotResult] | None:
+def verify_pack(client: BatchCaller, pack: list[Planned]) -> list[BotResult] | None:
     """Results for one batch, or None when the portal refuses imbot methods in batch."""
-    commands = build_commands(client, bots)
+    commands = pack_commands(client, pack)
     answer = client.call("batch", {"halt": 0, "cmd": commands})
     if isinstance(answer, BotResult):
-        return [copy.deepcopy(answer) for _ in bots]
+        return [copy.deepcopy(answer) for _ in pack]
     if answer.error_code == NOT_ALLOWED:
         return None
     if not answer.is_success:
         # A batch-level failure (auth, 5xx, timeout, ...) is every bot's outcome.
         failure = client.classify(answer)
-        return [copy.deepcopy(failure) for _ in bots]
-    results = parse_batch(answer, list(commands))
-    if results is None:
+        return [copy.deepcopy(failure) for _ in pack]
+    parsed = batch_parts(answer)
+    if parsed is None:
         failure = client.classify(_as_bad(answer) if isinstance(answer.payload, Mapping) else answer)
-        return [copy.deepcopy(failure) for _ in bots]
+        return [copy.deepcopy(failure) for _ in pack]
+    results = [_entry(f"bot{i}", *parsed, answer) for i in range(len(pack))]
     if all(r.error_code == NOT_ALLOWED for r in results):
         return None
-    for result in results:
+    for i, (plan, result) in enumerate(zip(pack, results, strict=True)):
         result.attempts = answer.attempts
         if result.error_code == "OPERATION_TIME_LIMIT":
             client.block()
         client.note_time(result.time)
+        for call in plan.calls:
+            _apply_side(result, call, f"{call.kind}{i}", *parsed)
     mark_supported(client)
     return results
 
 
+def _apply_side(result: BotResult, call: SideCall, key: str, done: dict, errors: dict, times: dict) -> None:
+    error = error_fields(errors[key]) if key in errors else None
+    if error is None and key not in done:
+        result.side_notes.append(f"{call.method} not answered in the batch")
+        return
+    # A health call's OPERATION_TIME_LIMIT is per method: it blocks nothing; the next run retries.
+    apply_side_answer(result, call, done.get(key), times.get(key), error[0] if error else None)
+
+
 def parse_batch(answer: Answer, keys: list[str]) -> list[BotResult] | None:
-    """Per-key results of a 200 batch answer, or None when it is not shaped like one."""
+    """Per-key Bot.get results of a 200 batch answer, or None when it is not shaped like one."""
+    parts = batch_parts(answer)
+    return None if parts is None else [_entry(key, *parts, answer) for key in keys]
+
+
+def batch_parts(answer: Answer) -> tuple[dict, dict, dict] | None:
+    """(result, result_error, result_time) of a 200 batch answer, or None when not shaped like one."""
     outer = answer.payload.get("result") if isinstance(answer.payload, Mapping) else None
     if not isinstance(outer, Mapping):
         return None
-    done = _collection(outer.get("result"))
-    errors = _collection(outer.get("result_error"))
-    times = _collection(outer.get("result_time"))
-    return [_entry(key, done, errors, times, answer) for key in keys]
+    return (
+        _collection(outer.get("result")),
+        _collection(outer.get("result_error")),
+        _collection(outer.get("result_time")),
+    )
 
 
 def _entry(key: str, done: dict, errors: dict, times: dict, answer: Answer) -> BotResult:

@@ -22,10 +22,11 @@ from checks.bitrix24 import batch
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.outcome import classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
+from checks.bitrix24.sidecalls import SideCall, apply_side_answer, assess, refuse_offset, side_calls, target_id
 from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
-from checks.status import Status
+from checks.status import ResponseFormat, Status
 
 log = logging.getLogger("checks.bitrix24")
 
@@ -96,21 +97,59 @@ class Bitrix24Client:
         for index, bot in enumerate(bots):
             if results[index] is None:
                 results[index] = self.verify_bot(bot)
+            results[index] = self.follow_code(bot, results[index])
         return [self._finish(result, bot) for result, bot in zip(results, bots, strict=True)]
 
     def verify_bot(self, bot: Bot) -> BotResult:
-        """One single call of Bot.get for one bot."""
-        answer = self.call(BOT_GET, self.bot_params(bot))
+        """Bot.get for one bot as a single call, then its due health calls, one by one."""
+        result = self.get_bot(self.bot_params(bot))
+        for call in self.side_calls(bot):
+            if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED:
+                break
+            answer = self.call(call.method, call.params)
+            if isinstance(answer, BotResult):
+                result.side_notes.append(f"{call.method} not answered: {answer.error_code or answer.status}")
+                continue
+            payload = answer.payload if isinstance(answer.payload, dict) else {}
+            code = answer.error_code or (None if answer.is_success else f"HTTP {answer.http_status}")
+            apply_side_answer(result, call, payload.get("result"), payload.get("time"), code)
+        return result
+
+    def get_bot(self, params: dict) -> BotResult:
+        answer = self.call(BOT_GET, params)
         if isinstance(answer, BotResult):
             return answer
         return self.classify(answer)
 
-    def bot_params(self, bot: Bot) -> dict:
-        # botId wins on the portal when both are given; send only the one we mean.
-        params: dict = {"botId": bot.bot_id} if bot.bot_id else {"code": bot.code}
-        if self.portal.auth_type != AuthType.OAUTH and bot.bot_token:
-            params["botToken"] = bot.bot_token
+    def bot_params(self, bot: Bot, *, by_code: bool = False) -> dict:
+        # By the id pinned when the bot was first seen: a lookup by code can match another
+        # application's bot. botId wins on the portal when both are given; send only one.
+        bot_id = None if by_code else target_id(bot)
+        params: dict = {"botId": bot_id} if bot_id else {"code": bot.code}
+        if self._token(bot):
+            params["botToken"] = self._token(bot)
         return params
+
+    def side_calls(self, bot: Bot) -> list[SideCall]:
+        return side_calls(bot, self._token(bot), timezone.now())
+
+    def _token(self, bot: Bot) -> str | None:
+        return bot.bot_token if self.portal.auth_type != AuthType.OAUTH and bot.bot_token else None
+
+    def follow_code(self, bot: Bot, result: BotResult) -> BotResult:
+        """The pinned id is gone: does the bot's code answer as another id (re-registered)?"""
+        if result.status != Status.NOT_FOUND or not bot.code or target_id(bot) is None:
+            return result
+        by_code = self.get_bot(self.bot_params(bot, by_code=True))
+        if by_code.status == Status.OK and by_code.response_format == ResponseFormat.EXTENDED:
+            return by_code  # the §7 checks then report `reregistered` (id pinned -> id now)
+        if by_code.response_format == ResponseFormat.BRIEF:
+            seen = by_code.fields.get("id")
+            result.error_description += (
+                f"; code {bot.code} now answers as id {seen} in the brief format "
+                "(another application's bot, or another token)"
+            )
+        return result
 
     def call(self, method: str, params: dict) -> Answer | BotResult:
         """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""
@@ -210,6 +249,7 @@ class Bitrix24Client:
         return random.uniform(0.5, 1.0) * self.retry_delay * 2 ** (attempt - 1)
 
     def _send(self, method: str, params: dict) -> Answer:
+        refuse_offset(method, params)  # every request passes here: batch, retries, re-POSTs
         url = f"{self.base_url}/rest/{method}" if self._is_oauth else self._webhook_url(method)
         body = dict(params, auth=self.portal.oauth_access_token) if self._is_oauth else params
         answer = self._post(method, url, body)
@@ -322,6 +362,7 @@ class Bitrix24Client:
 
     def _finish(self, result: BotResult, bot: Bot) -> BotResult:
         result.bot_pk = bot.pk
+        assess(result, bot, timezone.now())
         result.redirect_url = result.redirect_url or self.redirect_url
         result.error_description = self.redact(result.error_description, bot.bot_token)
         log.debug("portal=%s bot=%s status=%s error=%s", self.portal.name, bot.label, result.status, result.error_code)

@@ -30,7 +30,13 @@ log = logging.getLogger("checks.bitrix24")
 # Errors after which the access token might be cured by a refresh.
 REFRESHABLE = frozenset({"expired_token", "invalid_token"})
 # What a refresh changes on the Portal row, and so what others must re-read after one.
-TOKEN_FIELDS = ("oauth_access_token", "oauth_refresh_token", "oauth_expires_at", "oauth_refreshed_at")
+TOKEN_FIELDS = (
+    "oauth_access_token",
+    "oauth_refresh_token",
+    "oauth_expires_at",
+    "oauth_refreshed_at",
+    "oauth_refresh_issued_at",
+)
 WAIT_STEP_S = 0.1
 
 
@@ -157,6 +163,7 @@ def _parse_refresh(portal: Portal, http_status: int, body: bytes) -> RefreshResu
     portal.oauth_access_token, portal.oauth_refresh_token = tokens
     portal.oauth_expires_at = _expires_at(payload)
     portal.oauth_refreshed_at = timezone.now()
+    portal.oauth_refresh_issued_at = portal.oauth_refreshed_at  # a refresh rotates the refresh token too
     return RefreshResult(True, access_token=portal.oauth_access_token, status=Status.OK, http_status=http_status)
 
 

@@ -29,6 +29,9 @@ CODE_STATUS: dict[str, Status] = {
     "CLIENT_ID_NOT_SPECIFIED": Status.MISCONFIGURED,
     "PARAMS_REQUIRED": Status.MISCONFIGURED,
     "BOT_ID_REQUIRED": Status.MISCONFIGURED,
+    # What owner-only methods (and, per imbot.v2.Bot.update's page, Bot.get) answer a rotated
+    # or foreign botToken (reference/bitrix24-health-signals.md §6).
+    "BOT_OWNERSHIP_ERROR": Status.NOT_OWNER,
     # System errors, any method
     "INVALID_REQUEST": Status.MISCONFIGURED,  # "Https required"
     "ERROR_METHOD_NOT_FOUND": Status.MISCONFIGURED,

@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass, field
 
+from checks.bitrix24.health import EventPeek, Problem
 from checks.status import ResponseFormat, Status
 
 BOT_GET = "imbot.v2.Bot.get"  # the method that every verification calls
+EVENT_GET = "imbot.v2.Event.get"  # a fetch-mode bot's queue: read with limit 1, never an offset
+COMMAND_LIST = "imbot.v2.Command.list"
 
 
 @dataclass
@@ -24,6 +27,11 @@ class BotResult:
     time: dict = field(default_factory=dict)  # the `time` object: duration, processing, operating, ...
     redirect_url: str = ""  # new portal address when the portal answered with a redirect
     attempts: int = 1  # HTTP requests this outcome took (retries of transient failures included)
+    problems: list[Problem] = field(default_factory=list)  # failed health checks (status degraded)
+    event_backlog_s: int | None = None  # age of the oldest pending event; None: not looked at
+    command_names: list[str] | None = None  # from a Command.list made in this run
+    event_peek: EventPeek | None = None  # from an Event.get made in this run
+    side_notes: list[str] = field(default_factory=list)  # health calls that got no usable answer
 
     @property
     def ok(self) -> bool:

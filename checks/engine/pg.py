@@ -18,10 +18,11 @@ from functools import cache
 
 from django.db import connection
 
+from checks.bitrix24.health import config_of
 from checks.bitrix24.types import BotResult
 from checks.db import raw_cursor
 from checks.models import Bot, Portal, Verification
-from checks.status import Status, needs_alerting
+from checks.status import ResponseFormat, Status, needs_alerting
 
 
 def remote_bot_id(fields: dict | None) -> int | None:
@@ -38,7 +39,8 @@ def remote_bot_id(fields: dict | None) -> int | None:
 RECORD = """
 WITH src AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
-        AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint)
+        AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint,
+            x_extended boolean, x_baseline jsonb, x_commands jsonb)
 ),
 claim AS (
     UPDATE {portal} SET
@@ -80,7 +82,13 @@ upd AS (
         count_user = CASE WHEN u.x_has_counters THEN v.count_user ELSE b.count_user END,
         remote_id = COALESCE(u.x_remote_id, b.remote_id),
         fields = CASE WHEN v.fields = '{{}}'::jsonb THEN b.fields ELSE v.fields END,
-        users = COALESCE(u.x_users, b.users)
+        users = COALESCE(u.x_users, b.users),
+        problems = v.problems,
+        event_backlog_s = v.event_backlog_s,
+        pinned_id = CASE WHEN u.x_extended THEN COALESCE(b.pinned_id, u.x_remote_id) ELSE b.pinned_id END,
+        baseline = COALESCE(u.x_baseline, b.baseline),
+        commands_seen = COALESCE(u.x_commands, b.commands_seen),
+        commands_checked_at = CASE WHEN u.x_commands IS NULL THEN b.commands_checked_at ELSE v.checked_at END
     FROM ins AS v
     JOIN src AS u ON u.bot_id = v.bot_id
     JOIN {bot} AS old ON old.id = v.bot_id
@@ -136,6 +144,10 @@ def record(
         entry["x_has_counters"] = bool(result.counters)
         entry["x_users"] = (result.users or []) if result.fields else None
         entry["x_remote_id"] = remote_bot_id(result.fields)
+        extended = result.response_format == ResponseFormat.EXTENDED
+        entry["x_extended"] = extended
+        entry["x_baseline"] = config_of(result.fields) if extended else None
+        entry["x_commands"] = result.command_names
         document.append(entry)
     params = {
         # json.dumps encodes the whole run in C; psycopg would adapt values one by one in Python.

@@ -14,12 +14,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from checks.alerts.incidents import evaluate_verifications
+from checks.bitrix24.health import config_changes, config_of, describe_changes
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
 from checks.engine.claims import LostClaim, interval_for, lease_until, next_due, next_portal_check, release_claim
 from checks.engine.runs import Run
-from checks.models import Bot, Portal, Verification
-from checks.status import Status, needs_alerting
+from checks.models import Bot, BotEvent, Portal, Verification
+from checks.status import ResponseFormat, Status, needs_alerting
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: dateti
         "operating": result.operating,
         "redirect_url": (result.redirect_url or "")[:500],
         "manual": run.manual,
+        "problems": [problem.as_json() for problem in result.problems],
+        "event_backlog_s": result.event_backlog_s,
     }
     # Positional, every column given (the id None): a third of the CPU of keyword arguments,
     # which Model.__init__ takes one field at a time.
@@ -85,12 +88,16 @@ def write_results(
     # jitter spreads the portals.
     next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
     redirected_to = last_redirect(results) if run.scheduled else None
+    events = config_events(run, results, now)
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            return _write_portable(run, rows, by_bot, next_at, redirected_to)
+            written, for_alerting = _write_portable(run, rows, by_bot, next_at, redirected_to)
+            save_events(events, written)
+            return written, for_alerting
     # One statement: a transaction of its own in autocommit (the workers); inside a caller's
-    # transaction a savepoint, so that a refused write leaves that transaction usable.
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+    # transaction a savepoint, so that a refused write leaves that transaction usable. A run
+    # that saw configuration changes writes their events in the same transaction (rare).
+    with transaction.atomic() if connection.in_atomic_block or events else nullcontext():
         recorded = pg.record(
             rows,
             by_bot,
@@ -100,9 +107,17 @@ def write_results(
             redirected_to=redirected_to,
             batch_supported=run.portal.batch_supported if run.scheduled else None,
         )
+        if recorded.held:
+            save_events(events, recorded.rows)
     if not recorded.held:
         raise LostClaim
     return recorded.rows, recorded.for_alerting
+
+
+def save_events(events: list[BotEvent], written: list[Verification]) -> None:
+    kept = {row.bot_id for row in written}
+    if events := [event for event in events if event.bot_id in kept]:
+        BotEvent.objects.bulk_create(events)
 
 
 STATE_FIELDS = [
@@ -124,6 +139,12 @@ STATE_FIELDS = [
     "remote_id",
     "fields",
     "users",
+    "problems",
+    "event_backlog_s",
+    "pinned_id",
+    "baseline",
+    "commands_seen",
+    "commands_checked_at",
 ]
 
 
@@ -220,6 +241,38 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
         bot.fields = result.fields
         bot.remote_id = pg.remote_bot_id(result.fields) or bot.remote_id
         bot.users = result.users or []
+    bot.problems = row.problems
+    bot.event_backlog_s = row.event_backlog_s
+    if result.response_format == ResponseFormat.EXTENDED:
+        # The first owner's answer pins the id; later ones never move it (SPEC §7 `reregistered`).
+        bot.pinned_id = bot.pinned_id or pg.remote_bot_id(result.fields)
+        bot.baseline = config_of(result.fields)
+    if result.command_names is not None:
+        bot.commands_seen = result.command_names
+        bot.commands_checked_at = row.checked_at
+
+
+def config_events(run: Run, results: list[BotResult], now: datetime) -> list[BotEvent]:
+    """Configuration changes since each bot's baseline, as history events (no alert: SPEC §7).
+
+    Fields the operator expects are left out: a change there is drift, a problem of its own.
+    """
+    events = []
+    for bot, result in zip(run.bots, results, strict=True):
+        if result.response_format != ResponseFormat.EXTENDED or not bot.baseline:
+            continue
+        changes = config_changes(bot.baseline, result.fields, skip=(bot.expect or {}).keys())
+        if changes:
+            events.append(
+                BotEvent(
+                    bot_id=bot.pk,
+                    kind=BotEvent.Kind.CONFIG_CHANGED,
+                    created_at=now,
+                    changes=changes,
+                    note=describe_changes(changes),
+                )
+            )
+    return events
 
 
 def last_redirect(results: list[BotResult]) -> str | None:

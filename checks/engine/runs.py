@@ -47,7 +47,19 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
     # What the client needs; the state columns are read under lock when the results are in.
     bots = (
         Bot.objects.filter(portal=portal, enabled=True)
-        .only("portal_id", "code", "bot_id", "bot_token", "next_check_at")
+        .only(
+            "portal_id",
+            "code",
+            "bot_id",
+            "bot_token",
+            "next_check_at",
+            "pinned_id",
+            "expect",
+            "backlog_minutes",
+            "baseline",
+            "commands_seen",
+            "commands_checked_at",
+        )
         .order_by("next_check_at", "pk")
     )
     if token is not None:

@@ -5,15 +5,18 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 """
 
 from checks.models.bots import Bot, verification_pointer
-from checks.models.history import DailyStat, Verification
+from checks.models.history import BotEvent, DailyStat, Verification
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.models.portals import AuthType, Portal
 from checks.models.system import AuditLog, Heartbeat
+from checks.models.warnings import CredentialWarning
 
 __all__ = [
     "AuditLog",
     "AuthType",
     "Bot",
+    "BotEvent",
+    "CredentialWarning",
     "DailyStat",
     "Heartbeat",
     "Incident",

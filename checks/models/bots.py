@@ -55,6 +55,21 @@ class Bot(models.Model):
     fields = models.JSONField(default=dict, blank=True)
     users = models.JSONField(default=list, blank=True)
 
+    # Health beyond existence (SPEC §7): what the operator expects ...
+    expect = models.JSONField(default=dict, blank=True, help_text="Expected configuration and commands")
+    backlog_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Oldest pending event allowed (fetch mode); empty: 15"
+    )
+    # ... and what BotWatch learned: the id first seen (verified by it from then on, since a
+    # lookup by code can match another application's bot), the configuration it had, the
+    # problems of the last verification, the commands of the last Command.list.
+    pinned_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bot id first seen; verified by it")
+    baseline = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    event_backlog_s = models.PositiveIntegerField(null=True, blank=True)
+    commands_seen = models.JSONField(null=True, blank=True)
+    commands_checked_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Verification history: one row per bot per scheduled slot, and daily aggregates past retention."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -32,6 +33,9 @@ class Verification(models.Model):
     operating = models.FloatField(null=True, blank=True, help_text="time.operating, seconds")
     redirect_url = models.URLField(max_length=500, blank=True, default="")
     manual = models.BooleanField(default=False, help_text="Run by `verify` or 'check now'")
+    # Failed health checks of SPEC §7: [{"check", "detail", "key", "critical"}]; status degraded.
+    problems = models.JSONField(default=list, blank=True)
+    event_backlog_s = models.PositiveIntegerField(null=True, blank=True, help_text="Oldest pending event, seconds")
 
     class Meta:
         ordering = ["-checked_at"]
@@ -55,6 +59,29 @@ class Verification(models.Model):
             "countChat": self.count_chat,
             "countUser": self.count_user,
         }
+
+
+class BotEvent(models.Model):
+    """Something that happened to a bot's configuration: a change seen, a new id accepted, an expectation set."""
+
+    class Kind(models.TextChoices):
+        CONFIG_CHANGED = "config_changed", "Configuration changed"
+        ID_ACCEPTED = "id_accepted", "New id accepted"
+        EXPECT_SET = "expect_set", "Expectation set"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(default=dict, blank=True, help_text='{"field": [before, after]}')
+    note = models.TextField(blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # Bot page "Configuration history": newest first per bot.
+            models.Index(fields=["bot", "-created_at"], name="botevent_bot_time"),
+        ]
 
 
 class DailyStat(models.Model):

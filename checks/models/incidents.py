@@ -25,6 +25,10 @@ class Incident(models.Model):
     error_code = models.CharField(max_length=100, blank=True, default="")
     error_description = models.TextField(blank=True, default="")
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Degraded bots: the latest problems, and the key of every problem seen in this incident
+    # (a problem with a new key escalates).
+    problems = models.JSONField(default=list, blank=True)
+    problem_keys = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now, help_text="First bad verification")
     opened_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +64,8 @@ class IncidentEvent(models.Model):
         MUTED = "muted", "Muted"
         # Another bad status within the open incident, not more severe: recorded, no email.
         CHANGED = "changed", "Status changed"
+        # Not an incident's: the weekly credential digest (Notification.kind only).
+        DIGEST = "digest", "Credential digest"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -81,7 +87,8 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     key = models.CharField(max_length=200, unique=True, help_text="Idempotence key: one email per event")
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="notifications")
+    # None for an email about several portals (the weekly credential digest).
+    portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
     events = models.ManyToManyField(IncidentEvent, related_name="notifications")
     kind = models.CharField(max_length=20, choices=IncidentEvent.Kind.choices)
     recipients = models.JSONField(default=list)

@@ -34,6 +34,8 @@ class Portal(models.Model):
     # Cross-process refresh lock: a conditional update takes it (checks/bitrix24/).
     oauth_refresh_lock_until = models.DateTimeField(null=True, blank=True)
     oauth_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # When the stored refresh token was issued: they live 180 days (credential warning at 150).
+    oauth_refresh_issued_at = models.DateTimeField(null=True, blank=True)
 
     alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
     interval = models.PositiveIntegerField(

@@ -14,6 +14,7 @@ from checks.alerts.rules import (
     is_quiet,
     reminder_due,
     threshold_for,
+    threshold_for_problems,
     validate_thresholds,
     worse,
 )
@@ -198,3 +199,55 @@ def test_reminders_off_with_zero_hours_and_not_before_the_first_period():
 def test_worse_picks_the_more_severe():
     assert worse(Status.RATE_LIMITED, Status.NOT_FOUND) == Status.NOT_FOUND
     assert worse(Status.NOT_FOUND, Status.RATE_LIMITED) == Status.NOT_FOUND
+
+
+# Degraded: installed but broken (SPEC §7).
+
+
+def degraded_incident(*keys: str) -> OpenIncident:
+    return OpenIncident(status=Status.DEGRADED, last_status=Status.DEGRADED, problem_keys=frozenset(keys))
+
+
+def test_degraded_alerts_after_two_in_a_row_and_portal_thresholds_apply():
+    threshold = threshold_for(Status.DEGRADED)
+    assert threshold == 2
+    assert decide(Status.DEGRADED, failures=1, threshold=threshold, incident=None).action == Action.NOTHING
+    assert decide(Status.DEGRADED, failures=2, threshold=threshold, incident=None) == Decision(Action.OPEN, alert=True)
+    assert validate_thresholds({"degraded": 3}) == {"degraded": 3}
+    assert threshold_for_problems(Status.DEGRADED, [{"key": "drift:language"}], {"degraded": 3}) == 3
+
+
+def test_a_critical_backlog_opens_at_once():
+    critical = [{"check": "event_backlog", "key": "event_backlog:20h", "critical": True}]
+    assert threshold_for_problems(Status.DEGRADED, critical, {"degraded": 3}) == 1
+    assert decide(Status.DEGRADED, failures=1, threshold=1, incident=None).action == Action.OPEN
+
+
+def test_a_new_problem_inside_an_open_degraded_incident_escalates():
+    incident = degraded_incident("drift:eventMode")
+    same = decide(
+        Status.DEGRADED, failures=3, threshold=2, incident=incident, problem_keys=frozenset({"drift:eventMode"})
+    )
+    assert same.action == Action.NOTHING
+    more = decide(
+        Status.DEGRADED,
+        failures=3,
+        threshold=2,
+        incident=incident,
+        problem_keys=frozenset({"drift:eventMode", "user_inactive"}),
+    )
+    assert more == Decision(Action.ESCALATE, alert=True)
+    # The backlog crossing 20 h is a new key of its own: it escalates too.
+    older = decide(
+        Status.DEGRADED,
+        failures=4,
+        threshold=2,
+        incident=degraded_incident("event_backlog"),
+        problem_keys=frozenset({"event_backlog:20h"}),
+    )
+    assert older.action == Action.ESCALATE
+    # A problem gone is no news.
+    fewer = decide(
+        Status.DEGRADED, failures=4, threshold=2, incident=degraded_incident("a", "b"), problem_keys=frozenset({"a"})
+    )
+    assert fewer.action == Action.NOTHING

@@ -128,7 +128,7 @@ FAULT_ROWS = [
     ("no_result_bot", Status.BAD_RESPONSE, None, 200),
     ("truncated_json", Status.BAD_RESPONSE, None, 200),
     ("oversized", Status.BAD_RESPONSE, None, 200),
-    ("BOT_OWNERSHIP_ERROR", Status.ERROR, "BOT_OWNERSHIP_ERROR", 400),
+    ("BOT_OWNERSHIP_ERROR", Status.NOT_OWNER, "BOT_OWNERSHIP_ERROR", 400),  # SPEC §5: a rotated botToken
     ("ERROR_MANIFEST_IS_NOT_AVAILABLE", Status.ERROR, "ERROR_MANIFEST_IS_NOT_AVAILABLE", 404),
 ]
 

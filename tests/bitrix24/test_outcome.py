@@ -81,7 +81,7 @@ ERROR_ROWS = [
     (429, "OPERATION_TIME_LIMIT", Status.RATE_LIMITED),
     (500, "INTERNAL_SERVER_ERROR", Status.SERVER_ERROR),
     (500, "ERROR_UNEXPECTED_ANSWER", Status.SERVER_ERROR),
-    (400, "BOT_OWNERSHIP_ERROR", Status.ERROR),
+    (400, "BOT_OWNERSHIP_ERROR", Status.NOT_OWNER),  # SPEC §5: what a rotated botToken gets
     (404, "ERROR_MANIFEST_IS_NOT_AVAILABLE", Status.ERROR),
     (400, "ERROR_BATCH_LENGTH_EXCEEDED", Status.ERROR),
     # Unknown codes fall back on the HTTP status.

@@ -69,13 +69,19 @@ class Command(BaseCommand):
                 "http_status": row.http_status,
                 "counters": row.counters,
                 "duration_ms": row.duration_ms,
+                "problems": [{"check": p["check"], "detail": p["detail"]} for p in row.problems or []],
+                "event_backlog_s": row.event_backlog_s,
             }
         )
 
     def format_text(self, row: Verification, bot: Bot) -> str:
         error = f"  {row.error_code}" if row.error_code else ""
         http = row.http_status if row.http_status is not None else "-"
-        return f"{bot.portal.name:<20} {bot.label:<24} {row.status:<18} http={http} {row.duration_ms}ms{error}"
+        problems = "; ".join(f"{p['check']}: {p['detail']}" for p in row.problems or [])
+        problems = f"  [{problems}]" if problems else ""
+        return (
+            f"{bot.portal.name:<20} {bot.label:<24} {row.status:<18} http={http} {row.duration_ms}ms{error}{problems}"
+        )
 
 
 def verify_in_thread(portal_id: int) -> list[Verification]:

@@ -1,0 +1,155 @@
+"""Credential warnings (SPEC §7): credentials that work today and will bite later.
+
+Not incidents: they show on the portal and bot pages and the overview, and go out once a
+week in a digest. Kept in a table refreshed hourly (and after an import or a save), so the
+pages never decrypt a token to count them.
+"""
+
+import hashlib
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from checks.alerts.messages import portal_secrets, recipients_for, scrub
+from checks.alerts.queue import SWEEP_GRACE, dispatch
+from checks.crypto import DecryptionError
+from checks.models import AuthType, Bot, CredentialWarning, IncidentEvent, Notification, Portal
+
+log = logging.getLogger(__name__)
+
+Kind = CredentialWarning.Kind
+# Bitrix24 refuses bot tokens over 40 characters in Bot.register since 06.08.2026, so a bot
+# that must be registered again would fail (reference/bitrix24-health-signals.md §6).
+MAX_BOT_TOKEN = 40
+REFRESH_TOKEN_LIFETIME = timedelta(days=180)
+REFRESH_TOKEN_WARNING = timedelta(days=150)
+
+
+def warnings_for(portal: Portal, bots: list[Bot], now: datetime) -> list[tuple[int | None, str, str]]:
+    """(bot pk or None for the portal, kind, detail) for every credential warning of one portal."""
+    found = []
+    if portal.auth_type == AuthType.WEBHOOK:
+        for bot in bots:
+            if len(bot.bot_token or "") > MAX_BOT_TOKEN:
+                detail = (
+                    f"bot token is {len(bot.bot_token)} characters: Bitrix24 refuses tokens over {MAX_BOT_TOKEN} "
+                    "in imbot.v2.Bot.register since 06.08.2026, so registering the bot again would fail; "
+                    "rotate it with imbot.v2.Bot.update (fields.botToken, at most 40) and update BotWatch"
+                )
+                found.append((bot.pk, Kind.LONG_BOT_TOKEN, detail))
+    issued = portal.oauth_refresh_issued_at
+    if portal.auth_type == AuthType.OAUTH and portal.oauth_refresh_token and issued:
+        age = now - issued
+        if age > REFRESH_TOKEN_WARNING:
+            expires = issued + REFRESH_TOKEN_LIFETIME
+            detail = (
+                f"OAuth refresh token issued {age.days} days ago; refresh tokens last 180 days "
+                f"(this one until about {expires:%Y-%m-%d}): reinstall or re-authorize the application"
+            )
+            found.append((None, Kind.OLD_REFRESH_TOKEN, detail))
+    return found
+
+
+def refresh_credential_warnings(portal_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Recompute the warnings of these portals (all when None); returns how many stand."""
+    now = now or timezone.now()
+    portals = Portal.objects.all() if portal_ids is None else Portal.objects.filter(pk__in=portal_ids)
+    total = 0
+    for portal in portals.iterator(chunk_size=200):
+        try:
+            bots = list(Bot.objects.filter(portal=portal).only("pk", "bot_token"))
+            found = warnings_for(portal, bots, now)
+        except DecryptionError:
+            log.warning("portal %s: a credential cannot be decrypted; its warnings are left as they were", portal.name)
+            continue
+        _store(portal, found)
+        total += len(found)
+    return total
+
+
+def _store(portal: Portal, found: list[tuple[int | None, str, str]]) -> None:
+    with transaction.atomic():
+        existing = {(w.bot_id, w.kind): w for w in CredentialWarning.objects.filter(portal=portal)}
+        keep = set()
+        for bot_pk, kind, detail in found:
+            keep.add((bot_pk, kind))
+            row = existing.get((bot_pk, kind))
+            if row is None:
+                try:
+                    with transaction.atomic():
+                        CredentialWarning.objects.create(portal=portal, bot_id=bot_pk, kind=kind, detail=detail)
+                except IntegrityError:
+                    pass  # another refresh wrote it first
+            elif row.detail != detail:
+                CredentialWarning.objects.filter(pk=row.pk).update(detail=detail)
+        stale = [w.pk for key, w in existing.items() if key not in keep]
+        CredentialWarning.objects.filter(pk__in=stale).delete()
+
+
+def send_credential_digest(now: datetime | None = None, *, inline: bool = False) -> list[int]:
+    """The weekly digest: one email per set of recipients, listing their portals' warnings.
+
+    The key names the ISO week and the recipients, so a second run in the same week (a
+    redelivered task, two beats) writes nothing.
+    """
+    now = now or timezone.now()
+    by_recipients: dict[tuple[str, ...], list[Portal]] = defaultdict(list)
+    portals = Portal.objects.filter(credential_warnings__isnull=False).distinct().order_by("name")
+    for portal in portals:
+        recipients = tuple(sorted(recipients_for(portal), key=str.lower))
+        by_recipients[recipients].append(portal)
+    year, week, _ = now.isocalendar()
+    ids = []
+    for recipients, group in by_recipients.items():
+        pk = _queue_digest(recipients, group, f"{year}-W{week:02}", now)
+        if pk:
+            ids.append(pk)
+    dispatch(ids, inline=inline)
+    return ids
+
+
+def _queue_digest(recipients: tuple[str, ...], portals: list[Portal], week: str, now: datetime) -> int | None:
+    who = hashlib.sha256("\n".join(recipients).lower().encode()).hexdigest()[:16]
+    warnings = list(
+        CredentialWarning.objects.filter(portal__in=portals).select_related("portal", "bot").order_by("portal__name")
+    )
+    ctx = {
+        "kind": "digest",
+        "week": week,
+        "count": len(warnings),
+        "portals": _grouped(warnings),
+        "site_url": settings.SITE_URL,
+    }
+    subject = f"[BotWatch] Weekly credential digest: {len(warnings)} warning(s) on {len(portals)} portal(s)"
+    secrets = [s for portal in portals for s in portal_secrets(portal)]
+    text = scrub(render_to_string("emails/digest.txt", ctx), secrets)
+    html = scrub(render_to_string("emails/digest.html", {**ctx, "subject": subject}), secrets)
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                key=f"digest:{week}:{who}",
+                portal=None,
+                kind=IncidentEvent.Kind.DIGEST,
+                recipients=list(recipients),
+                subject=subject,
+                text_body=text,
+                html_body=html,
+                next_attempt_at=now + SWEEP_GRACE,
+            )
+    except IntegrityError:
+        log.info("credential digest %s for these recipients already exists", week)
+        return None
+    return notification.pk
+
+
+def _grouped(warnings: list[CredentialWarning]) -> list[dict]:
+    portals: dict[str, dict] = {}
+    for warning in warnings:
+        entry = portals.setdefault(warning.portal.name, {"name": warning.portal.name, "items": []})
+        entry["items"].append({"bot": warning.bot.label if warning.bot else "", "detail": warning.detail})
+    return list(portals.values())

@@ -1,0 +1,236 @@
+"""Bot health beyond existence (SPEC §7): the problems an extended Bot.get answer reveals.
+
+Pure: no Django, no I/O, `now` passed in. The client gathers what Bitrix24 said (the bot's
+fields and users, the oldest pending event, the registered commands) and this module says
+what is wrong with it. Facts and sources: reference/bitrix24-health-signals.md.
+"""
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# The fields of the Bot object that `expect` may pin and the learned baseline follows.
+CONFIG_FIELDS = ("type", "eventMode", "language", "isHidden", "isSupportOpenline", "isReactionsEnabled", "backgroundId")
+BOOLEAN_FIELDS = frozenset({"isHidden", "isSupportOpenline", "isReactionsEnabled"})
+DEFAULT_BACKLOG_MINUTES = 15
+# Bitrix24 deletes a fetch-mode bot's events 24 h after they were queued, without notice;
+# past this age the backlog is critical (events are about to be lost).
+CRITICAL_BACKLOG = timedelta(hours=20)
+EVENTS_KEPT = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failed health check. `key` tells problems apart for escalation (a new key escalates)."""
+
+    check: str  # user_inactive | event_backlog | drift | commands | reregistered
+    detail: str
+    key: str
+    critical: bool = False
+
+    def as_json(self) -> dict:
+        return {"check": self.check, "detail": self.detail, "key": self.key, "critical": self.critical}
+
+
+@dataclass(frozen=True)
+class EventPeek:
+    """What imbot.v2.Event.get (limit 1, never an offset) said about a bot's queue."""
+
+    oldest_at: datetime | None  # the oldest pending event's date; None when the queue is empty
+    portal_now: datetime | None = None  # the portal's clock at that answer (no clock skew)
+
+
+@dataclass(frozen=True)
+class Health:
+    problems: list[Problem]
+    event_backlog_s: int | None  # age of the oldest pending event; 0 when none; None: not looked
+
+
+def find_problems(
+    fields: Mapping,
+    users: Sequence,
+    *,
+    now: datetime,
+    expect: Mapping | None = None,
+    backlog_minutes: int | None = None,
+    pinned_id: int | None = None,
+    events: EventPeek | None = None,
+    command_names: Sequence[str] | None = None,
+) -> Health:
+    """Every §7 check over one extended answer, in a fixed order."""
+    expect = expect or {}
+    problems = [*_user_inactive(fields, users)]
+    backlog_s = None
+    if events is not None and fields.get("eventMode") == "fetch":
+        backlog, backlog_s = _event_backlog(events, backlog_minutes, now)
+        problems += backlog
+    problems += _drift(fields, expect)
+    problems += _missing_commands(expect.get("commands"), command_names)
+    problems += _reregistered(fields, pinned_id)
+    return Health(problems, backlog_s)
+
+
+def _user_inactive(fields: Mapping, users: Sequence) -> list[Problem]:
+    entries = [u for u in users if isinstance(u, Mapping)]
+    mine = [u for u in entries if u.get("id") == fields.get("id")] or (entries if len(entries) == 1 else [])
+    for user in mine:
+        if is_false(user.get("active")):
+            detail = f"bot user #{user.get('id')} is switched off (active: false)"
+            return [Problem("user_inactive", detail, "user_inactive")]
+    return []
+
+
+def _event_backlog(events: EventPeek, minutes: int | None, now: datetime) -> tuple[list[Problem], int]:
+    if events.oldest_at is None:
+        return [], 0
+    age = max(timedelta(0), (events.portal_now or now) - events.oldest_at)
+    limit = timedelta(minutes=minutes or DEFAULT_BACKLOG_MINUTES)
+    seconds = int(age.total_seconds())
+    if age <= limit:
+        return [], seconds
+    detail = f"oldest pending event is {describe_age(age)} old (threshold {describe_age(limit)})"
+    if age < CRITICAL_BACKLOG:
+        return [Problem("event_backlog", detail, "event_backlog")], seconds
+    left = max(timedelta(0), EVENTS_KEPT - age)
+    detail += f"; Bitrix24 deletes events after 24 h without notice (about {describe_age(left)} left)"
+    return [Problem("event_backlog", detail, "event_backlog:20h", critical=True)], seconds
+
+
+def _drift(fields: Mapping, expect: Mapping) -> list[Problem]:
+    problems = []
+    for name in CONFIG_FIELDS:
+        if name not in expect:
+            continue
+        wanted, got = expect[name], fields.get(name)
+        if not same_value(name, wanted, got):
+            detail = f"{name}: expected {show(wanted)}, got {show(got)}"
+            problems.append(Problem("drift", detail, f"drift:{name}"))
+    return problems
+
+
+def _missing_commands(expected: Any, seen: Sequence[str] | None) -> list[Problem]:
+    if not expected or seen is None:
+        return []
+    have = {command_name(name) for name in seen}
+    listing = ", ".join(sorted(have)) or "nothing"
+    problems = []
+    for name in expected:
+        if command_name(name) not in have:
+            detail = f"command {command_name(name)} is not registered (Command.list has: {listing})"
+            problems.append(Problem("commands", detail, f"commands:{command_name(name)}"))
+    return problems
+
+
+def _reregistered(fields: Mapping, pinned_id: int | None) -> list[Problem]:
+    current = bot_id_of(fields)
+    if pinned_id is None or current is None or current == pinned_id:
+        return []
+    return [Problem("reregistered", f"id {pinned_id} -> {current}", f"reregistered:{current}")]
+
+
+def config_of(fields: Mapping) -> dict:
+    """The configuration fields of an extended answer (the learned baseline)."""
+    return {name: fields.get(name) for name in CONFIG_FIELDS if name in fields}
+
+
+def config_changes(baseline: Mapping, fields: Mapping, skip: Iterable[str] = ()) -> dict[str, list]:
+    """{field: [before, after]} for configuration fields that changed since the baseline."""
+    skipped = set(skip)
+    changes = {}
+    for name, value in config_of(fields).items():
+        if name in skipped or name not in baseline:
+            continue
+        if not same_value(name, baseline[name], value):
+            changes[name] = [baseline[name], value]
+    return changes
+
+
+def describe_changes(changes: Mapping[str, list]) -> str:
+    return "; ".join(f"{name}: {show(before)} -> {show(after)}" for name, (before, after) in changes.items())
+
+
+def same_value(name: str, wanted: Any, got: Any) -> bool:
+    if name in BOOLEAN_FIELDS:
+        return as_bool(wanted) == as_bool(got)
+    if name == "language" and isinstance(wanted, str) and isinstance(got, str):
+        return wanted.lower() == got.lower()
+    return wanted == got
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().upper()
+    return text in {"Y", "1", "TRUE"} if text else None
+
+
+def is_false(value: Any) -> bool:
+    return value is not None and as_bool(value) is False
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def command_name(name: Any) -> str:
+    return str(name).strip().lstrip("/").lower()
+
+
+def bot_id_of(fields: Mapping) -> int | None:
+    value = fields.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def parse_event_peek(result: Any, time: Mapping | None) -> EventPeek | None:
+    """The `result` of Event.get (limit 1): the oldest event's date, or None when unreadable."""
+    if not isinstance(result, Mapping):
+        return None
+    events = result.get("events")
+    if not isinstance(events, list):
+        return None
+    portal_now = parse_moment((time or {}).get("start")) or parse_moment((time or {}).get("date_start"))
+    if not events:
+        return EventPeek(None, portal_now)
+    first = events[0] if isinstance(events[0], Mapping) else {}
+    oldest = parse_moment(first.get("date"))
+    return EventPeek(oldest, portal_now) if oldest is not None else None
+
+
+def parse_command_names(result: Any) -> list[str] | None:
+    """The command names of a Command.list `result`, or None when unreadable."""
+    commands = result.get("commands") if isinstance(result, Mapping) else None
+    if not isinstance(commands, list):
+        return None
+    return [str(c["command"])[:100] for c in commands if isinstance(c, Mapping) and c.get("command")]
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 string (the portal's format) or Unix seconds; None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and 10 <= len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def describe_age(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

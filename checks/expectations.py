@@ -1,0 +1,85 @@
+"""A bot's `expect` and `backlog_minutes` as an operator gives them (portal file, forms, API).
+
+Pure: each problem comes back as (place within the value, message), and the caller puts its
+own place in front (`portals[0].bots[1]`). The fields are those of imbot.v2.Bot.get
+(reference/imbot.v2.Bot.get.txt); see checks.bitrix24.health for how they are compared.
+"""
+
+import re
+
+from checks.bitrix24.health import CONFIG_FIELDS
+
+BOT_TYPES = ("bot", "network", "openline", "personal", "supervisor")
+EVENT_MODES = ("fetch", "webhook")
+BOOLEANS = ("isHidden", "isSupportOpenline", "isReactionsEnabled")
+ALLOWED = (*CONFIG_FIELDS, "commands")
+LANGUAGE = re.compile(r"^[a-z]{2}(_[a-z]{2})?$", re.IGNORECASE)
+MAX_BACKLOG_MINUTES = 24 * 60  # Bitrix24 keeps a bot's events for 24 h
+
+Problems = list[tuple[str, str]]
+
+
+def validate_expect(data: object) -> tuple[dict, Problems]:
+    """(clean expect, problems); nothing clean is returned when there is a problem."""
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return {}, [("expect", "must be a mapping of Bot.get fields to their expected values")]
+    problems: Problems = []
+    for key in data:
+        if key not in ALLOWED:
+            problems.append(("expect", f"unknown key {key!r} (allowed: {', '.join(sorted(ALLOWED))})"))
+    for key in set(data) & set(ALLOWED):
+        message = _check(key, data[key])
+        if isinstance(message, list):
+            problems += message
+        elif message:
+            problems.append((f"expect.{key}", message))
+    if problems:
+        return {}, sorted(problems)
+    clean = {key: data[key] for key in ALLOWED if key in data}
+    if "commands" in clean:
+        clean["commands"] = [str(name).strip().lstrip("/") for name in clean["commands"]]
+    return clean, []
+
+
+def _check(key: str, value: object) -> str | list | None:
+    if key == "type" and value not in BOT_TYPES:
+        return f"must be one of {', '.join(BOT_TYPES)}"
+    if key == "eventMode" and value not in EVENT_MODES:
+        return "must be fetch or webhook"
+    if key == "language" and not (isinstance(value, str) and LANGUAGE.match(value)):
+        return "must be a language code such as en or de"
+    if key in BOOLEANS and not isinstance(value, bool):
+        return "must be true or false"
+    if key == "backgroundId" and not (value is None or (isinstance(value, str) and 0 < len(value) <= 50)):
+        return "must be null or a background name"
+    if key == "commands":
+        return _check_commands(value)
+    return None
+
+
+def _check_commands(value: object) -> list | None:
+    if not isinstance(value, list):
+        return [("expect.commands", "must be a list of command names")]
+    problems = []
+    seen = set()
+    for index, name in enumerate(value):
+        place = f"expect.commands[{index}]"
+        if not isinstance(name, str) or not name.strip().lstrip("/"):
+            problems.append((place, "must be a non-empty command name"))
+            continue
+        key = name.strip().lstrip("/").lower()
+        if key in seen:
+            problems.append((place, f"{name!r} is listed twice"))
+        seen.add(key)
+    return problems or None
+
+
+def validate_backlog_minutes(value: object) -> str | None:
+    """A problem with backlog_minutes, or None (None itself means the default, 15)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BACKLOG_MINUTES:
+        return f"must be a whole number of minutes from 1 to {MAX_BACKLOG_MINUTES}"
+    return None
