@@ -4,10 +4,13 @@ from django import forms
 from django.contrib import admin
 
 from checks.alerts.rules import validate_thresholds
+from checks.expectations import validate_expect
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import (
     AuditLog,
     Bot,
+    BotEvent,
+    CredentialWarning,
     DailyStat,
     Heartbeat,
     Incident,
@@ -58,7 +61,13 @@ class BotForm(SecretFieldsForm):
 
     class Meta:
         model = Bot
-        fields = ("portal", "code", "bot_id", "enabled", "muted_until")
+        fields = ("portal", "code", "bot_id", "enabled", "muted_until", "expect", "backlog_minutes")
+
+    def clean_expect(self):
+        clean, problems = validate_expect(self.cleaned_data.get("expect"))
+        if problems:
+            raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
+        return clean
 
 
 class BotInline(admin.TabularInline):
@@ -83,10 +92,15 @@ class PortalAdmin(admin.ModelAdmin):
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
     form = BotForm
-    list_display = ("label", "portal", "status", "status_since", "last_checked_at", "enabled")
+    list_display = ("label", "portal", "status", "problem_list", "status_since", "last_checked_at", "enabled")
     list_filter = ("status", "enabled", "portal")
     search_fields = ("code", "portal__name")
     list_select_related = ("portal",)
+    readonly_fields = ("pinned_id", "remote_id", "problems", "baseline", "event_backlog_s", "commands_seen")
+
+    @admin.display(description="Problems")
+    def problem_list(self, bot: Bot) -> str:
+        return "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in bot.problems or [])
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -101,8 +115,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Verification)
 class VerificationAdmin(ReadOnlyAdmin):
-    list_display = ("checked_at", "bot", "status", "error_code", "http_status", "duration_ms")
+    list_display = ("checked_at", "bot", "status", "error_code", "problem_list", "http_status", "duration_ms")
     list_filter = ("status",)
+
+    @admin.display(description="Problems")
+    def problem_list(self, row: Verification) -> str:
+        return "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in row.problems or [])
+
     list_select_related = ("bot__portal",)
     raw_id_fields = ("bot", "portal")
     date_hierarchy = "checked_at"
@@ -145,6 +164,19 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ("user", "portal")
+
+
+@admin.register(BotEvent)
+class BotEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "bot", "kind", "note", "user")
+    list_filter = ("kind",)
+    list_select_related = ("bot__portal",)
+
+
+@admin.register(CredentialWarning)
+class CredentialWarningAdmin(ReadOnlyAdmin):
+    list_display = ("portal", "bot", "kind", "since")
+    list_filter = ("kind",)
 
 
 @admin.register(Heartbeat)

@@ -3,6 +3,7 @@
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
+import yaml
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, Portal
 from dashboard.roles import Role
@@ -164,15 +166,43 @@ class PortalForm(DashboardSecretsForm):
 class BotForm(DashboardSecretsForm):
     secret_fields = ("bot_token",)
     bot_token = secret_field("Bot token")
+    expect_text = forms.CharField(
+        required=False,
+        label="Expect",
+        max_length=2000,
+        help_text="Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}",
+    )
 
     class Meta:
         model = Bot
-        fields = ["code", "bot_id", "enabled"]
-        labels = {"bot_id": "Bot id"}
+        fields = ["code", "bot_id", "enabled", "backlog_minutes"]
+        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["code"].required = False
+        self.fields["backlog_minutes"].widget.attrs.update(placeholder="15", min=1, max=MAX_BACKLOG_MINUTES)
+        if self.instance.expect:
+            self.initial["expect_text"] = yaml.safe_dump(self.instance.expect, default_flow_style=True).strip()
+
+    def clean_backlog_minutes(self):
+        value = self.cleaned_data.get("backlog_minutes")
+        message = validate_backlog_minutes(value)
+        if message:
+            raise forms.ValidationError(f"Backlog minutes {message}.")
+        return value
+
+    def clean_expect_text(self):
+        text = self.cleaned_data.get("expect_text", "").strip()
+        try:
+            data = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            raise forms.ValidationError("Not YAML: write it as in the portal file, e.g. {eventMode: fetch}.") from None
+        clean, problems = validate_expect(data)
+        if problems:
+            raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
+        self.instance.expect = clean
+        return text
 
     def has_changed(self) -> bool:
         # An extra row left blank is no bot at all, whatever its "enabled" box says.
@@ -184,6 +214,9 @@ class BotForm(DashboardSecretsForm):
         data = super().clean()
         if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):
             raise forms.ValidationError("Give the bot's code or its id.")
+        if data.get("bot_id"):
+            # The id typed is the one to verify by (it accepts a re-registered bot's new id).
+            self.instance.pinned_id = data["bot_id"]
         return data
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import account, alerts, bots, manage, overview, portals
+from dashboard.views import account, alerts, bot_health, bots, manage, overview, portals
 
 app_name = "dashboard"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path("bots/<int:pk>/", bots.bot_detail, name="bot-detail"),
     path("bots/<int:pk>/history.csv", bots.bot_history_csv, name="bot-history-csv"),
     path("bots/<int:pk>/mute/", bots.bot_mute, name="bot-mute"),
+    path("bots/<int:pk>/accept-id/", bot_health.bot_accept_id, name="bot-accept-id"),
+    path("bots/<int:pk>/expect/", bot_health.bot_expect, name="bot-expect"),
     path("bots/<int:pk>/delete/", manage.bot_delete, name="bot-delete"),
     # The user's own account: email address and alert subscriptions
     path("account/", account.account, name="account"),

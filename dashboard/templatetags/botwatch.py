@@ -16,6 +16,7 @@ register = template.Library()
 STATE_CLASS = {
     BotState.PENDING: "pending",
     BotState.OK: "ok",
+    BotState.DEGRADED: "warn",
     BotState.RATE_LIMITED: "warn",
     BotState.SERVER_ERROR: "warn",
     BotState.UNREACHABLE: "warn",

@@ -18,6 +18,7 @@ from checks.models import DailyStat, Incident, Verification
 from checks.status import Status
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
+from dashboard.views.bot_health import health_context
 from dashboard.views.common import audit, checks_banner, get_bot, redirect_back
 
 # Bot fields shown from the last extended answer (imbot.v2.Bot.get, result.bot).
@@ -54,6 +55,8 @@ CSV_FIELDS = [
     "count_user",
     "count_command",
     "manual",
+    "problems",
+    "event_backlog_s",
 ]
 
 
@@ -165,6 +168,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mute_form": MuteForm(),
         "ack_form": AckForm(),
         "banner": checks_banner(now),
+        **health_context(bot),
     }
     return render(request, "dashboard/bot_detail.html", ctx)
 
@@ -186,6 +190,7 @@ def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
             values = list(row)
             values[0] = values[0].isoformat()
+            values[-2] = "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in values[-2] or [])
             yield writer.writerow([bot.portal.name, bot.label, *values])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -23,6 +23,7 @@ BOT_LIST_FIELDS = (
     "status_since",
     "last_checked_at",
     "last_error",
+    "problems",
     "last_duration_ms",
     "count_message",
     "count_chat",

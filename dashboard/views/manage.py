@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
@@ -53,6 +54,8 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
 def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Portal:
     with transaction.atomic():
         secrets = form.apply_secrets()
+        if "oauth_refresh_token" in secrets:
+            form.instance.oauth_refresh_issued_at = timezone.now()  # credential warning at 150 days
         portal = form.save()
         formset.instance = portal
         bots = formset.save(commit=False)
@@ -75,6 +78,7 @@ def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Port
                 "tokens changed": tokens,
             }
         audit(request, "edit portal" if before else "add portal", portal, changes)
+        transaction.on_commit(lambda: refresh_credential_warnings([portal.pk]))
     return portal
 
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from checks.models import Bot, Incident, Portal
+from checks.models import Bot, CredentialWarning, Incident, Portal
 from checks.status import SEVERITY, BotState
 from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
 from dashboard.views.history import counters_before, recent_beats
@@ -118,6 +118,7 @@ def _overview_ctx(request: HttpRequest) -> dict:
         # Every portal shows up: those without bots would otherwise be invisible here.
         "empty_portals": Portal.objects.filter(bots__isnull=True).values_list("id", "name")[:50],
         "counts": counts,
+        "credential_warnings": CredentialWarning.objects.count(),
         "total": total,
         "open_incidents": open_incidents,
         "page": page,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
 from checks.engine.dispatch import check_now
-from checks.models import Bot, Incident, MaintenanceWindow, Portal, Subscription, Verification
+from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
 from checks.status import BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -46,8 +46,12 @@ def portal_list(request: HttpRequest) -> HttpResponse:
         n_bots=_per_portal(Bot.objects.all()),
         n_problems=_per_portal(Bot.objects.exclude(status__in=[BotState.OK, BotState.PENDING])),
         n_open=_per_portal(Incident.objects.filter(state=Incident.State.OPEN)),
+        n_warnings=_per_portal(CredentialWarning.objects.all()),
     )
-    ctx = {"nav": "portals", "portals": portals, "now": timezone.now()}
+    only_warnings = request.GET.get("warnings") == "1"
+    if only_warnings:
+        portals = portals.filter(n_warnings__gt=0)
+    ctx = {"nav": "portals", "portals": portals, "now": timezone.now(), "only_warnings": only_warnings}
     return render(request, "dashboard/portal_list.html", ctx)
 
 
@@ -103,6 +107,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "banner": checks_banner(now),
         "subscribed": portal.subscribed,
         "subscribed_every": portal.subscribed_every,
+        "warnings": CredentialWarning.objects.filter(portal=portal).select_related("bot"),
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 

@@ -1,0 +1,111 @@
+"""The bot page's health checks (SPEC §7): the panel, the configuration history and its actions."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from checks.bitrix24.health import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age
+from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_configuration
+from checks.models import Bot, BotEvent, CredentialWarning
+from dashboard.roles import Role, require_role
+from dashboard.views.common import audit, get_bot, redirect_back
+
+CHECKS = [
+    ("user_inactive", "Bot user active"),
+    ("event_backlog", "Event backlog"),
+    ("drift", "Configuration as expected"),
+    ("commands", "Commands registered"),
+    ("reregistered", "Same bot id"),
+]
+HISTORY = 20
+
+
+def health_context(bot: Bot) -> dict:
+    """What the bot page shows of its health: one row per check, history, warnings."""
+    problems = bot.problems or []
+    by_check: dict[str, list[str]] = {}
+    for problem in problems:
+        by_check.setdefault(problem.get("check", ""), []).append(problem.get("detail", ""))
+    rows = [{"check": name, "label": label, **_row(bot, name, by_check.get(name))} for name, label in CHECKS]
+    new_id = bot.remote_id if "reregistered" in by_check and bot.remote_id != bot.pinned_id else None
+    return {
+        "health_rows": rows,
+        "new_id": new_id,
+        "config_events": list(BotEvent.objects.filter(bot=bot).select_related("user")[:HISTORY]),
+        "bot_warnings": list(CredentialWarning.objects.filter(bot=bot)),
+        "expected": bot.expect or {},
+        "expect_fields": [name for name in CONFIG_FIELDS if name in (bot.baseline or {})],
+    }
+
+
+def _row(bot: Bot, check: str, details: list[str] | None) -> dict:
+    if details:
+        return {"state": "problem", "details": details}
+    if bot.status in ("pending", "") or not bot.baseline:
+        return {"state": "unknown", "details": ["not checked yet: needs an extended answer"]}
+    expect, mode = bot.expect or {}, (bot.baseline or {}).get("eventMode")
+    if check == "event_backlog":
+        if mode != "fetch":
+            return {"state": "na", "details": [f"not applicable ({mode or 'unknown'} mode)"]}
+        limit = bot.backlog_minutes or DEFAULT_BACKLOG_MINUTES
+        if bot.event_backlog_s is None:
+            return {"state": "unknown", "details": [f"not looked at yet (threshold {limit} min)"]}
+        age = describe_age_seconds(bot.event_backlog_s) if bot.event_backlog_s else "no pending event"
+        return {"state": "ok", "details": [f"{age} (threshold {limit} min)"]}
+    if check == "drift" and not [k for k in expect if k != "commands"]:
+        return {"state": "na", "details": ["nothing expected: changes are recorded below"]}
+    if check == "commands":
+        if not expect.get("commands"):
+            return {"state": "na", "details": ["no commands expected"]}
+        seen = ", ".join(bot.commands_seen or []) or "none"
+        return {"state": "ok", "details": [f"registered: {seen}"]}
+    if check == "reregistered":
+        return {"state": "ok", "details": [f"pinned to #{bot.pinned_id}" if bot.pinned_id else "not pinned yet"]}
+    return {"state": "ok", "details": []}
+
+
+def describe_age_seconds(seconds: int) -> str:
+    return f"oldest pending event {describe_age(timedelta(seconds=seconds))} old"
+
+
+@login_required
+@require_POST
+def bot_accept_id(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    bot = get_bot(pk)
+    try:
+        new_id = int(request.POST.get("new_id", ""))
+        before = bot.pinned_id
+        accept_new_id(bot, new_id, request.user)
+    except ValueError:
+        messages.error(request, "No new id given.")
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        audit(request, "accept bot id", bot, {"id": [before, new_id]})
+        messages.success(request, f"{bot.label}: verified by id {new_id} from now on; checking it now.")
+    return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))
+
+
+@login_required
+@require_POST
+def bot_expect(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.OPERATOR)
+    bot = get_bot(pk)
+    event = None
+    if request.POST.get("event"):
+        event = get_object_or_404(BotEvent, pk=request.POST["event"], bot=bot)
+    try:
+        values = expect_configuration(bot, event, request.user)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        audit(request, "expect configuration", bot, {"expect": values})
+        shown = ", ".join(f"{name}: {value}" for name, value in values.items())
+        messages.success(request, f"{bot.label}: now expected {shown}. A later change alerts as drift.")
+    return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))
