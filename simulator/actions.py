@@ -23,7 +23,11 @@ class BotHealthActions:
     def add_events(
         self, portal: str, bot: int | str, count: int = 1, age_s: float = 0.0, type: str = "ONIMBOTV2MESSAGEADD"
     ) -> dict:
-        """Queues `count` events for a fetch-mode bot: the oldest `age_s` seconds old, the rest spread up to now."""
+        """Queues `count` events for a fetch-mode bot: the oldest `age_s` seconds old, the rest spread up to now.
+
+        Event ids grow with every call, and Event.get answers by id: events added later come after
+        the ones already queued, whatever their age.
+        """
         health.check_event_args(count, age_s, type)
         with self._lock:
             state = self._portal(portal)
