@@ -34,6 +34,7 @@ def test_demo_bots_that_are_installed_but_broken(demo):
     sim, portal_file = demo
     sim.clear_faults("hooli")
     queue = demo_entry(portal_file, "acme", "queue_bot")
+    assert queue["backlog_minutes"] == 15 and "expect" not in queue
     queue_id = call_bot(sim, portal_file, "acme", queue)["bot"]["id"]
     peek = demo_call(sim, portal_file, "acme", "imbot.v2.Event.get", botId=queue_id, botToken=queue["bot_token"],
                      limit=1000)["result"]  # fmt: skip
@@ -48,12 +49,14 @@ def test_demo_bots_that_are_installed_but_broken(demo):
     assert billing["users"][0]["active"] is False and "countMessage" in billing["bot"]
 
     helpdesk = demo_entry(portal_file, "globex", "helpdesk_bot")
+    assert helpdesk["expect"] == {"commands": ["help", "ticket"]}
     helpdesk_id = call_bot(sim, portal_file, "globex", helpdesk)["bot"]["id"]
     listed = demo_call(sim, portal_file, "globex", "imbot.v2.Command.list", botId=helpdesk_id,
                        botToken=helpdesk["bot_token"])["result"]["commands"]  # fmt: skip
     assert [c["command"] for c in listed] == ["help"]
 
     notify = demo_entry(portal_file, "globex", "notify_bot")
+    assert notify["expect"] == {"eventMode": "fetch"}
     assert call_bot(sim, portal_file, "globex", notify)["bot"]["eventMode"] == "webhook"
 
     concierge = demo_entry(portal_file, "hooli", "concierge_bot")
