@@ -10,7 +10,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EVENT_GET_LOG_SIZE = 1000  # param-name sets of the latest Event.get calls kept in the stats
+EVENT_GET_LOG_SIZE = 10_000  # param-name sets of the latest Event.get calls kept in the stats (a bench sweep fits)
 OPERATING_WINDOW_S = 600.0  # ten one-minute buckets (notes §3.2)
 OPERATING_BUCKET_S = 60.0
 ACCESS_TOKEN_LIFETIME_S = 3600
