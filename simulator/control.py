@@ -33,6 +33,13 @@ POST_ACTIONS = frozenset(
         "reset_stats",
         "reset_limits",
         "load_scenario",
+        "add_events",
+        "set_oldest_event_age",
+        "clear_events",
+        "set_bot_user_active",
+        "set_commands",
+        "update_bot",
+        "reregister_bot",
     }
 )
 GET_ACTIONS = frozenset({"stats", "state"})
@@ -166,6 +173,29 @@ class SimulatorControl:
 
     def load_scenario(self, scenario: dict) -> None:
         return self._post("load_scenario", scenario=scenario)
+
+    def add_events(self, portal: str, bot: int | str, **kwargs) -> dict:
+        """kwargs: count=1, age_s=0.0, type="ONIMBOTV2MESSAGEADD"."""
+        return self._post("add_events", portal=portal, bot=bot, **kwargs)
+
+    def set_oldest_event_age(self, portal: str, bot: int | str, age_s: float) -> dict:
+        return self._post("set_oldest_event_age", portal=portal, bot=bot, age_s=age_s)
+
+    def clear_events(self, portal: str, bot: int | str) -> int:
+        return self._post("clear_events", portal=portal, bot=bot)
+
+    def set_bot_user_active(self, portal: str, bot: int | str, active: bool) -> None:
+        return self._post("set_bot_user_active", portal=portal, bot=bot, active=active)
+
+    def set_commands(self, portal: str, bot: int | str, commands: list) -> list[dict]:
+        return self._post("set_commands", portal=portal, bot=bot, commands=commands)
+
+    def update_bot(self, portal: str, bot: int | str, fields: dict) -> dict:
+        return self._post("update_bot", portal=portal, bot=bot, fields=fields)
+
+    def reregister_bot(self, portal: str, bot: int | str, **kwargs) -> dict:
+        """kwargs: new_id=None, keep_commands=False."""
+        return self._post("reregister_bot", portal=portal, bot=bot, **kwargs)
 
     def stats(self, portal: str | None = None) -> dict:
         query = f"?{urlencode({'portal': portal})}" if portal else ""

@@ -1,12 +1,13 @@
 """The REST methods the simulator implements, and the shapes of their answers.
 
-Each method takes (portal, caller, params, rng) and returns the `result` value or raises RestError.
+Each method takes (portal, caller, params, rng, now) and returns the `result` value or raises RestError.
 """
 
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from simulator import health
 from simulator.errors import RestError
 from simulator.state import BotState, PortalState
 
@@ -87,9 +88,34 @@ def bots_named(portal: PortalState, params: dict) -> set[str]:
     return names
 
 
-def bot_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+def require_owner(portal: PortalState, caller: Caller, params: dict) -> BotState:
+    """The owner-only imbot.v2 methods: botId is required, and only the bot's own app or botToken may ask.
+
+    The general BotController errors, in their documented order (change-log BOT-NEW-0408-1).
+    """
+    client_id = resolve_client_id(caller, params, portal.legacy)
+    bot_id = as_int(param(params, "botId", "BOT_ID"))
+    if bot_id <= 0:
+        raise RestError("BOT_ID_REQUIRED")
+    bot = portal.bots.get(bot_id)
+    if bot is None:
+        raise RestError("BOT_NOT_FOUND")
+    if bot.client_id != client_id:
+        raise RestError("BOT_OWNERSHIP_ERROR")
+    return bot
+
+
+def bot_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
+    """Extended for the owner, brief for anyone else; a retired token may get BOT_OWNERSHIP_ERROR instead.
+
+    The docs (bot-update.md) and the controller code disagree on a rotated token: the portal chooses
+    (ownership_error_on_get); the default is the brief format of the code.
+    """
     client_id = resolve_client_id(caller, params, portal.legacy)
     bot = find_requested_bot(portal, params)
+    token = param(params, "botToken", "BOT_TOKEN")
+    if portal.ownership_error_on_get and caller.kind == "webhook" and token in bot.retired_tokens:
+        raise RestError("BOT_OWNERSHIP_ERROR")
     bot.grow(rng)
     fields = bot.extended() if bot.client_id == client_id else bot.brief()
     if portal.legacy and bot.client_id == client_id:
@@ -97,7 +123,7 @@ def bot_get(portal: PortalState, caller: Caller, params: dict, rng: random.Rando
     return {"bot": fields, "users": [bot.user()]}
 
 
-def bot_list(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+def bot_list(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
     """Only the caller's own bots; hasNextPage is `returned == limit`, a documented quirk (notes §1.3)."""
     client_id = resolve_client_id(caller, params, portal.legacy)
     limit = as_int(param(params, "limit")) or 50
@@ -108,15 +134,49 @@ def bot_list(portal: PortalState, caller: Caller, params: dict, rng: random.Rand
     return {"bots": [b.extended() for b in page], "users": [b.user() for b in page], "hasNextPage": len(page) == limit}
 
 
-def revision_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random) -> dict:
+def revision_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
     return dict(REVISION)
+
+
+def event_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
+    """The fetch queue, oldest first. Only `offset > 0` acknowledges: it deletes the events with id < offset.
+
+    Without an offset (or 0) the queue is only read; events older than 24 h are gone without notice
+    (EventService, reference/bitrix24-health-signals.md §1a).
+    """
+    bot = require_owner(portal, caller, params)
+    kept = health.expire(bot.events, now)
+    portal.stats["events_expired"] += len(bot.events) - len(kept)
+    offset = as_int(next((str(v) for k, v in params.items() if k.lower() == "offset"), None))
+    if offset > 0:
+        before = len(kept)
+        kept = [e for e in kept if e["id"] >= offset]
+        portal.stats["events_deleted"] += before - len(kept)
+    bot.events = kept
+    limit = health.clamp_limit(as_int(param(params, "limit", "LIMIT")))
+    return health.event_page(kept, limit, max(offset, 0))
+
+
+def command_list(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
+    bot = require_owner(portal, caller, params)
+    return {"commands": [dict(c) for c in bot.commands]}
 
 
 METHODS = {
     "imbot.v2.bot.get": bot_get,
     "imbot.v2.bot.list": bot_list,
     "imbot.v2.revision.get": revision_get,
+    "imbot.v2.event.get": event_get,
+    "imbot.v2.command.list": command_list,
 }
+EVENT_GET = "imbot.v2.event.get"
+
+
+def note_event_get(portal: PortalState, params: dict) -> None:
+    """Every Event.get that reaches the portal, refused or not: the names it sent, and whether one was an offset."""
+    portal.stats["event_get_params"].append(tuple(sorted(params)))
+    if any(str(k).lower() == "offset" for k in params):
+        portal.stats["event_get_with_offset"] += 1
 
 
 def time_object(start: float, processing: float, latency: float, operating: float | None, reset_at: int | None) -> dict:

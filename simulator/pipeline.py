@@ -36,6 +36,7 @@ class RestPipeline:
             now = self.clock()
             state.stats["requests"] += 1
             state.stats["methods"][method] += 1
+            self._note_event_gets(state, method, params)
             if not state.on_premise and not state.bucket.admit(now):
                 state.stats["rate_limited"] += 1
                 return RestError("QUERY_LIMIT_EXCEEDED").reply()
@@ -100,7 +101,7 @@ class RestPipeline:
             state.stats["operating_limited"] += 1
             raise RestError("OPERATION_TIME_LIMIT")
         try:
-            result = handler(state, caller, params, self._rng)
+            result = handler(state, caller, params, self._rng, now)
         finally:
             budget.add(now, state.processing_s)
         return result, self._time(state, now, budget)
@@ -145,6 +146,20 @@ class RestPipeline:
             },
             "time": outer,
         }
+
+    @staticmethod
+    def _note_event_gets(state: PortalState, method: str, params: dict) -> None:
+        """Logs each Event.get as it arrives, alone or inside a batch, before any limit or check refuses it."""
+        if method == methods.EVENT_GET:
+            methods.note_event_get(state, params)
+        elif method == "batch":
+            try:
+                commands, _ = methods.batch_commands(params)
+            except RestError:
+                return
+            for _, sub_method, query in commands:
+                if sub_method == methods.EVENT_GET:
+                    methods.note_event_get(state, _query_params(query))
 
     def _batch_bots(self, state: PortalState, params: dict) -> set[str]:
         try:

@@ -13,17 +13,24 @@ portals:
       - {code: support_bot, token: tok1, counters: {countMessage: 10}}
       - {code: sales_bot, token: old_tok, rotated_token: new_tok}   # BotWatch keeps old_tok
       - {id: 321, app: local.app1}
+      # installed but broken (SPEC §7); expect and backlog_minutes go into the portal file as they are
+      - {code: queue_bot, token: tok3, event_mode: fetch, events: {count: 40, age_s: 5400}, backlog_minutes: 15}
+      - {code: help_bot, token: tok4, commands: [help], user_active: false, expect: {commands: [help, start]}}
+      - {code: moved_bot, token: tok5, reregistered: true, fields: {language: de}}   # the file keeps the old id
+    ownership_error_on_get: false    # true: Bot.get with a rotated token answers BOT_OWNERSHIP_ERROR
     expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
     faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
 ```
 Every problem is reported with its place, e.g. `portals[1].bots[0]: code or id is required`.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
+from simulator import health
 from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
 
 
@@ -34,6 +41,11 @@ class ScenarioTarget(Protocol):
     def add_oauth_app(self, portal: str, **options) -> Any: ...
     def add_bot(self, portal: str, **options) -> Any: ...
     def rotate_bot_token(self, portal: str, bot: str, **options) -> Any: ...
+    def update_bot(self, portal: str, bot: int, fields: dict) -> Any: ...
+    def set_commands(self, portal: str, bot: int, commands: list) -> Any: ...
+    def set_bot_user_active(self, portal: str, bot: int, active: bool) -> Any: ...
+    def add_events(self, portal: str, bot: int, **options) -> Any: ...
+    def reregister_bot(self, portal: str, bot: int, **options) -> Any: ...
     def inject_fault(self, portal: str, kind: str, **options) -> Any: ...
     def portal_url(self, portal: str) -> str: ...
 
@@ -51,8 +63,11 @@ PORTAL_KEYS = {
     "rest_available",
     "on_premise",
     "legacy",
+    "ownership_error_on_get",
 }
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
+HEALTH_KEYS = {"event_mode", "user_active", "commands", "events", "fields", "reregistered", "expect", "backlog_minutes"}
+EVENTS_KEYS = {"count", "age_s", "type"}
 FAULT_KEYS = {"kind", "bot", "times", "probability", "method", "sleep_s", "code", "http_status", "description"}
 COUNTERS = {"countMessage", "countCommand", "countChat", "countUser"}
 
@@ -140,6 +155,8 @@ def _check_portal(portal: Any, place: str, names: set[str], problems: list[str])
     needs_token = auth == "webhook" or (auth is None and webhook is not None)
     _check_missing(portal.get("expected_missing") or [], f"{place}.expected_missing", needs_token, problems)
     _check_faults(portal.get("faults") or [], f"{place}.faults", problems)
+    if not isinstance(portal.get("ownership_error_on_get", False), bool):
+        problems.append(f"{place}.ownership_error_on_get: must be true or false")
 
 
 def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
@@ -165,7 +182,7 @@ def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> N
         if not isinstance(bot, dict):
             problems.append(f"{where}: must be a mapping")
             continue
-        for key in sorted(set(bot) - BOT_KEYS):
+        for key in sorted(set(bot) - BOT_KEYS - HEALTH_KEYS):
             problems.append(f"{where}.{key}: unknown key")
         if bot.get("code") in (None, "") and bot.get("id") is None:
             problems.append(f"{where}: code or id is required")
@@ -186,6 +203,54 @@ def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> N
             k in COUNTERS and isinstance(v, int) and v >= 0 for k, v in counters.items()
         ):
             problems.append(f"{where}.counters: a mapping of {', '.join(sorted(COUNTERS))} to non-negative integers")
+        _check_health(bot, where, problems)
+
+
+def _check_health(bot: dict, where: str, problems: list[str]) -> None:
+    """The keys that make a bot installed but broken (SPEC §7), and what BotWatch should expect of it."""
+    if bot.get("event_mode") not in (None, *health.EVENT_MODES):
+        problems.append(f"{where}.event_mode: must be webhook or fetch")
+    for key in ("user_active", "reregistered"):
+        if bot.get(key) is not None and not isinstance(bot[key], bool):
+            problems.append(f"{where}.{key}: must be true or false")
+    if bot.get("commands") is not None:
+        _problem_of(f"{where}.commands", problems, health.build_commands, bot["commands"], 0, 1)
+    events = bot.get("events")
+    if events is not None:
+        if not isinstance(events, dict) or set(events) - EVENTS_KEYS:
+            problems.append(f"{where}.events: a mapping of count (and age_s, type) is required")
+        else:
+            args = (events.get("count"), events.get("age_s", 0), events.get("type", "ONIMBOTV2MESSAGEADD"))
+            _problem_of(f"{where}.events", problems, health.check_event_args, *args)
+    if bot.get("fields") is not None:
+        _problem_of(f"{where}.fields", problems, health.check_config_fields, bot["fields"])
+    minutes = bot.get("backlog_minutes")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
+        problems.append(f"{where}.backlog_minutes: must be a positive whole number of minutes")
+    _check_expect(bot.get("expect"), f"{where}.expect", problems)
+
+
+def _check_expect(expect: Any, where: str, problems: list[str]) -> None:
+    if expect is None:
+        return
+    if not isinstance(expect, dict) or not expect:
+        problems.append(f"{where}: a mapping of config fields ({', '.join(health.CONFIG_FIELDS)}) and/or commands")
+        return
+    commands = expect.get("commands")
+    if "commands" in expect and (
+        not isinstance(commands, list) or not all(isinstance(c, str) and c.strip() for c in commands)
+    ):
+        problems.append(f"{where}.commands: a list of command names")
+    fields = {k: v for k, v in expect.items() if k != "commands"}
+    _problem_of(where, problems, health.check_config_fields, fields)
+
+
+def _problem_of(where: str, problems: list[str], check: Callable, *args: Any) -> None:
+    """Runs one of simulator.health's checks; its SimulatorError becomes a problem at `where`."""
+    try:
+        check(*args)
+    except SimulatorError as exc:
+        problems.append(f"{where}: {exc}")
 
 
 def _check_missing(entries: Any, place: str, needs_token: bool, problems: list[str]) -> None:
@@ -223,12 +288,13 @@ def apply_scenario(sim: ScenarioTarget, scenario: dict) -> dict:
     defaults = scenario.get("defaults") or {}
     entries = []
     for portal in scenario["portals"]:
-        tokens = _apply_portal(sim, portal, defaults)
-        entries.append(_portal_file_entry(sim, portal, tokens))
+        tokens, first_ids = _apply_portal(sim, portal, defaults)
+        entries.append(_portal_file_entry(sim, portal, tokens, first_ids))
     return {"portals": entries}
 
 
-def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> dict[str, dict]:
+def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[dict[str, dict], list[int]]:
+    """Returns the apps' first tokens, and each bot's id as first registered (before any re-registration)."""
     name = portal["name"]
     webhook = portal.get("webhook")
     sim.add_portal(
@@ -239,38 +305,56 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> dict[str
         rest_available=portal.get("rest_available", True),
         on_premise=portal.get("on_premise", False),
         legacy=portal.get("legacy", False),
+        ownership_error_on_get=portal.get("ownership_error_on_get", False),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {
         a["client_id"]: sim.add_oauth_app(name, a["client_id"], a["client_secret"]) for a in portal.get("apps", [])
     }
-    for bot in portal.get("bots") or []:
-        created = sim.add_bot(
-            name,
-            code=bot.get("code") or f"bot{bot['id']}",
-            bot_id=bot.get("id"),
-            bot_token=bot.get("token"),
-            app_client_id=bot.get("app"),
-            counters=bot.get("counters"),
-            growth=bot.get("growth", True),
-            type=bot.get("type", "bot"),
-            language=bot.get("language", "en"),
-            name=bot.get("name"),
-        )
-        if bot.get("rotated_token") is not None:
-            sim.rotate_bot_token(name, created["id"], bot["rotated_token"])
+    first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
     for fault in portal.get("faults") or []:
         sim.inject_fault(name, **fault)
-    return tokens
+    return tokens, first_ids
 
 
-def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict]) -> dict:
+def _apply_bot(sim: ScenarioTarget, portal: str, bot: dict) -> int:
+    created = sim.add_bot(
+        portal,
+        code=bot.get("code") or f"bot{bot['id']}",
+        bot_id=bot.get("id"),
+        bot_token=bot.get("token"),
+        app_client_id=bot.get("app"),
+        counters=bot.get("counters"),
+        growth=bot.get("growth", True),
+        type=bot.get("type", "bot"),
+        language=bot.get("language", "en"),
+        name=bot.get("name"),
+        event_mode=bot.get("event_mode", "fetch"),
+    )
+    if bot.get("rotated_token") is not None:
+        sim.rotate_bot_token(portal, created["id"], bot["rotated_token"])
+    bot_id = created["id"]
+    if bot.get("reregistered"):  # first, so that what follows describes the bot as it is now
+        bot_id = sim.reregister_bot(portal, bot_id)["id"]
+    if bot.get("fields"):
+        sim.update_bot(portal, bot_id, bot["fields"])
+    if bot.get("commands") is not None:
+        sim.set_commands(portal, bot_id, bot["commands"])
+    if bot.get("user_active") is not None:
+        sim.set_bot_user_active(portal, bot_id, bot["user_active"])
+    if bot.get("events"):
+        sim.add_events(portal, bot_id, **bot["events"])
+    return created["id"]
+
+
+def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict], first_ids: list[int]) -> dict:
     """SPEC §4: the credentials BotWatch should hold, and the bots it should expect."""
     auth = portal.get("auth") or ("webhook" if portal.get("webhook") else "oauth")
     entry: dict = {"name": portal["name"], "url": sim.portal_url(portal["name"])}
+    bots = list(zip(portal.get("bots") or [], first_ids, strict=True))
     if auth == "webhook":
         entry["webhook"] = {"user_id": portal["webhook"]["user_id"], "code": portal["webhook"]["code"]}
-        watched = [b for b in portal.get("bots") or [] if b.get("token") is not None]
+        watched = [(b, i) for b, i in bots if b.get("token") is not None]
     else:
         app = portal["apps"][0]
         entry["oauth"] = {
@@ -278,13 +362,20 @@ def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict
             "client_secret": app["client_secret"],
             **tokens[app["client_id"]],
         }
-        watched = [b for b in portal.get("bots") or [] if b.get("app") == app["client_id"]]
-    entry["bots"] = [_bot_entry(b, auth) for b in watched + list(portal.get("expected_missing") or [])]
+        watched = [(b, i) for b, i in bots if b.get("app") == app["client_id"]]
+    missing = [(b, None) for b in portal.get("expected_missing") or []]
+    entry["bots"] = [_bot_entry(b, auth, first_id) for b, first_id in watched + missing]
     return entry
 
 
-def _bot_entry(bot: dict, auth: str) -> dict:
+def _bot_entry(bot: dict, auth: str, first_id: int | None) -> dict:
+    """A re-registered bot carries the id it had before, which BotWatch pins; expect/backlog_minutes as given."""
     out: dict = {"code": bot["code"]} if bot.get("code") else {"id": bot["id"]}
+    if bot.get("reregistered") and "code" in out:
+        out["id"] = first_id
     if auth == "webhook":
         out["bot_token"] = bot.get("token") or ""
+    for key in ("backlog_minutes", "expect"):
+        if bot.get(key) is not None:
+            out[key] = bot[key]
     return out

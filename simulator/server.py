@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from simulator.actions import BotHealthActions
 from simulator.control import SimulatorControl, handle_control
 from simulator.errors import Reply, SimulatorError, build_fault, html_reply
 from simulator.http import Request, SimulatorServer
@@ -39,7 +40,7 @@ from simulator.state import (
 __all__ = ["Simulator", "SimulatorControl", "SimulatorError"]
 
 
-class Simulator(RestPipeline):
+class Simulator(RestPipeline, BotHealthActions):
     def __init__(
         self,
         rate: float = 2.0,
@@ -116,11 +117,13 @@ class Simulator(RestPipeline):
         rest_available: bool = True,
         on_premise: bool = False,
         legacy: bool = False,
+        ownership_error_on_get: bool = False,
     ) -> dict:
         """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
 
         rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating;
-        legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED).
+        legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED);
+        ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR.
         """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
@@ -139,6 +142,7 @@ class Simulator(RestPipeline):
                 rest_available=rest_available,
                 on_premise=on_premise,
                 legacy=legacy,
+                ownership_error_on_get=ownership_error_on_get,
                 member_id=secrets.token_hex(16),
             )
             self._portals[name] = portal
@@ -205,11 +209,13 @@ class Simulator(RestPipeline):
             del state.bots[self._bot(state, bot).id]
 
     def rotate_bot_token(self, portal: str, bot: int | str, new_token: str) -> None:
-        """Bot.update fields.botToken: the old token now gets the brief format (notes §7)."""
+        """Bot.update fields.botToken: the old token is retired; Bot.get gives it the brief format (notes §7)."""
         with self._lock:
             found = self._bot(self._portal(portal), bot)
             if found.app_client_id is not None:
                 raise SimulatorError(f"bot {found.code!r} is owned by app {found.app_client_id!r}, it has no token")
+            found.retired_tokens.add(str(found.bot_token))
+            found.retired_tokens.discard(new_token)
             found.bot_token = new_token
             found.client_id = "custom" + new_token
 

@@ -6,10 +6,11 @@ Plain data guarded by the Simulator's lock; nothing here sleeps or does I/O.
 import json
 import os
 import random
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+EVENT_GET_LOG_SIZE = 10_000  # param-name sets of the latest Event.get calls kept in the stats (a bench sweep fits)
 OPERATING_WINDOW_S = 600.0  # ten one-minute buckets (notes §3.2)
 OPERATING_BUCKET_S = 60.0
 ACCESS_TOKEN_LIFETIME_S = 3600
@@ -34,6 +35,10 @@ class BotState:
     counters: dict[str, int] = field(
         default_factory=lambda: {"countMessage": 0, "countCommand": 0, "countChat": 0, "countUser": 0}
     )
+    user_active: bool = True  # the bot's user account; users[].active in Bot.get
+    commands: list[dict] = field(default_factory=list)  # Command.list entries (simulator.health.build_commands)
+    events: list[dict] = field(default_factory=list)  # fetch queue: {"id", "type", "date": epoch, "data"}
+    retired_tokens: set[str] = field(default_factory=set)  # botTokens replaced by rotate_bot_token
 
     def grow(self, rng: random.Random) -> None:
         """Counters move like a bot in use: a few messages per look, the rest now and then."""
@@ -65,7 +70,7 @@ class BotState:
         return {**self.brief(), "moduleId": "rest", "eventMode": self.event_mode, **self.counters}
 
     def user(self) -> dict:
-        return {"id": self.id, "active": True, "name": self.name, "bot": True, "type": "bot"}
+        return {"id": self.id, "active": self.user_active, "name": self.name, "bot": True, "type": "bot"}
 
     def as_dict(self) -> dict:
         return {
@@ -76,7 +81,11 @@ class BotState:
             "app_client_id": self.app_client_id,
             "type": self.type,
             "language": self.language,
+            "event_mode": self.event_mode,
+            "user_active": self.user_active,
             "counters": dict(self.counters),
+            "commands": [c["command"] for c in self.commands],
+            "events": len(self.events),
         }
 
 
@@ -172,6 +181,10 @@ def new_stats() -> dict:
         "oauth_refreshes": 0,
         "faults_fired": 0,
         "methods": Counter(),
+        "event_get_params": deque(maxlen=EVENT_GET_LOG_SIZE),  # sorted param names of each Event.get, batch too
+        "event_get_with_offset": 0,  # Event.get calls that carried an offset (any case)
+        "events_deleted": 0,  # acknowledged by an offset, so deleted
+        "events_expired": 0,  # older than 24 h, dropped without notice
     }
 
 
@@ -179,6 +192,7 @@ def export_stats(stats: dict) -> dict:
     out = dict(stats)
     out["by_http_status"] = dict(sorted(stats["by_http_status"].items()))
     out["methods"] = dict(sorted(stats["methods"].items()))
+    out["event_get_params"] = [list(names) for names in stats["event_get_params"]]
     return out
 
 
@@ -195,6 +209,9 @@ class PortalState:
     rest_available: bool = True
     on_premise: bool = False
     legacy: bool = False  # answer like servers before Revision 35: appId for the owner, CLIENT_ID_NOT_SPECIFIED
+    ownership_error_on_get: bool = False  # Bot.get with a retired botToken: BOT_OWNERSHIP_ERROR, not the brief format
+    next_event_id: int = 1
+    next_command_id: int = 1
     member_id: str = ""
     bots: dict[int, BotState] = field(default_factory=dict)
     apps: dict[str, AppState] = field(default_factory=dict)
@@ -234,6 +251,7 @@ class PortalState:
             "rest_available": self.rest_available,
             "on_premise": self.on_premise,
             "legacy": self.legacy,
+            "ownership_error_on_get": self.ownership_error_on_get,
             "bots": [bot.as_dict() for bot in self.bots.values()],
             "apps": [
                 {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()

@@ -30,7 +30,7 @@ def check_portal_file_bot(portal: dict, bot: dict) -> requests.Response:
 def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     portal_file = yaml.safe_load(simulator_process.portal_file.read_text())
     portals = {p["name"]: p for p in portal_file["portals"]}
-    assert sum(len(p["bots"]) for p in portals.values()) == 15
+    assert sum(len(p["bots"]) for p in portals.values()) == 18
     assert "webhook" in portals["acme"] and "oauth" in portals["umbrella"]
     assert simulator_process.portal_file.stat().st_mode & 0o777 == 0o600
     token_file = simulator_process.portal_file.with_name(simulator_process.portal_file.name + ".tokens.json")
