@@ -121,6 +121,24 @@ def verify_pack(client: BatchCaller, pack: list[Planned]) -> list[BotResult] | N
     return results
 
 
+def run_side_calls(client: BatchCaller, pairs: list[tuple[BotResult, SideCall]]) -> bool:
+    """Health calls on their own (a same-run catch-up), up to 50 per batch; False when batch is refused."""
+    for start in range(0, len(pairs), BATCH_SIZE):
+        chunk = pairs[start : start + BATCH_SIZE]
+        commands = {f"{call.kind}{i}": f"{call.method}?{urlencode(call.params)}" for i, (_, call) in enumerate(chunk)}
+        answer = client.call("batch", {"halt": 0, "cmd": commands})
+        parsed = batch_parts(answer) if not isinstance(answer, BotResult) and answer.is_success else None
+        if parsed is None:
+            if not isinstance(answer, BotResult) and answer.error_code == NOT_ALLOWED:
+                return False
+            for result, call in chunk:
+                result.side_notes.append(f"{call.method} not answered (batch failed)")
+            continue
+        for i, (result, call) in enumerate(chunk):
+            _apply_side(result, call, f"{call.kind}{i}", *parsed)
+    return True
+
+
 def _apply_side(result: BotResult, call: SideCall, key: str, done: dict, errors: dict, times: dict) -> None:
     error = error_fields(errors[key]) if key in errors else None
     if error is None and key not in done:

@@ -19,10 +19,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.bitrix24 import batch
+from checks.bitrix24.health_calls import HealthCalls
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.outcome import classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
-from checks.bitrix24.sidecalls import SideCall, apply_side_answer, assess, refuse_offset, side_calls, target_id
+from checks.bitrix24.sidecalls import (
+    SideCall,
+    assess,
+    refuse_offset,
+    side_calls,
+    target_id,
+)
 from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
@@ -50,7 +57,7 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-class Bitrix24Client:
+class Bitrix24Client(HealthCalls):
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
@@ -98,6 +105,7 @@ class Bitrix24Client:
             if results[index] is None:
                 results[index] = self.verify_bot(bot)
             results[index] = self.follow_code(bot, results[index])
+        self.catch_up(bots, results)
         return [self._finish(result, bot) for result, bot in zip(results, bots, strict=True)]
 
     def verify_bot(self, bot: Bot) -> BotResult:
@@ -106,13 +114,7 @@ class Bitrix24Client:
         for call in self.side_calls(bot):
             if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED:
                 break
-            answer = self.call(call.method, call.params)
-            if isinstance(answer, BotResult):
-                result.side_notes.append(f"{call.method} not answered: {answer.error_code or answer.status}")
-                continue
-            payload = answer.payload if isinstance(answer.payload, dict) else {}
-            code = answer.error_code or (None if answer.is_success else f"HTTP {answer.http_status}")
-            apply_side_answer(result, call, payload.get("result"), payload.get("time"), code)
+            self.single_side_call(result, call)
         return result
 
     def get_bot(self, params: dict) -> BotResult:
@@ -135,21 +137,6 @@ class Bitrix24Client:
 
     def _token(self, bot: Bot) -> str | None:
         return bot.bot_token if self.portal.auth_type != AuthType.OAUTH and bot.bot_token else None
-
-    def follow_code(self, bot: Bot, result: BotResult) -> BotResult:
-        """The pinned id is gone: does the bot's code answer as another id (re-registered)?"""
-        if result.status != Status.NOT_FOUND or not bot.code or target_id(bot) is None:
-            return result
-        by_code = self.get_bot(self.bot_params(bot, by_code=True))
-        if by_code.status == Status.OK and by_code.response_format == ResponseFormat.EXTENDED:
-            return by_code  # the §7 checks then report `reregistered` (id pinned -> id now)
-        if by_code.response_format == ResponseFormat.BRIEF:
-            seen = by_code.fields.get("id")
-            result.error_description += (
-                f"; code {bot.code} now answers as id {seen} in the brief format "
-                "(another application's bot, or another token)"
-            )
-        return result
 
     def call(self, method: str, params: dict) -> Answer | BotResult:
         """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from checks.bitrix24.health import find_problems, parse_command_names, parse_event_peek
+from checks.bitrix24.health import bot_id_of, find_problems, parse_command_names, parse_event_peek
 from checks.bitrix24.types import COMMAND_LIST, EVENT_GET, BotResult
 from checks.models import Bot
 from checks.status import ResponseFormat, Status
@@ -54,6 +54,21 @@ def side_calls(bot: Bot, token: str | None, now: datetime) -> list[SideCall]:
     if expect.get("commands") and (bot.commands_checked_at is None or now - bot.commands_checked_at >= COMMANDS_EVERY):
         calls.append(SideCall("commands", COMMAND_LIST, _owner_params(bot_id, token)))
     return calls
+
+
+def catch_up_call(result: BotResult, token: str | None) -> SideCall | None:
+    """An Event.get for a bot found in fetch mode by this very answer (a first check, or a bot just
+    switched to fetch): its backlog is looked at in the same run, with the id just returned."""
+    bot_id = bot_id_of(result.fields)
+    if (
+        result.status != Status.OK
+        or result.response_format != ResponseFormat.EXTENDED
+        or result.fields.get("eventMode") != "fetch"
+        or result.event_peek is not None
+        or bot_id is None
+    ):
+        return None
+    return SideCall("events", EVENT_GET, event_peek_params(bot_id, token))
 
 
 def event_peek_params(bot_id: int, token: str | None) -> dict:

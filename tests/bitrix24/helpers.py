@@ -61,7 +61,8 @@ def oauth_portal(sim, name="oauthco", *, save=True, client_id="local.app1", **si
 
 def webhook_bot(sim, portal: Portal, code: str, *, token: str | None = None, save=True, **sim_kwargs) -> Bot:
     token = token or f"tok-{code}-secret"
-    sim.add_bot(portal.name, code=code, bot_token=token, **sim_kwargs)
+    # Webhook mode: these tests are about Bot.get; the fetch-mode health calls have their own.
+    sim.add_bot(portal.name, code=code, bot_token=token, **{"event_mode": "webhook", **sim_kwargs})
     bot = Bot(portal=portal, code=code, bot_token=token)
     if save:
         bot.save()
@@ -69,7 +70,7 @@ def webhook_bot(sim, portal: Portal, code: str, *, token: str | None = None, sav
 
 
 def oauth_bot(sim, portal: Portal, code: str, *, save=True, **sim_kwargs) -> Bot:
-    sim.add_bot(portal.name, code=code, app_client_id=portal.oauth_client_id, **sim_kwargs)
+    sim.add_bot(portal.name, code=code, app_client_id=portal.oauth_client_id, **{"event_mode": "webhook", **sim_kwargs})
     bot = Bot(portal=portal, code=code)
     if save:
         bot.save()

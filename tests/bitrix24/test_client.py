@@ -36,7 +36,7 @@ def verify_one(portal, bot, **kwargs):
 def test_extended_answer_is_ok_with_counters_fields_users_and_time(sim):
     portal = webhook_portal(sim)
     counters = {"countMessage": 150, "countCommand": 3, "countChat": 12, "countUser": 45}
-    bot = webhook_bot(sim, portal, "support_bot", counters=counters, growth=False)
+    bot = webhook_bot(sim, portal, "support_bot", counters=counters, growth=False, event_mode="fetch")
     result = verify_one(portal, bot)
     assert result.status == Status.OK
     assert result.bot_pk == bot.pk
@@ -48,7 +48,9 @@ def test_extended_answer_is_ok_with_counters_fields_users_and_time(sim):
     assert {"duration", "processing", "operating", "operating_reset_at"} <= set(result.time)
     assert result.http_status == 200
     assert result.error_code is None
-    assert sim.stats("acme")["methods"] == {"imbot.v2.bot.get": 1}
+    # A fetch-mode bot's queue is looked at in the same run (SPEC §7 event_backlog).
+    assert sim.stats("acme")["methods"] == {"imbot.v2.bot.get": 1, "imbot.v2.event.get": 1}
+    assert result.event_backlog_s == 0
 
 
 def test_bot_id_wins_over_code(sim):

@@ -16,7 +16,9 @@ def add_portal(simulator, name: str, bots: int, **sim_kwargs) -> Portal:
         name=name, url=simulator.portal_url(name), webhook_user_id=1, webhook_code="k3y", pace_rate=50, pace_burst=50
     )
     for i in range(bots):
-        simulator.add_bot(name, code=f"bot{i}", bot_token=f"tok{i}", counters={"countMessage": 100 + i})
+        simulator.add_bot(
+            name, code=f"bot{i}", bot_token=f"tok{i}", counters={"countMessage": 100 + i}, event_mode="webhook"
+        )
         Bot.objects.create(portal=portal, code=f"bot{i}", bot_token=f"tok{i}")
     return portal
 

@@ -30,7 +30,8 @@
       width: width(node), height: 240,
       series: [{}].concat(names.map(series)),
       axes: axes(names),
-      scales: { x: { time: true } },
+      // One point (a new bot) would stretch the axis over years: show the hour around it.
+      scales: { x: { time: true, range: function (u, min, max) { return min === max ? [min - 3600, max + 3600] : [min, max]; } } },
       legend: { live: true },
     };
     var chart = new uPlot(opts, [data.x].concat(names.map(function (n) { return data[n]; })), node);
