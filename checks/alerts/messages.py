@@ -90,7 +90,10 @@ def _item_context(item: AlertItem) -> dict:
         "resolved_at": incident.resolved_at,
         "duration": _duration((incident.resolved_at or item.event.created_at) - incident.started_at),
         "worst_code": display_code(incident.status, worst_code),
-        "previous_code": display_code(item.previous_status, item.previous_code) if item.previous_status else "",
+        # A degraded incident escalating on a new problem names the problem, not "was DEGRADED".
+        "previous_code": display_code(item.previous_status, item.previous_code)
+        if item.previous_status and item.previous_status != status
+        else "",
         "last_ok_at": bot.last_ok_at,
         "counters": _counters(bot),
         "url": bot_url(bot),
