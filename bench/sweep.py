@@ -6,10 +6,14 @@
 Starts the Bitrix24 simulator in its own process (real cloud limits: leaky bucket 2/s, 50
 deep, per portal; the given latency on every request), then, in the same run:
 
-- floor, analytic: what the limits and latency alone allow (one batch of <= 50 bots per
-  request, requests to one portal one after another, portals in parallel);
+- floor, analytic: what the limits and latency alone allow (one batch of <= 50 commands,
+  25 fetch-mode bots, per request, requests to one portal one after another, portals in
+  parallel);
 - floor, measured: the same client sending the fewest requests from as many threads as the
   workers have, with no Celery and no database: the HTTP part of a sweep on this machine;
+  with the health calls of SPEC §7 (the bench's bots are in fetch mode, so each has an
+  Event.get beside its Bot.get), and once more with them switched off in this process:
+  what a sweep cost before the health checks (requests per bot, before and after);
 - engine: beat's tick (`checks.tasks.dispatch_due`) claims every portal, one task per portal;
 - naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
 
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
 
 BATCH_SIZE = 50
+COMMANDS_PER_BOT = 2  # Bot.get and, the bench's bots being in fetch mode, Event.get
 BUCKET_RATE, BUCKET_BURST = 2.0, 50  # the simulator's defaults: Bitrix24 cloud, non-Enterprise
 
 
@@ -283,7 +289,8 @@ def wait_for_portals(expected: int, started: float, since, timeout: float) -> fl
 
 
 def floor_analytic(args: argparse.Namespace) -> Figures:
-    per_portal = math.ceil(args.bots / BATCH_SIZE)
+    # Each bench bot is in fetch mode: its Bot.get and Event.get share a batch (25 bots a batch).
+    per_portal = math.ceil(args.bots * COMMANDS_PER_BOT / BATCH_SIZE)
     latency = args.latency_ms / 1000
     wall = per_portal * latency + max(0.0, (per_portal - BUCKET_BURST) / BUCKET_RATE)
     return Figures("floor, analytic (limits+latency)", wall, args.portals * args.bots, per_portal * args.portals, 0)
@@ -304,6 +311,27 @@ def floor_measured(args: argparse.Namespace, control) -> Figures:
         print(f"warning: {not_ok} results not ok in the floor run")
     requests, http_503 = simulator_figures(control)
     return Figures("floor, measured (HTTP only)", wall, args.portals * args.bots, requests, http_503)
+
+
+@contextmanager
+def without_health_calls():
+    """The client as it was before the health checks: Bot.get only (patched in this process)."""
+    from checks.bitrix24 import client, health_calls
+
+    saved = client.side_calls, health_calls.catch_up_call
+    client.side_calls = lambda *args: []
+    health_calls.catch_up_call = lambda *args: None
+    try:
+        yield
+    finally:
+        client.side_calls, health_calls.catch_up_call = saved
+
+
+def floor_before_health_checks(args: argparse.Namespace, control) -> Figures:
+    with without_health_calls():
+        figures = floor_measured(args, control)
+    figures.name = "floor, Bot.get only (before)"
+    return figures
 
 
 def make_due_again() -> None:
@@ -347,7 +375,7 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     return Figures(name, wall, args.portals * args.bots, requests, http_503, rows)
 
 
-def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list, list, list]:
+def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list, list, list, list]:
     """--repeat rounds of: the floor, the engine's first sweep of new portals, its next sweep.
 
     A first sweep verifies newly imported portals: every bot's state is new, every token is
@@ -359,16 +387,17 @@ def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list
     populate(control.base_url, args)
     empty_broker(args.redis_url)
     workers = start_workers(args, env)
-    floors, firsts, nexts = [], [], []
+    floors, firsts, nexts, befores = [], [], [], []
     try:
         for _ in range(args.repeat):
+            befores.append(floor_before_health_checks(args, control))
             floors.append(floor_measured(args, control))
-            print(f"floor, measured: {floors[-1].wall_s:.2f} s")
+            print(f"floor, measured: {floors[-1].wall_s:.2f} s (Bot.get only: {befores[-1].wall_s:.2f} s)")
             firsts.append(engine_sweep(args, control, workers, first=True))
             nexts.append(engine_sweep(args, control, workers, first=False))
     finally:
         stop_workers(workers)
-    return floors, firsts, nexts
+    return floors, firsts, nexts, befores
 
 
 def median(runs: list[Figures]) -> Figures:
@@ -423,8 +452,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         sim, control = start_simulator(args, env)
         try:
-            floors, firsts, nexts = floor_and_engine(args, env, control)
-            figures = [floor_analytic(args), median(floors), median(firsts), median(nexts)]
+            floors, firsts, nexts, befores = floor_and_engine(args, env, control)
+            figures = [floor_analytic(args), median(floors), median(firsts), median(nexts), median(befores)]
             if not args.skip_naive:
                 figures.append(run_naive(args, env, control))
         finally:
@@ -447,8 +476,14 @@ def report(args: argparse.Namespace, figures: list[Figures]) -> None:
     ratio, first_ratio = engine.wall_s / floor.wall_s, first.wall_s / floor.wall_s
     print(f"engine vs measured floor: {ratio:.2f}x (first sweep {first_ratio:.2f}x)")
     print(f"engine vs analytic floor: {engine.wall_s / analytic.wall_s:.2f}x")
-    if len(figures) > 4:
-        naive = figures[4]
+    before = figures[4]
+    if before.requests and floor.requests:
+        print(
+            f"health checks: {before.requests / before.bots:.3f} -> {floor.requests / floor.bots:.3f} "
+            f"requests per bot; floor {before.wall_s:.2f} s -> {floor.wall_s:.2f} s"
+        )
+    if len(figures) > 5:
+        naive = figures[5]
         speedup, first_speedup = naive.wall_s / engine.wall_s, naive.wall_s / first.wall_s
         print(f"engine speed-up over naive: {speedup:.1f}x (first sweep {first_speedup:.1f}x)")
 
