@@ -318,13 +318,12 @@ def without_health_calls():
     """The client as it was before the health checks: Bot.get only (patched in this process)."""
     from checks.bitrix24 import client, health_calls
 
-    saved = client.side_calls, health_calls.catch_up_call
-    client.side_calls = lambda *args: []
-    health_calls.catch_up_call = lambda *args: None
+    saved = client.side_calls, health_calls.catch_up_calls
+    client.side_calls = health_calls.catch_up_calls = lambda *args: []
     try:
         yield
     finally:
-        client.side_calls, health_calls.catch_up_call = saved
+        client.side_calls, health_calls.catch_up_calls = saved
 
 
 def floor_before_health_checks(args: argparse.Namespace, control) -> Figures:

@@ -5,8 +5,10 @@ fetch mode, single health calls on portals without batch, and the second look by
 the pinned id is gone (re-registration).
 """
 
+from django.utils import timezone
+
 from checks.bitrix24 import batch
-from checks.bitrix24.sidecalls import SideCall, apply_side_answer, catch_up_call, target_id
+from checks.bitrix24.sidecalls import SideCall, apply_side_answer, catch_up_calls, target_id
 from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BotResult
 from checks.models import Bot, Portal
@@ -24,8 +26,13 @@ class HealthCalls:
     def _token(self, bot: Bot) -> str | None: ...
 
     def catch_up(self, bots: list[Bot], results: list[BotResult]) -> None:
-        """Event.get for bots found in fetch mode only by this run's answers, in the same run."""
-        pairs = [(r, c) for b, r in zip(bots, results, strict=True) if (c := catch_up_call(r, self._token(b)))]
+        """The health calls this run's answers made possible (catch_up_calls), in the same run."""
+        now = timezone.now()
+        pairs = [
+            (result, call)
+            for bot, result in zip(bots, results, strict=True)
+            for call in catch_up_calls(bot, result, self._token(bot), now)
+        ]
         if len(pairs) > 1 and self.portal.batch_supported is not False and batch.run_side_calls(self, pairs):
             return
         for result, call in pairs:

@@ -56,19 +56,20 @@ def side_calls(bot: Bot, token: str | None, now: datetime) -> list[SideCall]:
     return calls
 
 
-def catch_up_call(result: BotResult, token: str | None) -> SideCall | None:
-    """An Event.get for a bot found in fetch mode by this very answer (a first check, or a bot just
-    switched to fetch): its backlog is looked at in the same run, with the id just returned."""
+def catch_up_calls(bot: Bot, result: BotResult, token: str | None, now: datetime) -> list[SideCall]:
+    """Health calls that this very answer makes possible, for the same run, with the id just
+    returned: Event.get for a bot found in fetch mode (a first check, or a bot just switched to
+    fetch), Command.list for a bot whose id was not known before (a first check by code)."""
     bot_id = bot_id_of(result.fields)
-    if (
-        result.status != Status.OK
-        or result.response_format != ResponseFormat.EXTENDED
-        or result.fields.get("eventMode") != "fetch"
-        or result.event_peek is not None
-        or bot_id is None
-    ):
-        return None
-    return SideCall("events", EVENT_GET, event_peek_params(bot_id, token))
+    if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED or bot_id is None:
+        return []
+    calls = []
+    if result.fields.get("eventMode") == "fetch" and result.event_peek is None:
+        calls.append(SideCall("events", EVENT_GET, event_peek_params(bot_id, token)))
+    due = bot.commands_checked_at is None or now - bot.commands_checked_at >= COMMANDS_EVERY
+    if (bot.expect or {}).get("commands") and result.command_names is None and due:
+        calls.append(SideCall("commands", COMMAND_LIST, _owner_params(bot_id, token)))
+    return calls
 
 
 def event_peek_params(bot_id: int, token: str | None) -> dict:

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from checks.bitrix24.health import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age
+from checks.bitrix24.health import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age, show
 from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_configuration
 from checks.models import Bot, BotEvent, CredentialWarning
 from dashboard.roles import Role, require_role
@@ -38,9 +38,13 @@ def health_context(bot: Bot) -> dict:
         "new_id": new_id,
         "config_events": list(BotEvent.objects.filter(bot=bot).select_related("user")[:HISTORY]),
         "bot_warnings": list(CredentialWarning.objects.filter(bot=bot)),
-        "expected": bot.expect or {},
+        "expected": [(name, _shown(value)) for name, value in (bot.expect or {}).items()],
         "expect_fields": [name for name in CONFIG_FIELDS if name in (bot.baseline or {})],
     }
+
+
+def _shown(value) -> str:
+    return ", ".join(map(show, value)) if isinstance(value, list) else show(value)
 
 
 def _row(bot: Bot, check: str, details: list[str] | None) -> dict:

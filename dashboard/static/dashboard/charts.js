@@ -23,6 +23,13 @@
     }));
   }
 
+  // One point (a new bot) would stretch the time axis over years: show the hour around it.
+  function xScale() {
+    var scale = { time: true };
+    if (data.x.length === 1) { scale.auto = false; scale.range = [data.x[0] - 3600, data.x[0] + 3600]; }
+    return scale;
+  }
+
   function draw(id, names) {
     var node = document.getElementById(id);
     if (!node) return null;
@@ -30,8 +37,7 @@
       width: width(node), height: 240,
       series: [{}].concat(names.map(series)),
       axes: axes(names),
-      // One point (a new bot) would stretch the axis over years: show the hour around it.
-      scales: { x: { time: true, range: function (u, min, max) { return min === max ? [min - 3600, max + 3600] : [min, max]; } } },
+      scales: { x: xScale() },
       legend: { live: true },
     };
     var chart = new uPlot(opts, [data.x].concat(names.map(function (n) { return data[n]; })), node);
