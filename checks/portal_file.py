@@ -5,6 +5,7 @@ written; the import then runs in one transaction, so a bad file changes nothing.
 """
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from checks.alerts.rules import validate_thresholds
+from checks.bounded_load import LimitError, load_json, load_yaml
 from checks.models import AuditLog, AuthType, Bot, Portal
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -24,6 +26,17 @@ OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
 BOT_KEYS = {"code", "id", "bot_token", "enabled"}
 MIN_INTERVAL = 30
 HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
+# A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
+MAX_PROBLEMS = 100
+
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 2, 60, 60, 4, 4
+
+
+def shown(value: object) -> str:
+    """A value as a problem quotes it: a repr of at most 80 characters."""
+    text = _short.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _is_int(value: object) -> bool:
@@ -34,8 +47,11 @@ class PortalFileError(Exception):
     """The file cannot be imported; `problems` names each one with its place."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.count = len(problems)
+        self.problems = problems[:MAX_PROBLEMS]
+        if self.count > MAX_PROBLEMS:
+            self.problems.append(f"... and {self.count - MAX_PROBLEMS} more problems")
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass
@@ -53,11 +69,13 @@ class ImportSummary:
 
 
 def parse_portal_file(text: str, fmt: str | None = None) -> object:
-    """YAML or JSON text to Python data; a syntax error names the line."""
+    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/bounded_load.py)."""
     try:
         if fmt == "json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return load_json(text)
+        return load_yaml(text)
+    except LimitError as exc:
+        raise PortalFileError([str(exc)]) from None
     except json.JSONDecodeError as exc:
         raise PortalFileError([f"line {exc.lineno}: not valid JSON: {exc.msg}"]) from None
     except yaml.YAMLError as exc:
@@ -76,8 +94,8 @@ class _Validator:
         self.problems.append(f"{where}: {message}")
 
     def unknown_keys(self, where: str, item: dict, allowed: set[str]) -> None:
-        for key in sorted(set(item) - allowed):
-            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+        for key in sorted(set(item) - allowed, key=str):
+            self.problem(where, f"unknown key {shown(key)} (allowed: {', '.join(sorted(allowed))})")
 
     def text(self, where: str, item: dict, key: str, required: bool) -> str:
         value = item.get(key)
@@ -108,7 +126,7 @@ class _Validator:
             self.portal(where, item)
             name = item.get("name")
             if isinstance(name, str) and name in seen:
-                self.problem(where, f"name {name!r} appears twice in the file")
+                self.problem(where, f"name {shown(name)} appears twice in the file")
             seen.add(name)
         return portals
 
@@ -119,7 +137,7 @@ class _Validator:
             try:
                 validate_slug(name)
             except ValidationError:
-                self.problem(where, f"name {name!r} may only hold letters, digits, '-' and '_'")
+                self.problem(where, f"name {shown(name)} may only hold letters, digits, '-' and '_'")
         self.url(where, self.text(where, item, "url", required=True))
         existing = self.existing.get(name)
         auth = self.auth(where, item, existing)
@@ -143,7 +161,7 @@ class _Validator:
             return
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.problem(where, f"url {url!r} must be an https:// address with a host name")
+            self.problem(where, f"url {shown(url)} must be an https:// address with a host name")
         elif parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
             self.problem(
                 where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
@@ -184,7 +202,7 @@ class _Validator:
             try:
                 validate_email(email)
             except (ValidationError, TypeError):
-                self.problem(f"{where}.alert_emails[{position}]", f"{email!r} is not an email address")
+                self.problem(f"{where}.alert_emails[{position}]", f"{shown(email)} is not an email address")
 
     def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
         if bots is None:
@@ -208,7 +226,7 @@ class _Validator:
                 self.problem(place, "code or id is required")
             key = code or bot_id
             if key in seen:
-                self.problem(place, f"bot {key!r} appears twice on this portal")
+                self.problem(place, f"bot {shown(key)} appears twice on this portal")
             seen.add(key)
             if auth == AuthType.WEBHOOK and not bot.get("bot_token") and not stored.get(key):
                 self.problem(place, "bot_token is required for webhook portals")

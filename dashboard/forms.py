@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.bounded_load import LimitError, check_size
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, Portal
 from dashboard.roles import Role
@@ -222,6 +223,11 @@ class PortalFileForm(forms.Form):
         data = super().clean()
         upload = data.get("file")
         if upload:
+            try:
+                check_size(upload.size)  # before reading: a large upload is refused unread
+            except LimitError as exc:
+                message = str(exc)
+                raise forms.ValidationError(f"{message[0].upper()}{message[1:]}.") from None
             try:
                 data["content"] = upload.read().decode("utf-8")
             except UnicodeDecodeError:

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -172,22 +173,26 @@ def bot_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def portal_file(request: HttpRequest) -> HttpResponse:
     """Upload (the same importer and errors as `manage.py import_portals`) and download."""
     require_role(request, Role.ADMIN)
-    problems = None
+    ctx = {"nav": "portal-file", "form": PortalFileForm(), "problems": None}
     if request.method == "POST":
-        form = PortalFileForm(request.POST, request.FILES)
+        try:
+            form = ctx["form"] = PortalFileForm(request.POST, request.FILES)
+        except RequestDataTooBig:
+            # Pasted text beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read the form at all.
+            ctx["problems"] = ctx["problem_count"] = None
+            ctx["too_big"] = "The pasted text is too large to paste: upload it as a file (up to 5 MB)."
+            return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():
             try:
                 summary = import_portal_file(
                     form.cleaned_data["content"], fmt=form.cleaned_data["fmt"], actor=request.user.get_username()
                 )
             except PortalFileError as exc:
-                problems = exc.problems
+                ctx.update(problems=exc.problems, problem_count=exc.count)
             else:
                 messages.success(request, f"Portal file imported: {summary}.")
                 return redirect("dashboard:portal-list")
-    else:
-        form = PortalFileForm()
-    return render(request, "dashboard/portal_file.html", {"nav": "portal-file", "form": form, "problems": problems})
+    return render(request, "dashboard/portal_file.html", ctx)
 
 
 @login_required
