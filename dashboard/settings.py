@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 
+from checks.private_files import private_sqlite
 from dashboard.env import (
     env_bool,
     env_emails,
@@ -81,7 +82,8 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded database and the broker's messages live here: the owner's alone (0700 when created).
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 DATABASES = {
     "default": parse_database_url(
         "DATABASE_URL",
@@ -90,6 +92,9 @@ DATABASES = {
         pool_size=env_int("BOTWATCH_DB_POOL_SIZE", 40, minimum=2),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The database holds encrypted credentials and every login's password hash: 0600, journals too.
+    private_sqlite(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))
