@@ -18,6 +18,7 @@ from checks.models import (
     Subscription,
     Verification,
 )
+from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
 
 
 class PortalForm(SecretFieldsForm):
@@ -45,6 +46,13 @@ class PortalForm(SecretFieldsForm):
             "next_check_at",
         )
 
+    # The same rules as the dashboard and the portal file (checks/validators.py).
+    def clean_url(self) -> str:
+        return validate_portal_url(self.cleaned_data["url"])
+
+    def clean_alert_emails(self) -> list[str]:
+        return validate_alert_emails(self.cleaned_data["alert_emails"])
+
     def clean_thresholds(self):
         try:
             return validate_thresholds(self.cleaned_data["thresholds"] or {})
@@ -59,6 +67,9 @@ class BotForm(SecretFieldsForm):
     class Meta:
         model = Bot
         fields = ("portal", "code", "bot_id", "enabled", "muted_until")
+
+    def clean_code(self) -> str:
+        return validate_bot_code(self.cleaned_data["code"])
 
 
 class BotInline(admin.TabularInline):

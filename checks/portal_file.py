@@ -7,25 +7,23 @@ written; the import then runs in one transaction, so a bad file changes nothing.
 import json
 import reprlib
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import yaml
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email, validate_slug
+from django.core.validators import validate_slug
 from django.db import transaction
 from django.db.models import Prefetch
 
 from checks.alerts.rules import validate_thresholds
 from checks.bounded_load import LimitError, load_json, load_yaml
 from checks.models import AuditLog, AuthType, Bot, Portal
+from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
 BOT_KEYS = {"code", "id", "bot_token", "enabled"}
 MIN_INTERVAL = 30
-HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
 # A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
 MAX_PROBLEMS = 100
 
@@ -159,13 +157,10 @@ class _Validator:
     def url(self, where: str, url: str) -> None:
         if not url:
             return
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.problem(where, f"url {shown(url)} must be an https:// address with a host name")
-        elif parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
-            self.problem(
-                where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
-            )
+        try:
+            validate_portal_url(url)
+        except ValidationError as exc:
+            self.problem(where, f"url: {as_problem(exc)}")
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item
@@ -200,9 +195,9 @@ class _Validator:
             return
         for position, email in enumerate(emails):
             try:
-                validate_email(email)
-            except (ValidationError, TypeError):
-                self.problem(f"{where}.alert_emails[{position}]", f"{shown(email)} is not an email address")
+                validate_alert_emails([email])
+            except ValidationError as exc:
+                self.problem(f"{where}.alert_emails[{position}]", as_problem(exc))
 
     def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
         if bots is None:
@@ -219,6 +214,10 @@ class _Validator:
                 continue
             self.unknown_keys(place, bot, BOT_KEYS)
             code = self.text(place, bot, "code", required=False)
+            try:
+                validate_bot_code(code)
+            except ValidationError as exc:
+                self.problem(place, as_problem(exc))
             bot_id = bot.get("id")
             if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
                 self.problem(place, "id must be a positive whole number")
