@@ -17,6 +17,7 @@ from dashboard.env import (
     env_float,
     env_int,
     env_list,
+    env_proxy_header,
     env_str,
     env_url,
     parse_database_url,
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "checks",
     "dashboard",
     # The bundled Bitrix24 simulator, for its management command (the demo and the tests).
@@ -53,13 +55,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so that static files carry the policy and X-Frame-Options too.
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.RequireRoleMiddleware",
 ]
@@ -196,6 +200,41 @@ LOGGING = {
     "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
-    CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
+# Security headers on every response (README "Security"). The policy allows nothing inline:
+# scripts and styles are static files (htmx's own indicator style is off, see base.html).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],  # data: for the two-factor QR code
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+if DEBUG:
+    # Developers see what the policy would block in the browser's console; Django's debug pages work.
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+
+SESSION_COOKIE_AGE = 3600 * env_int("BOTWATCH_SESSION_HOURS", 12, minimum=1)
+# Served over HTTPS (behind a TLS proxy, usually): HSTS, secure cookies, redirect plain http.
+HTTPS_ONLY = SITE_URL.startswith("https://") and not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env_int("BOTWATCH_HSTS_SECONDS", 31536000, minimum=0) if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("BOTWATCH_HSTS_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("BOTWATCH_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+# The compose health check probes http://127.0.0.1:8000/healthz from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a TLS proxy: the header it sets and the value that means https, e.g. HTTP_X_FORWARDED_PROTO,https.
+# Only with a proxy that overwrites that header: a client could set it otherwise.
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+# Preloading HSTS into browsers is a decision for the owner of the whole domain, not for BotWatch.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
