@@ -6,6 +6,7 @@ surfacing later as a silent default. `make run` writes a `.env` with generated s
 on first run; production sets the variables in its environment.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "csp",
     "checks",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.RequireRoleMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the login page with the message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -119,6 +123,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Brute-force protection (django-axes): BOTWATCH_LOGIN_FAILURES wrong passwords for one user from
+# one address lock that pair out for BOTWATCH_LOCKOUT_MINUTES, on /login/ and /admin/login/ alike.
+# The pair, not the user alone: nobody can lock an admin out from elsewhere. Kept in the database,
+# so every web process sees it. Unlock: the Users page, or `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("BOTWATCH_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("BOTWATCH_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
+# How many proxies of our own sit in front of the web process (X-Forwarded-For; 0: REMOTE_ADDR).
+BOTWATCH_TRUSTED_PROXIES = env_int("BOTWATCH_TRUSTED_PROXIES", 0, minimum=0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -197,7 +214,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes announces its version at every start of every command; failures stay logged.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 
 # Security headers on every response (README "Security"). The policy allows nothing inline:

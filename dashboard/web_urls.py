@@ -37,4 +37,5 @@ urlpatterns = [
     path("audit/", manage.audit_log, name="audit-log"),
     path("users/", manage.user_list, name="user-list"),
     path("users/<int:pk>/role/", manage.user_role, name="user-role"),
+    path("users/<int:pk>/unlock/", manage.user_unlock, name="user-unlock"),
 ]

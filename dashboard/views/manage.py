@@ -1,11 +1,15 @@
 """Management (admin role): portals and their bots, the portal file, the audit log, users."""
 
+from axes.models import AccessAttempt
+from axes.utils import reset as reset_lockout
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -219,7 +223,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def user_list(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ADMIN)
     users = list(get_user_model().objects.prefetch_related("groups").order_by("username"))
-    rows = [{"user": u, "role": _role_from_prefetch(u)} for u in users]
+    locked = _locked_out_usernames()
+    rows = [{"user": u, "role": _role_from_prefetch(u), "locked_out": u.username in locked} for u in users]
     form = UserCreateForm()
     if request.method == "POST":
         form = UserCreateForm(request.POST)
@@ -231,6 +236,25 @@ def user_list(request: HttpRequest) -> HttpResponse:
             return redirect("dashboard:user-list")
     ctx = {"nav": "users", "rows": rows, "form": form, "role_form": RoleForm()}
     return render(request, "dashboard/user_list.html", ctx)
+
+
+def _locked_out_usernames() -> set[str]:
+    """Users that django-axes locks out now, from at least one address."""
+    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
+    counts = recent.values("username").annotate(n=Max("failures_since_start"))
+    return {row["username"] for row in counts if row["n"] >= settings.AXES_FAILURE_LIMIT}
+
+
+@login_required
+@require_POST
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lifts the login lockout of a user, from every address (as `manage.py axes_reset_username`)."""
+    require_role(request, Role.ADMIN)
+    user = get_object_or_404(get_user_model(), pk=pk)
+    cleared = reset_lockout(username=user.get_username())
+    audit(request, "unlock login", user, {"failed logins cleared": cleared})
+    messages.success(request, f"{user.get_username()} can log in again.")
+    return redirect("dashboard:user-list")
 
 
 def _role_from_prefetch(user) -> str:
