@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from checks.engine import heartbeats
 from checks.models import Portal
+from dashboard import twofactor
 from dashboard.celery import app
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,12 @@ def ages_by_host(ages: dict[str, float], prefix: str) -> dict[str, float]:
 
 
 def may_see_details(request) -> bool:
-    """Who gets the parts, host names and errors: a signed-in user of any role.
+    """Who gets the parts, host names and errors: a signed-in user of any role (two-factor code given).
 
     The hook for read API tokens (SPEC §10): once they exist, accept `Authorization: Bearer`
     with a read token here as well.
     """
-    return request.user.is_authenticated
+    return twofactor.signed_in(request)
 
 
 @never_cache

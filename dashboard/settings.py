@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
     "csp",
     "checks",
@@ -65,7 +68,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dashboard.middleware.TwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.RequireRoleMiddleware",
     # Last, as django-axes asks: it turns a lockout into the login page with the message.
@@ -136,6 +141,9 @@ AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.locked_out"
 AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
 # How many proxies of our own sit in front of the web process (X-Forwarded-For; 0: REMOTE_ADDR).
 BOTWATCH_TRUSTED_PROXIES = env_int("BOTWATCH_TRUSTED_PROXIES", 0, minimum=0)
+# Two-factor login (dashboard/twofactor.py): optional for everyone, required for admins with this.
+BOTWATCH_REQUIRE_2FA = env_bool("BOTWATCH_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "BotWatch"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -216,8 +224,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # django-axes announces its version at every start of every command; failures stay logged.
-        "axes.apps": {"level": "WARNING"},
+        # django-axes logs every start and successful login; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
@@ -224,7 +225,11 @@ def user_list(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ADMIN)
     users = list(get_user_model().objects.prefetch_related("groups").order_by("username"))
     locked = _locked_out_usernames()
-    rows = [{"user": u, "role": _role_from_prefetch(u), "locked_out": u.username in locked} for u in users]
+    with_2fa = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
+    rows = [
+        {"user": u, "role": _role_from_prefetch(u), "locked_out": u.username in locked, "two_factor": u.pk in with_2fa}
+        for u in users
+    ]
     form = UserCreateForm()
     if request.method == "POST":
         form = UserCreateForm(request.POST)

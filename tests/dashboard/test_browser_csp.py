@@ -65,6 +65,7 @@ def test_every_page_works_under_the_policy(watched, live_server, db):
         reverse("dashboard:audit-log"),
         reverse("dashboard:user-list"),
         reverse("dashboard:account"),
+        reverse("dashboard:account-two-factor"),
         reverse("password_change"),
         reverse("logout"),
         "/admin/",
