@@ -49,7 +49,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         token = request.POST.get("otp_token", "")
         if action == "start":
-            twofactor.start(user)
+            # Replacing a working authenticator takes turning it off first, which needs a code.
+            if not twofactor.has_device(request):
+                twofactor.start(user)
             return redirect("dashboard:account-two-factor")
         if action == "confirm":
             return _confirm(request, token)

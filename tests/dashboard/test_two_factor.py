@@ -195,3 +195,10 @@ def test_disable_2fa_command_removes_the_devices(client, vera):
     call_command("disable_2fa", "vera", stdout=out)
     assert not totp_devices(vera).exists()
     assert "vera" in out.getvalue()
+
+
+def test_a_working_authenticator_is_not_replaced_without_a_code(client, vera):
+    client.force_login(vera)
+    device, _ = set_up(client, "vera")
+    client.post(SETUP, {"action": "start"})
+    assert list(totp_devices(vera)) == [device]
