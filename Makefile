@@ -13,7 +13,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 .env:
-	$(BIN)/python scripts/make_env.py > .env
+	$(BIN)/python scripts/make_env.py .env
 
 run: $(STAMP) .env
 	$(BIN)/python scripts/run.py

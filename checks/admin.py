@@ -21,6 +21,7 @@ from checks.models import (
     Subscription,
     Verification,
 )
+from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
 
 
 class PortalForm(SecretFieldsForm):
@@ -48,6 +49,13 @@ class PortalForm(SecretFieldsForm):
             "next_check_at",
         )
 
+    # The same rules as the dashboard and the portal file (checks/validators.py).
+    def clean_url(self) -> str:
+        return validate_portal_url(self.cleaned_data["url"])
+
+    def clean_alert_emails(self) -> list[str]:
+        return validate_alert_emails(self.cleaned_data["alert_emails"])
+
     def clean_thresholds(self):
         try:
             return validate_thresholds(self.cleaned_data["thresholds"] or {})
@@ -68,6 +76,9 @@ class BotForm(SecretFieldsForm):
         if problems:
             raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
         return clean
+
+    def clean_code(self) -> str:
+        return validate_bot_code(self.cleaned_data["code"])
 
 
 class BotInline(admin.TabularInline):

@@ -5,28 +5,38 @@ written; the import then runs in one transaction, so a bad file changes nothing.
 """
 
 import json
+import reprlib
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import yaml
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email, validate_slug
+from django.core.validators import validate_slug
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
+from checks.bounded_load import LimitError, load_json, load_yaml
 from checks.expectations import validate_backlog_minutes, validate_expect
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
+from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
 BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
 MIN_INTERVAL = 30
-HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
+# A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
+MAX_PROBLEMS = 100
+
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 2, 60, 60, 4, 4
+
+
+def shown(value: object) -> str:
+    """A value as a problem quotes it: a repr of at most 80 characters."""
+    text = _short.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _is_int(value: object) -> bool:
@@ -37,8 +47,11 @@ class PortalFileError(Exception):
     """The file cannot be imported; `problems` names each one with its place."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.count = len(problems)
+        self.problems = problems[:MAX_PROBLEMS]
+        if self.count > MAX_PROBLEMS:
+            self.problems.append(f"... and {self.count - MAX_PROBLEMS} more problems")
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass
@@ -56,11 +69,13 @@ class ImportSummary:
 
 
 def parse_portal_file(text: str, fmt: str | None = None) -> object:
-    """YAML or JSON text to Python data; a syntax error names the line."""
+    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/bounded_load.py)."""
     try:
         if fmt == "json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return load_json(text)
+        return load_yaml(text)
+    except LimitError as exc:
+        raise PortalFileError([str(exc)]) from None
     except json.JSONDecodeError as exc:
         raise PortalFileError([f"line {exc.lineno}: not valid JSON: {exc.msg}"]) from None
     except yaml.YAMLError as exc:
@@ -79,8 +94,8 @@ class _Validator:
         self.problems.append(f"{where}: {message}")
 
     def unknown_keys(self, where: str, item: dict, allowed: set[str]) -> None:
-        for key in sorted(set(item) - allowed):
-            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+        for key in sorted(set(item) - allowed, key=str):
+            self.problem(where, f"unknown key {shown(key)} (allowed: {', '.join(sorted(allowed))})")
 
     def text(self, where: str, item: dict, key: str, required: bool) -> str:
         value = item.get(key)
@@ -111,7 +126,7 @@ class _Validator:
             self.portal(where, item)
             name = item.get("name")
             if isinstance(name, str) and name in seen:
-                self.problem(where, f"name {name!r} appears twice in the file")
+                self.problem(where, f"name {shown(name)} appears twice in the file")
             seen.add(name)
         return portals
 
@@ -122,7 +137,7 @@ class _Validator:
             try:
                 validate_slug(name)
             except ValidationError:
-                self.problem(where, f"name {name!r} may only hold letters, digits, '-' and '_'")
+                self.problem(where, f"name {shown(name)} may only hold letters, digits, '-' and '_'")
         self.url(where, self.text(where, item, "url", required=True))
         existing = self.existing.get(name)
         auth = self.auth(where, item, existing)
@@ -144,13 +159,10 @@ class _Validator:
     def url(self, where: str, url: str) -> None:
         if not url:
             return
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.problem(where, f"url {url!r} must be an https:// address with a host name")
-        elif parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
-            self.problem(
-                where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
-            )
+        try:
+            validate_portal_url(url)
+        except ValidationError as exc:
+            self.problem(where, f"url: {as_problem(exc)}")
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item
@@ -185,9 +197,9 @@ class _Validator:
             return
         for position, email in enumerate(emails):
             try:
-                validate_email(email)
-            except (ValidationError, TypeError):
-                self.problem(f"{where}.alert_emails[{position}]", f"{email!r} is not an email address")
+                validate_alert_emails([email])
+            except ValidationError as exc:
+                self.problem(f"{where}.alert_emails[{position}]", as_problem(exc))
 
     def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
         if bots is None:
@@ -204,6 +216,10 @@ class _Validator:
                 continue
             self.unknown_keys(place, bot, BOT_KEYS)
             code = self.text(place, bot, "code", required=False)
+            try:
+                validate_bot_code(code)
+            except ValidationError as exc:
+                self.problem(place, as_problem(exc))
             bot_id = bot.get("id")
             if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
                 self.problem(place, "id must be a positive whole number")
@@ -211,7 +227,7 @@ class _Validator:
                 self.problem(place, "code or id is required")
             key = code or bot_id
             if key in seen:
-                self.problem(place, f"bot {key!r} appears twice on this portal")
+                self.problem(place, f"bot {shown(key)} appears twice on this portal")
             seen.add(key)
             if auth == AuthType.WEBHOOK and not bot.get("bot_token") and not stored.get(key):
                 self.problem(place, "bot_token is required for webhook portals")
@@ -326,62 +342,3 @@ def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
         summary.bots_created += 1
     else:
         summary.bots_updated += 1
-
-
-def export_portal_data(*, with_secrets: bool = False) -> dict:
-    portals = []
-    # Bots in the order they were added, so an export reads like the file it came from.
-    bots = Prefetch("bots", queryset=Bot.objects.order_by("pk"))
-    for portal in Portal.objects.prefetch_related(bots).order_by("name"):
-        portals.append(_export_portal(portal, with_secrets))
-    return {"portals": portals}
-
-
-def _export_portal(portal: Portal, with_secrets: bool) -> dict:
-    item: dict = {"name": portal.name, "url": portal.url}
-    if portal.auth_type == AuthType.WEBHOOK:
-        item["webhook"] = {"user_id": portal.webhook_user_id}
-        if with_secrets:
-            item["webhook"]["code"] = portal.webhook_code
-    else:
-        item["oauth"] = {"client_id": portal.oauth_client_id}
-        if with_secrets:
-            item["oauth"].update(
-                client_secret=portal.oauth_client_secret,
-                access_token=portal.oauth_access_token,
-                refresh_token=portal.oauth_refresh_token,
-            )
-    if portal.alert_emails:
-        item["alert_emails"] = list(portal.alert_emails)
-    if portal.interval:
-        item["interval"] = portal.interval
-    if portal.thresholds:
-        item["thresholds"] = dict(portal.thresholds)
-    if portal.paused:
-        item["paused"] = True
-    item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]
-    return item
-
-
-def _export_bot(bot: Bot, portal: Portal, with_secrets: bool) -> dict:
-    item: dict = {}
-    if bot.code:
-        item["code"] = bot.code
-    if bot.bot_id is not None:
-        item["id"] = bot.bot_id
-    if with_secrets and bot.bot_token and portal.auth_type == AuthType.WEBHOOK:
-        item["bot_token"] = bot.bot_token
-    if not bot.enabled:
-        item["enabled"] = False
-    if bot.backlog_minutes is not None:
-        item["backlog_minutes"] = bot.backlog_minutes
-    if bot.expect:
-        item["expect"] = dict(bot.expect)
-    return item
-
-
-def export_portal_file(*, with_secrets: bool = False, fmt: str = "yaml") -> str:
-    data = export_portal_data(with_secrets=with_secrets)
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

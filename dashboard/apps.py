@@ -8,6 +8,7 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: dashboard.roles needs auth's models, which exist once apps are ready.
+        from dashboard import system_checks  # noqa: F401 (registers the checks)
         from dashboard.roles import ensure_groups
 
         def create_role_groups(sender, **kwargs) -> None:

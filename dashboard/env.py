@@ -97,6 +97,20 @@ def env_url(name: str, default: str, schemes: tuple[str, ...] = ("http", "https"
     return value
 
 
+def env_proxy_header(name: str) -> tuple[str, str] | None:
+    """`HTTP_X_FORWARDED_PROTO,https` -> ("HTTP_X_FORWARDED_PROTO", "https"); unset or empty -> None."""
+    value = str(_raw(name, ""))
+    if not value:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(","))
+    if not header.startswith("HTTP_") or not expected or " " in header:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must be the header as Django names it and the value that means https, "
+            "e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, expected
+
+
 def parse_database_url(name: str, default: str, pool_size: int = 40) -> dict:
     value = str(_raw(name, default))
     scheme = urlsplit(value).scheme

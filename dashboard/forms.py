@@ -1,20 +1,19 @@
 """Dashboard forms. Secrets are write-only: PasswordInput that never renders the stored value."""
 
 from datetime import UTC, timedelta
-from urllib.parse import urlsplit
 
 import yaml
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
-from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.bounded_load import LimitError, check_size
 from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, Portal
+from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -124,20 +123,11 @@ class PortalForm(DashboardSecretsForm):
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
 
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"].rstrip("/")
-        scheme = urlsplit(url).scheme
-        if scheme != "https" and not (scheme == "http" and settings.BOTWATCH_ALLOW_HTTP):
-            raise forms.ValidationError("Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http.")
-        return url
+        return validate_portal_url(self.cleaned_data["url"])
 
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
-        for email in emails:
-            try:
-                validate_email(email)
-            except forms.ValidationError:
-                raise forms.ValidationError(f"{email!r} is not an email address.") from None
-        return emails
+        return validate_alert_emails(emails)
 
     def clean_interval(self):
         interval = self.cleaned_data.get("interval")
@@ -204,6 +194,9 @@ class BotForm(DashboardSecretsForm):
         self.instance.expect = clean
         return text
 
+    def clean_code(self) -> str:
+        return validate_bot_code(self.cleaned_data["code"])
+
     def has_changed(self) -> bool:
         # An extra row left blank is no bot at all, whatever its "enabled" box says.
         if not self.instance.pk and not any(self.data.get(self.add_prefix(f)) for f in ("code", "bot_id", "bot_token")):
@@ -255,6 +248,11 @@ class PortalFileForm(forms.Form):
         data = super().clean()
         upload = data.get("file")
         if upload:
+            try:
+                check_size(upload.size)  # before reading: a large upload is refused unread
+            except LimitError as exc:
+                message = str(exc)
+                raise forms.ValidationError(f"{message[0].upper()}{message[1:]}.") from None
             try:
                 data["content"] = upload.read().decode("utf-8")
             except UnicodeDecodeError:

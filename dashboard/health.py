@@ -1,6 +1,9 @@
 """/healthz: JSON for an outside uptime monitor, 200 when checks are running, else 503.
 
-No login: it names no portal, bot or secret, only ages in seconds and which part fails.
+Without a login the body is only `{"status": "ok" | "fail"}`: the status code is what a monitor
+needs, and worker and scheduler host names, error classes and ages tell an outsider about the
+deployment. A signed-in user (see may_see_details) gets the parts as well. None of it ever
+names a portal, bot or secret.
 """
 
 import logging
@@ -15,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from checks.engine import heartbeats
 from checks.models import Portal
+from dashboard import twofactor
 from dashboard.celery import app
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,15 @@ def ages_by_host(ages: dict[str, float], prefix: str) -> dict[str, float]:
     return {name.removeprefix(prefix): round(a, 1) for name, a in ages.items() if name.startswith(prefix)}
 
 
+def may_see_details(request) -> bool:
+    """Who gets the parts, host names and errors: a signed-in user of any role (two-factor code given).
+
+    The hook for read API tokens (SPEC §10): once they exist, accept `Authorization: Bearer`
+    with a read token here as well.
+    """
+    return twofactor.signed_in(request)
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -80,4 +93,6 @@ def healthz(request):
                 problems.append("verifications")
     body["status"] = "fail" if problems else "ok"
     body["problems"] = problems
+    if not may_see_details(request):
+        body = {"status": body["status"]}
     return JsonResponse(body, status=503 if problems else 200)

@@ -6,16 +6,19 @@ surfacing later as a silent default. `make run` writes a `.env` with generated s
 on first run; production sets the variables in its environment.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 
+from checks.private_files import private_sqlite
 from dashboard.env import (
     env_bool,
     env_emails,
     env_float,
     env_int,
     env_list,
+    env_proxy_header,
     env_str,
     env_url,
     parse_database_url,
@@ -43,7 +46,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
+    "csp",
     "checks",
     "dashboard",
     # The bundled Bitrix24 simulator, for its management command (the demo and the tests).
@@ -52,15 +60,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so that static files carry the policy and X-Frame-Options too.
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.middleware.TwoFactorMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.RequireRoleMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the login page with the message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -81,7 +95,8 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded database and the broker's messages live here: the owner's alone (0700 when created).
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 DATABASES = {
     "default": parse_database_url(
         "DATABASE_URL",
@@ -90,6 +105,9 @@ DATABASES = {
         pool_size=env_int("BOTWATCH_DB_POOL_SIZE", 40, minimum=2),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The database holds encrypted credentials and every login's password hash: 0600, journals too.
+    private_sqlite(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))
@@ -110,6 +128,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Brute-force protection (django-axes): BOTWATCH_LOGIN_FAILURES wrong passwords for one user from
+# one address lock that pair out for BOTWATCH_LOCKOUT_MINUTES, on /login/ and /admin/login/ alike.
+# The pair, not the user alone: nobody can lock an admin out from elsewhere. Kept in the database,
+# so every web process sees it. Unlock: the Users page, or `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("BOTWATCH_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("BOTWATCH_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
+# How many proxies of our own sit in front of the web process (X-Forwarded-For; 0: REMOTE_ADDR).
+BOTWATCH_TRUSTED_PROXIES = env_int("BOTWATCH_TRUSTED_PROXIES", 0, minimum=0)
+# Two-factor login (dashboard/twofactor.py): optional for everyone, required for admins with this.
+BOTWATCH_REQUIRE_2FA = env_bool("BOTWATCH_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "BotWatch"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -188,9 +222,48 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes logs every start and successful login; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
-    CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
+# Security headers on every response (README "Security"). The policy allows nothing inline:
+# scripts and styles are static files (htmx's own indicator style is off, see base.html).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],  # data: for the two-factor QR code
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+if DEBUG:
+    # Developers see what the policy would block in the browser's console; Django's debug pages work.
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+
+SESSION_COOKIE_AGE = 3600 * env_int("BOTWATCH_SESSION_HOURS", 12, minimum=1)
+# Served over HTTPS (behind a TLS proxy, usually): HSTS, secure cookies, redirect plain http.
+HTTPS_ONLY = SITE_URL.startswith("https://") and not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env_int("BOTWATCH_HSTS_SECONDS", 31536000, minimum=0) if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("BOTWATCH_HSTS_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("BOTWATCH_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+# The compose health check probes http://127.0.0.1:8000/healthz from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a TLS proxy: the header it sets and the value that means https, e.g. HTTP_X_FORWARDED_PROTO,https.
+# Only with a proxy that overwrites that header: a client could set it otherwise.
+SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
+# Preloading HSTS into browsers is a decision for the owner of the whole domain, not for BotWatch.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]

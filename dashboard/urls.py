@@ -3,10 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard import health
-from dashboard.views import auth
+from dashboard.views import auth, twofactor
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/verify/", twofactor.login_verify, name="login-verify"),
     path("logout/", auth.logout, name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),

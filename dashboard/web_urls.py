@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import account, alerts, bot_health, bots, manage, overview, portals
+from dashboard.views import account, alerts, bot_health, bots, manage, overview, portals, twofactor
 
 app_name = "dashboard"
 
@@ -33,10 +33,13 @@ urlpatterns = [
     path("account/", account.account, name="account"),
     path("account/email/", account.account_email, name="account-email"),
     path("account/every-portal/", account.subscribe_every_portal, name="subscribe-every-portal"),
+    path("account/two-factor/", twofactor.two_factor, name="account-two-factor"),
     # Administration
     path("portal-file/", manage.portal_file, name="portal-file"),
     path("portal-file/download/", manage.portal_file_download, name="portal-file-download"),
     path("audit/", manage.audit_log, name="audit-log"),
     path("users/", manage.user_list, name="user-list"),
     path("users/<int:pk>/role/", manage.user_role, name="user-role"),
+    path("users/<int:pk>/unlock/", manage.user_unlock, name="user-unlock"),
+    path("users/<int:pk>/two-factor/remove/", twofactor.user_remove_two_factor, name="user-remove-two-factor"),
 ]

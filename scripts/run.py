@@ -69,8 +69,17 @@ def import_demo_when_ready(honcho: subprocess.Popen) -> None:
     manage("import_portals", str(DEMO_FILE))
 
 
+def tighten_env_file() -> None:
+    """A .env written before it was created 0600 (or copied in) holds the keys: owner only."""
+    env_file = ROOT / ".env"
+    if env_file.exists() and env_file.stat().st_mode & 0o077:
+        env_file.chmod(0o600)
+        print(f"{env_file} was readable by other users; it is now mode 600 (it holds the secret keys).")
+
+
 def main() -> int:
     os.chdir(ROOT)
+    tighten_env_file()
     manage("migrate", "--noinput", "-v0")
     ensure_admin()
     demo = wants_demo()

@@ -5,11 +5,11 @@ import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from checks.alerts.messages import recipients_for
+from checks.alerts.messages import header_text, recipients_for
 from checks.models import Notification
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,20 @@ class EmailNotifier:
                 raise NotifierError("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")
             Notification.objects.filter(pk=notification.pk).update(recipients=notification.recipients)
         message = EmailMultiAlternatives(
-            subject=notification.subject,
+            # Cleaned again here: rows written before subjects were cleaned may still be pending.
+            subject=header_text(notification.subject),
             body=notification.text_body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=list(notification.recipients),
             # RFC 3834: keeps vacation responders and ticket systems from answering alerts.
-            headers={"Auto-Submitted": "auto-generated", "X-BotWatch-Notification": notification.key},
+            headers={"Auto-Submitted": "auto-generated", "X-BotWatch-Notification": header_text(notification.key)},
         )
         message.attach_alternative(notification.html_body, "text/html")
         try:
             get_connection(fail_silently=False).send_messages([message])
+        except BadHeaderError as exc:
+            # The same message would be refused on every attempt: retrying cannot help.
+            raise NotifierError(f"the message cannot be sent: {exc}", permanent=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise NotifierError(f"every recipient was refused: {_refusals(exc)}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:

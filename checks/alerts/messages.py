@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 
 Kind = IncidentEvent.Kind
 REDACTED = "[redacted]"
+SUBJECT_MAX = 250  # Notification.subject holds 300; mail clients cut long subjects anyway
+
+
+def header_text(value: str, limit: int = SUBJECT_MAX) -> str:
+    """A value fit for an email header: one line, control characters gone, bounded.
+
+    Error codes come from portals and bot codes from admins; a CR or LF in a header makes
+    Django refuse the whole message (BadHeaderError), and would otherwise inject headers.
+    """
+    printable = "".join(ch if ch.isprintable() else " " for ch in str(value))
+    return " ".join(printable.split())[:limit]
 
 
 @dataclass
@@ -156,7 +167,7 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
         "site_url": settings.SITE_URL,
         "reminder_hours": settings.BOTWATCH_REMINDER_HOURS,
     }
-    subject = _subject(kind, portal, rows)
+    subject = header_text(_subject(kind, portal, rows))
     ctx["subject"] = subject
     # Template tags leave blank runs behind; a plain-text email reads better without them.
     text = re.sub(r"\n{3,}", "\n\n", render_to_string(f"emails/{kind}.txt", ctx)).strip() + "\n"

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from checks.models import Portal, Subscription
+from dashboard import twofactor
 from dashboard.forms import AccountEmailForm
 from dashboard.views.common import audit, get_portal, redirect_back
 
@@ -31,6 +32,7 @@ def _account_page(request: HttpRequest, form: AccountEmailForm, status: int = 20
         "form": form,
         "every_portal": any(s.portal_id is None for s in subscriptions),
         "portals": [s.portal for s in subscriptions if s.portal_id is not None],
+        "two_factor": twofactor.has_device(request),
     }
     return render(request, "dashboard/account.html", ctx, status=status)
 

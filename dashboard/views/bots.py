@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from checks.alerts import actions
 from checks.models import DailyStat, Incident, Verification
 from checks.status import Status
+from dashboard.csv_export import download_name, safe_row
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
 from dashboard.views.bot_health import health_context
@@ -180,21 +181,25 @@ class _Echo:
 
 @login_required
 def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    """The (filtered) verification history as CSV, streamed: months of rows never sit in memory."""
+    """The (filtered) verification history as CSV, streamed: months of rows never sit in memory.
+
+    Every cell goes through safe_row: descriptions come from portals, codes from admins.
+    """
     bot = get_bot(pk)
     rows, _ = _history(request, bot.pk)
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(["portal", "bot", *CSV_FIELDS])
+        yield writer.writerow(safe_row(["portal", "bot", *CSV_FIELDS]))
         for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
             values = list(row)
             values[0] = values[0].isoformat()
             values[-2] = "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in values[-2] or [])
-            yield writer.writerow([bot.portal.name, bot.label, *values])
+            yield writer.writerow(safe_row([bot.portal.name, bot.label, *values]))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{bot.portal.name}-{bot.label}-history.csv"'
+    name = download_name(bot.portal.name, bot.label, suffix="-history.csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

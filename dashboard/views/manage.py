@@ -1,19 +1,26 @@
 """Management (admin role): portals and their bots, the portal file, the audit log, users."""
 
+from axes.models import AccessAttempt
+from axes.utils import reset as reset_lockout
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
-from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
+from checks.portal_export import export_portal_file
+from checks.portal_file import PortalFileError, import_portal_file
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
@@ -176,22 +183,26 @@ def bot_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def portal_file(request: HttpRequest) -> HttpResponse:
     """Upload (the same importer and errors as `manage.py import_portals`) and download."""
     require_role(request, Role.ADMIN)
-    problems = None
+    ctx = {"nav": "portal-file", "form": PortalFileForm(), "problems": None}
     if request.method == "POST":
-        form = PortalFileForm(request.POST, request.FILES)
+        try:
+            form = ctx["form"] = PortalFileForm(request.POST, request.FILES)
+        except RequestDataTooBig:
+            # Pasted text beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read the form at all.
+            ctx["problems"] = ctx["problem_count"] = None
+            ctx["too_big"] = "The pasted text is too large to paste: upload it as a file (up to 5 MB)."
+            return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():
             try:
                 summary = import_portal_file(
                     form.cleaned_data["content"], fmt=form.cleaned_data["fmt"], actor=request.user.get_username()
                 )
             except PortalFileError as exc:
-                problems = exc.problems
+                ctx.update(problems=exc.problems, problem_count=exc.count)
             else:
                 messages.success(request, f"Portal file imported: {summary}.")
                 return redirect("dashboard:portal-list")
-    else:
-        form = PortalFileForm()
-    return render(request, "dashboard/portal_file.html", {"nav": "portal-file", "form": form, "problems": problems})
+    return render(request, "dashboard/portal_file.html", ctx)
 
 
 @login_required
@@ -218,7 +229,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def user_list(request: HttpRequest) -> HttpResponse:
     require_role(request, Role.ADMIN)
     users = list(get_user_model().objects.prefetch_related("groups").order_by("username"))
-    rows = [{"user": u, "role": _role_from_prefetch(u)} for u in users]
+    locked = _locked_out_usernames()
+    with_2fa = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
+    rows = [
+        {"user": u, "role": _role_from_prefetch(u), "locked_out": u.username in locked, "two_factor": u.pk in with_2fa}
+        for u in users
+    ]
     form = UserCreateForm()
     if request.method == "POST":
         form = UserCreateForm(request.POST)
@@ -230,6 +246,25 @@ def user_list(request: HttpRequest) -> HttpResponse:
             return redirect("dashboard:user-list")
     ctx = {"nav": "users", "rows": rows, "form": form, "role_form": RoleForm()}
     return render(request, "dashboard/user_list.html", ctx)
+
+
+def _locked_out_usernames() -> set[str]:
+    """Users that django-axes locks out now, from at least one address."""
+    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
+    counts = recent.values("username").annotate(n=Max("failures_since_start"))
+    return {row["username"] for row in counts if row["n"] >= settings.AXES_FAILURE_LIMIT}
+
+
+@login_required
+@require_POST
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lifts the login lockout of a user, from every address (as `manage.py axes_reset_username`)."""
+    require_role(request, Role.ADMIN)
+    user = get_object_or_404(get_user_model(), pk=pk)
+    cleared = reset_lockout(username=user.get_username())
+    audit(request, "unlock login", user, {"failed logins cleared": cleared})
+    messages.success(request, f"{user.get_username()} can log in again.")
+    return redirect("dashboard:user-list")
 
 
 def _role_from_prefetch(user) -> str:

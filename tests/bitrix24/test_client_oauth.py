@@ -49,8 +49,8 @@ def test_expired_token_is_refreshed_once_and_the_new_pair_is_stored(sim):
     with connection.cursor() as cursor:
         cursor.execute("SELECT oauth_access_token, oauth_refresh_token FROM checks_portal WHERE id = %s", [portal.pk])
         raw_access, raw_refresh = cursor.fetchone()
-    assert raw_access.startswith("fernet:") and stored.oauth_access_token not in raw_access
-    assert raw_refresh.startswith("fernet:") and stored.oauth_refresh_token not in raw_refresh
+    assert raw_access.startswith("fernet2:") and stored.oauth_access_token not in raw_access
+    assert raw_refresh.startswith("fernet2:") and stored.oauth_refresh_token not in raw_refresh
 
 
 def test_a_fresh_token_is_used_without_another_refresh(sim):

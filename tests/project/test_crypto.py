@@ -58,7 +58,7 @@ def test_database_file_holds_no_credential_in_clear(tmp_path):
 def test_columns_hold_ciphertext_and_models_see_plaintext():
     portal = Portal.objects.create(name="acme", url="https://a.example.com", webhook_user_id=1, webhook_code="k3y")
     bot = Bot.objects.create(portal=portal, code="b", bot_token="tok")
-    assert stored("checks_portal", "webhook_code", portal.pk).startswith("fernet:")
+    assert stored("checks_portal", "webhook_code", portal.pk).startswith("fernet2:")
     assert "k3y" not in stored("checks_portal", "webhook_code", portal.pk)
     assert "tok" not in stored("checks_bot", "bot_token", bot.pk)
     assert Portal.objects.get(pk=portal.pk).webhook_code == "k3y"

@@ -180,7 +180,7 @@ def test_bad_file_reports_every_problem_with_its_place(tmp_path):
     expected = [
         "portals[1]: unknown key 'colour'",
         "portals[1]: name 'bad name!' may only hold letters",
-        "portals[1]: url 'ftp://nowhere' must be an https:// address",
+        "portals[1]: url: The address must be an https:// address with a host name",
         "portals[1].webhook: user_id must be a positive whole number",
         "portals[1].webhook: code is required",
         "portals[1].alert_emails[0]: 'not-an-email' is not an email address",
@@ -237,9 +237,7 @@ def test_http_url_needs_allow_http(tmp_path, settings):
     settings.BOTWATCH_ALLOW_HTTP = False
     text = GOOD.replace("https://acme.bitrix24.com", "http://acme.bitrix24.com")
     problems = import_problems(tmp_path, text)
-    assert problems == [
-        "portals[0]: url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
-    ]
+    assert problems == ["portals[0]: url: Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"]
 
 
 @pytest.mark.django_db

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from checks.models import AuditLog
-from checks.portal_file import export_portal_file
+from checks.portal_export import export_portal_file
+from checks.private_files import write_private
 
 
 class Command(BaseCommand):
@@ -19,10 +20,11 @@ class Command(BaseCommand):
         if with_secrets:
             AuditLog.objects.create(actor="export_portals", action="export-with-secrets", object_type="portal file")
         if output:
-            path = Path(output)
-            path.write_text(text, encoding="utf-8")
             if with_secrets:
-                path.chmod(0o600)
+                # 0600 before the first byte: the file holds every credential in clear.
+                write_private(output, text.encode("utf-8"))
+            else:
+                Path(output).write_text(text, encoding="utf-8")
             self.stderr.write(f"Wrote {output}")
         else:
             self.stdout.write(text, ending="")

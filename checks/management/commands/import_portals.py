@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from checks.bounded_load import MAX_FILE_BYTES, LimitError, check_size
 from checks.portal_file import PortalFileError, import_portal_file
 
 
@@ -13,19 +14,28 @@ class Command(BaseCommand):
         parser.add_argument("file", help="path of the portal file (.yaml, .yml or .json), or - for standard input")
 
     def handle(self, *args, file: str, **options):
-        if file == "-":
-            text, fmt = sys.stdin.read(), None
-        else:
-            path = Path(file)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise CommandError(f"{file}: cannot read the file: {exc.strerror or exc}", returncode=2) from None
-            fmt = "json" if path.suffix.lower() == ".json" else None
+        try:
+            text, fmt = self.read(file)
+        except LimitError as exc:
+            self.stderr.write(str(exc))
+            raise CommandError(f"{file}: 1 problem(s); nothing was imported", returncode=2) from None
         try:
             summary = import_portal_file(text, fmt=fmt, actor="import_portals")
         except PortalFileError as exc:
             for problem in exc.problems:
                 self.stderr.write(problem)
-            raise CommandError(f"{file}: {len(exc.problems)} problem(s); nothing was imported", returncode=2) from None
+            raise CommandError(f"{file}: {exc.count} problem(s); nothing was imported", returncode=2) from None
         self.stdout.write(self.style.SUCCESS(f"Imported {file}: {summary}"))
+
+    def read(self, file: str) -> tuple[str, str | None]:
+        """The file's text and format; a file over the size limit is refused before it is read."""
+        if file == "-":
+            # One character more than the limit allows is enough to refuse it (checked in bytes later).
+            return sys.stdin.read(MAX_FILE_BYTES + 1), None
+        path = Path(file)
+        try:
+            check_size(path.stat().st_size)
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{file}: cannot read the file: {exc.strerror or exc}", returncode=2) from None
+        return text, "json" if path.suffix.lower() == ".json" else None

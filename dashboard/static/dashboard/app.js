@@ -46,6 +46,11 @@
     if (el && !window.confirm(el.dataset.confirm)) e.preventDefault();
   });
 
+  // <select data-autosubmit>: choosing an option submits its form (no inline handler: see the CSP).
+  document.addEventListener("change", function (e) {
+    if (e.target.matches("[data-autosubmit]") && e.target.form) e.target.form.submit();
+  });
+
   // Forms in datetime-local inputs speak the viewer's clock; send the offset along.
   document.addEventListener("submit", function (e) {
     var tz = e.target.querySelector("input[name=tz_offset]");

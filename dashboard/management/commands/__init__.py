@@ -1,0 +1,1 @@
+"""`manage.py` commands about accounts: disable_2fa."""

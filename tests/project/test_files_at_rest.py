@@ -1,0 +1,108 @@
+"""Files that hold secrets are the owner's alone (0600) from the moment they exist: the .env that
+`make run` writes, the SQLite database and its journals, and the export with secrets."""
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from checks.models import Bot, Portal
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(autouse=True)
+def _usual_umask():
+    # The umask of most shells: files would be 0644 and folders 0755 unless created otherwise.
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        SECRET_KEY="s" * 50,
+        BOTWATCH_SECRET_KEYS="k" * 32,
+        BOTWATCH_VAR_DIR=str(tmp_path / "var"),
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+
+
+def test_make_env_writes_the_file_0600_and_never_over_another(tmp_path):
+    target = tmp_path / ".env"
+    subprocess.run([sys.executable, "scripts/make_env.py", str(target)], cwd=ROOT, check=True)
+    assert mode(target) == 0o600
+    assert "SECRET_KEY=" in target.read_text()
+
+    before = target.read_text()
+    again = subprocess.run([sys.executable, "scripts/make_env.py", str(target)], cwd=ROOT, capture_output=True)
+    assert again.returncode != 0 and target.read_text() == before
+
+
+def test_sqlite_database_and_its_folder_are_private_from_the_start(tmp_path):
+    manage(tmp_path, "migrate", "-v0")
+    var = tmp_path / "var"
+    db = var / "botwatch.sqlite3"
+    assert mode(var) == 0o700
+    assert mode(db) == 0o600
+    # SQLite gives its write-ahead log and shared-memory file the database file's mode.
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.commit()
+        journals = [Path(f"{db}-wal"), Path(f"{db}-shm")]
+        assert all(p.exists() for p in journals)
+        assert [mode(p) for p in journals] == [0o600, 0o600]
+
+
+def test_an_existing_readable_database_is_made_private(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir()
+    db = var / "botwatch.sqlite3"
+    sqlite3.connect(db).close()
+    wal = Path(f"{db}-wal")
+    wal.touch()
+    db.chmod(0o644)
+    wal.chmod(0o644)
+    manage(tmp_path, "check")
+    assert mode(db) == 0o600 and mode(wal) == 0o600
+
+
+@pytest.mark.django_db
+def test_export_with_secrets_is_0600_before_the_first_byte(tmp_path, monkeypatch):
+    portal = Portal.objects.create(name="acme", url="https://a.example.com", webhook_user_id=1, webhook_code="k3y")
+    Bot.objects.create(portal=portal, code="b", bot_token="tok-secret")
+    target = tmp_path / "backup.yaml"
+    target.write_text("old content\n")
+    target.chmod(0o644)
+    modes_at_write = []
+    real_write = os.write
+
+    def spy(fd, data):
+        modes_at_write.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", spy)
+    call_command("export_portals", "--with-secrets", "-o", str(target), stderr=StringIO())
+    monkeypatch.undo()
+
+    assert modes_at_write and set(modes_at_write) == {0o600}
+    assert mode(target) == 0o600
+    text = target.read_text()
+    assert "tok-secret" in text and "old content" not in text
