@@ -172,6 +172,9 @@ def new_stats() -> dict:
         "oauth_refreshes": 0,
         "faults_fired": 0,
         "methods": Counter(),
+        "in_flight": 0,
+        "max_in_flight": 0,
+        "requests_with_cookie": 0,
     }
 
 
