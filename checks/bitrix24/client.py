@@ -19,10 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.bitrix24 import batch
-from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
+from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
 from checks.bitrix24.outcome import classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
-from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
+from checks.bitrix24.transport import MAX_BODY, Answer, exchange, mask_url, thread_session
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
 from checks.status import Status
@@ -228,7 +228,7 @@ class Bitrix24Client:
     def _post(self, method: str, url: str, body: dict) -> Answer:
         if self.persist:
             wait_for_slot(self.portal.pk, self.sleep)
-        answer = post_json(self.session, url, body, timeouts())
+        answer = exchange(self.session, "POST", url, json=body, seconds=exchange_seconds())
         log.info(
             "portal=%s method=%s http=%s error=%s duration_ms=%d url=%s",
             self.portal.name,
