@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from checks.bitrix24.deadline import BudgetSpent
 from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json, status_for_http
 from checks.bitrix24.transport import exchange
 from checks.models import Portal
@@ -52,9 +53,12 @@ def lock_ttl() -> timedelta:
 
 
 def refresh_access_token(
-    portal: Portal, session: requests.Session, failed_token: str, *, persist: bool
+    portal: Portal, session: requests.Session, failed_token: str, *, persist: bool, max_wait: float | None = None
 ) -> RefreshResult:
-    """A working access token after `failed_token` was refused; rotated tokens land on `portal`."""
+    """A working access token after `failed_token` was refused; rotated tokens land on `portal`.
+
+    max_wait: seconds this may wait for another worker's refresh before BudgetSpent (the run's time).
+    """
     if not portal.oauth_refresh_token or not portal.oauth_client_id:
         missing = "refresh token" if not portal.oauth_refresh_token else "OAuth client id"
         return RefreshResult(False, description=f"access token refused and no {missing} is stored to refresh it")
@@ -66,11 +70,14 @@ def refresh_access_token(
             description="access token refused; a test connection does not refresh it, because the refresh "
             "token would rotate and the new one could not be stored (the worker refreshes it on its next check)",
         )
-    return _refresh_shared(portal, session, failed_token)
+    return _refresh_shared(portal, session, failed_token, max_wait)
 
 
-def _refresh_shared(portal: Portal, session: requests.Session, failed_token: str) -> RefreshResult:
-    deadline = time.monotonic() + lock_ttl().total_seconds() + 1
+def _refresh_shared(
+    portal: Portal, session: requests.Session, failed_token: str, max_wait: float | None
+) -> RefreshResult:
+    started = time.monotonic()
+    deadline = started + lock_ttl().total_seconds() + 1
     while True:
         if _reload_tokens(portal) and portal.oauth_access_token != failed_token:
             return RefreshResult(True, access_token=portal.oauth_access_token)  # another worker refreshed
@@ -79,6 +86,8 @@ def _refresh_shared(portal: Portal, session: requests.Session, failed_token: str
             return _refresh_holding(portal, session, failed_token, lease)
         if time.monotonic() > deadline:
             return RefreshResult(False, description="another worker's token refresh did not finish in time")
+        if max_wait is not None and time.monotonic() - started > max_wait:
+            raise BudgetSpent
         time.sleep(WAIT_STEP_S)
 
 

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 # Below the claim lease (checks.engine.claims, 600 s by default) so that a live task never
 # outlives its claim. The threads pool does not enforce Celery's time limits (prefork
-# does); there the engine's own budget (checks.engine.verify.RUN_BUDGET, 200 s of client calls per run)
-# keeps a run inside its lease, and the lease check at commit guards the rest.
+# does); there the run's own deadline (checks.engine.verify.run_seconds, at most 200 s of
+# client calls) keeps a run inside its lease, and the lease check at commit guards the rest.
 VERIFY_SOFT_LIMIT = 240
 VERIFY_HARD_LIMIT = 300
 WORKER_HEARTBEAT_EVERY = 15  # seconds

@@ -1,5 +1,6 @@
 """Management (admin role): portals and their bots, the portal file, the audit log, users."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.bitrix24.client import verify_bots
+from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
@@ -35,7 +37,11 @@ def _diff(before: dict, portal: Portal, secrets: list[str]) -> dict:
 
 
 def test_connection(form: PortalForm, formset) -> list[dict]:
-    """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written."""
+    """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written.
+
+    Within a deadline, so that a portal that never answers cannot hold the web worker: bots
+    left when it passes come back with no result ("not tested").
+    """
     portal = form.instance
     form.apply_secrets()
     bots = []
@@ -46,7 +52,9 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
         bots.append(bot)
     if not bots:
         return []
-    results = verify_bots(portal, bots, persist=False)
+    deadline = Deadline(2 * settings.BITRIX24_TIMEOUT + 5)
+    results: list = verify_bots(portal, bots, persist=False, deadline=deadline)
+    results += [None] * (len(bots) - len(results))
     return [{"bot": bot, "result": result} for bot, result in zip(bots, results, strict=True)]
 
 
@@ -93,7 +101,7 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
             # outcome comes back, so no secret ever travels back into a page.
             results = test_connection(form, formset) if valid else None
             ctx = {"results": results, "errors": None if valid else _error_list(form, formset)}
-            ctx["all_ok"] = results is not None and all(r["result"].ok for r in results)
+            ctx["all_ok"] = _all_ok(results)
             return render(request, "dashboard/_test_results.html", ctx)
         if valid and testing:
             results = test_connection(form, formset)
@@ -110,9 +118,13 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         "formset": formset,
         "portal": portal if portal.pk else None,
         "results": results,
-        "all_ok": results is not None and all(r["result"].ok for r in results),
+        "all_ok": _all_ok(results),
     }
     return render(request, "dashboard/portal_form.html", ctx)
+
+
+def _all_ok(results: list[dict] | None) -> bool:
+    return results is not None and all(r["result"] is not None and r["result"].ok for r in results)
 
 
 def _error_list(form: PortalForm, formset) -> list[str]:
