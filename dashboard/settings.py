@@ -9,6 +9,7 @@ on first run; production sets the variables in its environment.
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 from dashboard.env import (
     env_bool,
@@ -156,6 +157,27 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# The worker's pool and its size are set here (SPEC §2), so a plain `celery -A dashboard worker`
+# is right as it stands and --pool/--concurrency only override. Threads: a verification waits
+# on the network, so one process keeps many portals in flight.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env_int("BOTWATCH_WORKER_CONCURRENCY", 8, minimum=2)
+# Threads of each worker that verifications never take, so that alert deliveries and beat's
+# ticks always find one free (checks.engine.dispatch claims no more portals than the workers'
+# other threads can run).
+BOTWATCH_RESERVED_THREADS = env_int("BOTWATCH_RESERVED_THREADS", 2, minimum=1)
+# A queue per kind of task. A worker consumes every one of them unless started with -Q (big
+# deployments may dedicate workers to alerts and ticks). "celery", the single queue of earlier
+# releases, stays declared and consumed so that messages queued before an upgrade still run.
+TASK_QUEUES = ("verify", "alerts", "ticks", "maintenance", "celery")
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "checks.tasks.verify_portal": {"queue": "verify"},
+    "checks.tasks.dispatch_due": {"queue": "ticks"},
+    "checks.tasks.prune_history": {"queue": "maintenance"},
+    "checks.alert_tasks.*": {"queue": "alerts"},
+}
 
 # Email (SPEC §3): SMTP when EMAIL_HOST is set, else printed to the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "")

@@ -258,7 +258,7 @@ class Bitrix24Client:
         return f"{self.base_url}/rest/{self.portal.webhook_user_id}/{self.portal.webhook_code}/{method}"
 
     def _post(self, method: str, url: str, body: dict) -> Answer:
-        seconds = exchange_seconds()
+        seconds = self._call_seconds()
         spare = self._spare_seconds(seconds)
         if self.persist:
             wait_for_slot(self.portal.pk, self.sleep, max_wait=spare)
@@ -273,6 +273,11 @@ class Bitrix24Client:
             mask_url(url),
         )
         return answer
+
+    def _call_seconds(self) -> float:
+        """BITRIX24_TIMEOUT, or most of the run where that is shorter (a run shorter than one call)."""
+        seconds = exchange_seconds()
+        return seconds if self.deadline is None else min(seconds, 0.9 * self.deadline.seconds)
 
     def _spare_seconds(self, needed: float) -> float | None:
         """Seconds the run can wait and still give a call its full time; BudgetSpent when none are left.
@@ -297,9 +302,15 @@ class Bitrix24Client:
             Portal.objects.filter(pk=self.portal.pk).exclude(redirected_to=new_base).update(redirected_to=new_base)
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
-        spare = self._spare_seconds(exchange_seconds())
+        seconds = self._call_seconds()
+        spare = self._spare_seconds(seconds)
         refresh = refresh_access_token(
-            self.portal, self.session, self.portal.oauth_access_token, persist=self.persist, max_wait=spare
+            self.portal,
+            self.session,
+            self.portal.oauth_access_token,
+            persist=self.persist,
+            max_wait=spare,
+            seconds=seconds,
         )
         if refresh.ok:
             return self._call_retrying(method, params)

@@ -53,11 +53,18 @@ def lock_ttl() -> timedelta:
 
 
 def refresh_access_token(
-    portal: Portal, session: requests.Session, failed_token: str, *, persist: bool, max_wait: float | None = None
+    portal: Portal,
+    session: requests.Session,
+    failed_token: str,
+    *,
+    persist: bool,
+    max_wait: float | None = None,
+    seconds: float | None = None,
 ) -> RefreshResult:
     """A working access token after `failed_token` was refused; rotated tokens land on `portal`.
 
-    max_wait: seconds this may wait for another worker's refresh before BudgetSpent (the run's time).
+    max_wait: seconds this may wait for another worker's refresh before BudgetSpent (the run's
+    time); seconds: what the exchange with the OAuth server may take (BITRIX24_TIMEOUT).
     """
     if not portal.oauth_refresh_token or not portal.oauth_client_id:
         missing = "refresh token" if not portal.oauth_refresh_token else "OAuth client id"
@@ -70,11 +77,11 @@ def refresh_access_token(
             description="access token refused; a test connection does not refresh it, because the refresh "
             "token would rotate and the new one could not be stored (the worker refreshes it on its next check)",
         )
-    return _refresh_shared(portal, session, failed_token, max_wait)
+    return _refresh_shared(portal, session, failed_token, max_wait, seconds or exchange_seconds())
 
 
 def _refresh_shared(
-    portal: Portal, session: requests.Session, failed_token: str, max_wait: float | None
+    portal: Portal, session: requests.Session, failed_token: str, max_wait: float | None, seconds: float
 ) -> RefreshResult:
     started = time.monotonic()
     deadline = started + lock_ttl().total_seconds() + 1
@@ -83,7 +90,7 @@ def _refresh_shared(
             return RefreshResult(True, access_token=portal.oauth_access_token)  # another worker refreshed
         lease = _take_lock(portal.pk)
         if lease is not None:
-            return _refresh_holding(portal, session, failed_token, lease)
+            return _refresh_holding(portal, session, failed_token, lease, seconds)
         if time.monotonic() > deadline:
             return RefreshResult(False, description="another worker's token refresh did not finish in time")
         if max_wait is not None and time.monotonic() - started > max_wait:
@@ -91,13 +98,15 @@ def _refresh_shared(
         time.sleep(WAIT_STEP_S)
 
 
-def _refresh_holding(portal: Portal, session: requests.Session, failed_token: str, lease: datetime) -> RefreshResult:
+def _refresh_holding(
+    portal: Portal, session: requests.Session, failed_token: str, lease: datetime, seconds: float
+) -> RefreshResult:
     try:
         # The previous holder may have finished between our read and our lock.
         _reload_tokens(portal)
         if portal.oauth_access_token != failed_token:
             return RefreshResult(True, access_token=portal.oauth_access_token)
-        result = _refresh_now(portal, session)
+        result = _refresh_now(portal, session, seconds)
         if result.ok:
             _save_tokens(portal)
         return result
@@ -128,7 +137,7 @@ def _save_tokens(portal: Portal) -> None:
     Portal.objects.filter(pk=portal.pk).update(**{name: getattr(portal, name) for name in TOKEN_FIELDS})
 
 
-def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
+def _refresh_now(portal: Portal, session: requests.Session, seconds: float) -> RefreshResult:
     """One GET to the OAuth server; on success the new pair is set on `portal` (not saved)."""
     params = {
         "grant_type": "refresh_token",
@@ -136,9 +145,8 @@ def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
         "client_secret": portal.oauth_client_secret,
         "refresh_token": portal.oauth_refresh_token,
     }
-    answer = exchange(
-        session, "GET", settings.BITRIX24_OAUTH_URL, params=params, seconds=exchange_seconds(), max_body=MAX_TOKEN_BODY
-    )
+    url = settings.BITRIX24_OAUTH_URL
+    answer = exchange(session, "GET", url, params=params, seconds=seconds, max_body=MAX_TOKEN_BODY)
     if answer.failure is not None:
         _log(portal, "transport failure", answer.duration_ms)
         return RefreshResult(

@@ -82,7 +82,7 @@ def test_check_now_claims_and_enqueues_a_verification(simulator, django_capture_
     portal = add_portal(simulator, "acme", 2)
     Bot.objects.update(next_check_at=timezone.now() + timezone.timedelta(hours=1))
     with app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("celery")
+        queue = conn.SimpleQueue("verify")
         queue.clear()
         with django_capture_on_commit_callbacks(execute=True):
             assert dispatch.check_now(portal.pk) is True
@@ -121,7 +121,7 @@ def test_dispatch_ticks_the_heartbeat_and_enqueues_one_task_per_claimed_portal(s
     second = add_portal(simulator, "b", 1)
     engine_claims.claim_portal(second.pk)  # being verified already
     with app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("celery")
+        queue = conn.SimpleQueue("verify")
         queue.clear()
         assert dispatch.dispatch_due() == 1
         message = queue.get(timeout=5)
