@@ -9,6 +9,7 @@ that reaches a log line goes through `mask_url`, and urllib3's own DEBUG lines a
 the same way.
 """
 
+import http.cookiejar
 import logging
 import re
 import socket
@@ -62,11 +63,22 @@ def install_log_filter() -> None:
 install_log_filter()
 
 
+class NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Bitrix24 REST needs no cookies; a thread's session serves every portal, so it keeps none."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
+
+
 def thread_session() -> requests.Session:
     """One Session per thread: its pool keeps connections to each portal alive between calls."""
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        session.cookies.set_policy(NoCookies())
         # Retries are ours (bounded, paced, logged); urllib3 must not retry behind our back.
         adapter = DeadlineAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
         session.mount("https://", adapter)
