@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from checks.alerts.rules import validate_thresholds
+from checks.bitrix24 import netpolicy
 from checks.models import AuditLog, AuthType, Bot, Portal
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -148,6 +149,8 @@ class _Validator:
             self.problem(
                 where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
             )
+        elif problem := netpolicy.portal_url_problem(url):
+            self.problem(where, f"url: {problem}")
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.bitrix24 import netpolicy
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, Portal
 from dashboard.roles import Role
@@ -126,6 +127,9 @@ class PortalForm(DashboardSecretsForm):
         scheme = urlsplit(url).scheme
         if scheme != "https" and not (scheme == "http" and settings.BOTWATCH_ALLOW_HTTP):
             raise forms.ValidationError("Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http.")
+        problem = netpolicy.portal_url_problem(url)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return url
 
     def clean_alert_emails(self) -> list[str]:

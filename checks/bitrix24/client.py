@@ -13,13 +13,14 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24 import batch, preflight
+from checks.bitrix24 import batch, netpolicy, preflight
 from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
 from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport
@@ -168,14 +169,13 @@ class Bitrix24Client:
             result = classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
             return with_attempts(result, answer.attempts)
         if answer.http_status in REDIRECTS:
-            where = mask_url(answer.location) or "no Location"
             return BotResult(
                 bot_pk=None,
-                status=Status.ERROR,
+                status=Status.MISCONFIGURED,
                 http_status=answer.http_status,
                 duration_ms=answer.duration_ms,
-                error_description=f"HTTP {answer.http_status}: redirect to {where} not followed "
-                "(a second redirect, or to a plain http address)",
+                error_description=f"HTTP {answer.http_status}: "
+                + (answer.refusal or "a second redirect, not followed (the portal's address needs updating)"),
             )
         body = b"\x00not json" if answer.truncated else answer.body
         result = classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
@@ -241,6 +241,7 @@ class Bitrix24Client:
         # Exponential with full jitter, so workers that failed together do not retry together.
         return random.uniform(0.5, 1.0) * self.retry_delay * 2 ** (attempt - 1)
 
+    @sensitive_variables("url", "body", "params")
     def _send(self, method: str, params: dict) -> Answer:
         url = f"{self.base_url}/rest/{method}" if self._is_oauth else self._webhook_url(method)
         body = dict(params, auth=self.portal.oauth_access_token) if self._is_oauth else params
@@ -248,15 +249,20 @@ class Bitrix24Client:
         if answer.http_status in REDIRECTS and answer.location:
             # A renamed portal answers 302; requests would turn the POST into a body-less GET,
             # so re-POST the same body ourselves, once (settings/how-to-call-rest-api/change-domen.md).
-            target = urljoin(url, answer.location)
-            if preflight.scheme_problem(target) is None:
-                self._note_redirect(target)
-                answer = self._post(method, target, body)
+            try:
+                target = netpolicy.join(url, answer.location)
+                netpolicy.parse_address(target)
+            except netpolicy.AddressError as exc:
+                answer.refusal = f"portal answered a redirect to {exc}; not followed"
+                return answer
+            self._note_redirect(target)
+            answer = self._post(method, target, body)
         return answer
 
     def _webhook_url(self, method: str) -> str:
         return f"{self.base_url}/rest/{self.portal.webhook_user_id}/{self.portal.webhook_code}/{method}"
 
+    @sensitive_variables("url", "body")
     def _post(self, method: str, url: str, body: dict) -> Answer:
         seconds = self._call_seconds()
         spare = self._spare_seconds(seconds)
@@ -288,7 +294,7 @@ class Bitrix24Client:
         if self.deadline is None:
             return None
         spare = self.deadline.remaining() - needed
-        if spare < 0:
+        if spare < 0 or needed <= 0:
             raise BudgetSpent
         return spare
 

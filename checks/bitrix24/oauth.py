@@ -19,6 +19,7 @@ import requests
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from checks.bitrix24.deadline import BudgetSpent
 from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json, status_for_http
@@ -137,6 +138,7 @@ def _save_tokens(portal: Portal) -> None:
     Portal.objects.filter(pk=portal.pk).update(**{name: getattr(portal, name) for name in TOKEN_FIELDS})
 
 
+@sensitive_variables("params")
 def _refresh_now(portal: Portal, session: requests.Session, seconds: float) -> RefreshResult:
     """One GET to the OAuth server; on success the new pair is set on `portal` (not saved)."""
     params = {

@@ -1,32 +1,16 @@
 """What is wrong with a portal before any call is made: its address and its credentials."""
 
-from urllib.parse import urlsplit
-
-from django.conf import settings
-
+from checks.bitrix24 import netpolicy
 from checks.models import AuthType, Portal
 
 
 def portal_problem(portal: Portal) -> str | None:
     """Why the portal cannot be called as it is configured (it is then `misconfigured`), or None."""
-    return scheme_problem(portal.url) or auth_problem(portal)
-
-
-def scheme_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname and settings.BOTWATCH_ALLOW_HTTP:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        return (
-            f"portal address http://{parts.hostname} uses plain http: Bitrix24 requires HTTPS "
-            "(BOTWATCH_ALLOW_HTTP=1 allows it, e.g. for the simulator)"
-        )
-    # Only the scheme and host: the rest of a bad URL may hold a credential.
-    return (
-        f"portal address (scheme {parts.scheme or 'missing'!r}, host {parts.hostname or 'missing'!r}) is not https://"
-    )
+    try:
+        netpolicy.parse_address(portal.url)
+    except netpolicy.AddressError as exc:
+        return str(exc)
+    return auth_problem(portal)
 
 
 def auth_problem(portal: Portal) -> str | None:

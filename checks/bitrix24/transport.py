@@ -100,6 +100,7 @@ class Answer:
     detail: str = ""
     truncated: bool = False
     attempts: int = 1
+    refusal: str = ""  # a redirect not followed: why (checks.bitrix24.client)
 
     @cached_property
     def payload(self) -> Any:
@@ -151,19 +152,16 @@ def exchange(
 @sensitive_variables("url", "body", "params")
 def _exchange(session, method, url, body, params, seconds, max_body) -> Answer:
     try:
-        response = session.request(
-            method,
-            url,
-            json=body,
-            params=params,
-            timeout=(min(seconds, 5.0), seconds),
-            allow_redirects=False,
-            stream=True,
-            headers={"Accept": "application/json"},
-        )
+        request = requests.Request(method, url, json=body, params=params, headers={"Accept": "application/json"})
+        prepared = session.prepare_request(request)
+        options = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        # The adapter itself, not Session.send: that one works out where a redirect would lead
+        # even when it does not follow it, and raises on a broken Location before we see it.
+        adapter = session.get_adapter(prepared.url)
+        response = adapter.send(prepared, timeout=(min(seconds, 5.0), seconds), **options)
         with response:
             content, truncated = _read_limited(response, max_body)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError, UnicodeError) as exc:
         failure, detail = describe_exception(exc, url)
         return Answer(failure=failure, detail=detail)
     return Answer(
@@ -198,6 +196,16 @@ def _host_port(url: str) -> str:
         return "the portal's host"
 
 
+INVALID_ADDRESS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    urllib3.exceptions.LocationParseError,
+    ValueError,
+    UnicodeError,
+)
+
+
 def describe_exception(exc: BaseException, url: str) -> tuple[TransportFailure, str]:
     """Which kind of transport failure, and a detail naming the host, never the URL path."""
     host = _host_port(url)
@@ -213,8 +221,9 @@ def describe_exception(exc: BaseException, url: str) -> tuple[TransportFailure, 
         return TransportFailure.REFUSED, f"{host} refused the connection"
     if _any(causes, ConnectionResetError) or _any(causes, urllib3.exceptions.ProtocolError):
         return TransportFailure.RESET, f"{host} closed the connection without a complete answer"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return TransportFailure.OTHER, f"invalid portal address for host {host.rpartition(':')[0]}"
+    if _any(causes, INVALID_ADDRESS):
+        # Never str(exc): requests puts the whole URL, webhook code included, in these messages.
+        return TransportFailure.INVALID_ADDRESS, f"portal address for host {host.rpartition(':')[0]} cannot be used"
     return TransportFailure.OTHER, f"{host}: {type(exc).__name__}"
 
 

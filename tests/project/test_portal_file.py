@@ -261,3 +261,11 @@ def test_missing_file_exits_2(tmp_path):
         call_command("import_portals", str(tmp_path / "nope.yaml"))
     assert excinfo.value.returncode == 2
     assert "nope.yaml: cannot read the file" in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_an_address_botwatch_could_not_call_is_a_problem(tmp_path):
+    text = GOOD.replace("https://acme.bitrix24.com", "https://acme.bitrix24.com:99999")
+    assert import_problems(tmp_path, text) == [
+        "portals[0]: url: portal address https://acme.bitrix24.com: port is not a number from 1 to 65535"
+    ]

@@ -1,11 +1,12 @@
-"""The edit form's "Test connection" against real portals: bounded in time, and nothing it does
-goes unrecorded."""
+"""The portal form against real portals: addresses it refuses, a "Test connection" bounded in time
+that says no more than the status, and stored credentials that stay with their host."""
 
 import time
 
 import pytest
 from django.urls import reverse
 
+from checks.models import Portal
 from dashboard.views import manage
 from tests.dashboard.test_dashboard_manage import portal_post
 
@@ -52,3 +53,10 @@ def test_bots_left_when_the_test_runs_out_of_time_are_shown_as_not_tested(admin_
     body = response.content.decode()
     assert 'data-test-result="support_bot" data-status="not-tested"' in body
     assert acme.stats("acme")["requests"] == 0
+
+
+def test_an_address_with_a_port_out_of_range_is_a_field_error(admin_client, acme):
+    url = acme.portal_url("acme").replace(str(acme._server.server_port), "99999")
+    response = admin_client.post(reverse("dashboard:portal-create"), portal_post(url, action="save"))
+    assert "port is not a number from 1 to 65535" in response.content.decode()
+    assert not Portal.objects.exists()

@@ -1,0 +1,77 @@
+"""Portal addresses and redirect targets that cannot be used: classified, never raised, never leaked."""
+# ruff: noqa: F811 - the fixtures imported from tests.bitrix24.helpers are parameters here
+
+import logging
+import sys
+
+import pytest
+
+from checks.bitrix24.client import verify_bots
+from checks.engine import verify
+from checks.models import Bot, Incident, Portal, Verification
+from checks.status import Status
+from dashboard.logformat import MaskingFormatter
+from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
+    WEBHOOK_CODE,
+    fast,
+    sim,
+    webhook_bot,
+    webhook_portal,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
+
+
+def legacy_portal(url: str) -> Portal:
+    """A row written before the address checks existed (the ORM does not validate)."""
+    portal = Portal.objects.create(name="legacy", url=url, webhook_user_id=1, webhook_code=WEBHOOK_CODE, pace_rate=100)
+    portal.bots.create(code="support_bot", bot_token="bot-token-secret-x")
+    portal.bots.create(code="sales_bot", bot_token="bot-token-secret-y")
+    return portal
+
+
+def test_a_port_out_of_range_is_misconfigured_without_a_request_or_a_leak(caplog):
+    caplog.set_level(logging.DEBUG)
+    portal = legacy_portal("http://127.0.0.1:99999/acme")
+    results = verify_bots(portal, list(portal.bots.all()))
+    assert [r.status for r in results] == [Status.MISCONFIGURED] * 2
+    assert results[0].error_description.startswith("portal address http://127.0.0.1: port ")
+    assert WEBHOOK_CODE not in caplog.text
+    assert all(WEBHOOK_CODE not in r.error_description for r in results)
+
+
+def test_a_run_over_a_portal_with_a_bad_address_records_every_bot():
+    portal = legacy_portal("http://127.0.0.1:99999/acme")
+    rows = verify.verify_portal(portal.pk, manual=True)
+    assert len(rows) == 2 and {r.status for r in rows} == {Status.MISCONFIGURED}
+    assert set(Bot.objects.values_list("status", flat=True)) == {Status.MISCONFIGURED}
+
+
+def test_a_redirect_to_an_invalid_address_is_misconfigured_and_alerts_after_two_runs(
+    sim, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.DEBUG)
+    portal = webhook_portal(sim)
+    bot = webhook_bot(sim, portal, "support_bot")
+    sim.inject_fault("acme", "redirect", location="http://[::1")
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            verify.verify_portal(portal.pk, manual=True, inline_alerts=True)
+    row = Verification.objects.filter(bot=bot).latest("checked_at")
+    assert row.status == Status.MISCONFIGURED and row.http_status == 302
+    assert "invalid address" in row.error_description
+    assert Incident.objects.filter(bot=bot, status=Status.MISCONFIGURED).exists()
+    assert sim.stats("acme")["requests"] == 2  # nothing followed
+    assert WEBHOOK_CODE not in caplog.text
+
+
+def test_log_lines_and_tracebacks_are_masked():
+    formatter = MaskingFormatter("%(message)s")
+    try:
+        raise ValueError(f"Failed to parse: http://127.0.0.1:99999/rest/1/{WEBHOOK_CODE}/imbot.v2.Bot.get")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "calling %s", ("/rest/7/abc123/x",), True)
+        record.exc_info = sys.exc_info()
+    text = formatter.format(record)
+    assert "/rest/7/***/x" in text and "/rest/1/***/imbot" in text
+    assert WEBHOOK_CODE not in text and "abc123" not in text
