@@ -13,14 +13,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24 import batch, netpolicy, preflight
+from checks.bitrix24 import batch, preflight, redirects
 from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
 from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport
@@ -32,7 +31,6 @@ from checks.status import Status
 
 log = logging.getLogger("checks.bitrix24")
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
 NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
 OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
@@ -168,14 +166,14 @@ class Bitrix24Client:
         if answer.failure is not None:
             result = classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
             return with_attempts(result, answer.attempts)
-        if answer.http_status in REDIRECTS:
+        if answer.http_status in redirects.REDIRECTS:
             return BotResult(
                 bot_pk=None,
                 status=Status.MISCONFIGURED,
                 http_status=answer.http_status,
                 duration_ms=answer.duration_ms,
-                error_description=f"HTTP {answer.http_status}: "
-                + (answer.refusal or "a second redirect, not followed (the portal's address needs updating)"),
+                error_description=f"HTTP {answer.http_status}: {answer.refusal or 'redirect not followed'}",
+                redirect_url=answer.redirect_to,
             )
         body = b"\x00not json" if answer.truncated else answer.body
         result = classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
@@ -245,25 +243,17 @@ class Bitrix24Client:
     def _send(self, method: str, params: dict) -> Answer:
         url = f"{self.base_url}/rest/{method}" if self._is_oauth else self._webhook_url(method)
         body = dict(params, auth=self.portal.oauth_access_token) if self._is_oauth else params
-        answer = self._post(method, url, body)
-        if answer.http_status in REDIRECTS and answer.location:
-            # A renamed portal answers 302; requests would turn the POST into a body-less GET,
-            # so re-POST the same body ourselves, once (settings/how-to-call-rest-api/change-domen.md).
-            try:
-                target = netpolicy.join(url, answer.location)
-                netpolicy.parse_address(target)
-            except netpolicy.AddressError as exc:
-                answer.refusal = f"portal answered a redirect to {exc}; not followed"
-                return answer
-            self._note_redirect(target)
-            answer = self._post(method, target, body)
+        answer = self.post(method, url, body)
+        if answer.http_status in redirects.REDIRECTS:
+            answer = redirects.follow(self, method, url, body, answer)
         return answer
 
     def _webhook_url(self, method: str) -> str:
         return f"{self.base_url}/rest/{self.portal.webhook_user_id}/{self.portal.webhook_code}/{method}"
 
     @sensitive_variables("url", "body")
-    def _post(self, method: str, url: str, body: dict) -> Answer:
+    def post(self, method: str, url: str, body: dict) -> Answer:
+        """One request of this run: paced, within the run's deadline, logged with its URL masked."""
         seconds = self._call_seconds()
         spare = self._spare_seconds(seconds)
         if self.persist:
@@ -297,15 +287,6 @@ class Bitrix24Client:
         if spare < 0 or needed <= 0:
             raise BudgetSpent
         return spare
-
-    def _note_redirect(self, target: str) -> None:
-        parts = urlsplit(target)
-        path = parts.path.split("/rest/")[0] if "/rest/" in parts.path else parts.path
-        new_base = f"{parts.scheme}://{parts.netloc}{path}".rstrip("/")
-        self.base_url = new_base  # later calls of this run go straight to the new address
-        self.redirect_url = new_base
-        if self.persist:
-            Portal.objects.filter(pk=self.portal.pk).exclude(redirected_to=new_base).update(redirected_to=new_base)
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
         seconds = self._call_seconds()

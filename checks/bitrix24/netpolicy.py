@@ -10,6 +10,30 @@ from urllib.parse import urljoin, urlsplit
 from django.conf import settings
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The cloud domains Bitrix24 serves portals under (<portal>.bitrix24.<zone>). A renamed cloud
+# portal may move to another name under the same zone, and credentials may follow it there.
+CLOUD_ZONES = [
+    "com",
+    "de",
+    "eu",
+    "es",
+    "fr",
+    "it",
+    "pl",
+    "ua",
+    "by",
+    "kz",
+    "in",
+    "com.br",
+    "com.tr",
+    "jp",
+    "cn",
+    "id",
+    "vn",
+    "ru",
+    "co",
+]
+BITRIX24_CLOUD_DOMAINS = tuple(f"bitrix24.{zone}" for zone in CLOUD_ZONES)
 
 
 class AddressError(ValueError):
@@ -82,6 +106,34 @@ def portal_url_problem(url: str) -> str | None:
     except AddressError as exc:
         return str(exc)
     return None
+
+
+def redirect_refusal(origin_url: str, target_url: str) -> str | None:
+    """None when a redirect from origin to target may carry the credentials (SPEC §5), else why not.
+
+    Allowed: the same host and port (an upgrade from http to https included), or a sibling one
+    label under the same Bitrix24 cloud domain. Never down to plain http, and http to http
+    only where BOTWATCH_ALLOW_HTTP allows the origin itself. AddressError for a broken target.
+    """
+    origin = parse_address(origin_url, allow_http=True)
+    target = parse_address(target_url, allow_http=True)
+    if target.scheme == "http" and (origin.scheme != "http" or not settings.BOTWATCH_ALLOW_HTTP):
+        return "plain http"
+    if target.host == origin.host and (target.port == origin.port or (origin.default_port and target.default_port)):
+        return None
+    if target.default_port and cloud_siblings(origin.host, target.host):
+        return None
+    return "another host"
+
+
+def cloud_siblings(first: str, second: str) -> bool:
+    """Both hosts are one label under the same Bitrix24 cloud domain (acme.bitrix24.com, b.bitrix24.com)."""
+    for domain in BITRIX24_CLOUD_DOMAINS:
+        suffix = "." + domain
+        labels = [host.removesuffix(suffix) for host in (first, second) if host.endswith(suffix)]
+        if len(labels) == 2 and all(label and "." not in label for label in labels):
+            return True
+    return False
 
 
 def join(url: str, location: str) -> str:

@@ -100,7 +100,8 @@ class Answer:
     detail: str = ""
     truncated: bool = False
     attempts: int = 1
-    refusal: str = ""  # a redirect not followed: why (checks.bitrix24.client)
+    refusal: str = ""  # a redirect not followed: why (checks.bitrix24.redirects)
+    redirect_to: str = ""  # ...and the portal address it pointed to, when there was one
 
     @cached_property
     def payload(self) -> Any:

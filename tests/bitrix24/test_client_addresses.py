@@ -6,11 +6,14 @@ import sys
 
 import pytest
 
+from checks.bitrix24 import client as client_module
 from checks.bitrix24.client import verify_bots
+from checks.bitrix24.transport import Answer
 from checks.engine import verify
 from checks.models import Bot, Incident, Portal, Verification
 from checks.status import Status
 from dashboard.logformat import MaskingFormatter
+from simulator.server import Simulator
 from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
     WEBHOOK_CODE,
     fast,
@@ -75,3 +78,54 @@ def test_log_lines_and_tracebacks_are_masked():
     text = formatter.format(record)
     assert "/rest/7/***/x" in text and "/rest/1/***/imbot" in text
     assert WEBHOOK_CODE not in text and "abc123" not in text
+
+
+@pytest.fixture
+def elsewhere():
+    """A second Bitrix24 on another address (127.0.0.2), hosting a portal of the same name."""
+    other = Simulator(seed=7)
+    other.start(host="127.0.0.2", port=0)
+    other.add_portal("acme", webhook_user_id=1, webhook_code=WEBHOOK_CODE)
+    other.add_bot("acme", code="support_bot", bot_token="tok-support_bot-secret")
+    yield other
+    other.stop()
+
+
+def test_a_redirect_to_another_host_is_refused_and_recorded_for_the_operator(sim, elsewhere):
+    portal = webhook_portal(sim)
+    bot = webhook_bot(sim, portal, "support_bot")
+    location = f"{elsewhere.portal_url('acme')}/rest/1/{WEBHOOK_CODE}/imbot.v2.Bot.get"
+    sim.inject_fault("acme", "redirect", location=location)
+    [result] = verify_bots(portal, [bot])
+    assert result.status == Status.MISCONFIGURED and result.http_status == 302
+    assert result.redirect_url == elsewhere.portal_url("acme")
+    assert "credentials not sent" in result.error_description
+    assert elsewhere.stats("acme")["requests"] == 0  # neither the bot token nor the webhook code went there
+    portal.refresh_from_db()
+    assert (portal.redirected_to, portal.redirect_refused) == (elsewhere.portal_url("acme"), True)
+    assert portal.url == sim.portal_url("acme")
+
+
+def test_a_redirect_from_https_down_to_http_is_refused_even_with_allow_http(monkeypatch, settings):
+    settings.BOTWATCH_ALLOW_HTTP = True
+    portal = legacy_portal("https://acme.bitrix24.com")
+    calls = []
+
+    def exchange(session, method, url, **kwargs):
+        calls.append(url)
+        return Answer(http_status=302, location="http://acme.bitrix24.com/rest/1/x/imbot.v2.Bot.get")
+
+    monkeypatch.setattr(client_module, "exchange", exchange)
+    [result] = verify_bots(portal, list(portal.bots.all()[:1]))
+    assert result.status == Status.MISCONFIGURED and "plain http" in result.error_description
+    assert len(calls) == 1
+
+
+def test_a_followed_redirect_that_redirects_again_is_not_followed_twice(sim):
+    portal = webhook_portal(sim, "oldname")
+    bot = webhook_bot(sim, portal, "support_bot")
+    sim.rename_portal("oldname", "newname")
+    sim.inject_fault("newname", "redirect", location=f"{sim.portal_url('third')}/rest/")
+    [result] = verify_bots(portal, [bot])
+    assert result.status == Status.MISCONFIGURED and "a second redirect" in result.error_description
+    assert sim.stats("newname")["requests"] == 2  # the rename's 302, then the one re-POST
