@@ -99,6 +99,17 @@ def parse_address(url: str, *, allow_http: bool | None = None) -> Address:
     return Address(scheme, host, port or DEFAULT_PORTS[scheme], f"{scheme}://{netloc}{parts.path}".rstrip("/"))
 
 
+def destination(url: str) -> str | None:
+    """Where a portal's credentials go (host, and port when not the default), or None for a broken URL.
+
+    http and https on the same host are one destination: an upgrade to https is no move.
+    """
+    try:
+        return parse_address(url, allow_http=True).destination
+    except AddressError:
+        return None
+
+
 def portal_url_problem(url: str) -> str | None:
     """What the forms and the importer say about an address BotWatch could not call, or None."""
     try:

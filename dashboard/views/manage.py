@@ -11,11 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
 from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
-from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
+from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
 
@@ -95,17 +96,18 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         formset = BotFormSet(request.POST, instance=portal, prefix="bots")
         valid = form.is_valid() and formset.is_valid()
         valid = valid and formset.check_tokens(form.cleaned_data["auth_type"])
+        valid = valid and check_new_host(form, formset)
         testing = request.POST.get("action") == "test"
+        if testing:
+            results = test_connection(form, formset) if valid else None
+            _audit_test(request, form, portal, results)
         if testing and request.htmx:
             # The form stays in the browser with what was typed (secrets included): only the
             # outcome comes back, so no secret ever travels back into a page.
-            results = test_connection(form, formset) if valid else None
-            ctx = {"results": results, "errors": None if valid else _error_list(form, formset)}
+            ctx = {"results": results, "errors": None if valid else _error_list(form, formset), "form": form}
             ctx["all_ok"] = _all_ok(results)
             return render(request, "dashboard/_test_results.html", ctx)
-        if valid and testing:
-            results = test_connection(form, formset)
-        elif valid:
+        if valid and not testing:
             saved = _save(request, form, formset, before)
             messages.success(request, f"Portal {saved.name} saved.")
             return redirect("dashboard:portal-detail", pk=saved.pk)
@@ -121,6 +123,20 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         "all_ok": _all_ok(results),
     }
     return render(request, "dashboard/portal_form.html", ctx)
+
+
+def _audit_test(request: HttpRequest, form: PortalForm, portal: Portal, results: list[dict] | None) -> None:
+    """Every test connection is recorded: it sends credentials somewhere, saved or not."""
+    url = getattr(form, "cleaned_data", {}).get("url") or ""
+    statuses = None if results is None else {r["bot"].label: str(r["result"].status) if r["result"] else "not tested"
+                                             for r in results}  # fmt: skip
+    changes = {
+        "host": netpolicy.destination(url),
+        "credentials sent to new host": results is not None and form.new_host() is not None,
+        "statuses": statuses,
+    }
+    label = portal.name if portal.pk else str(form.data.get("name", ""))[:100]
+    audit(request, "test connection", portal if portal.pk else None, changes, label=label)
 
 
 def _all_ok(results: list[dict] | None) -> bool:
@@ -190,7 +206,10 @@ def portal_file(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 summary = import_portal_file(
-                    form.cleaned_data["content"], fmt=form.cleaned_data["fmt"], actor=request.user.get_username()
+                    form.cleaned_data["content"],
+                    fmt=form.cleaned_data["fmt"],
+                    actor=request.user.get_username(),
+                    send_credentials_to=form.cleaned_data["send_credentials_to"],
                 )
             except PortalFileError as exc:
                 problems = exc.problems

@@ -9,6 +9,7 @@ from django.urls import reverse
 from checks.models import AuditLog, Portal
 from dashboard.views import manage
 from dashboard.views import portals as portals_views
+from simulator.server import Simulator
 from tests.dashboard.test_dashboard_manage import portal_post
 from tests.fixtures.dashboard import make_portal
 
@@ -107,3 +108,92 @@ def test_a_viewer_cannot_accept_a_new_address(client, viewer):
     )
     assert response.status_code == 403
     assert Portal.objects.get(pk=portal.pk).url == "https://acme.bitrix24.com"
+
+
+@pytest.fixture
+def elsewhere():
+    """A second Bitrix24 on another address (127.0.0.2) with a portal of the same name: where a
+    changed URL would send the stored secrets."""
+    other = Simulator(seed=7)
+    other.start(host="127.0.0.2", port=0)
+    other.add_portal("acme", webhook_user_id=1, webhook_code="k3y")
+    other.add_bot("acme", code="support_bot", bot_token="tok-1")
+    yield other
+    other.stop()
+
+
+def saved_portal(admin_client, sim) -> tuple[Portal, str]:
+    admin_client.post(reverse("dashboard:portal-create"), portal_post(sim.portal_url("acme"), action="save"))
+    portal = Portal.objects.get()
+    return portal, reverse("dashboard:portal-edit", args=[portal.pk])
+
+
+def moved(portal: Portal, url: str, **extra) -> dict:
+    """The edit form with the address changed and every secret left empty ("keep")."""
+    data = portal_post(url, code="", token="", **extra)
+    data.update({"bots-INITIAL_FORMS": "1", "bots-0-id": str(portal.bots.get().pk)})
+    return data
+
+
+def new_host(sim) -> str:
+    return f"127.0.0.2:{sim._server.server_port}"
+
+
+@pytest.mark.parametrize("action", ["test", "save"])
+def test_a_new_host_does_not_get_the_stored_secrets_unconfirmed(admin_client, acme, elsewhere, action):
+    portal, edit_url = saved_portal(admin_client, acme)
+    response = admin_client.post(edit_url, moved(portal, elsewhere.portal_url("acme"), action=action))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"Send the stored credentials to {new_host(elsewhere)}" in body
+    assert "Webhook code" in body and "bot token of support_bot" in body  # the fields to give again
+    assert elsewhere.stats("acme")["requests"] == 0
+    assert Portal.objects.get().url == acme.portal_url("acme")
+
+
+def test_confirming_the_new_host_sends_them_there(admin_client, acme, elsewhere):
+    portal, edit_url = saved_portal(admin_client, acme)
+    data = moved(portal, elsewhere.portal_url("acme"), action="test", confirm_credentials_host=new_host(elsewhere))
+    body = admin_client.post(edit_url, data).content.decode()
+    assert 'data-test-result="support_bot" data-status="ok"' in body
+    assert elsewhere.stats("acme")["requests"] == 1
+    entry = AuditLog.objects.get(action="test connection")
+    assert entry.changes["host"] == new_host(elsewhere) and entry.changes["credentials sent to new host"] is True
+    # Confirmed for that host only: another host still asks.
+    data = moved(portal, "http://127.0.0.3:9/acme", action="save", confirm_credentials_host=new_host(elsewhere))
+    assert "Send the stored credentials to 127.0.0.3:9" in admin_client.post(edit_url, data).content.decode()
+
+
+def test_secrets_given_again_need_no_confirmation(admin_client, acme, elsewhere):
+    portal, edit_url = saved_portal(admin_client, acme)
+    data = moved(portal, elsewhere.portal_url("acme"), action="save")
+    data.update({"webhook_code": "k3y", "bots-0-bot_token": "tok-1"})
+    assert admin_client.post(edit_url, data).status_code == 302
+    assert Portal.objects.get().url == elsewhere.portal_url("acme")
+
+
+def test_every_test_connection_is_audited(admin_client, acme):
+    portal, edit_url = saved_portal(admin_client, acme)
+    admin_client.post(edit_url, moved(portal, acme.portal_url("acme"), action="test"), HTTP_HX_REQUEST="true")
+    admin_client.post(reverse("dashboard:portal-create"), portal_post(acme.portal_url("acme"), name="", action="test"))
+    entries = list(AuditLog.objects.filter(action="test connection").order_by("id"))
+    assert len(entries) == 2
+    assert entries[0].object_id == str(portal.pk) and entries[0].changes["statuses"] == {"support_bot": "ok"}
+    assert entries[0].changes["credentials sent to new host"] is False
+    assert entries[1].changes["statuses"] is None  # the form had errors: nothing was called
+    assert "k3y" not in str([e.changes for e in entries]) and "tok-1" not in str([e.changes for e in entries])
+
+
+def test_the_portal_file_upload_takes_the_same_confirmation(admin_client, dashboard_admin):
+    make_portal("acme", n_bots=1, url="https://acme.bitrix24.com")
+    moved_file = (
+        "portals:\n  - name: acme\n    url: https://acme.example.org\n"
+        "    webhook: {user_id: 1}\n    bots: [{code: bot_0}]\n"
+    )
+    url = reverse("dashboard:portal-file")
+    body = admin_client.post(url, {"text": moved_file}).content.decode()
+    assert "url moves acme from acme.bitrix24.com to acme.example.org" in body
+    assert Portal.objects.get().url == "https://acme.bitrix24.com"
+    response = admin_client.post(url, {"text": moved_file, "send_credentials_to": "acme.example.org"})
+    assert response.status_code == 302
+    assert Portal.objects.get().url == "https://acme.example.org"

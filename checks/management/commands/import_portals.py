@@ -11,8 +11,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of the portal file (.yaml, .yml or .json), or - for standard input")
+        parser.add_argument(
+            "--send-credentials-to",
+            action="append",
+            default=[],
+            metavar="HOST",
+            help="a portal whose url moves to HOST may take its stored webhook code, OAuth secrets and bot "
+            "tokens there (repeat for several hosts); without it they must be given again in the file",
+        )
 
-    def handle(self, *args, file: str, **options):
+    def handle(self, *args, file: str, send_credentials_to: list[str], **options):
         if file == "-":
             text, fmt = sys.stdin.read(), None
         else:
@@ -23,7 +31,12 @@ class Command(BaseCommand):
                 raise CommandError(f"{file}: cannot read the file: {exc.strerror or exc}", returncode=2) from None
             fmt = "json" if path.suffix.lower() == ".json" else None
         try:
-            summary = import_portal_file(text, fmt=fmt, actor="import_portals")
+            summary = import_portal_file(
+                text,
+                fmt=fmt,
+                actor="import_portals",
+                send_credentials_to=[h.strip().lower() for h in send_credentials_to],
+            )
         except PortalFileError as exc:
             for problem in exc.problems:
                 self.stderr.write(problem)
