@@ -110,6 +110,7 @@ def configure(args: argparse.Namespace) -> dict:
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "BOTWATCH_SECRET_KEYS": "bench-encryption-key-0001",
         "BOTWATCH_ALLOW_HTTP": "1",
+        "BOTWATCH_ALLOW_PRIVATE_PORTALS": "1",  # the simulator listens on 127.0.0.1
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "CELERY_BROKER_URL": args.redis_url,

@@ -195,7 +195,12 @@ EMAIL_BACKEND = (
 # BotWatch behaviour.
 BOTWATCH_ALERT_EMAILS = env_emails("BOTWATCH_ALERT_EMAILS")
 BOTWATCH_ALLOW_HTTP = env_bool("BOTWATCH_ALLOW_HTTP", False)
+# Portal and token-server addresses on loopback, private and link-local networks (on-premise
+# portals on an internal network need it; the simulator too). Off: BotWatch cannot be pointed
+# at the services next to it (checks.bitrix24.netpolicy, checked when each connection opens).
+BOTWATCH_ALLOW_PRIVATE_PORTALS = env_bool("BOTWATCH_ALLOW_PRIVATE_PORTALS", False)
 BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info/oauth/token/")
+# Seconds a whole exchange with Bitrix24 may take, from name resolution to the answer's last byte.
 BITRIX24_TIMEOUT = env_float("BITRIX24_TIMEOUT", 10.0, minimum=0.1)
 # Bounded retries of QUERY_LIMIT_EXCEEDED, 5xx and connection errors, with exponential backoff and jitter.
 BITRIX24_RETRIES = env_int("BITRIX24_RETRIES", 2, minimum=0, maximum=5)

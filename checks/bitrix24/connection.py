@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
+from checks.bitrix24 import netpolicy
 from checks.bitrix24.deadline import Watch
 
 RESOLVER_THREADS = 8
@@ -77,8 +78,21 @@ def resolve(host: str, port: int, seconds: float | None) -> list:
         raise TimeoutError(f"resolving {host} took longer than {seconds:g} s") from None
 
 
+class AddressRefused(NewConnectionError):
+    """Every address the name resolved to is one BotWatch does not connect to (netpolicy.address_problem)."""
+
+    def __init__(self, conn, problem: str):
+        super().__init__(conn, problem)
+        self.problem = problem
+
+
 class DeadlineConnectionMixin:
-    """urllib3's connection, opened within the watch's time and registered with it."""
+    """urllib3's connection, opened within the watch's time and registered with it.
+
+    The address policy is applied here, to the addresses actually connected to, so a name
+    that resolves to a private address the second time (DNS rebinding) gets nowhere. Through
+    a proxy the proxy's own address is not judged: the operator chose it.
+    """
 
     def _new_conn(self) -> socket.socket:
         watch = current_watch()
@@ -91,7 +105,12 @@ class DeadlineConnectionMixin:
         except TimeoutError as exc:
             raise ConnectTimeoutError(self, f"resolving {self.host} timed out") from exc
         error: OSError | None = None
+        refused = ""
         for family, kind, proto, _, address in addresses:
+            problem = None if self.proxy else netpolicy.address_problem(address[0], host=self.host)
+            if problem:
+                refused = problem
+                continue
             sock = socket.socket(family, kind, proto)
             if watch is not None:
                 watch.add_socket(sock)
@@ -106,6 +125,8 @@ class DeadlineConnectionMixin:
             except OSError as exc:
                 error = exc
                 sock.close()
+        if error is None and refused:
+            raise AddressRefused(self, refused)
         if isinstance(error, TimeoutError):
             raise ConnectTimeoutError(self, f"connecting to {self.host} timed out") from error
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error

@@ -4,6 +4,7 @@ Pure, but for the settings it reads. Every message here names the scheme and the
 most, never a path or a query: a webhook address carries its code in the path.
 """
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -111,12 +112,51 @@ def destination(url: str) -> str | None:
 
 
 def portal_url_problem(url: str) -> str | None:
-    """What the forms and the importer say about an address BotWatch could not call, or None."""
+    """What the forms and the importer say about an address BotWatch could not call, or None.
+
+    A private address written out (an IP literal, localhost) is refused here already; a name
+    that resolves to one is refused when the connection opens (checks.bitrix24.connection).
+    """
     try:
-        parse_address(url)
+        address = parse_address(url)
     except AddressError as exc:
         return str(exc)
-    return None
+    if address.host == "localhost" or address.host.endswith(".localhost"):
+        return address_problem("127.0.0.1", host=address.host)
+    try:
+        ipaddress.ip_address(address.host)
+    except ValueError:
+        return None
+    return address_problem(address.host)
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def address_problem(ip: str, *, host: str = "", allow_private: bool | None = None) -> str | None:
+    """Why BotWatch does not connect to `ip`: loopback, private, link-local, shared or multicast; or None.
+
+    Unless BOTWATCH_ALLOW_PRIVATE_PORTALS. IPv6 forms that carry an IPv4 address (mapped,
+    6to4, NAT64) are judged by that address, so ::ffff:127.0.0.1 is loopback too.
+    """
+    allowed = settings.BOTWATCH_ALLOW_PRIVATE_PORTALS if allow_private is None else allow_private
+    if allowed:
+        return None
+    try:
+        address = ipaddress.ip_address(ip.split("%")[0])
+    except ValueError:
+        return f"{host or ip} is not an address BotWatch can connect to"
+    if address.version == 6:
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        address = embedded or address
+    if address.is_global and not address.is_multicast:
+        return None
+    return (
+        f"{host or ip} is on a loopback, private or link-local network "
+        "(BOTWATCH_ALLOW_PRIVATE_PORTALS=1 allows it, e.g. for on-premise portals)"
+    )
 
 
 def redirect_refusal(origin_url: str, target_url: str) -> str | None:

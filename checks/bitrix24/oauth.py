@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from checks.bitrix24.deadline import BudgetSpent
-from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json, status_for_http
+from checks.bitrix24.outcome import ADDRESS_FAILURES, TransportFailure, error_fields, parse_json, status_for_http
 from checks.bitrix24.transport import exchange
 from checks.models import Portal
 from checks.status import Status
@@ -153,7 +153,7 @@ def _refresh_now(portal: Portal, session: requests.Session, seconds: float) -> R
         _log(portal, "transport failure", answer.duration_ms)
         return RefreshResult(
             False,
-            status=Status.UNREACHABLE,
+            status=Status.MISCONFIGURED if answer.failure in ADDRESS_FAILURES else Status.UNREACHABLE,
             description=f"token refresh: {answer.failure.value}: {answer.detail}",
             timed_out=answer.failure == TransportFailure.TIMEOUT,
         )

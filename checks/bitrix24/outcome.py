@@ -71,10 +71,11 @@ class TransportFailure(StrEnum):
     RESET = "connection reset"
     OTHER = "connection failure"
     INVALID_ADDRESS = "invalid address"  # the configuration's fault, not the network's
+    REFUSED_ADDRESS = "address refused"  # a private network, BOTWATCH_ALLOW_PRIVATE_PORTALS off
 
 
 # Failures that no retry or patience cures: the address needs fixing (SPEC §5 misconfigured).
-ADDRESS_FAILURES = frozenset({TransportFailure.INVALID_ADDRESS})
+ADDRESS_FAILURES = frozenset({TransportFailure.INVALID_ADDRESS, TransportFailure.REFUSED_ADDRESS})
 
 
 def status_for_code(code: str, http_status: int | None) -> Status:

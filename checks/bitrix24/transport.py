@@ -25,7 +25,7 @@ import requests
 import urllib3
 from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24.connection import DeadlineAdapter, watching
+from checks.bitrix24.connection import AddressRefused, DeadlineAdapter, watching
 from checks.bitrix24.deadline import WATCHDOG
 from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json
 
@@ -211,6 +211,10 @@ def describe_exception(exc: BaseException, url: str) -> tuple[TransportFailure, 
     """Which kind of transport failure, and a detail naming the host, never the URL path."""
     host = _host_port(url)
     causes = list(_chain(exc))
+    refused = next((c for c in causes if isinstance(c, AddressRefused)), None)
+    if refused is not None:
+        # AddressRefused's text is ours (the host and the policy), unlike the library's errors.
+        return TransportFailure.REFUSED_ADDRESS, refused.problem
     if isinstance(exc, requests.Timeout):
         phase = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
         return TransportFailure.TIMEOUT, f"no progress {phase} to {host}"

@@ -16,6 +16,7 @@ from checks.bitrix24.client import verify_bots
 from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
+from checks.status import Status
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
@@ -37,6 +38,26 @@ def _diff(before: dict, portal: Portal, secrets: list[str]) -> dict:
     return changes
 
 
+# What Test connection says for each status: a fixed text, never what the network or the peer
+# said (refused ports, TLS errors, timings and error pages would map the server's own network).
+TEST_HINTS = {
+    Status.OK: "",
+    Status.NOT_FOUND: "The portal has no such bot.",
+    Status.NOT_OWNER: "The bot answered without its counters: its token is wrong or was rotated, "
+    "or the credentials are not those of the app that owns it.",
+    Status.AUTH_FAILED: "The portal refused the credentials.",
+    Status.MISCONFIGURED: "BotWatch does not call the portal like this: check the address (https, a private "
+    "network needs BOTWATCH_ALLOW_PRIVATE_PORTALS=1, a redirect to another host) and the credentials.",
+    Status.PORTAL_UNAVAILABLE: "The portal does not offer REST at the moment (plan, deleted or blocked).",
+    Status.RATE_LIMITED: "The portal is limiting requests: try again in a minute.",
+    Status.SERVER_ERROR: "The portal answered with a server error.",
+    Status.UNREACHABLE: "No complete answer: check the address; the portal may be down, too slow, "
+    "or not reachable from BotWatch.",
+    Status.BAD_RESPONSE: "Something answered, but not as Bitrix24 does: check the address.",
+    Status.ERROR: "The portal answered with an error.",
+}
+
+
 def test_connection(form: PortalForm, formset) -> list[dict]:
     """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written.
 
@@ -56,7 +77,10 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
     deadline = Deadline(2 * settings.BITRIX24_TIMEOUT + 5)
     results: list = verify_bots(portal, bots, persist=False, deadline=deadline)
     results += [None] * (len(bots) - len(results))
-    return [{"bot": bot, "result": result} for bot, result in zip(bots, results, strict=True)]
+    return [
+        {"bot": bot, "result": result, "hint": TEST_HINTS.get(result.status, "") if result else ""}
+        for bot, result in zip(bots, results, strict=True)
+    ]
 
 
 def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Portal:

@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from checks.bitrix24 import client as client_module
+from checks.bitrix24 import transport
 from checks.bitrix24.client import verify_bots
+from checks.bitrix24.oauth import refresh_access_token
 from checks.bitrix24.transport import Answer
 from checks.engine import verify
 from checks.models import Bot, Incident, Portal, Verification
@@ -17,6 +19,7 @@ from simulator.server import Simulator
 from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
     WEBHOOK_CODE,
     fast,
+    oauth_portal,
     sim,
     webhook_bot,
     webhook_portal,
@@ -129,3 +132,29 @@ def test_a_followed_redirect_that_redirects_again_is_not_followed_twice(sim):
     [result] = verify_bots(portal, [bot])
     assert result.status == Status.MISCONFIGURED and "a second redirect" in result.error_description
     assert sim.stats("newname")["requests"] == 2  # the rename's 302, then the one re-POST
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_portal_on_a_private_network_is_refused_without_a_request(sim, settings, monkeypatch, host):
+    settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
+    monkeypatch.setattr(transport._local, "session", None)  # no connection kept alive from before
+    portal = webhook_portal(sim)
+    bot = webhook_bot(sim, portal, "support_bot")
+    # Written by the ORM: the hostname one is only found out when it resolves, at connect time.
+    Portal.objects.filter(pk=portal.pk).update(url=portal.url.replace("127.0.0.1", host))
+    portal.refresh_from_db()
+    [result] = verify_bots(portal, [bot])
+    assert result.status == Status.MISCONFIGURED
+    assert "BOTWATCH_ALLOW_PRIVATE_PORTALS=1" in result.error_description
+    assert sim.stats("acme")["requests"] == 0
+
+
+def test_a_token_server_on_a_private_network_is_refused(sim, settings, monkeypatch):
+    settings.BITRIX24_OAUTH_URL = sim.oauth_url
+    portal = oauth_portal(sim)
+    settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
+    monkeypatch.setattr(transport._local, "session", None)  # no connection kept alive from before
+    result = refresh_access_token(portal, transport.thread_session(), portal.oauth_access_token, persist=True)
+    assert not result.ok and result.status == Status.MISCONFIGURED
+    assert "BOTWATCH_ALLOW_PRIVATE_PORTALS=1" in result.description
+    assert sim.stats("oauthco")["oauth_refreshes"] == 0

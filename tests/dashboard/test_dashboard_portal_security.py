@@ -1,6 +1,7 @@
 """The portal form against real portals: addresses it refuses, a "Test connection" bounded in time
 that says no more than the status, and stored credentials that stay with their host."""
 
+import socket
 import time
 
 import pytest
@@ -197,3 +198,22 @@ def test_the_portal_file_upload_takes_the_same_confirmation(admin_client, dashbo
     response = admin_client.post(url, {"text": moved_file, "send_credentials_to": "acme.example.org"})
     assert response.status_code == 302
     assert Portal.objects.get().url == "https://acme.example.org"
+
+
+def test_test_connection_shows_the_status_only_not_what_the_network_said(admin_client, acme):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    response, _ = post_test(admin_client, portal_post(f"http://127.0.0.1:{port}/acme", action="test"), True)
+    body = response.content.decode()
+    assert 'data-status="unreachable"' in body
+    assert "refused" not in body and str(port) not in body
+
+
+def test_a_private_address_is_refused_by_the_form_unless_allowed(admin_client, acme, settings):
+    settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
+    for url in (acme.portal_url("acme"), "http://localhost/acme", "http://10.0.0.5/acme"):
+        response = admin_client.post(reverse("dashboard:portal-create"), portal_post(url, action="test"))
+        assert "BOTWATCH_ALLOW_PRIVATE_PORTALS=1" in response.content.decode(), url
+    assert acme.stats("acme")["requests"] == 0
