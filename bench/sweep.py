@@ -116,6 +116,7 @@ def configure(args: argparse.Namespace) -> dict:
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "BOTWATCH_SECRET_KEYS": "bench-encryption-key-0001",
         "BOTWATCH_ALLOW_HTTP": "1",
+        "BOTWATCH_ALLOW_PRIVATE_PORTALS": "1",  # the simulator listens on 127.0.0.1
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "CELERY_BROKER_URL": args.redis_url,
@@ -316,14 +317,14 @@ def floor_measured(args: argparse.Namespace, control) -> Figures:
 @contextmanager
 def without_health_calls():
     """The client as it was before the health checks: Bot.get only (patched in this process)."""
-    from checks.bitrix24 import client, health_calls
+    from checks.bitrix24 import health_calls
 
-    saved = client.side_calls, health_calls.catch_up_calls
-    client.side_calls = health_calls.catch_up_calls = lambda *args: []
+    saved = health_calls.side_calls, health_calls.catch_up_calls
+    health_calls.side_calls = health_calls.catch_up_calls = lambda *args: []
     try:
         yield
     finally:
-        client.side_calls, health_calls.catch_up_calls = saved
+        health_calls.side_calls, health_calls.catch_up_calls = saved
 
 
 def floor_before_health_checks(args: argparse.Namespace, control) -> Figures:

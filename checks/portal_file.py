@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
+from checks.bitrix24 import netpolicy
 from checks.bounded_load import LimitError, load_json, load_yaml
 from checks.expectations import validate_backlog_minutes, validate_expect
+from checks.hostmove import secrets_kept, stored_bot_tokens
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
@@ -86,9 +88,11 @@ def parse_portal_file(text: str, fmt: str | None = None) -> object:
 
 
 class _Validator:
-    def __init__(self, existing: dict[str, Portal]):
+    def __init__(self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset()):
         self.problems: list[str] = []
         self.existing = existing
+        self.confirmed_hosts = confirmed_hosts  # --send-credentials-to
+        self.credentials_sent_to: set[str] = set()
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -138,8 +142,10 @@ class _Validator:
                 validate_slug(name)
             except ValidationError:
                 self.problem(where, f"name {shown(name)} may only hold letters, digits, '-' and '_'")
-        self.url(where, self.text(where, item, "url", required=True))
+        url = self.text(where, item, "url", required=True)
+        self.url(where, url)
         existing = self.existing.get(name)
+        self.host_move(where, item, existing, url)
         auth = self.auth(where, item, existing)
         self.emails(where, item.get("alert_emails"))
         interval = item.get("interval")
@@ -163,6 +169,21 @@ class _Validator:
             validate_portal_url(url)
         except ValidationError as exc:
             self.problem(where, f"url: {as_problem(exc)}")
+            return
+        if problem := netpolicy.portal_url_problem(url):
+            self.problem(where, f"url: {problem}")
+
+    def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
+        """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
+        old, new = netpolicy.destination(existing.url) if existing else None, netpolicy.destination(url)
+        kept = secrets_kept(item, existing) if old and new and old != new else []
+        if kept and new in self.confirmed_hosts:
+            self.credentials_sent_to.add(new)
+        elif kept:
+            self.problem(
+                where, f"url moves {existing.name} from {old} to {new}: give {', '.join(kept)} again, "
+                f"or confirm with --send-credentials-to {new}",
+            )  # fmt: skip
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item
@@ -207,7 +228,7 @@ class _Validator:
         if not isinstance(bots, list):
             self.problem(where, "bots must be a list")
             return
-        stored = _stored_bot_tokens(existing)
+        stored = stored_bot_tokens(existing)
         seen: set[object] = set()
         for index, bot in enumerate(bots):
             place = f"{where}.bots[{index}]"
@@ -243,37 +264,36 @@ class _Validator:
             self.problem(f"{place}.backlog_minutes", message)
 
 
-def _stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
-    if portal is None:
-        return {}
-    return {(bot.code or bot.bot_id): bool(bot.bot_token) for bot in portal.bots.all()}
-
-
-def validate_portal_file(data: object) -> list[dict]:
+def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], list[str]]:
+    """The portals of a valid file, and the hosts that will get stored credentials (confirmed moves)."""
     listed = data.get("portals") if isinstance(data, dict) else None
     names = [p.get("name") for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
     existing = {p.name: p for p in Portal.objects.filter(name__in=[n for n in names if isinstance(n, str)])}
-    validator = _Validator(existing)
+    validator = _Validator(existing, frozenset(confirmed_hosts))
     portals = validator.document(data)
     if validator.problems:
         raise PortalFileError(validator.problems)
-    return portals
+    return portals, sorted(validator.credentials_sent_to)
 
 
-def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "") -> ImportSummary:
-    """Validate, then upsert every portal and bot in one transaction."""
+def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "", send_credentials_to=()) -> ImportSummary:
+    """Validate, then upsert every portal and bot in one transaction.
+
+    send_credentials_to: hosts that portals moving there may take their stored secrets to.
+    """
     data = parse_portal_file(text, fmt)
     summary = ImportSummary()
     with transaction.atomic():
-        portals = validate_portal_file(data)
+        portals, sent_to = validate_portal_file(data, send_credentials_to)
         for item in portals:
             _upsert_portal(item, summary)
+        changes = {"created": summary.portals_created, "updated": summary.portals_updated}
         AuditLog.objects.create(
             actor=actor or "import_portals",
             action="import",
             object_type="portal file",
             object_repr=str(summary)[:200],
-            changes={"created": summary.portals_created, "updated": summary.portals_updated},
+            changes={**changes, "credentials sent to": sent_to} if sent_to else changes,
         )
         names = summary.portals_created + summary.portals_updated
         transaction.on_commit(

@@ -9,6 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.bitrix24 import netpolicy
 from checks.bounded_load import LimitError, check_size
 from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
@@ -95,6 +96,8 @@ class PortalForm(DashboardSecretsForm):
     oauth_client_secret = secret_field("Client secret")
     oauth_access_token = secret_field("Access token")
     oauth_refresh_token = secret_field("Refresh token")
+    # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
+    confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Portal
@@ -121,9 +124,21 @@ class PortalForm(DashboardSecretsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        # Where the stored secrets were given for; a new host must not get them unasked.
+        self.stored_destination = netpolicy.destination(self.instance.url) if self.instance.pk else None
+        self.pending_host = ""  # set by check_new_host: the host a confirmation is asked for
+
+    def new_host(self) -> str | None:
+        """The host the address moves to, when it is not the one the stored secrets were given for."""
+        new = netpolicy.destination(self.cleaned_data.get("url") or "")
+        return new if self.stored_destination and new and new != self.stored_destination else None
 
     def clean_url(self) -> str:
-        return validate_portal_url(self.cleaned_data["url"])
+        url = validate_portal_url(self.cleaned_data["url"])
+        problem = netpolicy.portal_url_problem(url)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        return url
 
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
@@ -151,6 +166,34 @@ class PortalForm(DashboardSecretsForm):
     def _require_secret(self, name: str, message: str) -> None:
         if not self.has_secret(name):
             self.add_error(name, message)
+
+
+def check_new_host(form: PortalForm, formset) -> bool:
+    """The stored secrets follow a move to another host only when given again or confirmed for that host.
+
+    Otherwise an error on the address naming each secret, and a checkbox to confirm (the page
+    shows it for `form.pending_host`). Save and Test connection both ask, so neither sends them.
+    """
+    new = form.new_host()
+    if new is None or form.cleaned_data.get("confirm_credentials_host") == new:
+        return True
+    auth = form.cleaned_data.get("auth_type")
+    names = ("webhook_code",) if auth == AuthType.WEBHOOK else Portal.SECRET_FIELDS[1:]
+    kept = [form.fields[n].label for n in names if not form.cleaned_data.get(n) and form.has_stored_secret(n)]
+    if auth == AuthType.WEBHOOK:
+        bots = [
+            f for f in formset.live_forms() if not f.cleaned_data.get("bot_token") and f.has_stored_secret("bot_token")
+        ]
+        kept += [f"bot token of {f.instance.label}" for f in bots]
+    if not kept:
+        return True
+    form.pending_host = new
+    form.add_error(
+        "url",
+        f"This moves the portal from {form.stored_destination} to {new}, and would send the stored "
+        f"{', '.join(kept)} there. Give them again, or tick “Send the stored credentials to {new}”.",
+    )
+    return False
 
 
 class BotForm(DashboardSecretsForm):
@@ -243,6 +286,15 @@ BotFormSet = inlineformset_factory(
 class PortalFileForm(forms.Form):
     file = forms.FileField(required=False, help_text="YAML or JSON, as manage.py import_portals reads it.")
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label="…or paste it here")
+    send_credentials_to = forms.CharField(
+        required=False,
+        label="Send stored credentials to",
+        help_text="Hosts, comma-separated, that portals whose url moves there may take their stored secrets to "
+        "(as import_portals --send-credentials-to); without one, give the secrets again in the file.",
+    )
+
+    def clean_send_credentials_to(self) -> list[str]:
+        return [h.strip().lower() for h in self.cleaned_data["send_credentials_to"].split(",") if h.strip()]
 
     def clean(self):
         data = super().clean()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 from checks.private_files import private_sqlite
 from dashboard.env import (
@@ -190,6 +191,27 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# The worker's pool and its size are set here (SPEC §2), so a plain `celery -A dashboard worker`
+# is right as it stands and --pool/--concurrency only override. Threads: a verification waits
+# on the network, so one process keeps many portals in flight.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env_int("BOTWATCH_WORKER_CONCURRENCY", 8, minimum=2)
+# Threads of each worker that verifications never take, so that alert deliveries and beat's
+# ticks always find one free (checks.engine.dispatch claims no more portals than the workers'
+# other threads can run).
+BOTWATCH_RESERVED_THREADS = env_int("BOTWATCH_RESERVED_THREADS", 2, minimum=1)
+# A queue per kind of task. A worker consumes every one of them unless started with -Q (big
+# deployments may dedicate workers to alerts and ticks). "celery", the single queue of earlier
+# releases, stays declared and consumed so that messages queued before an upgrade still run.
+TASK_QUEUES = ("verify", "alerts", "ticks", "maintenance", "celery")
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "checks.tasks.verify_portal": {"queue": "verify"},
+    "checks.tasks.dispatch_due": {"queue": "ticks"},
+    "checks.tasks.prune_history": {"queue": "maintenance"},
+    "checks.alert_tasks.*": {"queue": "alerts"},
+}
 
 # Email (SPEC §3): SMTP when EMAIL_HOST is set, else printed to the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "")
@@ -207,7 +229,12 @@ EMAIL_BACKEND = (
 # BotWatch behaviour.
 BOTWATCH_ALERT_EMAILS = env_emails("BOTWATCH_ALERT_EMAILS")
 BOTWATCH_ALLOW_HTTP = env_bool("BOTWATCH_ALLOW_HTTP", False)
+# Portal and token-server addresses on loopback, private and link-local networks (on-premise
+# portals on an internal network need it; the simulator too). Off: BotWatch cannot be pointed
+# at the services next to it (checks.bitrix24.netpolicy, checked when each connection opens).
+BOTWATCH_ALLOW_PRIVATE_PORTALS = env_bool("BOTWATCH_ALLOW_PRIVATE_PORTALS", False)
 BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info/oauth/token/")
+# Seconds a whole exchange with Bitrix24 may take, from name resolution to the answer's last byte.
 BITRIX24_TIMEOUT = env_float("BITRIX24_TIMEOUT", 10.0, minimum=0.1)
 # Bounded retries of QUERY_LIMIT_EXCEEDED, 5xx and connection errors, with exponential backoff and jitter.
 BITRIX24_RETRIES = env_int("BITRIX24_RETRIES", 2, minimum=0, maximum=5)
@@ -219,7 +246,13 @@ BOTWATCH_REMINDER_HOURS = env_int("BOTWATCH_REMINDER_HOURS", 24, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Masking: a library's exception text may quote a webhook URL, code and all.
+    "formatters": {
+        "plain": {
+            "()": "dashboard.logformat.MaskingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {

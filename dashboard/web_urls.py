@@ -18,6 +18,7 @@ urlpatterns = [
     path("portals/<int:pk>/check/", portals.portal_check_now, name="portal-check-now"),
     path("portals/<int:pk>/check/status/", portals.portal_check_status, name="portal-check-status"),
     path("portals/<int:pk>/pause/", portals.portal_pause, name="portal-pause"),
+    path("portals/<int:pk>/accept-redirect/", portals.portal_accept_redirect, name="portal-accept-redirect"),
     path("portals/<int:pk>/mute/", portals.portal_mute, name="portal-mute"),
     path("portals/<int:pk>/subscribe/", account.portal_subscribe, name="portal-subscribe"),
     path("portals/<int:pk>/maintenance/", portals.maintenance_create, name="maintenance-create"),

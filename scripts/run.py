@@ -77,9 +77,20 @@ def tighten_env_file() -> None:
         print(f"{env_file} was readable by other users; it is now mode 600 (it holds the secret keys).")
 
 
+def allow_the_simulator() -> None:
+    """The demo portals live on the simulator at 127.0.0.1, a private address BotWatch refuses by
+    default; a .env written before BOTWATCH_ALLOW_PRIVATE_PORTALS existed does not allow it."""
+    name = "BOTWATCH_ALLOW_PRIVATE_PORTALS"
+    env_file = ROOT / ".env"
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    if name not in os.environ and not any(line.partition("=")[0].strip() == name for line in lines):
+        os.environ[name] = "1"
+
+
 def main() -> int:
     os.chdir(ROOT)
     tighten_env_file()
+    allow_the_simulator()
     manage("migrate", "--noinput", "-v0")
     ensure_admin()
     demo = wants_demo()

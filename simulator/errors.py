@@ -5,6 +5,7 @@ controller errors (reference/bitrix24-api-notes.md §5.1, §5.2, §2.3, §2.4).
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # code -> (HTTP status, error_description as documented)
@@ -48,15 +49,22 @@ OAUTH_ERRORS: dict[str, tuple[int, str]] = {
 # Faults that do not answer with a Bitrix24 error body.
 TRANSPORT_FAULTS = frozenset(
     {"html_500", "html_502", "not_json", "no_result_bot", "truncated_json", "oversized", "timeout", "reset", "custom"}
+    | {"trickle", "trickle_headers", "redirect", "set_cookie"}
 )
 FAULT_KINDS = frozenset(ERRORS) | frozenset(OAUTH_ERRORS) | TRANSPORT_FAULTS
 DEFAULT_TIMEOUT_SLEEP_S = 30.0
+DEFAULT_TRICKLE_INTERVAL_S = 1.0
 OVERSIZED_BYTES = 3 * 1024 * 1024
 
 
 @dataclass
 class Reply:
-    """What the HTTP layer sends back. `delay_s` is slept outside any lock; `reset` closes without answering."""
+    """What the HTTP layer sends back. `delay_s` is slept outside any lock; `reset` closes without answering.
+
+    trickle "body": the headers, then the body one byte per `trickle_every_s`; "headers": the status line,
+    then an endless header one byte at a time. Either for at most `trickle_for_s`, then the connection closes.
+    `on_sent` is called once the handler is done with the reply (written, cut or reset).
+    """
 
     status: int
     body: bytes = b""
@@ -64,6 +72,10 @@ class Reply:
     headers: dict[str, str] | None = None
     delay_s: float = 0.0
     reset: bool = False
+    trickle: str = ""
+    trickle_every_s: float = DEFAULT_TRICKLE_INTERVAL_S
+    trickle_for_s: float = DEFAULT_TIMEOUT_SLEEP_S
+    on_sent: Callable[[], None] | None = None
 
 
 class RestError(Exception):
@@ -101,7 +113,9 @@ class Fault:
     method: str | None = None  # lower-case REST method the fault is limited to
     times: int | None = None
     probability: float | None = None
-    sleep_s: float = DEFAULT_TIMEOUT_SLEEP_S
+    sleep_s: float = DEFAULT_TIMEOUT_SLEEP_S  # timeout: the delay; trickle*: how long the trickle lasts
+    interval_s: float = DEFAULT_TRICKLE_INTERVAL_S  # trickle*: seconds between two bytes
+    location: str | None = None  # redirect: the Location header
     code: str | None = None  # custom
     http_status: int | None = None  # custom, or to override a kind's status
     description: str | None = None  # custom, or to override a kind's text
@@ -140,6 +154,10 @@ def build_fault(kind: str, **params) -> Fault:
         raise SimulatorError("a custom fault needs code (and usually http_status and description)")
     if not isinstance(fault.sleep_s, int | float) or fault.sleep_s < 0:
         raise SimulatorError("sleep_s must be a non-negative number of seconds")
+    if not isinstance(fault.interval_s, int | float) or fault.interval_s <= 0:
+        raise SimulatorError("interval_s must be a positive number of seconds")
+    if kind == "redirect" and not fault.location:
+        raise SimulatorError("a redirect fault needs location (the Location header to answer with)")
     return fault
 
 
@@ -155,7 +173,8 @@ def html_reply(status: int, reason: str) -> Reply:
 
 
 def fault_reply(fault: Fault, success_body: dict) -> Reply | None:
-    """The answer a fault gives instead of the real one; None for `timeout` (answer late, but answer)."""
+    """The answer a fault gives instead of the real one; None for the faults that change how the real
+    one is sent (`timeout`, `trickle`, `trickle_headers`, `set_cookie`: see `shape_reply`)."""
     kind = fault.kind
     if kind in ERRORS or kind in OAUTH_ERRORS:
         return RestError(kind, fault.description, fault.http_status).reply()
@@ -177,4 +196,19 @@ def fault_reply(fault: Fault, success_body: dict) -> Reply | None:
         return Reply(status=200, body=body[: max(1, len(body) // 2)])
     if kind == "reset":
         return Reply(status=0, reset=True)
+    if kind == "redirect":
+        location = {"Location": str(fault.location)}
+        return Reply(status=fault.http_status or 302, content_type="text/html", headers=location)
     return None
+
+
+def shape_reply(fault: Fault, reply: Reply) -> Reply:
+    """The real answer, sent the way the fault says: late, a byte at a time, or with a cookie."""
+    if fault.kind == "timeout":
+        reply.delay_s = fault.sleep_s
+    elif fault.kind in ("trickle", "trickle_headers"):
+        reply.trickle = "body" if fault.kind == "trickle" else "headers"
+        reply.trickle_every_s, reply.trickle_for_s = fault.interval_s, fault.sleep_s
+    elif fault.kind == "set_cookie":
+        reply.headers = {**(reply.headers or {}), "Set-Cookie": "sid=simulated-session; Path=/"}
+    return reply

@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -138,17 +139,45 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.dispatch(Request(self.command, parts.path, parts.query, headers, body))
+        try:
+            self._send(reply)
+        finally:
+            if reply.on_sent is not None:
+                reply.on_sent()
+
+    def _send(self, reply: Reply) -> None:
         if reply.delay_s > 0 and self.server.stopping.wait(reply.delay_s):
             reply = Reply(status=0, reset=True)
         if reply.reset:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._cut()
             return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
+        if reply.trickle == "headers":
+            # The status line, then a header that never ends: a client waits for the blank line.
+            self.flush_headers()
+            self._trickle(reply, b"X-Pad: " + b"a" * 1_000_000)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in (reply.headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        if reply.trickle == "body":
+            self._trickle(reply, reply.body)
+            return
         self.wfile.write(reply.body)
+
+    def _trickle(self, reply: Reply, data: bytes) -> None:
+        """One byte per trickle_every_s for at most trickle_for_s (or until stop()), then the connection closes."""
+        until = time.monotonic() + reply.trickle_for_s
+        with contextlib.suppress(OSError):
+            for index in range(len(data)):
+                if time.monotonic() >= until or self.server.stopping.wait(reply.trickle_every_s):
+                    break
+                self.wfile.write(data[index : index + 1])
+        self._cut()
+
+    def _cut(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

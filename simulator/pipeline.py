@@ -10,7 +10,17 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from simulator import methods
-from simulator.errors import ERRORS, OAUTH_ERRORS, TRANSPORT_FAULTS, Fault, Reply, RestError, fault_reply, json_reply
+from simulator.errors import (
+    ERRORS,
+    OAUTH_ERRORS,
+    TRANSPORT_FAULTS,
+    Fault,
+    Reply,
+    RestError,
+    fault_reply,
+    json_reply,
+    shape_reply,
+)
 from simulator.http import Request, parse_body, parse_php_query
 from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
@@ -37,6 +47,8 @@ class RestPipeline:
             state.stats["requests"] += 1
             state.stats["methods"][method] += 1
             self._note_event_gets(state, method, params)
+            if request.headers.get("cookie"):
+                state.stats["requests_with_cookie"] += 1
             if not state.on_premise and not state.bucket.admit(now):
                 state.stats["rate_limited"] += 1
                 return RestError("QUERY_LIMIT_EXCEEDED").reply()
@@ -51,13 +63,11 @@ class RestPipeline:
         is_batch = method == "batch"
         bots = methods.bots_named(state, params) if not is_batch else self._batch_bots(state, params)
         fault = self._take_fault(state, method, bots, whole_request=True, is_batch=is_batch)
-        delay = 0.0
         if fault is not None:
             sample = {"result": {}, "time": self._time(state, now, None)}
             replaced = fault_reply(fault, sample)
             if replaced is not None and fault.kind != "truncated_json":
                 return replaced
-            delay = fault.sleep_s if fault.kind == "timeout" else 0.0
         caller = self._authenticate(state, parts, params, now)
         if is_batch:
             state.stats["batch_requests"] += 1
@@ -68,8 +78,19 @@ class RestPipeline:
         if fault is not None and fault.kind == "truncated_json":
             return fault_reply(fault, payload)
         reply = json_reply(200, payload)
-        reply.delay_s = delay
-        return reply
+        return shape_reply(fault, reply) if fault is not None else reply
+
+    def _count_in_flight(self, state: PortalState, reply: Reply) -> None:
+        """in_flight: requests of the portal being answered right now (slept, trickled); max_in_flight: the peak."""
+        with self._lock:
+            state.stats["in_flight"] += 1
+            state.stats["max_in_flight"] = max(state.stats["max_in_flight"], state.stats["in_flight"])
+
+        def sent() -> None:
+            with self._lock:
+                state.stats["in_flight"] -= 1
+
+        reply.on_sent = sent
 
     def _authenticate(self, state: PortalState, parts: list[str], params: dict, now: float) -> methods.Caller:
         if len(parts) == 3:
@@ -224,8 +245,7 @@ class RestPipeline:
             new = self._issue_tokens(state, client_id)
             state.stats["oauth_refreshes"] += 1
             reply = json_reply(200, self._token_answer(state, new, self.public_base(request)))
-            reply.delay_s = fault.sleep_s if fault is not None and fault.kind == "timeout" else 0.0
-            return reply
+            return shape_reply(fault, reply) if fault is not None else reply
 
     def _token_answer(self, state: PortalState, pair: TokenPair, base: str) -> dict:
         return {

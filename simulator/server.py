@@ -258,7 +258,8 @@ class Simulator(RestPipeline, BotHealthActions):
         """`times=N`: the next N matching calls; `probability=p`: each matching call with chance p.
 
         Extra params: method (limit to one REST method; "oauth" aims at token refreshes of this portal),
-        sleep_s (timeout), code / http_status / description (custom, or to override a kind's answer).
+        sleep_s (timeout; how long trickle/trickle_headers last), interval_s (trickle: seconds per byte),
+        location (redirect), code / http_status / description (custom, or to override a kind's answer).
         """
         fault = build_fault(kind, bot=bot, times=times, probability=probability, **_known_fault_params(params))
         with self._lock:
@@ -374,6 +375,7 @@ class Simulator(RestPipeline, BotHealthActions):
             return html_reply(404, "Not Found")
         reply = self._rest(state, request, rest[len("rest/") :])
         reply.delay_s += state.latency_ms / 1000.0
+        self._count_in_flight(state, reply)
         with self._lock:
             state.stats["by_http_status"][str(reply.status or "reset")] += 1
         return reply
@@ -388,7 +390,7 @@ class Simulator(RestPipeline, BotHealthActions):
         return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
 
-_FAULT_EXTRA = ("method", "sleep_s", "code", "http_status", "description")
+_FAULT_EXTRA = ("method", "sleep_s", "interval_s", "location", "code", "http_status", "description")
 
 
 def _known_fault_params(params: dict) -> dict:

@@ -185,6 +185,9 @@ def new_stats() -> dict:
         "event_get_with_offset": 0,  # Event.get calls that carried an offset (any case)
         "events_deleted": 0,  # acknowledged by an offset, so deleted
         "events_expired": 0,  # older than 24 h, dropped without notice
+        "in_flight": 0,
+        "max_in_flight": 0,
+        "requests_with_cookie": 0,
     }
 
 

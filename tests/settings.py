@@ -10,6 +10,7 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("BOTWATCH_SECRET_KEYS", "test-encryption-key-0001")
 os.environ.setdefault("BOTWATCH_ALLOW_HTTP", "1")
+os.environ.setdefault("BOTWATCH_ALLOW_PRIVATE_PORTALS", "1")  # the simulator listens on 127.0.0.1
 os.environ.setdefault("BOTWATCH_VAR_DIR", tempfile.mkdtemp(prefix="botwatch-test-var-"))
 os.environ.setdefault("BOTWATCH_ALERT_EMAILS", "oncall@example.com")
 

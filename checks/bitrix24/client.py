@@ -7,44 +7,49 @@ once to a renamed portal, honours OPERATION_TIME_LIMIT, and batches bots of one 
 """
 
 import copy
+import itertools
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24 import batch
+from checks.bitrix24 import batch, preflight, redirects
+from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.health_calls import HealthCalls
-from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
-from checks.bitrix24.outcome import classify_response, classify_transport
+from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
+from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
 from checks.bitrix24.sidecalls import (
-    SideCall,
     assess,
     refuse_offset,
-    side_calls,
-    target_id,
 )
-from checks.bitrix24.transport import MAX_BODY, Answer, mask_url, post_json, thread_session
+from checks.bitrix24.transport import MAX_BODY, Answer, exchange, mask_url, thread_session
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
 from checks.status import ResponseFormat, Status
 
 log = logging.getLogger("checks.bitrix24")
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
 NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
 OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
+TIMED_OUT_EARLIER = " (not called: the portal timed out earlier in this run)"
 
 
 def verify_bots(
-    portal: Portal, bots: Sequence[Bot], *, persist: bool = True, fresh: bool = False, caller_saves_batch: bool = False
+    portal: Portal,
+    bots: Sequence[Bot],
+    *,
+    persist: bool = True,
+    fresh: bool = False,
+    caller_saves_batch: bool = False,
+    deadline: Deadline | None = None,
 ) -> list[BotResult]:
     """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5).
 
@@ -52,8 +57,10 @@ def verify_bots(
     does not read its tokens, block and batch support again. caller_saves_batch=True: a
     first batch that works only sets `portal.batch_supported`, which the caller writes with
     its own results (the engine's recording statement) instead of a statement of its own.
+    deadline: no call starts that could end after it; the results are then for the first
+    bots only (the others were not verified).
     """
-    client = Bitrix24Client(portal, persist=persist, caller_saves_batch=caller_saves_batch)
+    client = Bitrix24Client(portal, persist=persist, caller_saves_batch=caller_saves_batch, deadline=deadline)
     return client.verify_bots(bots, fresh=fresh)
 
 
@@ -63,6 +70,9 @@ class Bitrix24Client(HealthCalls):
     persist=False touches no database row at all (the dashboard's "test connection" on
     unsaved objects): no pacing reservation, no lock, no blocked_until, and no token refresh,
     since a rotated pair that cannot be stored would cut the portal off.
+
+    A run that timed out once calls the portal no more: every later call of the run gets the
+    same outcome, so a portal that does not answer costs one timeout per run, not one per bot.
     """
 
     def __init__(
@@ -74,6 +84,7 @@ class Bitrix24Client(HealthCalls):
         retries: int | None = None,
         retry_delay: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,
     ):
         self.portal = portal
         self.persist = persist and portal.pk is not None
@@ -85,6 +96,8 @@ class Bitrix24Client(HealthCalls):
         self.redirect_url = ""
         self.reset_at: datetime | None = None  # operating_reset_at of the last success
         self.caller_saves_batch = caller_saves_batch  # see verify_bots
+        self.deadline = deadline
+        self.timed_out: BotResult | None = None  # the outcome of this run's first timeout
 
     # -- public -------------------------------------------------------------------------
 
@@ -99,14 +112,19 @@ class Bitrix24Client(HealthCalls):
         if self.persist and not fresh:
             self._reload_portal()
         results: list[BotResult | None] = [None] * len(bots)
-        if len(bots) > 1 and self.portal.batch_supported is not False:
-            batch.verify_batched(self, bots, results)
-        for index, bot in enumerate(bots):
-            if results[index] is None:
-                results[index] = self.verify_bot(bot)
-            results[index] = self.follow_code(bot, results[index])
-        self.catch_up(bots, results)
-        return [self._finish(result, bot) for result, bot in zip(results, bots, strict=True)]
+        try:
+            if len(bots) > 1 and self.portal.batch_supported is not False:
+                batch.verify_batched(self, bots, results)
+            for index, bot in enumerate(bots):
+                if results[index] is None:
+                    results[index] = self.verify_bot(bot)
+                results[index] = self.follow_code(bot, results[index])
+            self.catch_up(bots, results)
+        except BudgetSpent:
+            log.warning("portal=%s time budget spent: %d of %d bots not verified", self.portal.name,
+                        results.count(None), len(bots))  # fmt: skip
+        done = list(itertools.takewhile(lambda result: result is not None, results))
+        return [self._finish(result, bot) for result, bot in zip(done, bots, strict=False)]
 
     def verify_bot(self, bot: Bot) -> BotResult:
         """Bot.get for one bot as a single call, then its due health calls, one by one."""
@@ -123,24 +141,9 @@ class Bitrix24Client(HealthCalls):
             return answer
         return self.classify(answer)
 
-    def bot_params(self, bot: Bot, *, by_code: bool = False) -> dict:
-        # By the id pinned when the bot was first seen: a lookup by code can match another
-        # application's bot. botId wins on the portal when both are given; send only one.
-        bot_id = None if by_code else target_id(bot)
-        params: dict = {"botId": bot_id} if bot_id else {"code": bot.code}
-        if self._token(bot):
-            params["botToken"] = self._token(bot)
-        return params
-
-    def side_calls(self, bot: Bot) -> list[SideCall]:
-        return side_calls(bot, self._token(bot), timezone.now())
-
-    def _token(self, bot: Bot) -> str | None:
-        return bot.bot_token if self.portal.auth_type != AuthType.OAUTH and bot.bot_token else None
-
     def call(self, method: str, params: dict) -> Answer | BotResult:
         """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""
-        blocked = self._blocked_result()
+        blocked = self._blocked_result() or self._timed_out_earlier()
         if blocked is not None:
             return blocked
         answer = self._call_retrying(method, params)
@@ -148,8 +151,18 @@ class Bitrix24Client(HealthCalls):
             answer = self._refresh_and_retry(method, params, answer)
             if isinstance(answer, BotResult):
                 return answer
+        if answer.failure == TransportFailure.TIMEOUT:
+            self.timed_out = self.classify(answer)
         self.note_answer(answer)
         return answer
+
+    def _timed_out_earlier(self) -> BotResult | None:
+        if self.timed_out is None:
+            return None
+        result = copy.deepcopy(self.timed_out)
+        result.error_description = result.error_description.removesuffix(TIMED_OUT_EARLIER) + TIMED_OUT_EARLIER
+        result.duration_ms, result.attempts = 0, 0
+        return result
 
     def _needs_refresh(self, answer: Answer) -> bool:
         if answer.error_code in REFRESHABLE:
@@ -161,15 +174,14 @@ class Bitrix24Client(HealthCalls):
         if answer.failure is not None:
             result = classify_transport(answer.failure, answer.detail, duration_ms=answer.duration_ms)
             return with_attempts(result, answer.attempts)
-        if answer.http_status in REDIRECTS:
-            where = mask_url(answer.location) or "no Location"
+        if answer.http_status in redirects.REDIRECTS:
             return BotResult(
                 bot_pk=None,
-                status=Status.ERROR,
+                status=Status.MISCONFIGURED,
                 http_status=answer.http_status,
                 duration_ms=answer.duration_ms,
-                error_description=f"HTTP {answer.http_status}: redirect to {where} not followed "
-                "(a second redirect, or to a plain http address)",
+                error_description=f"HTTP {answer.http_status}: {answer.refusal or 'redirect not followed'}",
+                redirect_url=answer.redirect_to,
             )
         body = b"\x00not json" if answer.truncated else answer.body
         result = classify_response(answer.http_status, body, answer.content_type, duration_ms=answer.duration_ms)
@@ -235,27 +247,27 @@ class Bitrix24Client(HealthCalls):
         # Exponential with full jitter, so workers that failed together do not retry together.
         return random.uniform(0.5, 1.0) * self.retry_delay * 2 ** (attempt - 1)
 
+    @sensitive_variables("url", "body", "params")
     def _send(self, method: str, params: dict) -> Answer:
         refuse_offset(method, params)  # every request passes here: batch, retries, re-POSTs
         url = f"{self.base_url}/rest/{method}" if self._is_oauth else self._webhook_url(method)
         body = dict(params, auth=self.portal.oauth_access_token) if self._is_oauth else params
-        answer = self._post(method, url, body)
-        if answer.http_status in REDIRECTS and answer.location:
-            # A renamed portal answers 302; requests would turn the POST into a body-less GET,
-            # so re-POST the same body ourselves, once (settings/how-to-call-rest-api/change-domen.md).
-            target = urljoin(url, answer.location)
-            if self._scheme_problem(target) is None:
-                self._note_redirect(target)
-                answer = self._post(method, target, body)
+        answer = self.post(method, url, body)
+        if answer.http_status in redirects.REDIRECTS:
+            answer = redirects.follow(self, method, url, body, answer)
         return answer
 
     def _webhook_url(self, method: str) -> str:
         return f"{self.base_url}/rest/{self.portal.webhook_user_id}/{self.portal.webhook_code}/{method}"
 
-    def _post(self, method: str, url: str, body: dict) -> Answer:
+    @sensitive_variables("url", "body")
+    def post(self, method: str, url: str, body: dict) -> Answer:
+        """One request of this run: paced, within the run's deadline, logged with its URL masked."""
+        seconds = self._call_seconds()
+        spare = self._spare_seconds(seconds)
         if self.persist:
-            wait_for_slot(self.portal.pk, self.sleep)
-        answer = post_json(self.session, url, body, timeouts())
+            wait_for_slot(self.portal.pk, self.sleep, max_wait=spare)
+        answer = exchange(self.session, "POST", url, json=body, seconds=seconds)
         log.info(
             "portal=%s method=%s http=%s error=%s duration_ms=%d url=%s",
             self.portal.name,
@@ -267,20 +279,38 @@ class Bitrix24Client(HealthCalls):
         )
         return answer
 
-    def _note_redirect(self, target: str) -> None:
-        parts = urlsplit(target)
-        path = parts.path.split("/rest/")[0] if "/rest/" in parts.path else parts.path
-        new_base = f"{parts.scheme}://{parts.netloc}{path}".rstrip("/")
-        self.base_url = new_base  # later calls of this run go straight to the new address
-        self.redirect_url = new_base
-        if self.persist:
-            Portal.objects.filter(pk=self.portal.pk).exclude(redirected_to=new_base).update(redirected_to=new_base)
+    def _call_seconds(self) -> float:
+        """BITRIX24_TIMEOUT, or most of the run where that is shorter (a run shorter than one call)."""
+        seconds = exchange_seconds()
+        return seconds if self.deadline is None else min(seconds, 0.9 * self.deadline.seconds)
+
+    def _spare_seconds(self, needed: float) -> float | None:
+        """Seconds the run can wait and still give a call its full time; BudgetSpent when none are left.
+
+        A call never gets less than BITRIX24_TIMEOUT: cut short at the run's end it would
+        record a slow but healthy portal as unreachable. Not calling leaves the bot due.
+        """
+        if self.deadline is None:
+            return None
+        spare = self.deadline.remaining() - needed
+        if spare < 0 or needed <= 0:
+            raise BudgetSpent
+        return spare
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
-        refresh = refresh_access_token(self.portal, self.session, self.portal.oauth_access_token, persist=self.persist)
+        seconds = self._call_seconds()
+        spare = self._spare_seconds(seconds)
+        refresh = refresh_access_token(
+            self.portal,
+            self.session,
+            self.portal.oauth_access_token,
+            persist=self.persist,
+            max_wait=spare,
+            seconds=seconds,
+        )
         if refresh.ok:
             return self._call_retrying(method, params)
-        return BotResult(
+        failed = BotResult(
             bot_pk=None,
             status=refresh.status,
             error_code=refresh.error_code or refused.error_code,
@@ -288,6 +318,9 @@ class Bitrix24Client(HealthCalls):
             http_status=refresh.http_status or refused.http_status,
             duration_ms=refused.duration_ms,
         )
+        if refresh.timed_out:
+            self.timed_out = copy.deepcopy(failed)  # the token server would keep every later bot waiting too
+        return failed
 
     # -- before and after -----------------------------------------------------------------
 
@@ -310,34 +343,10 @@ class Bitrix24Client(HealthCalls):
                 raise ValueError(f"bot {bot.label} belongs to another portal than {self.portal.name}")
 
     def _misconfiguration(self) -> BotResult | None:
-        problem = self._scheme_problem(self.portal.url) or self._auth_problem()
+        problem = preflight.portal_problem(self.portal)
         if problem is None:
             return None
         return BotResult(bot_pk=None, status=Status.MISCONFIGURED, error_description=problem)
-
-    def _scheme_problem(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname:
-            return None
-        if parts.scheme == "http" and parts.hostname and settings.BOTWATCH_ALLOW_HTTP:
-            return None
-        if parts.scheme == "http" and parts.hostname:
-            return (
-                f"portal address http://{parts.hostname} uses plain http: Bitrix24 requires HTTPS "
-                "(BOTWATCH_ALLOW_HTTP=1 allows it, e.g. for the simulator)"
-            )
-        # Only the scheme and host: the rest of a bad URL may hold a credential.
-        return f"portal address (scheme {parts.scheme or 'missing'!r}, host {parts.hostname or 'missing'!r}) is not https://"
-
-    def _auth_problem(self) -> str | None:
-        portal = self.portal
-        if self._is_oauth:
-            if not portal.oauth_access_token and not portal.oauth_refresh_token:
-                return "OAuth portal has neither an access token nor a refresh token"
-            return None
-        if not portal.webhook_user_id or not portal.webhook_code:
-            return "webhook portal needs a webhook user id and webhook code"
-        return None
 
     def _reload_portal(self) -> None:
         """The row may have moved on since the caller loaded it (tokens, block, batch support)."""

@@ -8,22 +8,35 @@ the pinned id is gone (re-registration).
 from django.utils import timezone
 
 from checks.bitrix24 import batch
-from checks.bitrix24.sidecalls import SideCall, apply_side_answer, catch_up_calls, target_id
+from checks.bitrix24.sidecalls import SideCall, apply_side_answer, catch_up_calls, side_calls, target_id
 from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BotResult
-from checks.models import Bot, Portal
+from checks.models import AuthType, Bot, Portal
 from checks.status import ResponseFormat, Status
 
 
 class HealthCalls:
-    """Needs from the client: portal, call(), get_bot(), bot_params(), _token()."""
+    """Needs from the client: portal, call(), get_bot()."""
 
     portal: Portal
 
     def call(self, method: str, params: dict) -> Answer | BotResult: ...
     def get_bot(self, params: dict) -> BotResult: ...
-    def bot_params(self, bot: Bot, *, by_code: bool = False) -> dict: ...
-    def _token(self, bot: Bot) -> str | None: ...
+
+    def bot_params(self, bot: Bot, *, by_code: bool = False) -> dict:
+        # By the id pinned when the bot was first seen: a lookup by code can match another
+        # application's bot. botId wins on the portal when both are given; send only one.
+        bot_id = None if by_code else target_id(bot)
+        params: dict = {"botId": bot_id} if bot_id else {"code": bot.code}
+        if self._token(bot):
+            params["botToken"] = self._token(bot)
+        return params
+
+    def side_calls(self, bot: Bot) -> list[SideCall]:
+        return side_calls(bot, self._token(bot), timezone.now())
+
+    def _token(self, bot: Bot) -> str | None:
+        return bot.bot_token if self.portal.auth_type != AuthType.OAUTH and bot.bot_token else None
 
     def catch_up(self, bots: list[Bot], results: list[BotResult]) -> None:
         """The health calls this run's answers made possible (catch_up_calls), in the same run."""

@@ -19,9 +19,11 @@ import requests
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24.outcome import error_fields, parse_json, status_for_http
-from checks.bitrix24.transport import describe_exception
+from checks.bitrix24.deadline import BudgetSpent
+from checks.bitrix24.outcome import ADDRESS_FAILURES, TransportFailure, error_fields, parse_json, status_for_http
+from checks.bitrix24.transport import exchange
 from checks.models import Portal
 from checks.status import Status
 
@@ -38,6 +40,7 @@ TOKEN_FIELDS = (
     "oauth_refresh_issued_at",
 )
 WAIT_STEP_S = 0.1
+MAX_TOKEN_BODY = 64 * 1024  # a token answer is a few hundred bytes
 
 
 @dataclass
@@ -48,6 +51,7 @@ class RefreshResult:
     error_code: str | None = None
     description: str = ""
     http_status: int | None = None
+    timed_out: bool = False  # the OAuth server did not answer in time
 
 
 def lock_ttl() -> timedelta:
@@ -56,9 +60,19 @@ def lock_ttl() -> timedelta:
 
 
 def refresh_access_token(
-    portal: Portal, session: requests.Session, failed_token: str, *, persist: bool
+    portal: Portal,
+    session: requests.Session,
+    failed_token: str,
+    *,
+    persist: bool,
+    max_wait: float | None = None,
+    seconds: float | None = None,
 ) -> RefreshResult:
-    """A working access token after `failed_token` was refused; rotated tokens land on `portal`."""
+    """A working access token after `failed_token` was refused; rotated tokens land on `portal`.
+
+    max_wait: seconds this may wait for another worker's refresh before BudgetSpent (the run's
+    time); seconds: what the exchange with the OAuth server may take (BITRIX24_TIMEOUT).
+    """
     if not portal.oauth_refresh_token or not portal.oauth_client_id:
         missing = "refresh token" if not portal.oauth_refresh_token else "OAuth client id"
         return RefreshResult(False, description=f"access token refused and no {missing} is stored to refresh it")
@@ -70,29 +84,36 @@ def refresh_access_token(
             description="access token refused; a test connection does not refresh it, because the refresh "
             "token would rotate and the new one could not be stored (the worker refreshes it on its next check)",
         )
-    return _refresh_shared(portal, session, failed_token)
+    return _refresh_shared(portal, session, failed_token, max_wait, seconds or exchange_seconds())
 
 
-def _refresh_shared(portal: Portal, session: requests.Session, failed_token: str) -> RefreshResult:
-    deadline = time.monotonic() + lock_ttl().total_seconds() + 1
+def _refresh_shared(
+    portal: Portal, session: requests.Session, failed_token: str, max_wait: float | None, seconds: float
+) -> RefreshResult:
+    started = time.monotonic()
+    deadline = started + lock_ttl().total_seconds() + 1
     while True:
         if _reload_tokens(portal) and portal.oauth_access_token != failed_token:
             return RefreshResult(True, access_token=portal.oauth_access_token)  # another worker refreshed
         lease = _take_lock(portal.pk)
         if lease is not None:
-            return _refresh_holding(portal, session, failed_token, lease)
+            return _refresh_holding(portal, session, failed_token, lease, seconds)
         if time.monotonic() > deadline:
             return RefreshResult(False, description="another worker's token refresh did not finish in time")
+        if max_wait is not None and time.monotonic() - started > max_wait:
+            raise BudgetSpent
         time.sleep(WAIT_STEP_S)
 
 
-def _refresh_holding(portal: Portal, session: requests.Session, failed_token: str, lease: datetime) -> RefreshResult:
+def _refresh_holding(
+    portal: Portal, session: requests.Session, failed_token: str, lease: datetime, seconds: float
+) -> RefreshResult:
     try:
         # The previous holder may have finished between our read and our lock.
         _reload_tokens(portal)
         if portal.oauth_access_token != failed_token:
             return RefreshResult(True, access_token=portal.oauth_access_token)
-        result = _refresh_now(portal, session)
+        result = _refresh_now(portal, session, seconds)
         if result.ok:
             _save_tokens(portal)
         return result
@@ -123,7 +144,8 @@ def _save_tokens(portal: Portal) -> None:
     Portal.objects.filter(pk=portal.pk).update(**{name: getattr(portal, name) for name in TOKEN_FIELDS})
 
 
-def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
+@sensitive_variables("params")
+def _refresh_now(portal: Portal, session: requests.Session, seconds: float) -> RefreshResult:
     """One GET to the OAuth server; on success the new pair is set on `portal` (not saved)."""
     params = {
         "grant_type": "refresh_token",
@@ -131,15 +153,18 @@ def _refresh_now(portal: Portal, session: requests.Session) -> RefreshResult:
         "client_secret": portal.oauth_client_secret,
         "refresh_token": portal.oauth_refresh_token,
     }
-    started = time.monotonic()
-    try:
-        response = session.get(settings.BITRIX24_OAUTH_URL, params=params, timeout=timeouts(), allow_redirects=False)
-    except requests.RequestException as exc:
-        failure, detail = describe_exception(exc, settings.BITRIX24_OAUTH_URL)
-        _log(portal, "transport failure", started)
-        return RefreshResult(False, status=Status.UNREACHABLE, description=f"token refresh: {failure.value}: {detail}")
-    result = _parse_refresh(portal, response.status_code, response.content)
-    _log(portal, result.error_code or ("ok" if result.ok else result.status), started)
+    url = settings.BITRIX24_OAUTH_URL
+    answer = exchange(session, "GET", url, params=params, seconds=seconds, max_body=MAX_TOKEN_BODY)
+    if answer.failure is not None:
+        _log(portal, "transport failure", answer.duration_ms)
+        return RefreshResult(
+            False,
+            status=Status.MISCONFIGURED if answer.failure in ADDRESS_FAILURES else Status.UNREACHABLE,
+            description=f"token refresh: {answer.failure.value}: {answer.detail}",
+            timed_out=answer.failure == TransportFailure.TIMEOUT,
+        )
+    result = _parse_refresh(portal, answer.http_status, b"" if answer.truncated else answer.body)
+    _log(portal, result.error_code or ("ok" if result.ok else result.status), answer.duration_ms)
     return result
 
 
@@ -188,17 +213,11 @@ def _expires_at(payload: dict) -> datetime | None:
     return None
 
 
-def timeouts() -> tuple[float, float]:
-    """(connect, read) seconds from BITRIX24_TIMEOUT."""
-    total = settings.BITRIX24_TIMEOUT
-    return min(total, 5.0), total
+def exchange_seconds() -> float:
+    """BITRIX24_TIMEOUT: the seconds one exchange may take, from name resolution to the last byte."""
+    return settings.BITRIX24_TIMEOUT
 
 
-def _log(portal: Portal, outcome, started: float) -> None:
+def _log(portal: Portal, outcome, duration_ms: int) -> None:
     # Never the URL's query: it carries client_secret and refresh_token.
-    log.info(
-        "portal=%s method=oauth.refresh status=%s duration_ms=%d",
-        portal.name,
-        outcome,
-        (time.monotonic() - started) * 1000,
-    )
+    log.info("portal=%s method=oauth.refresh status=%s duration_ms=%d", portal.name, outcome, duration_ms)

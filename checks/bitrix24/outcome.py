@@ -73,6 +73,12 @@ class TransportFailure(StrEnum):
     TIMEOUT = "timeout"
     RESET = "connection reset"
     OTHER = "connection failure"
+    INVALID_ADDRESS = "invalid address"  # the configuration's fault, not the network's
+    REFUSED_ADDRESS = "address refused"  # a private network, BOTWATCH_ALLOW_PRIVATE_PORTALS off
+
+
+# Failures that no retry or patience cures: the address needs fixing (SPEC §5 misconfigured).
+ADDRESS_FAILURES = frozenset({TransportFailure.INVALID_ADDRESS, TransportFailure.REFUSED_ADDRESS})
 
 
 def status_for_code(code: str, http_status: int | None) -> Status:
@@ -260,9 +266,10 @@ def parse_time(time: Any) -> dict:
 
 
 def classify_transport(failure: TransportFailure, detail: str = "", *, duration_ms: int = 0) -> BotResult:
-    """No HTTP answer at all: DNS, refused connection, TLS, timeout, reset."""
+    """No HTTP answer at all: DNS, refused connection, TLS, timeout, reset; or an address unfit to call."""
     description = failure.value + (f": {clean_text(detail)}" if detail else "")
-    return BotResult(bot_pk=None, status=Status.UNREACHABLE, error_description=description, duration_ms=duration_ms)
+    status = Status.MISCONFIGURED if failure in ADDRESS_FAILURES else Status.UNREACHABLE
+    return BotResult(bot_pk=None, status=status, error_description=description, duration_ms=duration_ms)
 
 
 def _bad(http_status: int | None, description: str, duration_ms: int) -> BotResult:

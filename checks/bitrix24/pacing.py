@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from checks.bitrix24.deadline import BudgetSpent
 from checks.db import raw_cursor
 from checks.models import Portal
 
@@ -68,10 +69,17 @@ def _reserve_pg(portal_pk: int, now: datetime) -> datetime:
     return now if row is None else row[0]
 
 
-def wait_for_slot(portal_pk: int, sleep: Callable[[float], None] = time.sleep) -> float:
-    """Reserve a slot and sleep until it; returns the seconds slept."""
+def wait_for_slot(
+    portal_pk: int, sleep: Callable[[float], None] = time.sleep, *, max_wait: float | None = None
+) -> float:
+    """Reserve a slot and sleep until it; returns the seconds slept.
+
+    BudgetSpent when the slot lies more than `max_wait` seconds away (the run would end first).
+    """
     slot = reserve_slot(portal_pk)
     delay = (slot - timezone.now()).total_seconds()
+    if max_wait is not None and delay > max_wait:
+        raise BudgetSpent
     if delay > 0:
         sleep(delay)
         return delay

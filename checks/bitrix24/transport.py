@@ -1,10 +1,15 @@
-"""One HTTP exchange with Bitrix24, with secrets masked wherever a URL may be logged.
+"""One HTTP exchange with Bitrix24, within a wall-clock deadline, with secrets masked wherever a URL may be logged.
 
-The webhook code sits in the URL path (`/rest/<user>/<code>/<method>`), and the OAuth refresh
-sends client_secret and refresh_token in the query string, so every URL that reaches a log
-line goes through `mask_url`, and urllib3's own DEBUG lines are filtered the same way.
+`exchange` is the only way BotWatch talks HTTP to a portal or the OAuth server: no redirect
+followed, at most `max_body` bytes read, and the whole exchange (name resolution, connecting,
+TLS, headers and body) within its time, cut by the watchdog when that passes
+(checks.bitrix24.deadline). The webhook code sits in the URL path (`/rest/<user>/<code>/<method>`),
+and the OAuth refresh sends client_secret and refresh_token in the query string, so every URL
+that reaches a log line goes through `mask_url`, and urllib3's own DEBUG lines are filtered
+the same way.
 """
 
+import http.cookiejar
 import logging
 import re
 import socket
@@ -18,8 +23,10 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from django.views.decorators.debug import sensitive_variables
 
+from checks.bitrix24.connection import AddressRefused, DeadlineAdapter, watching
+from checks.bitrix24.deadline import WATCHDOG
 from checks.bitrix24.outcome import TransportFailure, error_fields, parse_json
 
 MAX_BODY = 2 * 1024 * 1024  # a Bot.get answer is a few KB; anything this big is not one
@@ -56,13 +63,24 @@ def install_log_filter() -> None:
 install_log_filter()
 
 
+class NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Bitrix24 REST needs no cookies; a thread's session serves every portal, so it keeps none."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
+
+
 def thread_session() -> requests.Session:
     """One Session per thread: its pool keeps connections to each portal alive between calls."""
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        session.cookies.set_policy(NoCookies())
         # Retries are ours (bounded, paced, logged); urllib3 must not retry behind our back.
-        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=32, pool_maxsize=4, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         _local.session = session
@@ -82,6 +100,8 @@ class Answer:
     detail: str = ""
     truncated: bool = False
     attempts: int = 1
+    refusal: str = ""  # a redirect not followed: why (checks.bitrix24.redirects)
+    redirect_to: str = ""  # ...and the portal address it pointed to, when there was one
 
     @cached_property
     def payload(self) -> Any:
@@ -97,35 +117,70 @@ class Answer:
         return self.http_status is not None and 200 <= self.http_status <= 299 and self.error_code is None
 
 
-def post_json(session: requests.Session, url: str, body: dict, timeout: tuple[float, float]) -> Answer:
-    """POST a JSON body, never following redirects, reading at most MAX_BODY bytes."""
+@sensitive_variables("url", "json", "params")
+def exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    seconds: float,
+    json: dict | None = None,
+    params: dict | None = None,
+    max_body: int = MAX_BODY,
+) -> Answer:
+    """One request and its answer, all within `seconds`; never follows a redirect.
+
+    Whatever the transport raised, or even a status line with an empty body (what a header
+    block cut short looks like to http.client), an exchange whose time ran out is a timeout.
+    """
     started = time.monotonic()
+    watch = WATCHDOG.watch(seconds)
     try:
-        response = session.post(
-            url, json=body, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
+        with watching(watch):
+            answer = _exchange(session, method, url, json, params, seconds, max_body)
+    finally:
+        expired = watch.finish()
+    answer.duration_ms = _ms(started)
+    if expired:
+        return Answer(
+            failure=TransportFailure.TIMEOUT,
+            detail=f"no complete answer from {_host_port(url)} within {seconds:g} s",
+            duration_ms=answer.duration_ms,
         )
+    return answer
+
+
+@sensitive_variables("url", "body", "params")
+def _exchange(session, method, url, body, params, seconds, max_body) -> Answer:
+    try:
+        request = requests.Request(method, url, json=body, params=params, headers={"Accept": "application/json"})
+        prepared = session.prepare_request(request)
+        options = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        # The adapter itself, not Session.send: that one works out where a redirect would lead
+        # even when it does not follow it, and raises on a broken Location before we see it.
+        adapter = session.get_adapter(prepared.url)
+        response = adapter.send(prepared, timeout=(min(seconds, 5.0), seconds), **options)
         with response:
-            content, truncated = _read_limited(response)
-    except requests.RequestException as exc:
+            content, truncated = _read_limited(response, max_body)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError, UnicodeError) as exc:
         failure, detail = describe_exception(exc, url)
-        return Answer(failure=failure, detail=detail, duration_ms=_ms(started))
+        return Answer(failure=failure, detail=detail)
     return Answer(
         http_status=response.status_code,
         body=content,
         content_type=response.headers.get("Content-Type", ""),
         location=response.headers.get("Location", ""),
-        duration_ms=_ms(started),
         truncated=truncated,
     )
 
 
-def _read_limited(response: requests.Response) -> tuple[bytes, bool]:
+def _read_limited(response: requests.Response, max_body: int) -> tuple[bytes, bool]:
     chunks, size = [], 0
     for chunk in response.iter_content(64 * 1024):
         chunks.append(chunk)
         size += len(chunk)
-        if size > MAX_BODY:
-            return b"".join(chunks)[:MAX_BODY], True
+        if size > max_body:
+            return b"".join(chunks)[:max_body], True
     return b"".join(chunks), False
 
 
@@ -133,24 +188,47 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+def _host_port(url: str) -> str:
+    """host:port of a URL for a message; never its path or query (they may hold a credential)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    except ValueError:
+        return "the portal's host"
+
+
+INVALID_ADDRESS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    urllib3.exceptions.LocationParseError,
+    ValueError,
+    UnicodeError,
+)
+
+
 def describe_exception(exc: BaseException, url: str) -> tuple[TransportFailure, str]:
     """Which kind of transport failure, and a detail naming the host, never the URL path."""
-    parts = urlsplit(url)
-    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    host = _host_port(url)
     causes = list(_chain(exc))
+    refused = next((c for c in causes if isinstance(c, AddressRefused)), None)
+    if refused is not None:
+        # AddressRefused's text is ours (the host and the policy), unlike the library's errors.
+        return TransportFailure.REFUSED_ADDRESS, refused.problem
     if isinstance(exc, requests.Timeout):
         phase = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
         return TransportFailure.TIMEOUT, f"no progress {phase} to {host}"
     if isinstance(exc, requests.exceptions.SSLError) or _any(causes, ssl.SSLError):
         return TransportFailure.TLS, f"{host}: {_ssl_reason(causes)}"
     if _any(causes, socket.gaierror) or _any(causes, urllib3.exceptions.NameResolutionError):
-        return TransportFailure.DNS, f"cannot resolve {parts.hostname}"
+        return TransportFailure.DNS, f"cannot resolve {host.rpartition(':')[0]}"
     if _any(causes, ConnectionRefusedError):
         return TransportFailure.REFUSED, f"{host} refused the connection"
     if _any(causes, ConnectionResetError) or _any(causes, urllib3.exceptions.ProtocolError):
         return TransportFailure.RESET, f"{host} closed the connection without a complete answer"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return TransportFailure.OTHER, f"invalid portal address for host {parts.hostname}"
+    if _any(causes, INVALID_ADDRESS):
+        # Never str(exc): requests puts the whole URL, webhook code included, in these messages.
+        return TransportFailure.INVALID_ADDRESS, f"portal address for host {host.rpartition(':')[0]} cannot be used"
     return TransportFailure.OTHER, f"{host}: {type(exc).__name__}"
 
 

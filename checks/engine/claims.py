@@ -48,13 +48,18 @@ def next_due(now: datetime, interval: int, rng: random.Random | None = None) -> 
 
 
 def due_portal_ids(now: datetime, limit: int = 1000) -> list[int]:
-    """Unpaused portals with at least one enabled bot due and no live lease."""
+    """Unpaused portals with at least one enabled bot due and no live lease, longest due first.
+
+    By due time, not by id: when the workers can take only some portals per tick, the others
+    come next instead of those with the highest ids waiting for ever.
+    """
     rows = (
         Bot.objects.filter(enabled=True, next_check_at__lte=now, portal__paused=False)
         .filter(Q(portal__claimed_until__isnull=True) | Q(portal__claimed_until__lte=now))
-        .order_by("portal_id")
+        .values("portal_id")
+        .annotate(due=Min("next_check_at"))
+        .order_by("due", "portal_id")
         .values_list("portal_id", flat=True)
-        .distinct()
     )
     return list(rows[:limit])
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checks.engine.claims import claim_due_portals, claim_portal
-from checks.engine.heartbeats import BEAT, touch_heartbeat
+from checks.engine.heartbeats import BEAT, free_capacity, touch_heartbeat
 from checks.models import Bot
 
 log = logging.getLogger(__name__)
@@ -23,15 +23,32 @@ VERIFY_TASK = "checks.tasks.verify_portal"
 
 
 def dispatch_due(now: datetime | None = None) -> int:
-    """Claim the due portals and enqueue one verification task per claim."""
+    """Claim the due portals, as many as the workers can take now, and enqueue one task per claim."""
+    now = now or timezone.now()
     touch_heartbeat(BEAT, now)
-    claims = claim_due_portals(now)
+    free = free_capacity(now)
+    if free == 0:
+        return 0
+    return _enqueue(claim_due_portals(now, limit=1000 if free is None else free))
+
+
+def refill(now: datetime | None = None) -> int:
+    """After a run: claim what the workers have room for again, rather than wait for the next tick.
+
+    The tick claims no more than the workers' capacity; without this, a sweep of more portals
+    than that would go on one tick (5 s) at a time. No capacity known: the tick took them all.
+    """
+    now = now or timezone.now()
+    free = free_capacity(now)
+    return _enqueue(claim_due_portals(now, limit=free)) if free else 0
+
+
+def _enqueue(claims: list) -> int:
     if claims:
         # One producer (and broker connection) for the whole tick rather than one per message.
         with current_app.producer_or_acquire() as producer:
             for portal_id, token in claims:
                 enqueue_verification(portal_id, token, producer=producer)
-    if claims:
         log.info("dispatched %d portal(s)", len(claims))
     return len(claims)
 

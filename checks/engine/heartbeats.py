@@ -1,17 +1,38 @@
 """Heartbeats that tell /healthz and the dashboard whether checks are running."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import Func, Max, Subquery, Sum
 from django.utils import timezone
 
-from checks.models import Bot, Heartbeat, Verification
+from checks.models import Bot, Heartbeat, Portal, Verification
 
 BEAT = "beat"  # touched by every dispatch tick: beat, broker and a worker all alive
+WORKER = "worker:"  # + hostname
+CAPACITY_FRESH = timedelta(seconds=60)  # a worker not heard of for this long runs nothing
 
 
-def touch_heartbeat(name: str, now: datetime | None = None) -> None:
-    Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": now or timezone.now()})
+def touch_heartbeat(name: str, now: datetime | None = None, capacity: int | None = None) -> None:
+    defaults = {"seen_at": now or timezone.now()}
+    if capacity is not None:
+        defaults["capacity"] = capacity
+    Heartbeat.objects.update_or_create(name=name, defaults=defaults)
+
+
+def free_capacity(now: datetime) -> int | None:
+    """How many more portals the live workers can verify now; None when no worker says (no cap).
+
+    Every claimed portal counts, queued or running: the verify queue then never holds more
+    than the workers can run, and their reserved threads stay free for alerts and ticks.
+    """
+    # One round trip: every finished run asks (checks.engine.dispatch.refill).
+    busy = Portal.objects.filter(claimed_until__gt=now).order_by().values(n=Func("pk", function="COUNT"))
+    row = Heartbeat.objects.filter(name__startswith=WORKER, seen_at__gte=now - CAPACITY_FRESH).aggregate(
+        total=Sum("capacity"), busy=Max(Subquery(busy))
+    )
+    if row["total"] is None:
+        return None
+    return max(0, row["total"] - (row["busy"] or 0))
 
 
 def heartbeat_ages(now: datetime | None = None) -> dict[str, float]:

@@ -11,6 +11,7 @@ import threading
 
 from celery import shared_task
 from celery.signals import beat_init, worker_ready, worker_shutdown
+from django.conf import settings
 from django.db import close_old_connections
 
 from checks.engine import dispatch, heartbeats, retention, verify
@@ -19,8 +20,8 @@ log = logging.getLogger(__name__)
 
 # Below the claim lease (checks.engine.claims, 600 s by default) so that a live task never
 # outlives its claim. The threads pool does not enforce Celery's time limits (prefork
-# does); there the engine's own budget (checks.engine.verify.RUN_BUDGET, 200 s of client calls per run)
-# keeps a run inside its lease, and the lease check at commit guards the rest.
+# does); there the run's own deadline (checks.engine.verify.run_seconds, at most 200 s of
+# client calls) keeps a run inside its lease, and the lease check at commit guards the rest.
 VERIFY_SOFT_LIMIT = 240
 VERIFY_HARD_LIMIT = 300
 WORKER_HEARTBEAT_EVERY = 15  # seconds
@@ -39,7 +40,9 @@ def dispatch_due() -> int:
     time_limit=VERIFY_HARD_LIMIT,
 )
 def verify_portal_task(portal_id: int, claim_token: str | None = None, manual: bool = False) -> int:
-    return len(verify.verify_portal(portal_id, claim_token, manual=manual))
+    rows = verify.verify_portal(portal_id, claim_token, manual=manual)
+    dispatch.refill()  # this run's place is free: the next due portal takes it
+    return len(rows)
 
 
 @shared_task(
@@ -57,16 +60,17 @@ class ProcessHeartbeat(threading.Thread):
     can tell a dead beat from a dead broker or dead workers.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, capacity: int | None = None):
         super().__init__(name="botwatch-heartbeat", daemon=True)
         self.heartbeat_name = name
+        self.capacity = capacity
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
                 close_old_connections()
-                heartbeats.touch_heartbeat(self.heartbeat_name)
+                heartbeats.touch_heartbeat(self.heartbeat_name, capacity=self.capacity)
             except Exception:
                 # A database outage must not kill the thread: the heartbeat resumes with it.
                 log.exception("worker heartbeat failed")
@@ -76,11 +80,21 @@ class ProcessHeartbeat(threading.Thread):
 _heartbeat: ProcessHeartbeat | None = None
 
 
+def verify_capacity(consumer) -> int:
+    """Verifications this worker runs at once: its pool but the reserved threads; 0 without the verify queue."""
+    consumed = consumer.app.amqp.queues.consume_from if consumer is not None else {}
+    if "verify" not in consumed:
+        return 0
+    concurrency = getattr(consumer.controller, "concurrency", None) or settings.CELERY_WORKER_CONCURRENCY
+    return max(1, concurrency - settings.BOTWATCH_RESERVED_THREADS)
+
+
 @worker_ready.connect
 def start_worker_heartbeat(sender=None, **kwargs) -> None:
+    """sender: the worker's Consumer (celery.apps.worker.Worker.on_consumer_ready)."""
     global _heartbeat
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
-    _heartbeat = ProcessHeartbeat(f"worker:{hostname}")
+    _heartbeat = ProcessHeartbeat(f"{heartbeats.WORKER}{hostname}", capacity=verify_capacity(sender))
     _heartbeat.start()
 
 

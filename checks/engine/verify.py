@@ -1,21 +1,25 @@
 """One run over a portal: load the due bots, call the client chunk by chunk, record."""
 
 import logging
-import time
+import traceback
 import uuid
 
-from checks.bitrix24.client import verify_bots
+from checks.bitrix24.client import Bitrix24Client
+from checks.bitrix24.deadline import Deadline
 from checks.bitrix24.types import BotResult
-from checks.engine.claims import LostClaim, next_portal_check, release_claim
+from checks.engine.claims import LostClaim, lease_seconds, next_portal_check, release_claim
 from checks.engine.recording import record_results
 from checks.engine.runs import start_run
 from checks.models import Bot, Portal, Verification
+from checks.status import Status
 
 log = logging.getLogger(__name__)
 
 CHUNK = 50  # bots per client call: one batch request when the portal allows batch
 # Seconds of client calls per run, below the verify task's time limits and the lease.
 RUN_BUDGET = 200
+# What a run leaves of its lease for recording its results (a quarter of a short test lease).
+LEASE_MARGIN = 30
 
 
 def verify_portal(
@@ -43,26 +47,51 @@ def verify_portal(
         return []
 
 
+def run_seconds() -> float:
+    """How long a run may call the portal: RUN_BUDGET, and always well inside the claim's lease.
+
+    Every call ends by the run's deadline (checks.bitrix24.client), so a portal that never
+    answers cannot outlive the lease and be claimed by a second worker meanwhile.
+    """
+    lease = lease_seconds()
+    return min(RUN_BUDGET, lease - min(LEASE_MARGIN, lease / 4))
+
+
 def call_client(
     portal: Portal, bots: list[Bot], budget: float | None = None, *, caller_saves_batch: bool = False
 ) -> list[BotResult]:
-    """Results for the first bots, chunk by chunk, until the time budget is spent.
+    """Results for the first bots, chunk by chunk, until the run's deadline.
 
-    Celery's time limits are not enforced by the threads pool; this is what keeps a run
-    well inside its lease even on a slow, unbatched portal. caller_saves_batch: see
-    checks.bitrix24.client.verify_bots (a scheduled run's recording writes it).
+    Celery's time limits are not enforced by the threads pool; the deadline is what keeps a
+    run inside its lease even on a slow, unbatched portal. One client for the whole run: a
+    timeout in one chunk answers for the others without calling again. caller_saves_batch:
+    see checks.bitrix24.client.verify_bots (a scheduled run's recording writes it).
     """
-    deadline = time.monotonic() + (RUN_BUDGET if budget is None else budget)
+    deadline = Deadline(run_seconds() if budget is None else budget)
+    client = Bitrix24Client(portal, persist=True, caller_saves_batch=caller_saves_batch, deadline=deadline)
     results: list[BotResult] = []
     for start in range(0, len(bots), CHUNK):
-        if results and time.monotonic() > deadline:
-            log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
-            break
         chunk = bots[start : start + CHUNK]
         # start_run read the portal row moments before the first chunk; later chunks re-read
         # it, since an earlier one may have refreshed tokens or blocked the portal.
-        answers = verify_bots(portal, chunk, persist=True, fresh=start == 0, caller_saves_batch=caller_saves_batch)
-        if len(answers) != len(chunk):
+        answers = _verify_chunk(client, chunk, fresh=start == 0)
+        if len(answers) > len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
         results += answers
+        if len(answers) < len(chunk):
+            log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
+            break
     return results
+
+
+def _verify_chunk(client: Bitrix24Client, chunk: list[Bot], *, fresh: bool) -> list[BotResult]:
+    """The client's results; should it ever raise, an `error` per bot, so that the run is still recorded."""
+    try:
+        return client.verify_bots(chunk, fresh=fresh)
+    except Exception as exc:
+        # Not the exception's text: a library's message may hold a URL with a credential.
+        name = type(exc).__name__
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("portal %s: internal error in the client (%s)\n%s", client.portal.pk, name, frames)
+        description = f"internal error in BotWatch ({name}); see the worker log"
+        return [BotResult(bot_pk=bot.pk, status=Status.ERROR, error_description=description) for bot in chunk]

@@ -55,6 +55,8 @@ class Portal(models.Model):
     batch_supported = models.BooleanField(null=True, blank=True)
     # Set when the portal answered with a redirect (renamed portal); the operator updates url.
     redirected_to = models.URLField(max_length=500, blank=True, default="")
+    # ...to another host or down to http: not followed, nothing sent there until the operator accepts it.
+    redirect_refused = models.BooleanField(default=False)
 
     # Scheduling (checks.engine.claims): due time and a lease that a killed worker lets expire.
     next_check_at = models.DateTimeField(default=timezone.now)

@@ -10,6 +10,8 @@ class Heartbeat(models.Model):
 
     name = models.CharField(max_length=100, primary_key=True)
     seen_at = models.DateTimeField(default=timezone.now)
+    # Workers only: how many verifications this worker runs at once (its threads but the reserved ones).
+    capacity = models.PositiveIntegerField(null=True, blank=True)
 
 
 class AuditLog(models.Model):

@@ -17,11 +17,14 @@ from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checks.alerts.credentials import refresh_credential_warnings
+from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
+from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_export import export_portal_file
 from checks.portal_file import PortalFileError, import_portal_file
-from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
+from checks.status import Status
+from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
 
@@ -42,8 +45,32 @@ def _diff(before: dict, portal: Portal, secrets: list[str]) -> dict:
     return changes
 
 
+# What Test connection says for each status: a fixed text, never what the network or the peer
+# said (refused ports, TLS errors, timings and error pages would map the server's own network).
+TEST_HINTS = {
+    Status.OK: "",
+    Status.NOT_FOUND: "The portal has no such bot.",
+    Status.NOT_OWNER: "The bot answered without its counters: its token is wrong or was rotated, "
+    "or the credentials are not those of the app that owns it.",
+    Status.AUTH_FAILED: "The portal refused the credentials.",
+    Status.MISCONFIGURED: "BotWatch does not call the portal like this: check the address (https, a private "
+    "network needs BOTWATCH_ALLOW_PRIVATE_PORTALS=1, a redirect to another host) and the credentials.",
+    Status.PORTAL_UNAVAILABLE: "The portal does not offer REST at the moment (plan, deleted or blocked).",
+    Status.RATE_LIMITED: "The portal is limiting requests: try again in a minute.",
+    Status.SERVER_ERROR: "The portal answered with a server error.",
+    Status.UNREACHABLE: "No complete answer: check the address; the portal may be down, too slow, "
+    "or not reachable from BotWatch.",
+    Status.BAD_RESPONSE: "Something answered, but not as Bitrix24 does: check the address.",
+    Status.ERROR: "The portal answered with an error.",
+}
+
+
 def test_connection(form: PortalForm, formset) -> list[dict]:
-    """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written."""
+    """Runs imbot.v2.Bot.get once per bot on UNSAVED copies: nothing is written.
+
+    Within a deadline, so that a portal that never answers cannot hold the web worker: bots
+    left when it passes come back with no result ("not tested").
+    """
     portal = form.instance
     form.apply_secrets()
     bots = []
@@ -54,8 +81,13 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
         bots.append(bot)
     if not bots:
         return []
-    results = verify_bots(portal, bots, persist=False)
-    return [{"bot": bot, "result": result} for bot, result in zip(bots, results, strict=True)]
+    deadline = Deadline(2 * settings.BITRIX24_TIMEOUT + 5)
+    results: list = verify_bots(portal, bots, persist=False, deadline=deadline)
+    results += [None] * (len(bots) - len(results))
+    return [
+        {"bot": bot, "result": result, "hint": TEST_HINTS.get(result.status, "") if result else ""}
+        for bot, result in zip(bots, results, strict=True)
+    ]
 
 
 def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Portal:
@@ -98,17 +130,18 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         formset = BotFormSet(request.POST, instance=portal, prefix="bots")
         valid = form.is_valid() and formset.is_valid()
         valid = valid and formset.check_tokens(form.cleaned_data["auth_type"])
+        valid = valid and check_new_host(form, formset)
         testing = request.POST.get("action") == "test"
+        if testing:
+            results = test_connection(form, formset) if valid else None
+            _audit_test(request, form, portal, results)
         if testing and request.htmx:
             # The form stays in the browser with what was typed (secrets included): only the
             # outcome comes back, so no secret ever travels back into a page.
-            results = test_connection(form, formset) if valid else None
-            ctx = {"results": results, "errors": None if valid else _error_list(form, formset)}
-            ctx["all_ok"] = results is not None and all(r["result"].ok for r in results)
+            ctx = {"results": results, "errors": None if valid else _error_list(form, formset), "form": form}
+            ctx["all_ok"] = _all_ok(results)
             return render(request, "dashboard/_test_results.html", ctx)
-        if valid and testing:
-            results = test_connection(form, formset)
-        elif valid:
+        if valid and not testing:
             saved = _save(request, form, formset, before)
             messages.success(request, f"Portal {saved.name} saved.")
             return redirect("dashboard:portal-detail", pk=saved.pk)
@@ -121,9 +154,27 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         "formset": formset,
         "portal": portal if portal.pk else None,
         "results": results,
-        "all_ok": results is not None and all(r["result"].ok for r in results),
+        "all_ok": _all_ok(results),
     }
     return render(request, "dashboard/portal_form.html", ctx)
+
+
+def _audit_test(request: HttpRequest, form: PortalForm, portal: Portal, results: list[dict] | None) -> None:
+    """Every test connection is recorded: it sends credentials somewhere, saved or not."""
+    url = getattr(form, "cleaned_data", {}).get("url") or ""
+    statuses = None if results is None else {r["bot"].label: str(r["result"].status) if r["result"] else "not tested"
+                                             for r in results}  # fmt: skip
+    changes = {
+        "host": netpolicy.destination(url),
+        "credentials sent to new host": results is not None and form.new_host() is not None,
+        "statuses": statuses,
+    }
+    label = portal.name if portal.pk else str(form.data.get("name", ""))[:100]
+    audit(request, "test connection", portal if portal.pk else None, changes, label=label)
+
+
+def _all_ok(results: list[dict] | None) -> bool:
+    return results is not None and all(r["result"] is not None and r["result"].ok for r in results)
 
 
 def _error_list(form: PortalForm, formset) -> list[str]:
@@ -195,7 +246,10 @@ def portal_file(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 summary = import_portal_file(
-                    form.cleaned_data["content"], fmt=form.cleaned_data["fmt"], actor=request.user.get_username()
+                    form.cleaned_data["content"],
+                    fmt=form.cleaned_data["fmt"],
+                    actor=request.user.get_username(),
+                    send_credentials_to=form.cleaned_data["send_credentials_to"],
                 )
             except PortalFileError as exc:
                 ctx.update(problems=exc.problems, problem_count=exc.count)

@@ -7,13 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
+from checks.bitrix24 import netpolicy
 from checks.engine.dispatch import check_now
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
 from checks.status import BotState
@@ -108,8 +109,17 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "subscribed": portal.subscribed,
         "subscribed_every": portal.subscribed_every,
         "warnings": CredentialWarning.objects.filter(portal=portal).select_related("bot"),
+        "redirect_host": _destination(portal.redirected_to),
     }
     return render(request, "dashboard/portal_detail.html", ctx)
+
+
+def _destination(url: str) -> str:
+    """Where the credentials would go: the host (and a port of its own) of `url`."""
+    try:
+        return netpolicy.parse_address(url, allow_http=True).destination if url else ""
+    except netpolicy.AddressError:
+        return ""
 
 
 def _recent_verifications(portal: Portal, since=None):
@@ -185,6 +195,31 @@ def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
         audit(request, "check now", portal)
     else:
         messages.info(request, f"A verification of {portal.name} is running already; its results appear below.")
+    return redirect("dashboard:portal-detail", pk=portal.pk)
+
+
+@login_required
+@require_POST
+def portal_accept_redirect(request: HttpRequest, pk: int) -> HttpResponse:
+    """The address the portal redirects to becomes its address, and the stored credentials go there."""
+    require_role(request, Role.OPERATOR)
+    portal = get_portal(pk)
+    address = request.POST.get("address", "")
+    if not portal.redirected_to or address != portal.redirected_to:
+        # The page was older than the portal's latest redirect: accept only what was shown.
+        return HttpResponseBadRequest("The portal's new address changed meanwhile: reload the page.")
+    problem = netpolicy.portal_url_problem(address)
+    if problem:
+        messages.error(request, f"{portal.name}: the new address cannot be used: {problem}.")
+        return redirect("dashboard:portal-detail", pk=portal.pk)
+    changed = Portal.objects.filter(pk=portal.pk, redirected_to=address).update(
+        url=address, redirected_to="", redirect_refused=False, updated_at=timezone.now()
+    )
+    if changed:
+        changes = {"url": [portal.url, address], "credentials sent to": _destination(address)}
+        audit(request, "accept new address", portal, changes)
+        check_now(portal.pk)
+        messages.success(request, f"{portal.name} now lives at {address}; it is being checked there.")
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 

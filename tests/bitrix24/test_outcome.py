@@ -5,6 +5,7 @@ import json
 import pytest
 
 from checks.bitrix24.outcome import (
+    ADDRESS_FAILURES,
     CODE_STATUS,
     TransportFailure,
     classify_bot_payload,
@@ -241,7 +242,8 @@ def test_classify_error_directly():
 @pytest.mark.parametrize("failure", list(TransportFailure))
 def test_transport_failures_are_unreachable_and_name_the_kind(failure):
     result = classify_transport(failure, "portal.example.com:443", duration_ms=3)
-    assert result.status == Status.UNREACHABLE
+    # An address that cannot be used is the configuration's fault: no waiting cures it.
+    assert result.status == (Status.MISCONFIGURED if failure in ADDRESS_FAILURES else Status.UNREACHABLE)
     assert result.error_description.startswith(failure.value)
     assert "portal.example.com:443" in result.error_description
     assert result.http_status is None

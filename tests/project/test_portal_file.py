@@ -259,3 +259,61 @@ def test_missing_file_exits_2(tmp_path):
         call_command("import_portals", str(tmp_path / "nope.yaml"))
     assert excinfo.value.returncode == 2
     assert "nope.yaml: cannot read the file" in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_an_address_botwatch_could_not_call_is_a_problem(tmp_path):
+    text = GOOD.replace("https://acme.bitrix24.com", "https://acme.bitrix24.com:99999")
+    assert import_problems(tmp_path, text) == [
+        # One validator for the dashboard, the admin and the importer (checks.validators).
+        "portals[0]: url: Port 99999 is out of range (1-65535)"
+    ]
+
+
+MOVED = """
+portals:
+  - name: acme
+    url: https://acme.example.org
+    webhook: {user_id: 1}
+    bots:
+      - code: support_bot
+      - id: 456
+  - name: globex
+    url: https://globex.example.com/other-prefix
+    oauth: {client_id: local.x}
+    bots:
+      - code: sales_bot
+"""
+
+
+@pytest.mark.django_db
+def test_a_url_moved_to_another_host_needs_the_secrets_again_or_a_confirmation(tmp_path):
+    run_import(tmp_path, GOOD)
+    assert import_problems(tmp_path, MOVED) == [
+        "portals[0]: url moves acme from acme.bitrix24.com to acme.example.org: give webhook.code, "
+        "bots[0].bot_token, bots[1].bot_token again, or confirm with --send-credentials-to acme.example.org"
+    ]  # globex stays on its host (another path): its stored secrets may go on being used there
+    assert Portal.objects.get(name="acme").url == "https://acme.bitrix24.com"
+
+    out = StringIO()
+    path = tmp_path / "moved.yaml"
+    path.write_text(MOVED)
+    call_command("import_portals", str(path), "--send-credentials-to", "acme.example.org", stdout=out)
+    acme = Portal.objects.get(name="acme")
+    assert acme.url == "https://acme.example.org" and acme.webhook_code == "k3y-webhook-code"
+    assert acme.bots.get(code="support_bot").bot_token == "my_bot_token"
+    entry = AuditLog.objects.filter(action="import").latest("id")
+    assert entry.changes["credentials sent to"] == ["acme.example.org"]
+
+
+@pytest.mark.django_db
+def test_a_confirmation_for_another_host_does_not_count(tmp_path):
+    run_import(tmp_path, GOOD)
+    path = tmp_path / "moved.yaml"
+    path.write_text(MOVED)
+    err = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("import_portals", str(path), "--send-credentials-to", "elsewhere.example.org", stderr=err)
+    assert excinfo.value.returncode == 2
+    assert "url moves acme from acme.bitrix24.com to acme.example.org" in err.getvalue()
+    assert Portal.objects.get(name="acme").url == "https://acme.bitrix24.com"

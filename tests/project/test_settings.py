@@ -79,6 +79,9 @@ def test_services_from_urls(tmp_path):
         ("BOTWATCH_ALERT_EMAILS", "ops@example.com,nobody", "BOTWATCH_ALERT_EMAILS: 'nobody' is not an email address"),
         ("BOTWATCH_ALLOW_HTTP", "sometimes", "BOTWATCH_ALLOW_HTTP='sometimes' is not a boolean"),
         ("BOTWATCH_DB_POOL_SIZE", "1", "BOTWATCH_DB_POOL_SIZE=1 is below the minimum of 2"),
+        ("BOTWATCH_ALLOW_PRIVATE_PORTALS", "lan", "BOTWATCH_ALLOW_PRIVATE_PORTALS='lan' is not a boolean"),
+        ("BOTWATCH_WORKER_CONCURRENCY", "1", "BOTWATCH_WORKER_CONCURRENCY=1 is below the minimum of 2"),
+        ("BOTWATCH_RESERVED_THREADS", "0", "BOTWATCH_RESERVED_THREADS=0 is below the minimum of 1"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):

@@ -194,6 +194,58 @@ def test_short_timeout_fault_answers_late_but_answers(sim):
     assert get(sim, timeout=5).status_code == 200
 
 
+def test_trickle_sends_headers_then_the_body_a_byte_at_a_time_and_gives_up(sim):
+    sim.inject_fault("acme", "trickle", interval_s=0.1, sleep_s=1.0, times=1)
+    started = time.monotonic()
+    response = requests.post(
+        f"{sim.portal_url('acme')}/rest/1/k3y/imbot.v2.Bot.get",
+        json={"code": "support_bot", "botToken": "tok"},
+        timeout=5,
+        stream=True,
+    )
+    assert response.status_code == 200 and int(response.headers["Content-Length"]) > 100
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        response.content  # noqa: B018 - reading is the point
+    assert 0.9 < time.monotonic() - started < 3  # about ten bytes, then the connection closed
+    assert get(sim).status_code == 200
+
+
+def test_trickle_headers_never_finishes_the_header_block(sim):
+    sim.inject_fault("acme", "trickle_headers", interval_s=0.1, sleep_s=1.0, times=1)
+    started = time.monotonic()
+    response = get(sim, timeout=5)  # each byte comes well within the per-read timeout
+    assert 0.9 < time.monotonic() - started < 3
+    # http.client takes the cut for the end of the headers: a "200" without a body or its length.
+    assert "Content-Length" not in response.headers and response.content == b""
+
+
+def test_redirect_answers_with_the_location_given(sim):
+    sim.inject_fault("acme", "redirect", location="https://elsewhere.example/rest/", http_status=301, times=1)
+    response = requests.post(f"{sim.portal_url('acme')}/rest/1/k3y/imbot.v2.Bot.get", timeout=5, allow_redirects=False)
+    assert (response.status_code, response.headers["Location"]) == (301, "https://elsewhere.example/rest/")
+
+
+def test_set_cookie_answers_normally_and_cookies_sent_back_are_counted(sim):
+    sim.inject_fault("acme", "set_cookie", times=1)
+    with requests.Session() as session:
+        url = f"{sim.portal_url('acme')}/rest/1/k3y/imbot.v2.Bot.get"
+        first = session.post(url, json={"code": "support_bot", "botToken": "tok"}, timeout=5)
+        assert first.status_code == 200 and first.headers["Set-Cookie"].startswith("sid=")
+        assert session.post(url, json={"code": "support_bot", "botToken": "tok"}, timeout=5).status_code == 200
+    assert sim.stats("acme")["requests_with_cookie"] == 1
+
+
+def test_requests_in_flight_are_counted_with_their_peak(sim):
+    sim.inject_fault("acme", "timeout", sleep_s=0.5, times=3)
+    callers = [threading.Thread(target=get, args=(sim,)) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=10)
+    stats = sim.stats("acme")
+    assert (stats["max_in_flight"], stats["in_flight"]) == (3, 0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -202,6 +254,8 @@ def test_short_timeout_fault_answers_late_but_answers(sim):
         ({"kind": "html_500", "times": 0}, "times"),
         ({"kind": "html_500", "probability": 2}, "probability"),
         ({"kind": "html_500", "colour": "red"}, "colour"),
+        ({"kind": "redirect"}, "needs location"),
+        ({"kind": "trickle", "interval_s": 0}, "interval_s"),
     ],
 )
 def test_bad_fault_arguments_are_named(sim, kwargs, message):

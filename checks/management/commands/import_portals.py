@@ -12,15 +12,28 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of the portal file (.yaml, .yml or .json), or - for standard input")
+        parser.add_argument(
+            "--send-credentials-to",
+            action="append",
+            default=[],
+            metavar="HOST",
+            help="a portal whose url moves to HOST may take its stored webhook code, OAuth secrets and bot "
+            "tokens there (repeat for several hosts); without it they must be given again in the file",
+        )
 
-    def handle(self, *args, file: str, **options):
+    def handle(self, *args, file: str, send_credentials_to: list[str], **options):
         try:
             text, fmt = self.read(file)
         except LimitError as exc:
             self.stderr.write(str(exc))
             raise CommandError(f"{file}: 1 problem(s); nothing was imported", returncode=2) from None
         try:
-            summary = import_portal_file(text, fmt=fmt, actor="import_portals")
+            summary = import_portal_file(
+                text,
+                fmt=fmt,
+                actor="import_portals",
+                send_credentials_to=[h.strip().lower() for h in send_credentials_to],
+            )
         except PortalFileError as exc:
             for problem in exc.problems:
                 self.stderr.write(problem)

@@ -1,0 +1,23 @@
+"""What is wrong with a portal before any call is made: its address and its credentials."""
+
+from checks.bitrix24 import netpolicy
+from checks.models import AuthType, Portal
+
+
+def portal_problem(portal: Portal) -> str | None:
+    """Why the portal cannot be called as it is configured (it is then `misconfigured`), or None."""
+    try:
+        netpolicy.parse_address(portal.url)
+    except netpolicy.AddressError as exc:
+        return str(exc)
+    return auth_problem(portal)
+
+
+def auth_problem(portal: Portal) -> str | None:
+    if portal.auth_type == AuthType.OAUTH:
+        if not portal.oauth_access_token and not portal.oauth_refresh_token:
+            return "OAuth portal has neither an access token nor a refresh token"
+        return None
+    if not portal.webhook_user_id or not portal.webhook_code:
+        return "webhook portal needs a webhook user id and webhook code"
+    return None
