@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from checks.models import Bot, Portal
+from checks.models import Bot, ChannelDelivery, Portal
 
 
 class Command(BaseCommand):
@@ -12,9 +12,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            portals = _rewrite(Portal, Portal.SECRET_FIELDS)
+            portals = _rewrite(Portal, Portal.ENCRYPTED_FIELDS)
             bots = _rewrite(Bot, ("bot_token",))
-        self.stdout.write(f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s) with the newest key.")
+            deliveries = _rewrite(ChannelDelivery, ("url",))
+        self.stdout.write(
+            f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s), "
+            f"and {deliveries} channel delivery row(s), with the newest key."
+        )
 
 
 def _rewrite(model, names: tuple[str, ...]) -> int:
