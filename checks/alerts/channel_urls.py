@@ -195,7 +195,7 @@ def label(url: str) -> str:
     return f"{mask(url)} #{fingerprint(url)[:6]}"
 
 
-def url_secrets(url: str) -> list[str]:
+def url_secrets(url: str, shortest: int = SHORTEST_SECRET) -> list[str]:
     """The pieces of a URL that may be secret, longest first: user, password, token hosts, path, query values."""
     try:
         parts = urlsplit(url)
@@ -210,7 +210,7 @@ def url_secrets(url: str) -> list[str]:
         pieces += [hostport, *hostport.split(":")]
     pieces += [segment for segment in parts.path.split("/") if segment.lower() not in PLAIN_SEGMENTS]
     pieces += [value for values in parse_qs(parts.query).values() for value in values]
-    found = {p for piece in pieces for p in (piece, unquote(piece)) if len(p) >= SHORTEST_SECRET}
+    found = {p for piece in pieces for p in (piece, unquote(piece)) if len(p) >= shortest}
     return sorted(found, key=len, reverse=True)
 
 
