@@ -219,6 +219,8 @@ def scrub(text: str, secrets: list[str], url: str | None = None) -> str:
     placeholder = "\x00channel\x00"
     if url:
         text = text.replace(url, placeholder)
+        # Apprise's own "privacy" form keeps a token's first and last characters (slack://x...t).
+        text = re.sub(rf"{re.escape(scheme_of(url))}://[^\s;,)]*", placeholder, text, flags=re.IGNORECASE)
     for secret in secrets:
         text = text.replace(secret, REDACTED)
     return text.replace(placeholder, mask(url)) if url else text
