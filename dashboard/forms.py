@@ -12,9 +12,11 @@ from django.core.validators import validate_email
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.alerts.channel_urls import fingerprint, is_channel_url, label
+from checks.alerts.channels import check_notify, check_routes
 from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
-from checks.models import AuthType, Bot, MaintenanceWindow, Portal
+from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -85,7 +87,32 @@ class MaintenanceForm(forms.ModelForm):
         return data
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea for secrets: what was typed is never rendered back, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
 class PortalForm(DashboardSecretsForm):
+    notify_add = forms.CharField(
+        required=False,
+        label="Add channels",
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="One URL per line: slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
+        "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted, shown as scheme and host only.",
+    )
+    notify_remove = forms.MultipleChoiceField(
+        required=False, label="Remove channels", widget=forms.CheckboxSelectMultiple
+    )
+    routes_text = forms.CharField(
+        required=False,
+        label="Replace routes",
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="As in the portal file: {auth_failed: [owner@example.com, slack://…], not_found: [tgram://…]}. "
+        "A status listed here goes only there. Empty keeps the routes above.",
+    )
+    routes_clear = forms.BooleanField(required=False, label="Remove every route")
     alert_emails = forms.CharField(
         required=False,
         label="Alert emails",
@@ -110,9 +137,11 @@ class PortalForm(DashboardSecretsForm):
             "pace_rate",
             "pace_burst",
             "paused",
+            "notify_mode",
         ]
-        widgets = {"auth_type": forms.RadioSelect}
+        widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
+            "notify_mode": "Default channels",
             "url": "Address",
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
@@ -122,6 +151,55 @@ class PortalForm(DashboardSecretsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
+        self.fields["notify_mode"].required = False
+        self.fields["notify_remove"].choices = [(fingerprint(url), label(url)) for url in self.instance.notify or []]
+        # What the page may say of the stored routes: classes, emails, channel labels; never a URL.
+        self.routes_shown = [
+            (route, [label(t) if is_channel_url(t) else t for t in targets])
+            for route, targets in sorted((self.instance.routes or {}).items())
+        ]
+
+    def clean_notify_mode(self) -> str:
+        return self.cleaned_data.get("notify_mode") or self.instance.notify_mode or NotifyMode.ADD
+
+    def clean_notify_add(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["notify_add"].splitlines() if line.strip()]
+        clean, problems = check_notify(lines)
+        if problems:
+            raise forms.ValidationError([f"line {_line(place)}: {message}" for place, message in problems])
+        return clean
+
+    def clean_routes_text(self) -> dict | None:
+        text = self.cleaned_data["routes_text"].strip()
+        if not text:
+            return None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise forms.ValidationError(
+                "Not YAML: write it as in the portal file, e.g. {not_found: [tgram://…]}."
+            ) from None
+        clean, problems = check_routes(data)
+        if problems:
+            raise forms.ValidationError([f"{place}: {message}" for place, message in problems])
+        return clean
+
+    def apply_channels(self) -> list[str]:
+        """Puts the channel changes on the instance; returns what changed (for the audit log, no values)."""
+        data, changed = self.cleaned_data, []
+        removed = set(data.get("notify_remove") or [])
+        kept = [url for url in self.instance.notify or [] if fingerprint(url) not in removed]
+        known = {fingerprint(url) for url in kept}
+        notify = kept + [url for url in data.get("notify_add") or [] if fingerprint(url) not in known]
+        if notify != list(self.instance.notify or []):
+            self.instance.notify = notify
+            changed.append("notify")
+        routes = {} if data.get("routes_clear") else data.get("routes_text")
+        if routes is not None and routes != (self.instance.routes or {}):
+            self.instance.routes = routes
+            changed.append("routes")
+        return changed
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].rstrip("/")
@@ -161,6 +239,11 @@ class PortalForm(DashboardSecretsForm):
     def _require_secret(self, name: str, message: str) -> None:
         if not self.has_secret(name):
             self.add_error(name, message)
+
+
+def _line(place: str) -> int:
+    """`notify[2]` -> 3: problems of the textarea by line number."""
+    return int(place.rsplit("[", 1)[1].rstrip("]")) + 1
 
 
 class BotForm(DashboardSecretsForm):

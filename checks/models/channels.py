@@ -43,6 +43,8 @@ class ChannelDelivery(models.Model):
             models.Index(fields=["next_attempt_at"], name="channel_delivery_due", condition=Q(state="pending")),
             # Alerts page: "channel deliveries that failed for good lately".
             models.Index(fields=["created_at"], name="channel_delivery_failed", condition=Q(state="failed")),
+            # Portal and Alerts pages: "the latest deliveries of these channels".
+            models.Index(fields=["fingerprint", "-created_at"], name="channel_delivery_by_channel"),
         ]
 
     def __str__(self) -> str:

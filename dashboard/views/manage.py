@@ -53,7 +53,7 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
 
 def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Portal:
     with transaction.atomic():
-        secrets = form.apply_secrets()
+        secrets = form.apply_secrets() + form.apply_channels()
         if "oauth_refresh_token" in secrets:
             form.instance.oauth_refresh_issued_at = timezone.now()  # credential warning at 150 days
         portal = form.save()
