@@ -201,8 +201,6 @@ LOGGING = {
         # Apprise logs channel URLs with their tokens: it never reaches a handler that writes
         # (checks.alerts.channel_urls reads its warnings, scrubbed, into the delivery's error).
         "apprise": {"handlers": ["null"], "level": "WARNING", "propagate": False},
-        # urllib3 logs every request line at DEBUG: a webhook's path holds its code or token.
-        "urllib3": {"level": "INFO"},
     },
 }
 

@@ -111,14 +111,34 @@ class _ThreadLines(logging.Handler):
             self.lines.append(record.getMessage().strip())
 
 
+# Threads sending to a channel right now: urllib3 logs their request lines at DEBUG, and a
+# channel's path is its token ("POST /services/T000/B000/XXXX"); those lines are dropped.
+_SENDING: set[int] = set()
+
+
+class _DropWhileSending(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread not in _SENDING
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_DropWhileSending())
+
+
 @contextmanager
 def capture_apprise_log() -> Iterator[list[str]]:
-    """What Apprise says (WARNING and up) while the block runs in this thread; unscrubbed."""
+    """What Apprise says (WARNING and up) while the block runs in this thread; unscrubbed.
+
+    Meanwhile urllib3's lines of this thread are dropped: they carry the channel's path.
+    """
     handler = _ThreadLines()
+    thread = threading.get_ident()
     APPRISE_LOG.addHandler(handler)
+    _SENDING.add(thread)
     try:
         yield handler.lines
     finally:
+        _SENDING.discard(thread)
         APPRISE_LOG.removeHandler(handler)
 
 
