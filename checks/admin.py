@@ -10,6 +10,7 @@ from checks.models import (
     AuditLog,
     Bot,
     BotEvent,
+    ChannelDelivery,
     CredentialWarning,
     DailyStat,
     Heartbeat,
@@ -164,6 +165,15 @@ class IncidentAdmin(admin.ModelAdmin):
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "portal", "kind", "state", "attempts", "sent_at")
     list_filter = ("state", "kind")
+
+
+@admin.register(ChannelDelivery)
+class ChannelDeliveryAdmin(ReadOnlyAdmin):
+    # The URL is a secret: the admin shows its mask (label) and fingerprint, never the URL.
+    exclude = ("url",)
+    list_display = ("created_at", "label", "state", "attempts", "sent_at", "notification")
+    list_filter = ("state",)
+    raw_id_fields = ("notification",)
 
 
 @admin.register(MaintenanceWindow)

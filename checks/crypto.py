@@ -15,6 +15,7 @@ and rotate_secrets rewrites them.
 import base64
 import binascii
 import hashlib
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -107,4 +108,29 @@ class EncryptedTextField(models.TextField):
 
     def formfield(self, **kwargs):
         # Never pre-fill a form with the secret; admin and dashboard forms handle "keep".
+        return None
+
+
+class EncryptedJSONField(models.TextField):
+    """A list or mapping stored as Fernet ciphertext of its JSON; empty ([] or {}) is an empty string.
+
+    For values that hold secrets as a whole, such as a portal's channel URLs.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        if not value:
+            return self.get_default()
+        return json.loads(decrypt(value))
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            return json.loads(value) if value else self.get_default()
+        return value
+
+    def get_prep_value(self, value):
+        if not value:
+            return ""
+        return encrypt(json.dumps(value, separators=(",", ":")))
+
+    def formfield(self, **kwargs):
         return None

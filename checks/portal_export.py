@@ -5,6 +5,7 @@ import json
 import yaml
 from django.db.models import Prefetch
 
+from checks.alerts.channels import export_channel_settings
 from checks.models import AuthType, Bot, Portal
 
 
@@ -39,6 +40,7 @@ def _export_portal(portal: Portal, with_secrets: bool) -> dict:
         item["thresholds"] = dict(portal.thresholds)
     if portal.paused:
         item["paused"] = True
+    item.update(export_channel_settings(portal, with_secrets=with_secrets))
     item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]
     return item
 

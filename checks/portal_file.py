@@ -14,6 +14,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
+from checks.alerts.channels import apply_channel_settings, check_channel_settings
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
 from checks.bitrix24 import netpolicy
@@ -24,6 +25,7 @@ from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
+PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
 BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
@@ -160,6 +162,8 @@ class _Validator:
                 self.problem(where, str(exc))
         if "paused" in item and not isinstance(item["paused"], bool):
             self.problem(where, "paused must be true or false")
+        for place, message in check_channel_settings(item):
+            self.problem(f"{where}.{place}", message)
         self.bots(where, item.get("bots"), auth, existing)
 
     def url(self, where: str, url: str) -> None:
@@ -329,6 +333,7 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
     if "thresholds" in item:
         portal.thresholds = validate_thresholds(item["thresholds"])
     portal.paused = bool(item.get("paused", False))
+    apply_channel_settings(portal, item)  # notify and routes left out keep what is stored (secrets)
     portal.save()
     (summary.portals_created if created else summary.portals_updated).append(portal.name)
     for bot in item.get("bots") or []:

@@ -7,6 +7,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
 
+from checks.alerts.channel_urls import ChannelURLError, validate_channel_list
+
 _MISSING = object()
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
@@ -81,6 +83,14 @@ def env_emails(name: str) -> list[str]:
         except ValidationError:
             raise ImproperlyConfigured(f"{name}: {email!r} is not an email address") from None
     return emails
+
+
+def env_channel_urls(name: str, *, allow_http: bool) -> list[str]:
+    """Whitespace-separated notification URLs; a bad one is named by position and mask, never echoed."""
+    try:
+        return validate_channel_list(name, str(_raw(name, "")), allow_http=allow_http)
+    except ChannelURLError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def env_url(name: str, default: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

@@ -6,15 +6,15 @@ import yaml
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
-from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils import timezone
 
+from checks.alerts.channel_urls import fingerprint, is_channel_url, label
+from checks.alerts.channels import check_notify, check_routes
 from checks.bitrix24 import netpolicy
 from checks.bounded_load import LimitError, check_size
-from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
-from checks.models import AuthType, Bot, MaintenanceWindow, Portal
-from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
+from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.validators import validate_alert_emails, validate_portal_url
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -85,7 +85,32 @@ class MaintenanceForm(forms.ModelForm):
         return data
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea for secrets: what was typed is never rendered back, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
 class PortalForm(DashboardSecretsForm):
+    notify_add = forms.CharField(
+        required=False,
+        label="Add channels",
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="One URL per line: slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
+        "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted, shown as scheme and host only.",
+    )
+    notify_remove = forms.MultipleChoiceField(
+        required=False, label="Remove channels", widget=forms.CheckboxSelectMultiple
+    )
+    routes_text = forms.CharField(
+        required=False,
+        label="Replace routes",
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="As in the portal file: {auth_failed: [owner@example.com, slack://…], not_found: [tgram://…]}. "
+        "A status listed here goes only there. Empty keeps the routes above.",
+    )
+    routes_clear = forms.BooleanField(required=False, label="Remove every route")
     alert_emails = forms.CharField(
         required=False,
         label="Alert emails",
@@ -112,9 +137,11 @@ class PortalForm(DashboardSecretsForm):
             "pace_rate",
             "pace_burst",
             "paused",
+            "notify_mode",
         ]
-        widgets = {"auth_type": forms.RadioSelect}
+        widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
+            "notify_mode": "Default channels",
             "url": "Address",
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
@@ -124,6 +151,14 @@ class PortalForm(DashboardSecretsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
+        self.fields["notify_mode"].required = False
+        self.fields["notify_remove"].choices = [(fingerprint(url), label(url)) for url in self.instance.notify or []]
+        # What the page may say of the stored routes: classes, emails, channel labels; never a URL.
+        self.routes_shown = [
+            (route, [label(t) if is_channel_url(t) else t for t in targets])
+            for route, targets in sorted((self.instance.routes or {}).items())
+        ]
         # Where the stored secrets were given for; a new host must not get them unasked.
         self.stored_destination = netpolicy.destination(self.instance.url) if self.instance.pk else None
         self.pending_host = ""  # set by check_new_host: the host a confirmation is asked for
@@ -132,6 +167,47 @@ class PortalForm(DashboardSecretsForm):
         """The host the address moves to, when it is not the one the stored secrets were given for."""
         new = netpolicy.destination(self.cleaned_data.get("url") or "")
         return new if self.stored_destination and new and new != self.stored_destination else None
+
+    def clean_notify_mode(self) -> str:
+        return self.cleaned_data.get("notify_mode") or self.instance.notify_mode or NotifyMode.ADD
+
+    def clean_notify_add(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["notify_add"].splitlines() if line.strip()]
+        clean, problems = check_notify(lines)
+        if problems:
+            raise forms.ValidationError([f"line {_line(place)}: {message}" for place, message in problems])
+        return clean
+
+    def clean_routes_text(self) -> dict | None:
+        text = self.cleaned_data["routes_text"].strip()
+        if not text:
+            return None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise forms.ValidationError(
+                "Not YAML: write it as in the portal file, e.g. {not_found: [tgram://…]}."
+            ) from None
+        clean, problems = check_routes(data)
+        if problems:
+            raise forms.ValidationError([f"{place}: {message}" for place, message in problems])
+        return clean
+
+    def apply_channels(self) -> list[str]:
+        """Puts the channel changes on the instance; returns what changed (for the audit log, no values)."""
+        data, changed = self.cleaned_data, []
+        removed = set(data.get("notify_remove") or [])
+        kept = [url for url in self.instance.notify or [] if fingerprint(url) not in removed]
+        known = {fingerprint(url) for url in kept}
+        notify = kept + [url for url in data.get("notify_add") or [] if fingerprint(url) not in known]
+        if notify != list(self.instance.notify or []):
+            self.instance.notify = notify
+            changed.append("notify")
+        routes = {} if data.get("routes_clear") else data.get("routes_text")
+        if routes is not None and routes != (self.instance.routes or {}):
+            self.instance.routes = routes
+            changed.append("routes")
+        return changed
 
     def clean_url(self) -> str:
         url = validate_portal_url(self.cleaned_data["url"])
@@ -196,91 +272,9 @@ def check_new_host(form: PortalForm, formset) -> bool:
     return False
 
 
-class BotForm(DashboardSecretsForm):
-    secret_fields = ("bot_token",)
-    bot_token = secret_field("Bot token")
-    expect_text = forms.CharField(
-        required=False,
-        label="Expect",
-        max_length=2000,
-        help_text="Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}",
-    )
-
-    class Meta:
-        model = Bot
-        fields = ["code", "bot_id", "enabled", "backlog_minutes"]
-        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes"}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code"].required = False
-        self.fields["backlog_minutes"].widget.attrs.update(placeholder="15", min=1, max=MAX_BACKLOG_MINUTES)
-        if self.instance.expect:
-            self.initial["expect_text"] = yaml.safe_dump(self.instance.expect, default_flow_style=True).strip()
-
-    def clean_backlog_minutes(self):
-        value = self.cleaned_data.get("backlog_minutes")
-        message = validate_backlog_minutes(value)
-        if message:
-            raise forms.ValidationError(f"Backlog minutes {message}.")
-        return value
-
-    def clean_expect_text(self):
-        text = self.cleaned_data.get("expect_text", "").strip()
-        try:
-            data = yaml.safe_load(text) if text else None
-        except yaml.YAMLError:
-            raise forms.ValidationError("Not YAML: write it as in the portal file, e.g. {eventMode: fetch}.") from None
-        clean, problems = validate_expect(data)
-        if problems:
-            raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
-        self.instance.expect = clean
-        return text
-
-    def clean_code(self) -> str:
-        return validate_bot_code(self.cleaned_data["code"])
-
-    def has_changed(self) -> bool:
-        # An extra row left blank is no bot at all, whatever its "enabled" box says.
-        if not self.instance.pk and not any(self.data.get(self.add_prefix(f)) for f in ("code", "bot_id", "bot_token")):
-            return False
-        return super().has_changed()
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):
-            raise forms.ValidationError("Give the bot's code or its id.")
-        if data.get("bot_id"):
-            # The id typed is the one to verify by (it accepts a re-registered bot's new id).
-            self.instance.pinned_id = data["bot_id"]
-        return data
-
-
-class BaseBotFormSet(BaseInlineFormSet):
-    def check_tokens(self, auth_type: str) -> bool:
-        """Webhook calls carry each bot's token (SPEC §4): it must be set, typed now or stored."""
-        ok = True
-        if auth_type != AuthType.WEBHOOK:
-            return ok
-        for form in self.live_forms():
-            if not form.has_secret("bot_token"):
-                form.add_error("bot_token", "Required for webhook portals.")
-                ok = False
-        return ok
-
-    def live_forms(self) -> list[BotForm]:
-        """Forms that describe a bot to keep: filled in and not marked for deletion."""
-        return [
-            f
-            for f in self.forms
-            if f.has_changed() or f.instance.pk
-            if not (self.can_delete and self._should_delete_form(f))
-        ]
-
-
-BotFormSet = inlineformset_factory(
-    Portal, Bot, form=BotForm, formset=BaseBotFormSet, extra=1, can_delete=True, min_num=0
-)
+def _line(place: str) -> int:
+    """`notify[2]` -> 3: problems of the textarea by line number."""
+    return int(place.rsplit("[", 1)[1].rstrip("]")) + 1
 
 
 class PortalFileForm(forms.Form):

@@ -15,6 +15,7 @@ from kombu import Exchange, Queue
 from checks.private_files import private_sqlite
 from dashboard.env import (
     env_bool,
+    env_channel_urls,
     env_emails,
     env_float,
     env_int,
@@ -242,6 +243,10 @@ BITRIX24_RETRY_DELAY = env_float("BITRIX24_RETRY_DELAY", 0.5, minimum=0.0)
 BOTWATCH_CHECK_INTERVAL = env_int("BOTWATCH_CHECK_INTERVAL", 300, minimum=30)
 BOTWATCH_HISTORY_DAYS = env_int("BOTWATCH_HISTORY_DAYS", 90, minimum=1)
 BOTWATCH_REMINDER_HOURS = env_int("BOTWATCH_REMINDER_HOURS", 24, minimum=0)
+# Notification channels (Apprise URLs and Bitrix24 chats) every alert goes to, besides email.
+BOTWATCH_NOTIFY_URLS = env_channel_urls("BOTWATCH_NOTIFY_URLS", allow_http=BOTWATCH_ALLOW_HTTP)
+# Seconds a channel may take to connect and to answer; a Bitrix24 chat post is cut off after it.
+BOTWATCH_NOTIFY_TIMEOUT = env_float("BOTWATCH_NOTIFY_TIMEOUT", 10.0, minimum=0.5)
 
 LOGGING = {
     "version": 1,
@@ -253,12 +258,18 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # django-axes logs every start and successful login; failures and lockouts are warnings.
         "axes": {"level": "WARNING"},
+        # Apprise logs channel URLs with their tokens: it never reaches a handler that writes
+        # (checks.alerts.channel_urls reads its warnings, scrubbed, into the delivery's error).
+        "apprise": {"handlers": ["null"], "level": "WARNING", "propagate": False},
     },
 }
 

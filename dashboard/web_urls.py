@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import account, alerts, bot_health, bots, manage, overview, portals, twofactor
+from dashboard.views import account, alerts, bot_health, bots, channels, manage, overview, portals, twofactor
 
 app_name = "dashboard"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     # Alerts
     path("alerts/", alerts.alerts, name="alerts"),
     path("incidents/<int:pk>/ack/", alerts.incident_ack, name="incident-ack"),
+    path("channels/test/", channels.channel_test, name="channel-test"),
     # Portals
     path("portals/", portals.portal_list, name="portal-list"),
     path("portals/new/", manage.portal_create, name="portal-create"),

@@ -201,5 +201,9 @@ class SimulatorControl:
         query = f"?{urlencode({'portal': portal})}" if portal else ""
         return self._request(f"{self.base_url}/_control/stats{query}")
 
+    def messages(self, portal: str) -> list[dict]:
+        """What im.message.add posted on the portal, oldest first (from the state)."""
+        return self.state()["portals"][portal]["messages"]
+
     def state(self) -> dict:
         return self._request(f"{self.base_url}/_control/state")

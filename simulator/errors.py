@@ -37,6 +37,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "BOT_OWNERSHIP_ERROR": (400, "Bot was installed by another rest application"),
     # Webhook call without botToken before Revision 34 (notes §1.2); the text is not documented.
     "CLIENT_ID_NOT_SPECIFIED": (400, "Client ID not specified"),
+    # im.message.add (its method page lists the codes, not the statuses: 400 as for any RestException).
+    "USER_ID_EMPTY": (400, "Recipient ID not specified for person-to-person chat message"),
+    "CHAT_ID_EMPTY": (400, "Message recipient chat not specified for a chat message"),
+    "MESSAGE_EMPTY": (400, "Message text not passed"),
+    "ACCESS_ERROR": (400, "Insufficient access permissions to send the message"),
 }
 
 # Errors of the OAuth server (oauth.bitrix.info); the docs give no statuses (notes §2.3).

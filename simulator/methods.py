@@ -162,12 +162,34 @@ def command_list(portal: PortalState, caller: Caller, params: dict, rng: random.
     return {"commands": [dict(c) for c in bot.commands]}
 
 
+def message_add(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> int:
+    """im.message.add: DIALOG_ID is `chatN` (a chat) or a user's id (their private chat); answers the message id.
+
+    The message is kept on the portal (PortalState.messages) so that tests can read what was posted.
+    """
+    dialog = param(params, "DIALOG_ID", "dialog_id") or ""
+    if dialog.lower().startswith("chat"):
+        if as_int(dialog[4:]) <= 0:
+            raise RestError("CHAT_ID_EMPTY")
+    elif as_int(dialog) <= 0:
+        raise RestError("USER_ID_EMPTY")
+    text = param(params, "MESSAGE", "message")
+    if text is None:
+        raise RestError("MESSAGE_EMPTY")
+    system = is_true(params.get("SYSTEM", False))
+    message = {"id": portal.next_message_id, "dialog_id": dialog, "message": text, "system": system}
+    portal.next_message_id += 1
+    portal.messages.append(message)
+    return message["id"]
+
+
 METHODS = {
     "imbot.v2.bot.get": bot_get,
     "imbot.v2.bot.list": bot_list,
     "imbot.v2.revision.get": revision_get,
     "imbot.v2.event.get": event_get,
     "imbot.v2.command.list": command_list,
+    "im.message.add": message_add,
 }
 EVENT_GET = "imbot.v2.event.get"
 

@@ -287,6 +287,11 @@ class Simulator(RestPipeline, BotHealthActions):
                 return {name: export_stats(p.stats) for name, p in self._portals.items()}
             return export_stats(self._portal(portal).stats)
 
+    def messages(self, portal: str) -> list[dict]:
+        """What im.message.add posted on the portal, oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._portal(portal).messages]
+
     def reset_stats(self, portal: str | None = None) -> None:
         with self._lock:
             for state in self._portals.values() if portal is None else [self._portal(portal)]:

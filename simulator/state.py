@@ -215,12 +215,15 @@ class PortalState:
     ownership_error_on_get: bool = False  # Bot.get with a retired botToken: BOT_OWNERSHIP_ERROR, not the brief format
     next_event_id: int = 1
     next_command_id: int = 1
+    next_message_id: int = 1
     member_id: str = ""
     bots: dict[int, BotState] = field(default_factory=dict)
     apps: dict[str, AppState] = field(default_factory=dict)
     faults: list = field(default_factory=list)
     operating: dict[tuple[str, str], OperatingBudget] = field(default_factory=dict)
     stats: dict = field(default_factory=new_stats)
+    # im.message.add: what was posted, oldest first, for tests to read ({"id", "dialog_id", "message", "system"}).
+    messages: list[dict] = field(default_factory=list)
 
     def find_bot(self, ref: int | str) -> BotState | None:
         """By id (an int, or a string of digits that is not some bot's code) or by code."""
@@ -260,4 +263,5 @@ class PortalState:
                 {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()
             ],
             "faults": [f.as_dict() for f in self.faults],
+            "messages": [dict(m) for m in self.messages],
         }

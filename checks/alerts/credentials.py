@@ -15,7 +15,10 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from checks.alerts.messages import portal_secrets, recipients_for, scrub
+from checks.alerts.channel_delivery import queue_channel_deliveries
+from checks.alerts.channel_urls import fingerprint
+from checks.alerts.channels import targets_for
+from checks.alerts.messages import CHAT_BOTS, portal_secrets, scrub
 from checks.alerts.queue import SWEEP_GRACE, dispatch
 from checks.crypto import DecryptionError
 from checks.models import AuthType, Bot, CredentialWarning, IncidentEvent, Notification, Portal
@@ -92,43 +95,45 @@ def _store(portal: Portal, found: list[tuple[int | None, str, str]]) -> None:
 
 
 def send_credential_digest(now: datetime | None = None, *, inline: bool = False) -> list[int]:
-    """The weekly digest: one email per set of recipients, listing their portals' warnings.
+    """The weekly digest: one per set of recipients and channels, listing their portals' warnings.
 
-    The key names the ISO week and the recipients, so a second run in the same week (a
+    The key names the ISO week and the targets, so a second run in the same week (a
     redelivered task, two beats) writes nothing.
     """
     now = now or timezone.now()
-    by_recipients: dict[tuple[str, ...], list[Portal]] = defaultdict(list)
+    by_targets: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Portal]] = defaultdict(list)
     portals = Portal.objects.filter(credential_warnings__isnull=False).distinct().order_by("name")
     for portal in portals:
-        recipients = tuple(sorted(recipients_for(portal), key=str.lower))
-        by_recipients[recipients].append(portal)
+        targets = targets_for(portal)
+        emails = tuple(sorted(targets.emails, key=str.lower))
+        by_targets[(emails, tuple(sorted(targets.channels, key=fingerprint)))].append(portal)
     year, week, _ = now.isocalendar()
     ids = []
-    for recipients, group in by_recipients.items():
-        pk = _queue_digest(recipients, group, f"{year}-W{week:02}", now)
+    for (recipients, channels), group in by_targets.items():
+        pk = _queue_digest(recipients, channels, group, f"{year}-W{week:02}", now)
         if pk:
             ids.append(pk)
     dispatch(ids, inline=inline)
     return ids
 
 
-def _queue_digest(recipients: tuple[str, ...], portals: list[Portal], week: str, now: datetime) -> int | None:
-    who = hashlib.sha256("\n".join(recipients).lower().encode()).hexdigest()[:16]
+def _queue_digest(
+    recipients: tuple[str, ...], channels: tuple[str, ...], portals: list[Portal], week: str, now: datetime
+) -> int | None:
+    # Channels join the key only when there are some: keys written before channels stay the same.
+    named = "\n".join(recipients).lower() + "".join(f"\n{fingerprint(url)}" for url in channels)
+    who = hashlib.sha256(named.encode()).hexdigest()[:16]
     warnings = list(
         CredentialWarning.objects.filter(portal__in=portals).select_related("portal", "bot").order_by("portal__name")
     )
-    ctx = {
-        "kind": "digest",
-        "week": week,
-        "count": len(warnings),
-        "portals": _grouped(warnings),
-        "site_url": settings.SITE_URL,
-    }
+    grouped = _grouped(warnings)
+    ctx = {"kind": "digest", "week": week, "count": len(warnings), "portals": grouped, "site_url": settings.SITE_URL}
     subject = f"[BotWatch] Weekly credential digest: {len(warnings)} warning(s) on {len(portals)} portal(s)"
     secrets = [s for portal in portals for s in portal_secrets(portal)]
     text = scrub(render_to_string("emails/digest.txt", ctx), secrets)
     html = scrub(render_to_string("emails/digest.html", {**ctx, "subject": subject}), secrets)
+    chat_ctx = {**ctx, "shown": grouped[:CHAT_BOTS], "hidden": max(len(grouped) - CHAT_BOTS, 0)}
+    chat = scrub(render_to_string("channels/digest.txt", chat_ctx).strip(), secrets)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
@@ -139,8 +144,11 @@ def _queue_digest(recipients: tuple[str, ...], portals: list[Portal], week: str,
                 subject=subject,
                 text_body=text,
                 html_body=html,
+                chat_title=subject,
+                chat_body=chat,
                 next_attempt_at=now + SWEEP_GRACE,
             )
+            queue_channel_deliveries(notification, list(channels))
     except IntegrityError:
         log.info("credential digest %s for these recipients already exists", week)
         return None

@@ -9,7 +9,9 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connect
 from django.db.models import F, Q
 from django.utils import timezone
 
-from checks.alerts.messages import header_text, recipients_for
+from checks.alerts.channels import targets_for
+from checks.alerts.messages import header_text
+from checks.alerts.notifiers import NotifierError
 from checks.models import Notification
 
 log = logging.getLogger(__name__)
@@ -19,13 +21,8 @@ FIRST_RETRY = 30
 MAX_RETRY = 3600
 
 
-class NotifierError(Exception):
-    """A failed delivery; permanent ones are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
+class NoRecipients(NotifierError):
+    """Nobody to email: retried until someone is named, unless channels carry the alert."""
 
 
 class EmailNotifier:
@@ -35,10 +32,10 @@ class EmailNotifier:
         if not notification.recipients:
             # Nobody to tell when it was written; someone may have been named since (the
             # portal's list, BOTWATCH_ALERT_EMAILS after a restart, a subscription).
-            notification.recipients = recipients_for(notification.portal) if notification.portal else []
+            notification.recipients = _recipients_now(notification)
             if not notification.recipients:
                 # Retried like an SMTP outage (the alerts page says so): sent once someone is named.
-                raise NotifierError("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")
+                raise NoRecipients("no recipients: set the portal's alert emails or BOTWATCH_ALERT_EMAILS")
             Notification.objects.filter(pk=notification.pk).update(recipients=notification.recipients)
         message = EmailMultiAlternatives(
             # Cleaned again here: rows written before subjects were cleaned may still be pending.
@@ -62,6 +59,11 @@ class EmailNotifier:
             raise NotifierError(_smtp_reply(exc), permanent=500 <= exc.smtp_code < 600) from None
         except (smtplib.SMTPException, OSError) as exc:  # OSError: refused, reset, timeout, DNS
             raise NotifierError(f"SMTP server unavailable: {exc.__class__.__name__}: {exc}") from None
+
+
+def _recipients_now(notification: Notification) -> list[str]:
+    # The route it was written for: a route's emails, else the portal's list (checks.alerts.channels).
+    return targets_for(notification.portal, notification.route).emails if notification.portal else []
 
 
 def _smtp_reply(exc: smtplib.SMTPResponseException) -> str:
@@ -101,6 +103,10 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> str:
     notification = Notification.objects.get(pk=notification_id)
     rows = Notification.objects.filter(pk=notification_id)
     error = attempt(notification)
+    if isinstance(error, NoRecipients) and notification.channel_deliveries.exists():
+        # The channels carry it; an email to nobody is not owed (a team that lives in chat).
+        rows.update(state=Notification.State.SKIPPED, error="", claimed_until=None)
+        return Notification.State.SKIPPED
     if error is None:
         rows.update(state=Notification.State.SENT, sent_at=timezone.now(), error="", claimed_until=None)
         return Notification.State.SENT

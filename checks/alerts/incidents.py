@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.alerts.messages import AlertItem
-from checks.alerts.queue import dispatch, queue_notification
+from checks.alerts.queue import dispatch, group_by_route, queue_notification
 from checks.alerts.rules import (
     Action,
     Decision,
@@ -80,9 +80,10 @@ def _evaluate_portal(verifications: list[Verification]) -> list[int]:
 def _queue_grouped(portal: Portal, alerts: dict[str, list[AlertItem]]) -> list[int]:
     ids = []
     for kind, items in alerts.items():
-        pk = queue_notification(portal, kind, items, [_key_part(kind, item) for item in items])
-        if pk:
-            ids.append(pk)
+        for route, group in group_by_route(portal, kind, items):
+            pk = queue_notification(portal, kind, group, [_key_part(kind, item) for item in group], route)
+            if pk:
+                ids.append(pk)
     return ids
 
 

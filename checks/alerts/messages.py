@@ -1,4 +1,4 @@
-"""What an alert says: email subject, text and HTML for a group of bots, with secrets scrubbed."""
+"""What an alert says: email subject, text and HTML, and the short chat text for channels, with secrets scrubbed."""
 
 import logging
 import re
@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
+from checks.alerts.channel_urls import url_secrets
 from checks.alerts.guidance import guidance_for, guidance_for_problem
 from checks.crypto import DecryptionError, decrypt
 from checks.models import Bot, Incident, IncidentEvent, Portal, Subscription
@@ -51,6 +52,12 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # For chat channels, from the same content: the subject as title, a few lines as body.
+    chat_title: str = ""
+    chat_body: str = ""
+
+
+CHAT_BOTS = 10  # bots listed in a chat message; the email lists every one
 
 
 def display_code(status: str, error_code: str = "", problems: list | None = None) -> str:
@@ -172,14 +179,33 @@ def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedE
     # Template tags leave blank runs behind; a plain-text email reads better without them.
     text = re.sub(r"\n{3,}", "\n\n", render_to_string(f"emails/{kind}.txt", ctx)).strip() + "\n"
     html = render_to_string(f"emails/{kind}.html", ctx)
+    chat = render_to_string("channels/alert.txt", {**ctx, **_chat_context(ctx)}).strip()
     secrets = portal_secrets(portal)
-    return RenderedEmail(scrub(subject, secrets), scrub(text, secrets), scrub(html, secrets))
+    return RenderedEmail(
+        scrub(subject, secrets),
+        scrub(text, secrets),
+        scrub(html, secrets),
+        scrub(subject, secrets),
+        scrub(chat, secrets),
+    )
+
+
+def _chat_context(ctx: dict) -> dict:
+    rows, guidance = ctx["items"], ctx["guidance"]
+    actions = guidance[0]["actions"] if guidance else []
+    return {
+        "shown": rows[:CHAT_BOTS],
+        "hidden": max(len(rows) - CHAT_BOTS, 0),
+        "first_action": actions[0] if actions else "",
+    }
 
 
 def portal_secrets(portal: Portal) -> list[str]:
     """Every stored secret of a portal and its bots, to be kept out of anything sent."""
-    # The portal's own secrets were decrypted when it was loaded.
+    # The portal's own secrets were decrypted when it was loaded; its channel URLs hold tokens too.
     found = [getattr(portal, name) for name in Portal.SECRET_FIELDS]
+    # Long pieces only: a path segment like "hook" would redact "webhook" from every email.
+    found += [piece for url in channel_urls_of(portal) for piece in url_secrets(url, shortest=8)]
     # Bot tokens are read as stored and decrypted one by one: through the field, one token
     # under a removed key would fail the whole query and leave every other token unscrubbed.
     stored = Bot.objects.filter(portal=portal).exclude(bot_token="")
@@ -199,16 +225,23 @@ def scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
-def recipients_for(portal: Portal) -> list[str]:
-    """The portal's list (else BOTWATCH_ALERT_EMAILS), plus users subscribed to it or to every portal."""
+def recipients_for(portal: Portal, listed: list[str] | None = None) -> list[str]:
+    """The portal's list (else BOTWATCH_ALERT_EMAILS), or a route's emails when `listed`, plus users
+    subscribed to the portal or to every portal."""
     subscribed = (
         Subscription.objects.filter(Q(portal=portal) | Q(portal__isnull=True), user__is_active=True)
         .exclude(user__email="")
         .values_list("user__email", flat=True)
     )
     seen, result = set(), []
-    for email in [*portal.recipients, *subscribed]:
+    for email in [*(portal.recipients if listed is None else listed), *subscribed]:
         if email.lower() not in seen:
             seen.add(email.lower())
             result.append(email)
     return result
+
+
+def channel_urls_of(portal: Portal) -> list[str]:
+    """The portal's own channel URLs: its notify list and the URLs among its routes."""
+    routed = [target for targets in (portal.routes or {}).values() for target in targets if "://" in target]
+    return [*(portal.notify or []), *routed]

@@ -1,8 +1,9 @@
-"""From incident events to notification rows: grouping, recipients, idempotence keys, dispatch.
+"""From incident events to notification rows: grouping, recipients, channels, idempotence keys, dispatch.
 
-Events of one portal and one kind from one evaluation become one email (five bots removed
-with their app: one message listing five bots). The row is written in the caller's
-transaction, so it exists exactly when its events do; delivery starts after the commit.
+Events of one portal, one kind and one route from one evaluation become one notification
+(five bots removed with their app: one message listing five bots), sent by email and to every
+channel of its route. The rows are written in the caller's transaction, so they exist exactly
+when their events do; delivery starts after the commit.
 """
 
 import hashlib
@@ -13,9 +14,11 @@ from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from checks.alerts.channel_delivery import deliver_channel, pending_for, queue_channel_deliveries
+from checks.alerts.channels import route_of, targets_for
 from checks.alerts.delivery import deliver
-from checks.alerts.messages import AlertItem, recipients_for, render_email
-from checks.models import Notification, Portal
+from checks.alerts.messages import AlertItem, render_email
+from checks.models import IncidentEvent, Notification, Portal
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ KEY_MAX = 200  # Notification.key max_length
 # Wire names of the alert tasks, kept from earlier releases so that queued messages survive
 # an upgrade; checks.alerts.tasks registers the tasks under them.
 DELIVER_TASK = "checks.alert_tasks.deliver_notification"
+DELIVER_CHANNEL_TASK = "checks.alerts.deliver_channel"
 REMINDERS_TASK = "checks.alert_tasks.send_reminders"
 RETRY_TASK = "checks.alert_tasks.retry_pending"
 # A new row is sent by its own task; the retry sweep leaves it alone for this long.
@@ -37,46 +41,83 @@ def notification_key(kind: str, parts: list[str]) -> str:
     return f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def queue_notification(portal: Portal, kind: str, items: list[AlertItem], key_parts: list[str]) -> int | None:
-    """Write the pending row for one email about `items`; None when that email already exists."""
+def group_by_route(portal: Portal, kind: str, items: list[AlertItem]) -> list[tuple[str, list[AlertItem]]]:
+    """Items split by the portal's route of their status (a recovery goes by the worst status seen)."""
+    groups: dict[str, list[AlertItem]] = {}
+    for item in items:
+        status = item.incident.status if kind == IncidentEvent.Kind.RESOLVED else item.incident.last_status
+        groups.setdefault(route_of(portal, status), []).append(item)
+    return list(groups.items())
+
+
+def queue_notification(
+    portal: Portal, kind: str, items: list[AlertItem], key_parts: list[str], route: str = ""
+) -> int | None:
+    """Write the pending rows for one alert about `items` (email and channels); None when it exists."""
     if not items:
         return None
     key = notification_key(kind, key_parts)
     email = render_email(kind, portal, items)
+    targets = targets_for(portal, route)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
                 key=key,
                 portal=portal,
                 kind=kind,
-                recipients=recipients_for(portal),
+                route=route,
+                recipients=targets.emails,
                 subject=email.subject,
                 text_body=email.text,
                 html_body=email.html,
+                chat_title=email.chat_title,
+                chat_body=email.chat_body,
                 next_attempt_at=timezone.now() + SWEEP_GRACE,
             )
             notification.events.set([item.event for item in items])
+            queue_channel_deliveries(notification, targets.channels)
     except IntegrityError:
-        # Same key: this event's email is already queued (a redelivered task, a racing worker).
+        # Same key: this event's alert is already queued (a redelivered task, a racing worker).
         log.info("notification %s already exists", key)
         return None
     return notification.pk
 
 
 def dispatch(notification_ids: list[int], *, inline: bool) -> None:
-    """Deliver now (the `verify` command) or enqueue delivery once the caller's transaction commits."""
+    """Deliver now (the `verify` command) or enqueue delivery once the caller's transaction commits.
+
+    Email and each channel are delivered by tasks of their own: a slow chat never holds up the email.
+    """
+    if not notification_ids:
+        return
     if inline:
         for pk in notification_ids:
             deliver(pk)
+        for pk in pending_for(notification_ids):
+            deliver_channel(pk)
         return
+    transaction.on_commit(lambda: _enqueue_all(list(notification_ids)))
+
+
+def _enqueue_all(notification_ids: list[int]) -> None:
     for pk in notification_ids:
-        transaction.on_commit(lambda pk=pk: enqueue_delivery(pk))
+        enqueue_delivery(pk)
+    for pk in pending_for(notification_ids):
+        enqueue_channel_delivery(pk)
 
 
 def enqueue_delivery(notification_id: int) -> None:
+    _enqueue(DELIVER_TASK, notification_id, "notification")
+
+
+def enqueue_channel_delivery(delivery_id: int) -> None:
+    _enqueue(DELIVER_CHANNEL_TASK, delivery_id, "channel delivery")
+
+
+def _enqueue(task: str, pk: int, what: str) -> None:
     try:
         # By name: the task module imports this one (see checks.engine.dispatch).
-        current_app.signature(DELIVER_TASK).delay(notification_id)
+        current_app.signature(task).delay(pk)
     except Exception as exc:  # kombu raises several types when the broker is down
         # The row stays pending: the retry sweep (checks.alerts.tasks.retry_pending) sends it.
-        log.warning("could not enqueue notification %s (%s); the retry sweep will send it", notification_id, exc)
+        log.warning("could not enqueue %s %s (%s); the retry sweep will send it", what, pk, exc)

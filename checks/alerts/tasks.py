@@ -6,9 +6,16 @@ conditional update, and the sweeps claim each incident the same way.
 
 from celery import shared_task
 
-from checks.alerts import credentials, delivery, incidents
-from checks.alerts.queue import DELIVER_TASK, REMINDERS_TASK, RETRY_TASK, enqueue_delivery
-from checks.models import Notification
+from checks.alerts import channel_delivery, credentials, delivery, incidents
+from checks.alerts.queue import (
+    DELIVER_CHANNEL_TASK,
+    DELIVER_TASK,
+    REMINDERS_TASK,
+    RETRY_TASK,
+    enqueue_channel_delivery,
+    enqueue_delivery,
+)
+from checks.models import ChannelDelivery, Notification
 
 # Attempts made by the task itself; past them the row stays pending and retry_pending,
 # every minute, keeps trying with growing delays: an SMTP outage delays, never drops.
@@ -26,6 +33,17 @@ def deliver_notification(self, notification_id: int) -> str:
     return state
 
 
+@shared_task(
+    name=DELIVER_CHANNEL_TASK, bind=True, acks_late=True, max_retries=TASK_RETRIES, soft_time_limit=120, time_limit=180
+)
+def deliver_channel(self, delivery_id: int) -> str:
+    state = channel_delivery.deliver_channel(delivery_id)
+    if state == ChannelDelivery.State.PENDING and self.request.retries < self.max_retries:
+        attempts = ChannelDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
+        raise self.retry(countdown=delivery.retry_delay(attempts))
+    return state
+
+
 @shared_task(name=REMINDERS_TASK, acks_late=True, soft_time_limit=240, time_limit=290)
 def send_reminders() -> int:
     return len(incidents.send_reminders())
@@ -36,7 +54,10 @@ def retry_pending() -> int:
     ids = delivery.due_for_retry()
     for pk in ids:
         enqueue_delivery(pk)
-    return len(ids)
+    channel_ids = channel_delivery.due_for_retry()
+    for pk in channel_ids:
+        enqueue_channel_delivery(pk)
+    return len(ids) + len(channel_ids)
 
 
 @shared_task(name="checks.alerts.refresh_credential_warnings", acks_late=True, soft_time_limit=600, time_limit=660)

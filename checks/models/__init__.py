@@ -5,9 +5,10 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 """
 
 from checks.models.bots import Bot, verification_pointer
+from checks.models.channels import ChannelDelivery
 from checks.models.history import BotEvent, DailyStat, Verification
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
-from checks.models.portals import AuthType, Portal
+from checks.models.portals import AuthType, NotifyMode, Portal
 from checks.models.system import AuditLog, Heartbeat
 from checks.models.warnings import CredentialWarning
 
@@ -16,6 +17,7 @@ __all__ = [
     "AuthType",
     "Bot",
     "BotEvent",
+    "ChannelDelivery",
     "CredentialWarning",
     "DailyStat",
     "Heartbeat",
@@ -23,6 +25,7 @@ __all__ = [
     "IncidentEvent",
     "MaintenanceWindow",
     "Notification",
+    "NotifyMode",
     "Portal",
     "Subscription",
     "Verification",

@@ -85,6 +85,8 @@ class Notification(models.Model):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Nobody to email, and channels carry it (ChannelDelivery): no email is owed.
+        SKIPPED = "skipped", "No email recipients: channels only"
 
     key = models.CharField(max_length=200, unique=True, help_text="Idempotence key: one email per event")
     # None for an email about several portals (the weekly credential digest).
@@ -101,6 +103,11 @@ class Notification(models.Model):
     # The message as rendered when the event happened: a delayed delivery sends what was true then.
     text_body = models.TextField(blank=True, default="")
     html_body = models.TextField(blank=True, default="")
+    # The same for chat channels: a short title and body (checks.alerts.messages.render_chat).
+    chat_title = models.CharField(max_length=300, blank=True, default="")
+    chat_body = models.TextField(blank=True, default="")
+    # The portal's route this went by (a status class of Portal.routes), "" for the usual targets.
+    route = models.CharField(max_length=30, blank=True, default="")
     # Delivery (checks.alerts.delivery): the retry sweep's due time, and a lease taken by a
     # conditional update so that two workers never send the same row at once.
     next_attempt_at = models.DateTimeField(default=timezone.now)

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from checks.crypto import EncryptedTextField
+from checks.crypto import EncryptedJSONField, EncryptedTextField
 
 
 class AuthType(models.TextChoices):
@@ -13,9 +13,17 @@ class AuthType(models.TextChoices):
     OAUTH = "oauth", "OAuth application"
 
 
+class NotifyMode(models.TextChoices):
+    ADD = "add", "Add to the default channels (BOTWATCH_NOTIFY_URLS)"
+    REPLACE = "replace", "Replace the default channels"
+
+
 class Portal(models.Model):
     # The encrypted columns: forms keep them write-only, lists defer them, emails scrub them.
     SECRET_FIELDS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+    # Channel URLs hold tokens too (checks.alerts.channels); shown masked, never rendered back.
+    CHANNEL_FIELDS = ("notify", "routes")
+    ENCRYPTED_FIELDS = SECRET_FIELDS + CHANNEL_FIELDS
 
     name = models.SlugField(max_length=100, unique=True, help_text="Unique label, e.g. acme")
     url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
@@ -42,6 +50,11 @@ class Portal(models.Model):
         null=True, blank=True, help_text="Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL"
     )
     thresholds = models.JSONField(default=dict, blank=True, help_text="Per-status failures before alerting")
+    # Notification channels (Apprise URLs, Bitrix24 chats): with notify_mode, beside or instead
+    # of BOTWATCH_NOTIFY_URLS; routes send a status class elsewhere: {status: [URL or email]}.
+    notify = EncryptedJSONField(default=list, blank=True)
+    notify_mode = models.CharField(max_length=10, choices=NotifyMode.choices, default=NotifyMode.ADD)
+    routes = EncryptedJSONField(default=dict, blank=True)
     paused = models.BooleanField(default=False)
     muted_until = models.DateTimeField(null=True, blank=True)
 

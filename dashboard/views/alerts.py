@@ -14,6 +14,7 @@ from checks.alerts import actions
 from checks.models import Incident, IncidentEvent
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
+from dashboard.views.channels import failing_channels
 from dashboard.views.common import RELATED_PORTAL_SECRETS, audit, checks_banner, email_banner, redirect_back
 
 TABS = {
@@ -53,6 +54,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "now": timezone.now(),
         "banner": checks_banner(),
         "email_problems": email_banner(),
+        "failing_channels": failing_channels(),
     }
     return render(request, "dashboard/alerts.html", ctx)
 

@@ -34,7 +34,7 @@ BOT_LIST_FIELDS = (
     "portal__muted_until",
 )
 
-PORTAL_SECRETS = Portal.SECRET_FIELDS
+PORTAL_SECRETS = Portal.ENCRYPTED_FIELDS
 # The same, reached from a row that select_related its portal (bot__portal, incident__portal).
 RELATED_PORTAL_SECRETS = tuple(f"portal__{name}" for name in PORTAL_SECRETS)
 

@@ -24,7 +24,8 @@ from checks.models import AuditLog, Bot, Portal
 from checks.portal_export import export_portal_file
 from checks.portal_file import PortalFileError, import_portal_file
 from checks.status import Status
-from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
+from dashboard.bot_forms import BotFormSet
+from dashboard.forms import PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
 
@@ -92,7 +93,7 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
 
 def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Portal:
     with transaction.atomic():
-        secrets = form.apply_secrets()
+        secrets = form.apply_secrets() + form.apply_channels()
         if "oauth_refresh_token" in secrets:
             form.instance.oauth_refresh_issued_at = timezone.now()  # credential warning at 150 days
         portal = form.save()

@@ -20,6 +20,7 @@ from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, P
 from checks.status import BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
+from dashboard.views.channels import portal_channel_rows
 from dashboard.views.common import (
     BOT_LIST_FIELDS,
     PORTAL_SECRETS,
@@ -76,7 +77,8 @@ def _credentials(portal: Portal) -> list[tuple[str, str]]:
 def _portal_with_subscription(pk: int, user) -> Portal:
     """The portal, and whether `user` gets its alerts by email, in one query (the page's count is bounded)."""
     mine = Subscription.objects.filter(user=user)
-    rows = Portal.objects.defer(*PORTAL_SECRETS).annotate(
+    # The channel columns come along: the page lists the channels (masked).
+    rows = Portal.objects.defer(*Portal.SECRET_FIELDS).annotate(
         subscribed=Exists(mine.filter(portal=OuterRef("pk"))),
         subscribed_every=Exists(mine.filter(portal__isnull=True)),
     )
@@ -110,6 +112,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "subscribed_every": portal.subscribed_every,
         "warnings": CredentialWarning.objects.filter(portal=portal).select_related("bot"),
         "redirect_host": _destination(portal.redirected_to),
+        "channels": portal_channel_rows(portal),
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 

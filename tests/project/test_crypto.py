@@ -92,3 +92,26 @@ def test_removed_key_fails_loudly_without_leaking(settings):
     with pytest.raises(DecryptionError, match="BOTWATCH_SECRET_KEYS") as excinfo:
         Portal.objects.get(pk=portal.pk)
     assert "k3y" not in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_channel_urls_are_ciphertext_at_rest_and_rotate(settings):
+    settings.BOTWATCH_SECRET_KEYS = [OLD_KEY]
+    urls = ["tgram://123456789:AAHs3cret/42"]
+    routes = {"not_found": ["slack://T0K3N/B0K3N/C0K3N", "oncall@example.com"]}
+    portal = Portal.objects.create(
+        name="acme", url="https://a.example.com", webhook_user_id=1, webhook_code="k3y", notify=urls, routes=routes
+    )
+    for column in ("notify", "routes"):
+        assert stored("checks_portal", column, portal.pk).startswith("fernet2:")  # the HKDF scheme
+    assert "AAHs3cret" not in stored("checks_portal", "notify", portal.pk)
+    assert "T0K3N" not in stored("checks_portal", "routes", portal.pk)
+    fresh = Portal.objects.get(pk=portal.pk)
+    assert (fresh.notify, fresh.routes) == (urls, routes)
+    empty = Portal.objects.create(name="globex", url="https://g.example.com", webhook_user_id=1, webhook_code="k3y")
+    assert stored("checks_portal", "notify", empty.pk) == "" and Portal.objects.get(pk=empty.pk).routes == {}
+
+    settings.BOTWATCH_SECRET_KEYS = [NEW_KEY, OLD_KEY]
+    call_command("rotate_secrets", stdout=StringIO())
+    settings.BOTWATCH_SECRET_KEYS = [NEW_KEY]
+    assert Portal.objects.get(pk=portal.pk).notify == urls

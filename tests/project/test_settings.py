@@ -124,3 +124,42 @@ def test_passwords_in_urls_are_not_echoed(tmp_path):
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
     assert "DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "secret"),
+    [
+        (
+            "json://127.0.0.1:9/hook slack://x0xb-T0KEN",
+            "BOTWATCH_NOTIFY_URLS: URL 2: slack://… is not a notification URL Apprise can use",
+            "x0xb-T0KEN",
+        ),
+        ("msteams://s3cretTeam/t0kenA", "BOTWATCH_NOTIFY_URLS: URL 1: msteams://…", "s3cretTeam"),
+        ("hooks.example.com/s3cr3t-path", "BOTWATCH_NOTIFY_URLS: URL 1: not a URL", "s3cr3t-path"),
+        (
+            "bitrix24://team.example.com/rest/1/h00k-c0de/?dialog=chat4",
+            "BOTWATCH_NOTIFY_URLS: URL 1: bitrix24://team.example.com: bitrix24:// is plain HTTP",
+            "h00k-c0de",
+        ),
+        (
+            "bitrix24s://team.example.com/rest/1/h00k-c0de/",
+            "BOTWATCH_NOTIFY_URLS: URL 1: bitrix24s://team.example.com: add ?dialog=chatNN",
+            "h00k-c0de",
+        ),
+    ],
+)
+def test_a_bad_notify_url_stops_start_up_naming_it_without_its_secret(tmp_path, value, message, secret):
+    result = start(tmp_path, BOTWATCH_NOTIFY_URLS=value, BOTWATCH_ALLOW_HTTP="0")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert secret not in result.stderr and secret not in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_good_notify_urls_start(tmp_path):
+    urls = (
+        "json://127.0.0.1:9/hook\n  tgram://123456789:AAHs3cretT0ken/42 bitrix24s://b24.example.com/rest/1/c/?dialog=4"
+    )
+    result = start(tmp_path, BOTWATCH_NOTIFY_URLS=urls, BOTWATCH_NOTIFY_TIMEOUT="3")
+    assert result.returncode == 0, result.stderr
+    assert "AAHs3cretT0ken" not in result.stderr

@@ -4,7 +4,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from checks.crypto import LEGACY_PREFIX
-from checks.models import Bot, Portal
+from checks.models import Bot, ChannelDelivery, Portal
 
 
 class Command(BaseCommand):
@@ -15,9 +15,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            portals = _rewrite(Portal, Portal.SECRET_FIELDS)
+            portals = _rewrite(Portal, Portal.ENCRYPTED_FIELDS)
             bots = _rewrite(Bot, ("bot_token",))
-        self.stdout.write(f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s) with the newest key.")
+            deliveries = _rewrite(ChannelDelivery, ("url",))
+        self.stdout.write(
+            f"Re-encrypted the credentials of {portals} portal(s) and {bots} bot(s), "
+            f"and {deliveries} channel delivery row(s), with the newest key."
+        )
         left = _legacy_count(Portal, Portal.SECRET_FIELDS) + _legacy_count(Bot, ("bot_token",))
         self.stdout.write(f"{left} value(s) left under the old key stretching (SHA-256, 'fernet:').")
 

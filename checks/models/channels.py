@@ -1,0 +1,51 @@
+"""Deliveries of notifications to channels: one row per notification and channel."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from checks.crypto import EncryptedTextField
+from checks.models.incidents import Notification
+
+
+class ChannelDelivery(models.Model):
+    """One notification to one channel (an Apprise URL or a Bitrix24 chat), claimed and retried like email.
+
+    Written with its notification, in the same transaction; `(notification, fingerprint)` is unique,
+    so a channel listed twice (defaults and the portal's own list) is sent to once.
+    """
+
+    State = Notification.State
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="channel_deliveries")
+    # The channel as it was when the alert happened: a secret, encrypted, never shown.
+    url = EncryptedTextField()
+    # checks.alerts.channel_urls: a keyed hash of the URL (tells channels apart) and its mask.
+    fingerprint = models.CharField(max_length=64)
+    label = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # As on Notification: the retry sweep's due time, and a lease a conditional update takes.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "fingerprint"], name="channel_delivery_once"),
+        ]
+        indexes = [
+            # Retry sweep and the Alerts page: "pending channel deliveries that are due".
+            models.Index(fields=["next_attempt_at"], name="channel_delivery_due", condition=Q(state="pending")),
+            # Alerts page: "channel deliveries that failed for good lately".
+            models.Index(fields=["created_at"], name="channel_delivery_failed", condition=Q(state="failed")),
+            # Portal and Alerts pages: "the latest deliveries of these channels".
+            models.Index(fields=["fingerprint", "-created_at"], name="channel_delivery_by_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_state_display()})"

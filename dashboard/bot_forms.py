@@ -1,0 +1,98 @@
+"""The portal form's bot rows: code or id, token (write-only), expectations of SPEC §7."""
+
+import yaml
+from django import forms
+from django.forms import BaseInlineFormSet, inlineformset_factory
+
+from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
+from checks.forms import secret_field
+from checks.models import AuthType, Bot, Portal
+from checks.validators import validate_bot_code
+from dashboard.forms import DashboardSecretsForm
+
+
+class BotForm(DashboardSecretsForm):
+    secret_fields = ("bot_token",)
+    bot_token = secret_field("Bot token")
+    expect_text = forms.CharField(
+        required=False,
+        label="Expect",
+        max_length=2000,
+        help_text="Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}",
+    )
+
+    class Meta:
+        model = Bot
+        fields = ["code", "bot_id", "enabled", "backlog_minutes"]
+        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].required = False
+        self.fields["backlog_minutes"].widget.attrs.update(placeholder="15", min=1, max=MAX_BACKLOG_MINUTES)
+        if self.instance.expect:
+            self.initial["expect_text"] = yaml.safe_dump(self.instance.expect, default_flow_style=True).strip()
+
+    def clean_backlog_minutes(self):
+        value = self.cleaned_data.get("backlog_minutes")
+        message = validate_backlog_minutes(value)
+        if message:
+            raise forms.ValidationError(f"Backlog minutes {message}.")
+        return value
+
+    def clean_expect_text(self):
+        text = self.cleaned_data.get("expect_text", "").strip()
+        try:
+            data = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            raise forms.ValidationError("Not YAML: write it as in the portal file, e.g. {eventMode: fetch}.") from None
+        clean, problems = validate_expect(data)
+        if problems:
+            raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
+        self.instance.expect = clean
+        return text
+
+    def clean_code(self) -> str:
+        return validate_bot_code(self.cleaned_data["code"])
+
+    def has_changed(self) -> bool:
+        # An extra row left blank is no bot at all, whatever its "enabled" box says.
+        if not self.instance.pk and not any(self.data.get(self.add_prefix(f)) for f in ("code", "bot_id", "bot_token")):
+            return False
+        return super().has_changed()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):
+            raise forms.ValidationError("Give the bot's code or its id.")
+        if data.get("bot_id"):
+            # The id typed is the one to verify by (it accepts a re-registered bot's new id).
+            self.instance.pinned_id = data["bot_id"]
+        return data
+
+
+class BaseBotFormSet(BaseInlineFormSet):
+    def check_tokens(self, auth_type: str) -> bool:
+        """Webhook calls carry each bot's token (SPEC §4): it must be set, typed now or stored."""
+        ok = True
+        if auth_type != AuthType.WEBHOOK:
+            return ok
+        for form in self.live_forms():
+            if not form.has_secret("bot_token"):
+                form.add_error("bot_token", "Required for webhook portals.")
+                ok = False
+        return ok
+
+    def live_forms(self) -> list[BotForm]:
+        """Forms that describe a bot to keep: filled in and not marked for deletion."""
+        return [
+            f
+            for f in self.forms
+            if f.has_changed() or f.instance.pk
+            if not (self.can_delete and self._should_delete_form(f))
+        ]
+
+
+BotFormSet = inlineformset_factory(
+    Portal, Bot, form=BotForm, formset=BaseBotFormSet, extra=1, can_delete=True, min_num=0
+)

@@ -1,0 +1,140 @@
+"""Channels in the dashboard: listed masked on the portal page, edited write-only in the portal form,
+failing ones on the Alerts page, and "send a test" (operator role, audited) to a real HTTP receiver."""
+
+import pytest
+from django.urls import reverse
+
+from checks.alerts.channel_delivery import deliver_channel
+from checks.alerts.channel_urls import fingerprint
+from checks.models import AuditLog, ChannelDelivery, NotifyMode, Portal
+from checks.status import Status
+from tests.alerts.helpers import T0, make_bot, sweep
+from tests.alerts.helpers import make_portal as alert_portal
+from tests.dashboard.test_dashboard_manage import portal_post
+
+pytestmark = pytest.mark.django_db
+SLACK = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+SECRETS = ("TIiajkdnlazkcOXrIdevi7FQ", "s3cret-hook-path", "AAHs3cret", "0wner-s3cret-topic")
+
+
+@pytest.fixture
+def portal(settings, webhook_receiver):
+    settings.BOTWATCH_NOTIFY_URLS = [SLACK]
+    return alert_portal(
+        notify=[webhook_receiver.url("s3cret-hook-path")],
+        routes={"auth_failed": ["owner@example.com", "ntfys://0wner-s3cret-topic"]},
+    )
+
+
+def page(client, user, name: str, *args) -> str:
+    client.force_login(user)
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_portal_page_lists_every_channel_masked(client, viewer, operator, portal):
+    html = page(client, viewer, "dashboard:portal-detail", portal.pk)
+    assert "<code>slack://… #" in html and "<code>json://127.0.0.1 #" in html and "<code>ntfys://… #" in html
+    assert "(BOTWATCH_NOTIFY_URLS)" in html and "(this portal)" in html and "auth_failed alerts" in html
+    for secret in SECRETS:
+        assert secret not in html
+    assert "Send a test" not in html  # viewers read only
+    assert page(client, operator, "dashboard:portal-detail", portal.pk).count(">Send a test<") == 3
+
+
+def test_an_operator_sends_a_test_and_it_is_audited(client, viewer, operator, portal, webhook_receiver):
+    target = {"fingerprint": fingerprint(webhook_receiver.url("s3cret-hook-path")), "portal": portal.pk}
+    client.force_login(viewer)
+    assert client.post(reverse("dashboard:channel-test"), target).status_code == 403
+
+    client.force_login(operator)
+    response = client.post(reverse("dashboard:channel-test"), target, follow=True)
+    [post] = webhook_receiver.wait_for(1)
+    assert post.body["title"] == "[BotWatch] Test message"
+    assert "by otto" in post.body["message"]
+    assert "Test message sent to json://127.0.0.1 #" in response.content.decode()
+    entry = AuditLog.objects.get(action="send test message")
+    assert entry.changes["result"] == "sent" and entry.changes["channel"].startswith("json://127.0.0.1 #")
+
+    webhook_receiver.answer(404)
+    html = client.post(reverse("dashboard:channel-test"), target, follow=True).content.decode()
+    assert "Test message to json://127.0.0.1 #" in html and "failed" in html and "error=404" in html
+    assert AuditLog.objects.filter(action="send test message").latest("pk").changes["result"].startswith("failed")
+    for secret in SECRETS:
+        assert secret not in html and secret not in str(list(AuditLog.objects.values("changes", "object_repr")))
+    unknown = client.post(reverse("dashboard:channel-test"), {"fingerprint": "0" * 64}, follow=True)
+    assert "not configured any more" in unknown.content.decode()
+
+
+def test_the_form_adds_removes_and_routes_channels_write_only(client, dashboard_admin, settings):
+    settings.BOTWATCH_NOTIFY_URLS = []
+    client.force_login(dashboard_admin)
+    create = reverse("dashboard:portal-create")
+    bad = portal_post("https://acme.bitrix24.com", action="save", notify_add=f"{SLACK}\nslack://x0xb-s3cret")
+    html = client.post(create, bad).content.decode()
+    assert "line 2: slack://… is not a notification URL Apprise can use" in html
+    assert "x0xb-s3cret" not in html and SLACK not in html  # nothing typed comes back
+    assert not Portal.objects.exists()
+
+    good = portal_post(
+        "https://acme.bitrix24.com",
+        action="save",
+        notify_add=f"{SLACK}\njson://127.0.0.1:9/s3cret-hook-path",
+        notify_mode="replace",
+        routes_text="{auth_failed: [owner@example.com, 'ntfys://0wner-s3cret-topic']}",
+    )
+    client.post(create, good)
+    portal = Portal.objects.get()
+    assert portal.notify == [SLACK, "json://127.0.0.1:9/s3cret-hook-path"]
+    assert portal.notify_mode == NotifyMode.REPLACE
+    assert portal.routes == {"auth_failed": ["owner@example.com", "ntfys://0wner-s3cret-topic"]}
+    entry = AuditLog.objects.get(action="add portal")
+    assert entry.changes["notify"] == "changed" and entry.changes["routes"] == "changed"
+
+    edit = page(client, dashboard_admin, "dashboard:portal-edit", portal.pk)
+    assert "slack://… #" in edit and "<strong>auth_failed</strong> → <code>owner@example.com</code>" in edit
+    for secret in SECRETS:
+        assert secret not in edit
+
+    client.post(
+        reverse("dashboard:portal-edit", args=[portal.pk]),
+        portal_post(
+            "https://acme.bitrix24.com",
+            bot_code="sales_bot",
+            action="save",
+            notify_remove=[fingerprint(SLACK)],
+            routes_clear="on",
+        ),
+    )
+    portal.refresh_from_db()
+    assert portal.notify == ["json://127.0.0.1:9/s3cret-hook-path"] and portal.routes == {}
+    assert portal.notify_mode == NotifyMode.REPLACE  # not sent: kept
+
+
+def test_the_alerts_page_shows_failing_channels_until_they_recover(
+    client, viewer, operator, portal, webhook_receiver, settings
+):
+    settings.BOTWATCH_NOTIFY_URLS = []
+    webhook_receiver.stop()
+    sweep([make_bot(portal)], Status.NOT_FOUND, T0)
+    html = page(client, viewer, "dashboard:alerts")
+    assert 'id="failing-channels"' in html
+    assert "<code>json://127.0.0.1 #" in html and "1 being retried" in html and "Connection error" in html
+    assert ">Send a test<" not in html
+    for secret in SECRETS:
+        assert secret not in html
+    assert page(client, operator, "dashboard:alerts").count(">Send a test<") >= 1
+
+    webhook_receiver.start()
+    webhook_receiver.answer(404)
+    row = ChannelDelivery.objects.get(label__startswith="json://")
+    assert deliver_channel(row.pk) == "failed"  # the lease is free: a retry sweep's attempt
+    html = page(client, viewer, "dashboard:alerts")
+    assert "1 failed for good" in html and "error=404" in html and "being retried" not in html
+
+    webhook_receiver.answer(200)  # fixed: the next alert goes through, and the channel is fine again
+    sweep([make_bot(portal, "sales_bot")], Status.NOT_FOUND, T0)
+    assert ChannelDelivery.objects.filter(state="sent").count() == 1
+    html = page(client, viewer, "dashboard:alerts")
+    assert 'id="failing-channels"' not in html
