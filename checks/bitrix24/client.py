@@ -287,8 +287,9 @@ class Bitrix24Client(HealthCalls):
     def _spare_seconds(self, needed: float) -> float | None:
         """Seconds the run can wait and still give a call its full time; BudgetSpent when none are left.
 
-        A call never gets less than BITRIX24_TIMEOUT: cut short at the run's end it would
-        record a slow but healthy portal as unreachable. Not calling leaves the bot due.
+        A call is never cut short by the run's end (it gets BITRIX24_TIMEOUT, or most of a run
+        shorter than that): cut short, a slow but healthy portal would be recorded as
+        unreachable. Not calling leaves the bot due.
         """
         if self.deadline is None:
             return None
