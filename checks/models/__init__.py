@@ -8,10 +8,12 @@ from checks.models.bots import Bot, verification_pointer
 from checks.models.history import BotEvent, DailyStat, Verification
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.models.portals import AuthType, Portal
-from checks.models.system import AuditLog, Heartbeat
+from checks.models.system import AuditLog, Heartbeat, VerificationTally
+from checks.models.tokens import ApiToken
 from checks.models.warnings import CredentialWarning
 
 __all__ = [
+    "ApiToken",
     "AuditLog",
     "AuthType",
     "Bot",
@@ -26,5 +28,6 @@ __all__ = [
     "Portal",
     "Subscription",
     "Verification",
+    "VerificationTally",
     "verification_pointer",
 ]
