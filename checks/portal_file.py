@@ -1,7 +1,9 @@
-"""The portal file (SPEC §4): validation, import (one transaction, idempotent upsert) and export.
+"""The portal file (SPEC §4): validation and import (one transaction, idempotent upsert).
 
 Validation collects every problem with its place (`portals[2].bots[0]: ...`) before anything is
-written; the import then runs in one transaction, so a bad file changes nothing.
+written; the import then runs in one transaction, so a bad file changes nothing. The API imports
+one portal at a time through the same validator (`import_portal`), its problems keyed by field.
+Export: checks.portal_export.
 """
 
 import json
@@ -13,7 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from checks.alerts.credentials import refresh_credential_warnings
@@ -23,8 +24,10 @@ from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 WEBHOOK_KEYS = {"user_id", "code"}
-OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token"}
+OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token", "broker_url", "broker_secret"}
+REFRESH_KEYS = ("client_secret", "access_token", "refresh_token")
 BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
+ALL_KEYS = PORTAL_KEYS | WEBHOOK_KEYS | OAUTH_KEYS | BOT_KEYS
 MIN_INTERVAL = 30
 HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
 
@@ -36,8 +39,11 @@ def _is_int(value: object) -> bool:
 class PortalFileError(Exception):
     """The file cannot be imported; `problems` names each one with its place."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], located: list[tuple[str, str]] | None = None):
         self.problems = problems
+        # (field, message): the same problems keyed by the field they are about, e.g.
+        # ("bots[0].bot_token", "bot_token is required for webhook portals"); "" for the whole portal.
+        self.located = located if located is not None else [("", p) for p in problems]
         super().__init__("\n".join(problems))
 
 
@@ -73,14 +79,20 @@ def parse_portal_file(text: str, fmt: str | None = None) -> object:
 class _Validator:
     def __init__(self, existing: dict[str, Portal]):
         self.problems: list[str] = []
+        self.located: list[tuple[str, str]] = []
         self.existing = existing
 
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
+    def problem(self, where: str, message: str, key: str | None = None) -> None:
+        where = where.lstrip(".")  # one portal on its own (the API) has no `portals[i]` in front
+        self.problems.append(f"{where}: {message}" if where else message)
+        # Most messages start with the key they are about ("bot_token is required ...").
+        first = message.split(" ", 1)[0]
+        key = key or (first if first in ALL_KEYS else "")
+        self.located.append((".".join(part for part in (where, key) if part), message))
 
     def unknown_keys(self, where: str, item: dict, allowed: set[str]) -> None:
         for key in sorted(set(item) - allowed):
-            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})", key=str(key))
 
     def text(self, where: str, item: dict, key: str, required: bool) -> str:
         value = item.get(key)
@@ -123,7 +135,7 @@ class _Validator:
                 validate_slug(name)
             except ValidationError:
                 self.problem(where, f"name {name!r} may only hold letters, digits, '-' and '_'")
-        self.url(where, self.text(where, item, "url", required=True))
+        self.address(where, self.text(where, item, "url", required=True), "url")
         existing = self.existing.get(name)
         auth = self.auth(where, item, existing)
         self.emails(where, item.get("alert_emails"))
@@ -136,21 +148,19 @@ class _Validator:
             try:
                 validate_thresholds(item["thresholds"])
             except ValueError as exc:
-                self.problem(where, str(exc))
+                self.problem(where, str(exc), key="thresholds")
         if "paused" in item and not isinstance(item["paused"], bool):
             self.problem(where, "paused must be true or false")
         self.bots(where, item.get("bots"), auth, existing)
 
-    def url(self, where: str, url: str) -> None:
+    def address(self, where: str, url: str, key: str) -> None:
         if not url:
             return
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.problem(where, f"url {url!r} must be an https:// address with a host name")
+            self.problem(where, f"{key} {url!r} must be an https:// address with a host name")
         elif parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
-            self.problem(
-                where, "url must use https:// (Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http)"
-            )
+            self.problem(where, f"{key} must use https:// ({HTTPS_HINT})")
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item
@@ -172,10 +182,23 @@ class _Validator:
             return AuthType.WEBHOOK
         self.unknown_keys(f"{where}.oauth", block, OAUTH_KEYS)
         self.text(f"{where}.oauth", block, "client_id", required=True)
-        for secret in ("client_secret", "access_token", "refresh_token"):
-            stored = keeps and getattr(existing, f"oauth_{secret}")
+        if block.get("broker_url"):
+            self.broker(f"{where}.oauth", block, keeps and bool(existing.oauth_broker_secret))
+            return AuthType.OAUTH
+        for secret in REFRESH_KEYS:
+            stored = keeps and not existing.oauth_broker_url and getattr(existing, f"oauth_{secret}")
             self.text(f"{where}.oauth", block, secret, required=not stored)
+        if block.get("broker_secret"):
+            self.problem(f"{where}.oauth", "broker_secret goes with broker_url")
         return AuthType.OAUTH
+
+    def broker(self, where: str, block: dict, secret_stored: bool) -> None:
+        """A token broker instead of a refresh token (SPEC §10): BotWatch then never refreshes."""
+        self.address(where, self.text(where, block, "broker_url", required=True), "broker_url")
+        self.text(where, block, "broker_secret", required=not secret_stored)
+        for key in REFRESH_KEYS:
+            if block.get(key):
+                self.problem(where, f"{key} cannot go with broker_url: the broker hands out the access token")
 
     def emails(self, where: str, emails: object) -> None:
         if emails is None:
@@ -240,8 +263,29 @@ def validate_portal_file(data: object) -> list[dict]:
     validator = _Validator(existing)
     portals = validator.document(data)
     if validator.problems:
-        raise PortalFileError(validator.problems)
+        raise PortalFileError(validator.problems, validator.located)
     return portals
+
+
+def validate_portal_item(item: object) -> dict:
+    """One portal entry on its own (the API): the file's checks, problems keyed from the portal down."""
+    name = item.get("name") if isinstance(item, dict) else None
+    existing = {p.name: p for p in Portal.objects.filter(name=name)} if isinstance(name, str) else {}
+    validator = _Validator(existing)
+    if isinstance(item, dict):
+        validator.portal("", item)
+    else:
+        validator.problem("", "the body must be one portal: a mapping like an entry of the portal file")
+    if validator.problems:
+        raise PortalFileError(validator.problems, validator.located)
+    return item
+
+
+def upsert_portal_item(item: dict) -> ImportSummary:
+    """Writes one validated portal entry and its bots (the caller holds the transaction)."""
+    summary = ImportSummary()
+    _upsert_portal(item, summary)
+    return summary
 
 
 def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "") -> ImportSummary:
@@ -280,14 +324,7 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
         portal.webhook_user_id = block["user_id"]
         portal.webhook_code = str(block.get("code") or portal.webhook_code)
     else:
-        block = item["oauth"]
-        portal.auth_type = AuthType.OAUTH
-        portal.oauth_client_id = str(block["client_id"])
-        if block.get("refresh_token") and str(block["refresh_token"]) != portal.oauth_refresh_token:
-            portal.oauth_refresh_issued_at = timezone.now()  # as far as BotWatch knows: when it was given
-        for secret in ("client_secret", "access_token", "refresh_token"):
-            if block.get(secret):
-                setattr(portal, f"oauth_{secret}", str(block[secret]))
+        _set_oauth(portal, item["oauth"])
     portal.alert_emails = list(item.get("alert_emails") or [])
     portal.interval = item.get("interval")
     if "thresholds" in item:
@@ -297,6 +334,31 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
     (summary.portals_created if created else summary.portals_updated).append(portal.name)
     for bot in item.get("bots") or []:
         _upsert_bot(portal, bot, summary)
+
+
+def _set_oauth(portal: Portal, block: dict) -> None:
+    portal.auth_type = AuthType.OAUTH
+    portal.oauth_client_id = str(block["client_id"])
+    if block.get("broker_url"):
+        _set_broker(portal, block)
+        return
+    portal.oauth_broker_url = portal.oauth_broker_secret = ""
+    if block.get("refresh_token") and str(block["refresh_token"]) != portal.oauth_refresh_token:
+        portal.oauth_refresh_issued_at = timezone.now()  # as far as BotWatch knows: when it was given
+    for secret in REFRESH_KEYS:
+        if block.get(secret):
+            setattr(portal, f"oauth_{secret}", str(block[secret]))
+
+
+def _set_broker(portal: Portal, block: dict) -> None:
+    if portal.oauth_broker_url != block["broker_url"]:
+        portal.oauth_access_token, portal.oauth_expires_at = "", None  # the new broker's token, at the first call
+    portal.oauth_broker_url = str(block["broker_url"])
+    if block.get("broker_secret"):
+        portal.oauth_broker_secret = str(block["broker_secret"])
+    # The app refreshes its own chain: a refresh token kept here would only be a stale copy.
+    portal.oauth_client_secret = portal.oauth_refresh_token = ""
+    portal.oauth_refresh_issued_at = None
 
 
 def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
@@ -326,62 +388,3 @@ def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
         summary.bots_created += 1
     else:
         summary.bots_updated += 1
-
-
-def export_portal_data(*, with_secrets: bool = False) -> dict:
-    portals = []
-    # Bots in the order they were added, so an export reads like the file it came from.
-    bots = Prefetch("bots", queryset=Bot.objects.order_by("pk"))
-    for portal in Portal.objects.prefetch_related(bots).order_by("name"):
-        portals.append(_export_portal(portal, with_secrets))
-    return {"portals": portals}
-
-
-def _export_portal(portal: Portal, with_secrets: bool) -> dict:
-    item: dict = {"name": portal.name, "url": portal.url}
-    if portal.auth_type == AuthType.WEBHOOK:
-        item["webhook"] = {"user_id": portal.webhook_user_id}
-        if with_secrets:
-            item["webhook"]["code"] = portal.webhook_code
-    else:
-        item["oauth"] = {"client_id": portal.oauth_client_id}
-        if with_secrets:
-            item["oauth"].update(
-                client_secret=portal.oauth_client_secret,
-                access_token=portal.oauth_access_token,
-                refresh_token=portal.oauth_refresh_token,
-            )
-    if portal.alert_emails:
-        item["alert_emails"] = list(portal.alert_emails)
-    if portal.interval:
-        item["interval"] = portal.interval
-    if portal.thresholds:
-        item["thresholds"] = dict(portal.thresholds)
-    if portal.paused:
-        item["paused"] = True
-    item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]
-    return item
-
-
-def _export_bot(bot: Bot, portal: Portal, with_secrets: bool) -> dict:
-    item: dict = {}
-    if bot.code:
-        item["code"] = bot.code
-    if bot.bot_id is not None:
-        item["id"] = bot.bot_id
-    if with_secrets and bot.bot_token and portal.auth_type == AuthType.WEBHOOK:
-        item["bot_token"] = bot.bot_token
-    if not bot.enabled:
-        item["enabled"] = False
-    if bot.backlog_minutes is not None:
-        item["backlog_minutes"] = bot.backlog_minutes
-    if bot.expect:
-        item["expect"] = dict(bot.expect)
-    return item
-
-
-def export_portal_file(*, with_secrets: bool = False, fmt: str = "yaml") -> str:
-    data = export_portal_data(with_secrets=with_secrets)
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -96,6 +96,7 @@ class PortalForm(DashboardSecretsForm):
     oauth_client_secret = secret_field("Client secret")
     oauth_access_token = secret_field("Access token")
     oauth_refresh_token = secret_field("Refresh token")
+    oauth_broker_secret = secret_field("Broker secret")
 
     class Meta:
         model = Portal
@@ -105,6 +106,7 @@ class PortalForm(DashboardSecretsForm):
             "auth_type",
             "webhook_user_id",
             "oauth_client_id",
+            "oauth_broker_url",
             "alert_emails",
             "interval",
             "pace_rate",
@@ -117,6 +119,11 @@ class PortalForm(DashboardSecretsForm):
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
             "oauth_client_id": "Client id",
+            "oauth_broker_url": "Token broker address",
+        }
+        help_texts = {
+            "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "
+            "refreshes (refresh tokens are single-use). Leave empty to give BotWatch a refresh token instead.",
         }
 
     def __init__(self, *args, **kwargs):
@@ -124,11 +131,11 @@ class PortalForm(DashboardSecretsForm):
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
 
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"].rstrip("/")
-        scheme = urlsplit(url).scheme
-        if scheme != "https" and not (scheme == "http" and settings.BOTWATCH_ALLOW_HTTP):
-            raise forms.ValidationError("Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http.")
-        return url
+        return _https_only(self.cleaned_data["url"].rstrip("/"))
+
+    def clean_oauth_broker_url(self) -> str:
+        url = self.cleaned_data.get("oauth_broker_url", "")
+        return _https_only(url) if url else url
 
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
@@ -154,13 +161,36 @@ class PortalForm(DashboardSecretsForm):
         elif data.get("auth_type") == AuthType.OAUTH:
             if not data.get("oauth_client_id"):
                 self.add_error("oauth_client_id", "Required for OAuth portals.")
-            for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
-                self._require_secret(name, "Required for OAuth portals.")
+            if data.get("oauth_broker_url"):
+                self._require_secret("oauth_broker_secret", "Required with a token broker.")
+                self._brokered()
+            else:
+                for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
+                    self._require_secret(name, "Required for OAuth portals without a token broker.")
+                self.instance.oauth_broker_secret = ""
         return data
+
+    def _brokered(self) -> None:
+        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (checks.portal_file does the same)."""
+        for name in ("oauth_client_secret", "oauth_refresh_token"):
+            if self.cleaned_data.get(name):
+                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
+        if self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
+            self.instance.oauth_access_token = ""  # the new broker's token, at the first call
+            self.instance.oauth_expires_at = None
+        self.instance.oauth_client_secret = self.instance.oauth_refresh_token = ""
+        self.instance.oauth_refresh_issued_at = None
 
     def _require_secret(self, name: str, message: str) -> None:
         if not self.has_secret(name):
             self.add_error(name, message)
+
+
+def _https_only(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme != "https" and not (scheme == "http" and settings.BOTWATCH_ALLOW_HTTP):
+        raise forms.ValidationError("Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http.")
+    return url
 
 
 class BotForm(DashboardSecretsForm):

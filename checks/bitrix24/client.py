@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.bitrix24 import batch
+from checks.bitrix24.broker import BrokerCalls
 from checks.bitrix24.health_calls import HealthCalls
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.outcome import classify_response, classify_transport
@@ -57,7 +58,7 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-class Bitrix24Client(HealthCalls):
+class Bitrix24Client(HealthCalls, BrokerCalls):
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
@@ -141,6 +142,8 @@ class Bitrix24Client(HealthCalls):
     def call(self, method: str, params: dict) -> Answer | BotResult:
         """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""
         blocked = self._blocked_result()
+        if blocked is None and self.portal.uses_broker:
+            blocked = self.broker_token_missing()
         if blocked is not None:
             return blocked
         answer = self._call_retrying(method, params)
@@ -277,7 +280,11 @@ class Bitrix24Client(HealthCalls):
             Portal.objects.filter(pk=self.portal.pk).exclude(redirected_to=new_base).update(redirected_to=new_base)
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
-        refresh = refresh_access_token(self.portal, self.session, self.portal.oauth_access_token, persist=self.persist)
+        if self.portal.uses_broker:  # never a refresh: the app's backend owns the chain (SPEC §10)
+            refresh = self.refetch_from_broker(self.portal.oauth_access_token)
+        else:
+            failed = self.portal.oauth_access_token
+            refresh = refresh_access_token(self.portal, self.session, failed, persist=self.persist)
         if refresh.ok:
             return self._call_retrying(method, params)
         return BotResult(
@@ -332,6 +339,8 @@ class Bitrix24Client(HealthCalls):
     def _auth_problem(self) -> str | None:
         portal = self.portal
         if self._is_oauth:
+            if portal.uses_broker:
+                return None if portal.oauth_broker_secret else "OAuth portal names a token broker but no broker secret"
             if not portal.oauth_access_token and not portal.oauth_refresh_token:
                 return "OAuth portal has neither an access token nor a refresh token"
             return None
@@ -362,6 +371,7 @@ class Bitrix24Client(HealthCalls):
             self.portal.oauth_client_secret,
             self.portal.oauth_access_token,
             self.portal.oauth_refresh_token,
+            self.portal.oauth_broker_secret,
             *extra,
         ]
         for secret in secrets:

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24.client import verify_bots
 from checks.models import AuditLog, Bot, Portal
-from checks.portal_file import PortalFileError, export_portal_file, import_portal_file
+from checks.portal_export import export_portal_file
+from checks.portal_file import PortalFileError, import_portal_file
 from dashboard.forms import BotFormSet, PortalFileForm, PortalForm, RoleForm, UserCreateForm
 from dashboard.roles import Role, require_role, role_from_groups, role_of, set_role
 from dashboard.views.common import audit, get_bot
