@@ -12,5 +12,6 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("api/v1/", include("dashboard.api.urls")),
     path("", include("dashboard.web_urls")),
 ]

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.dashboard",
     "tests.fixtures.browser",
     "tests.fixtures.smtp",
+    "tests.fixtures.api",
 ]
 
 

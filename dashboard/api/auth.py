@@ -9,13 +9,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from checks.models import ApiToken
-from dashboard.roles import Role, role_of
+from dashboard.roles import Role, has_role, role_of
 
 # last_used_at is written at most this often per token: not one UPDATE per request.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -32,6 +33,7 @@ class TokenClient:
 
     def __init__(self, token: ApiToken):
         self.token = token
+        self.audit_user = token.created_by  # whom the audit log names beside the token
 
     def get_username(self) -> str:
         return f"API token {self.token.name}"
@@ -97,6 +99,15 @@ class TokenRole(BasePermission):
         return request.method in SAFE_METHODS or token.role_now == WRITE
 
 
+class SchemaReader(BasePermission):
+    """The OpenAPI schema: any token, or a signed-in dashboard user (the docs page fetches it so)."""
+
+    session = [SessionAuthentication]
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, ApiToken) or has_role(request.user, Role.VIEWER)
+
+
 class TokenRateThrottle(SimpleRateThrottle):
     """BOTWATCH_API_RATE requests per token, counted in the cache that every web process shares."""
 
@@ -110,3 +121,18 @@ class TokenRateThrottle(SimpleRateThrottle):
         if not isinstance(token, ApiToken):
             return None
         return self.cache_format % {"scope": self.scope, "ident": token.pk}
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema (and the docs page's "Authorize") describes the tokens."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from the Account page or `manage.py create_api_token`; "
+            "read tokens read, write tokens also write.",
+        }
