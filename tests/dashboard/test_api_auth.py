@@ -23,6 +23,7 @@ READS = [
     "/api/v1/incidents",
     "/api/v1/incidents/{incident}",
     "/api/v1/schema",
+    "/metrics",
 ]
 WRITES = [
     ("post", "/api/v1/portals", entry(name="other", url=NOWHERE)),
