@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import SecretFieldsForm, secret_field
-from checks.models import AuthType, Bot, MaintenanceWindow, Portal
+from checks.models import ApiToken, AuthType, Bot, MaintenanceWindow, Portal
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -332,3 +332,24 @@ class AccountEmailForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         return get_user_model().objects.normalize_email(self.cleaned_data["email"])
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: what will use it, and its role (write needs the admin role)."""
+
+    name = forms.CharField(
+        max_length=100, label="Token name", help_text="What will use it, e.g. grafana or the app's install handler."
+    )
+    role = forms.ChoiceField(choices=ApiToken.Role.choices, initial=ApiToken.Role.READ, widget=forms.RadioSelect)
+
+    def __init__(self, *args, may_write: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.may_write = may_write
+        if not may_write:
+            self.fields["role"].help_text = "Write tokens change portals and bots: an admin creates those."
+
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        if role == ApiToken.Role.WRITE and not self.may_write:
+            raise forms.ValidationError("Only admins create write tokens.")
+        return role

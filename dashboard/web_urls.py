@@ -33,6 +33,8 @@ urlpatterns = [
     path("account/", account.account, name="account"),
     path("account/email/", account.account_email, name="account-email"),
     path("account/every-portal/", account.subscribe_every_portal, name="subscribe-every-portal"),
+    path("account/tokens/", account.token_create, name="token-create"),
+    path("account/tokens/<int:pk>/revoke/", account.token_revoke, name="token-revoke"),
     # Administration
     path("portal-file/", manage.portal_file, name="portal-file"),
     path("portal-file/download/", manage.portal_file_download, name="portal-file-download"),
