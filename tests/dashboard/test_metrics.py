@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from checks.models import Bot, Verification, VerificationTally
 from checks.status import Status
 from checks.tally import SETTLE, verification_totals
-from dashboard.metrics import CACHE_KEY
+from dashboard.metrics import BOT_FAMILIES, CACHE_KEY, bot_families
 from tests.fixtures.api import call
 from tests.fixtures.dashboard import add_history, make_portal, open_incident
 
@@ -138,3 +140,31 @@ def test_a_process_that_counted_from_a_stale_tally_never_moves_the_totals_back(f
     monkeypatch.setattr(VerificationTally.objects, "get_or_create", lambda **kw: (stale, False))
     assert verification_totals() == {"ok": 10, "not_found": 1}  # the stored totals, not its own smaller ones
     assert VerificationTally.objects.get(pk=1).counts == {"ok": 10, "not_found": 1}
+
+
+class Families:
+    """The per-bot families built with prometheus_client's own classes, for generate_latest."""
+
+    def collect(self):
+        families = {}
+        for column, name, kind, text in BOT_FAMILIES:
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            labels = ["portal", "bot", "status"] if name == "botwatch_bot_status" else ["portal", "bot"]
+            families[name] = (column, family(name.removesuffix("_total"), text, labels=labels))
+        for row in Bot.objects.filter(enabled=True, portal__paused=False).order_by("portal__name", "pk"):
+            labels = [row.portal.name, row.code or str(row.bot_id)]
+            families["botwatch_bot_up"][1].add_metric(labels, 1 if row.status == "ok" else 0)
+            families["botwatch_bot_status"][1].add_metric([*labels, row.status], 1)
+            for column, family in families.values():
+                if column and getattr(row, column) is not None:
+                    family.add_metric(labels, getattr(row, column))
+        yield from (family for _, family in families.values())
+
+
+def test_the_per_bot_text_is_what_prometheus_clients_own_renderer_writes(fleet):
+    acme = fleet
+    Bot.objects.create(portal=acme, code='odd "quote" \\ back\nslash', bot_token="t", count_message=7)
+    Bot.objects.create(portal=acme, bot_id=456, bot_token="t", count_user=3)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Families())
+    assert bot_families()[0] == generate_latest(registry).decode()
