@@ -117,14 +117,25 @@ def test_broker_failures_are_classified(sim, kind, status, words):
     assert sim.stats("brokered")["methods"].get("imbot.v2.Bot.get", 0) == 0  # no call without a token
 
 
-def test_a_failing_broker_is_asked_once_per_run_not_once_per_bot(sim):
-    portal = broker_portal(sim, batch_imbot=False)
-    Portal.objects.filter(pk=portal.pk).update(batch_supported=False)
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "single-calls"])
+def test_a_failing_broker_is_asked_once_per_run_not_once_per_bot(sim, batch):
+    portal = broker_portal(sim, batch_imbot=batch)
+    Portal.objects.filter(pk=portal.pk).update(batch_supported=batch)
     bots = [oauth_bot(sim, portal, f"bot_{i}") for i in range(3)]
     sim.inject_fault("brokered", "html_502", method="broker")
     results = verify_bots(Portal.objects.get(pk=portal.pk), bots)
     assert [r.status for r in results] == [Status.SERVER_ERROR] * 3
     assert sim.stats("brokered")["broker_calls"] == 1
+    assert sim.stats("brokered")["requests"] == 0  # nothing sent to the portal without a token
+
+
+def test_a_brokered_portal_is_verified_in_one_batch(sim):
+    portal = broker_portal(sim)
+    bots = [oauth_bot(sim, portal, f"bot_{i}") for i in range(3)]
+    results = verify_bots(portal, bots)
+    assert [r.status for r in results] == [Status.OK] * 3
+    stats = sim.stats("brokered")
+    assert (stats["broker_calls"], stats["batch_requests"]) == (1, 1)
 
 
 def test_a_broker_that_never_answers_is_unreachable_within_the_timeout(sim, settings):
