@@ -7,6 +7,7 @@ from checks.alerts.rules import validate_thresholds
 from checks.expectations import validate_expect
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import (
+    ApiToken,
     AuditLog,
     Bot,
     BotEvent,
@@ -31,6 +32,7 @@ class PortalForm(SecretFieldsForm):
     oauth_client_secret = secret_field("OAuth client secret")
     oauth_access_token = secret_field("OAuth access token")
     oauth_refresh_token = secret_field("OAuth refresh token")
+    oauth_broker_secret = secret_field("Token broker secret")
 
     class Meta:
         model = Portal
@@ -40,6 +42,7 @@ class PortalForm(SecretFieldsForm):
             "auth_type",
             "webhook_user_id",
             "oauth_client_id",
+            "oauth_broker_url",
             "alert_emails",
             "interval",
             "thresholds",
@@ -209,3 +212,12 @@ class HeartbeatAdmin(ReadOnlyAdmin):
 class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor", "action", "object_type", "object_repr")
     list_filter = ("action",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are created on the Account page or with create_api_token; only their hash is stored."""
+
+    list_display = ("name", "role", "hint", "created_by", "created_at", "last_used_at")
+    list_filter = ("role",)
+    fields = ("name", "role", "hint", "created_by", "created_at", "last_used_at")

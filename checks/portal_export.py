@@ -1,4 +1,8 @@
-"""Writing the portal file (SPEC §4): every portal and bot, secrets left out unless asked for."""
+"""The portal file written out (SPEC §4): `export_portals`, the dashboard's download, the API's portals.
+
+Secrets are left out unless asked for; a file exported without them imports again and keeps the
+stored ones.
+"""
 
 import json
 
@@ -11,27 +15,25 @@ from checks.models import AuthType, Bot, Portal
 
 def export_portal_data(*, with_secrets: bool = False) -> dict:
     portals = []
-    # Bots in the order they were added, so an export reads like the file it came from.
-    bots = Prefetch("bots", queryset=Bot.objects.order_by("pk"))
-    for portal in Portal.objects.prefetch_related(bots).order_by("name"):
-        portals.append(_export_portal(portal, with_secrets))
+    for portal in Portal.objects.prefetch_related(bots_in_file_order(with_secrets)).order_by("name"):
+        portals.append(export_portal(portal, with_secrets=with_secrets))
     return {"portals": portals}
 
 
-def _export_portal(portal: Portal, with_secrets: bool) -> dict:
+def bots_in_file_order(with_secrets: bool = False) -> Prefetch:
+    # Bots in the order they were added, so an export reads like the file it came from.
+    bots = Bot.objects.order_by("pk")
+    return Prefetch("bots", queryset=bots if with_secrets else bots.defer("bot_token"))
+
+
+def export_portal(portal: Portal, *, with_secrets: bool = False) -> dict:
     item: dict = {"name": portal.name, "url": portal.url}
     if portal.auth_type == AuthType.WEBHOOK:
         item["webhook"] = {"user_id": portal.webhook_user_id}
         if with_secrets:
             item["webhook"]["code"] = portal.webhook_code
     else:
-        item["oauth"] = {"client_id": portal.oauth_client_id}
-        if with_secrets:
-            item["oauth"].update(
-                client_secret=portal.oauth_client_secret,
-                access_token=portal.oauth_access_token,
-                refresh_token=portal.oauth_refresh_token,
-            )
+        item["oauth"] = _export_oauth(portal, with_secrets)
     if portal.alert_emails:
         item["alert_emails"] = list(portal.alert_emails)
     if portal.interval:
@@ -41,17 +43,32 @@ def _export_portal(portal: Portal, with_secrets: bool) -> dict:
     if portal.paused:
         item["paused"] = True
     item.update(export_channel_settings(portal, with_secrets=with_secrets))
-    item["bots"] = [_export_bot(bot, portal, with_secrets) for bot in portal.bots.all()]
+    item["bots"] = [export_bot(bot, portal, with_secrets=with_secrets) for bot in portal.bots.all()]
     return item
 
 
-def _export_bot(bot: Bot, portal: Portal, with_secrets: bool) -> dict:
+def _export_oauth(portal: Portal, with_secrets: bool) -> dict:
+    block = {"client_id": portal.oauth_client_id}
+    if portal.oauth_broker_url:
+        block["broker_url"] = portal.oauth_broker_url
+        if with_secrets:
+            block["broker_secret"] = portal.oauth_broker_secret
+    elif with_secrets:
+        block.update(
+            client_secret=portal.oauth_client_secret,
+            access_token=portal.oauth_access_token,
+            refresh_token=portal.oauth_refresh_token,
+        )
+    return block
+
+
+def export_bot(bot: Bot, portal: Portal, *, with_secrets: bool = False) -> dict:
     item: dict = {}
     if bot.code:
         item["code"] = bot.code
     if bot.bot_id is not None:
         item["id"] = bot.bot_id
-    if with_secrets and bot.bot_token and portal.auth_type == AuthType.WEBHOOK:
+    if with_secrets and portal.auth_type == AuthType.WEBHOOK and bot.bot_token:
         item["bot_token"] = bot.bot_token
     if not bot.enabled:
         item["enabled"] = False

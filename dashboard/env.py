@@ -68,6 +68,20 @@ def _check_range(name: str, number: float, minimum: float | None, maximum: float
         raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}")
 
 
+RATE_PERIODS = ("second", "minute", "hour", "day")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate such as 600/minute (Django REST framework's throttle format)."""
+    value = str(_raw(name, default))
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period in RATE_PERIODS):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: give requests per period, e.g. 600/minute ({', '.join(RATE_PERIODS)})"
+        )
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name, None)
     if value is None:

@@ -123,6 +123,7 @@ class PortalForm(DashboardSecretsForm):
     oauth_refresh_token = secret_field("Refresh token")
     # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
     confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
+    oauth_broker_secret = secret_field("Broker secret")
 
     class Meta:
         model = Portal
@@ -132,6 +133,7 @@ class PortalForm(DashboardSecretsForm):
             "auth_type",
             "webhook_user_id",
             "oauth_client_id",
+            "oauth_broker_url",
             "alert_emails",
             "interval",
             "pace_rate",
@@ -146,6 +148,11 @@ class PortalForm(DashboardSecretsForm):
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
             "oauth_client_id": "Client id",
+            "oauth_broker_url": "Token broker address",
+        }
+        help_texts = {
+            "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "
+            "refreshes (refresh tokens are single-use). Leave empty to give BotWatch a refresh token instead.",
         }
 
     def __init__(self, *args, **kwargs):
@@ -216,6 +223,16 @@ class PortalForm(DashboardSecretsForm):
             raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return url
 
+    def clean_oauth_broker_url(self) -> str:
+        url = self.cleaned_data.get("oauth_broker_url", "")
+        if not url:
+            return url
+        url = validate_portal_url(url)
+        problem = netpolicy.portal_url_problem(url)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        return url
+
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
         return validate_alert_emails(emails)
@@ -235,9 +252,25 @@ class PortalForm(DashboardSecretsForm):
         elif data.get("auth_type") == AuthType.OAUTH:
             if not data.get("oauth_client_id"):
                 self.add_error("oauth_client_id", "Required for OAuth portals.")
-            for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
-                self._require_secret(name, "Required for OAuth portals.")
+            if data.get("oauth_broker_url"):
+                self._require_secret("oauth_broker_secret", "Required with a token broker.")
+                self._brokered()
+            else:
+                for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
+                    self._require_secret(name, "Required for OAuth portals without a token broker.")
+                self.instance.oauth_broker_secret = ""
         return data
+
+    def _brokered(self) -> None:
+        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (checks.portal_file does the same)."""
+        for name in ("oauth_client_secret", "oauth_refresh_token"):
+            if self.cleaned_data.get(name):
+                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
+        if self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
+            self.instance.oauth_access_token = ""  # the new broker's token, at the first call
+            self.instance.oauth_expires_at = None
+        self.instance.oauth_client_secret = self.instance.oauth_refresh_token = ""
+        self.instance.oauth_refresh_issued_at = None
 
     def _require_secret(self, name: str, message: str) -> None:
         if not self.has_secret(name):
@@ -332,17 +365,3 @@ class UserCreateForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
-
-
-class AccountEmailForm(forms.ModelForm):
-    """The user's own email address: where the alerts they subscribe to are sent."""
-
-    class Meta:
-        model = get_user_model()
-        fields = ["email"]
-        labels = {"email": "Email address"}
-        help_texts = {"email": "Alerts you subscribe to are sent here. Empty: no alert emails reach you."}
-        error_messages = {"email": {"invalid": "This is not an email address (expected name@example.com)."}}
-
-    def clean_email(self) -> str:
-        return get_user_model().objects.normalize_email(self.cleaned_data["email"])

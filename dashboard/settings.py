@@ -21,6 +21,7 @@ from dashboard.env import (
     env_int,
     env_list,
     env_proxy_header,
+    env_rate,
     env_str,
     env_url,
     parse_database_url,
@@ -54,6 +55,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_htmx",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files served from static/, so the API docs work on a closed network (no CDN).
+    "drf_spectacular_sidecar",
     "checks",
     "dashboard",
     # The bundled Bitrix24 simulator, for its management command (the demo and the tests).
@@ -247,6 +252,37 @@ BOTWATCH_REMINDER_HOURS = env_int("BOTWATCH_REMINDER_HOURS", 24, minimum=0)
 BOTWATCH_NOTIFY_URLS = env_channel_urls("BOTWATCH_NOTIFY_URLS", allow_http=BOTWATCH_ALLOW_HTTP)
 # Seconds a channel may take to connect and to answer; a Bitrix24 chat post is cut off after it.
 BOTWATCH_NOTIFY_TIMEOUT = env_float("BOTWATCH_NOTIFY_TIMEOUT", 10.0, minimum=0.5)
+
+# The REST API (SPEC §10, dashboard/api/): bearer tokens only, JSON only, a request budget per token
+# kept in the cache (Redis, or the file cache under var/), so every web process counts the same.
+BOTWATCH_API_RATE = env_rate("BOTWATCH_API_RATE", "600/minute")
+# /metrics is rendered at most once per this many seconds, whichever web process is asked.
+BOTWATCH_METRICS_CACHE_SECONDS = env_int("BOTWATCH_METRICS_CACHE_SECONDS", 15, minimum=0, maximum=300)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["dashboard.api.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["dashboard.api.auth.TokenRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["dashboard.api.auth.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": BOTWATCH_API_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BotWatch API",
+    "DESCRIPTION": "Portals, expected bots, their verifications and incidents. "
+    "Send `Authorization: Bearer TOKEN`; create tokens on the Account page or with `manage.py create_api_token`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "BotStatusEnum": "checks.status.BotState",
+        "VerificationStatusEnum": "checks.status.Status",
+    },
+}
 
 LOGGING = {
     "version": 1,

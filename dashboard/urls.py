@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import health
+from dashboard import health, metrics
 from dashboard.views import auth, twofactor
 
 urlpatterns = [
@@ -13,5 +13,7 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("api/v1/", include("dashboard.api.urls")),
+    path("metrics", metrics.Metrics.as_view(), name="metrics"),
     path("", include("dashboard.web_urls")),
 ]

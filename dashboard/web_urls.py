@@ -36,6 +36,8 @@ urlpatterns = [
     path("account/email/", account.account_email, name="account-email"),
     path("account/every-portal/", account.subscribe_every_portal, name="subscribe-every-portal"),
     path("account/two-factor/", twofactor.two_factor, name="account-two-factor"),
+    path("account/tokens/", account.token_create, name="token-create"),
+    path("account/tokens/<int:pk>/revoke/", account.token_revoke, name="token-revoke"),
     # Administration
     path("portal-file/", manage.portal_file, name="portal-file"),
     path("portal-file/download/", manage.portal_file_download, name="portal-file-download"),

@@ -21,6 +21,7 @@ POST_ACTIONS = frozenset(
     {
         "add_portal",
         "add_oauth_app",
+        "add_broker",
         "add_bot",
         "remove_bot",
         "rotate_bot_token",

@@ -26,6 +26,9 @@ from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
 # inject_fault(..., method="oauth") aims a fault at refreshes of the portal's tokens on the OAuth server.
 OAUTH_FAULT_METHOD = "oauth"
+BROKER_FAULT_METHOD = "broker"  # faults for the app backend's token broker (simulator.broker)
+# Endpoints that are not the portal's REST API: they take only faults aimed at them by name.
+OWN_FAULT_METHODS = frozenset({OAUTH_FAULT_METHOD, BROKER_FAULT_METHOD})
 
 
 class RestPipeline:
@@ -208,8 +211,8 @@ class RestPipeline:
 
     @staticmethod
     def _fault_applies(fault: Fault, method: str, bots: set[str], whole_request: bool, is_batch: bool) -> bool:
-        if (fault.method == OAUTH_FAULT_METHOD) != (method == OAUTH_FAULT_METHOD):
-            return False  # the OAuth server only takes faults meant for it, and only it takes them
+        if fault.method in OWN_FAULT_METHODS or method in OWN_FAULT_METHODS:
+            return fault.method == method  # the OAuth server and brokers only take faults meant for them
         if not whole_request:  # one command inside a batch: only error-code faults can answer for it
             return fault.kind in ERRORS and fault.matches(method, bots)
         if not is_batch:

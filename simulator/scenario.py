@@ -5,7 +5,7 @@ defaults: {rate: 2, burst: 50, latency_ms: 0, operating_limit: 480}
 portals:
   - name: acme
     webhook: {user_id: 1, code: k3y}
-    apps: [{client_id: local.app1, client_secret: s3cret}]
+    apps: [{client_id: local.app1, client_secret: s3cret}]   # + broker_secret: the app serves a token broker
     auth: webhook            # which credentials the portal file gives BotWatch (default: webhook if present)
     latency_ms: 50
     batch_imbot: true
@@ -39,6 +39,7 @@ class ScenarioTarget(Protocol):
 
     def add_portal(self, name: str, **options) -> Any: ...
     def add_oauth_app(self, portal: str, **options) -> Any: ...
+    def add_broker(self, portal: str, client_id: str, secret: str) -> Any: ...
     def add_bot(self, portal: str, **options) -> Any: ...
     def rotate_bot_token(self, portal: str, bot: str, **options) -> Any: ...
     def update_bot(self, portal: str, bot: int, fields: dict) -> Any: ...
@@ -167,6 +168,8 @@ def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
     for j, app in enumerate(apps):
         if not isinstance(app, dict) or not all(isinstance(app.get(k), str) for k in ("client_id", "client_secret")):
             problems.append(f"{place}.apps[{j}]: client_id and client_secret (strings) are required")
+        elif not isinstance(app.get("broker_secret", ""), str):
+            problems.append(f"{place}.apps[{j}].broker_secret: must be a string")
         else:
             ids.add(app["client_id"])
     return ids
@@ -311,6 +314,9 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
     tokens = {
         a["client_id"]: sim.add_oauth_app(name, a["client_id"], a["client_secret"]) for a in portal.get("apps", [])
     }
+    for app in portal.get("apps", []):
+        if app.get("broker_secret"):  # BotWatch gets the broker, never the app's refresh token
+            tokens[app["client_id"]] = sim.add_broker(name, app["client_id"], app["broker_secret"])
     first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
     for fault in portal.get("faults") or []:
         sim.inject_fault(name, **fault)
@@ -357,10 +363,12 @@ def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict
         watched = [(b, i) for b, i in bots if b.get("token") is not None]
     else:
         app = portal["apps"][0]
+        secret = {"broker_secret": app["broker_secret"]} if app.get("broker_secret") else {}
         entry["oauth"] = {
             "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
+            **({} if secret else {"client_secret": app["client_secret"]}),
             **tokens[app["client_id"]],
+            **secret,
         }
         watched = [(b, i) for b, i in bots if b.get("app") == app["client_id"]]
     missing = [(b, None) for b in portal.get("expected_missing") or []]

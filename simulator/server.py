@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.actions import BotHealthActions
+from simulator.broker import TokenBrokers
 from simulator.control import SimulatorControl, handle_control
 from simulator.errors import Reply, SimulatorError, build_fault, html_reply
 from simulator.http import Request, SimulatorServer
@@ -40,7 +41,7 @@ from simulator.state import (
 __all__ = ["Simulator", "SimulatorControl", "SimulatorError"]
 
 
-class Simulator(RestPipeline, BotHealthActions):
+class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
     def __init__(
         self,
         rate: float = 2.0,
@@ -63,6 +64,7 @@ class Simulator(RestPipeline, BotHealthActions):
         self._renamed: dict[str, str] = {}  # old name -> current name
         self._tokens: dict[str, TokenPair] = {}  # access token -> pair
         self._refresh: dict[str, TokenPair] = {}  # refresh token -> pair
+        self._brokers: dict[tuple[str, str], str] = {}  # (portal, client_id) -> broker secret
         self._token_file = Path(token_file) if token_file else None
         self._saved_tokens = load_token_file(self._token_file)
         self._server: SimulatorServer | None = None
@@ -371,6 +373,8 @@ class Simulator(RestPipeline, BotHealthActions):
             return handle_control(self, request)
         if path.rstrip("/") == "/oauth/token":
             return self._oauth_token(request)
+        if path.startswith("/_broker/"):
+            return self.broker_reply(request)
         name, _, rest = path.lstrip("/").partition("/")
         with self._lock:
             if name in self._renamed:

@@ -179,6 +179,8 @@ def new_stats() -> dict:
         "operating_limited": 0,
         "batch_requests": 0,
         "oauth_refreshes": 0,
+        "broker_calls": 0,  # token broker answers (simulator.broker), and the refreshes the app made for them
+        "broker_refreshes": 0,
         "faults_fired": 0,
         "methods": Counter(),
         "event_get_params": deque(maxlen=EVENT_GET_LOG_SIZE),  # sorted param names of each Event.get, batch too

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.smtp",
     "tests.fixtures.receiver",
+    "tests.fixtures.api",
 ]
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from checks.bitrix24 import batch, preflight, redirects
+from checks.bitrix24.broker import BrokerCalls
 from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.health_calls import HealthCalls
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
@@ -64,7 +65,7 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-class Bitrix24Client(HealthCalls):
+class Bitrix24Client(HealthCalls, BrokerCalls):
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
@@ -144,6 +145,8 @@ class Bitrix24Client(HealthCalls):
     def call(self, method: str, params: dict) -> Answer | BotResult:
         """One REST call with blocking, retries, token refresh; a BotResult when no answer is usable."""
         blocked = self._blocked_result() or self._timed_out_earlier()
+        if blocked is None and self.portal.uses_broker:
+            blocked = self.broker_token_missing()
         if blocked is not None:
             return blocked
         answer = self._call_retrying(method, params)
@@ -299,16 +302,19 @@ class Bitrix24Client(HealthCalls):
         return spare
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
-        seconds = self._call_seconds()
-        spare = self._spare_seconds(seconds)
-        refresh = refresh_access_token(
-            self.portal,
-            self.session,
-            self.portal.oauth_access_token,
-            persist=self.persist,
-            max_wait=spare,
-            seconds=seconds,
-        )
+        if self.portal.uses_broker:  # never a refresh: the app's backend owns the chain (SPEC §10)
+            refresh = self.refetch_from_broker(self.portal.oauth_access_token)
+        else:
+            seconds = self._call_seconds()
+            spare = self._spare_seconds(seconds)
+            refresh = refresh_access_token(
+                self.portal,
+                self.session,
+                self.portal.oauth_access_token,
+                persist=self.persist,
+                max_wait=spare,
+                seconds=seconds,
+            )
         if refresh.ok:
             return self._call_retrying(method, params)
         failed = BotResult(
@@ -372,6 +378,7 @@ class Bitrix24Client(HealthCalls):
             self.portal.oauth_client_secret,
             self.portal.oauth_access_token,
             self.portal.oauth_refresh_token,
+            self.portal.oauth_broker_secret,
             *extra,
         ]
         for secret in secrets:

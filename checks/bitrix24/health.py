@@ -19,6 +19,8 @@ DEFAULT_BACKLOG_MINUTES = 15
 # past this age the backlog is critical (events are about to be lost).
 CRITICAL_BACKLOG = timedelta(hours=20)
 EVENTS_KEPT = timedelta(hours=24)
+# The checks of SPEC §7, by the names problems carry (and the API's `problem` filter takes).
+CHECKS = ("user_inactive", "event_backlog", "drift", "commands", "reregistered")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ def portal_problem(portal: Portal) -> str | None:
 
 def auth_problem(portal: Portal) -> str | None:
     if portal.auth_type == AuthType.OAUTH:
+        if portal.uses_broker:
+            return None if portal.oauth_broker_secret else "OAuth portal names a token broker but no broker secret"
         if not portal.oauth_access_token and not portal.oauth_refresh_token:
             return "OAuth portal has neither an access token nor a refresh token"
         return None

@@ -9,10 +9,12 @@ from checks.models.channels import ChannelDelivery
 from checks.models.history import BotEvent, DailyStat, Verification
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.models.portals import AuthType, NotifyMode, Portal
-from checks.models.system import AuditLog, Heartbeat
+from checks.models.system import AuditLog, Heartbeat, VerificationTally
+from checks.models.tokens import ApiToken
 from checks.models.warnings import CredentialWarning
 
 __all__ = [
+    "ApiToken",
     "AuditLog",
     "AuthType",
     "Bot",
@@ -29,5 +31,6 @@ __all__ = [
     "Portal",
     "Subscription",
     "Verification",
+    "VerificationTally",
     "verification_pointer",
 ]

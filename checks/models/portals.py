@@ -20,7 +20,13 @@ class NotifyMode(models.TextChoices):
 
 class Portal(models.Model):
     # The encrypted columns: forms keep them write-only, lists defer them, emails scrub them.
-    SECRET_FIELDS = ("webhook_code", "oauth_client_secret", "oauth_access_token", "oauth_refresh_token")
+    SECRET_FIELDS = (
+        "webhook_code",
+        "oauth_client_secret",
+        "oauth_access_token",
+        "oauth_refresh_token",
+        "oauth_broker_secret",
+    )
     # Channel URLs hold tokens too (checks.alerts.channels); shown masked, never rendered back.
     CHANNEL_FIELDS = ("notify", "routes")
     ENCRYPTED_FIELDS = SECRET_FIELDS + CHANNEL_FIELDS
@@ -44,6 +50,11 @@ class Portal(models.Model):
     oauth_refreshed_at = models.DateTimeField(null=True, blank=True)
     # When the stored refresh token was issued: they live 180 days (credential warning at 150).
     oauth_refresh_issued_at = models.DateTimeField(null=True, blank=True)
+    # Or a token broker (SPEC §10): the app's own backend hands out its current access token
+    # (GET broker_url, Authorization: Bearer broker_secret) and BotWatch never refreshes, since
+    # a refresh token is single-use and the app refreshes the same chain (checks/bitrix24/broker.py).
+    oauth_broker_url = models.URLField(max_length=500, blank=True, default="")
+    oauth_broker_secret = EncryptedTextField(blank=True, default="")
 
     alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
     interval = models.PositiveIntegerField(
@@ -96,6 +107,10 @@ class Portal(models.Model):
     @property
     def recipients(self) -> list[str]:
         return list(self.alert_emails) or list(settings.BOTWATCH_ALERT_EMAILS)
+
+    @property
+    def uses_broker(self) -> bool:
+        return self.auth_type == AuthType.OAUTH and bool(self.oauth_broker_url)
 
     def is_muted(self, now=None) -> bool:
         return bool(self.muted_until and self.muted_until > (now or timezone.now()))

@@ -1,15 +1,22 @@
-"""The user's own account: email address and alert subscriptions. Any role, about themselves only."""
+"""The user's own account: email address, alert subscriptions and API tokens. Any role, about themselves only.
+
+API tokens: anyone with a role creates read tokens, admins write tokens too; a new token is shown
+once, in the answer to the form, and only its hash is kept. Each user sees and revokes their own
+tokens; admins see and revoke every token (a leaked one must be stoppable).
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from checks.models import Portal, Subscription
+from checks.models import ApiToken, Portal, Subscription
 from dashboard import twofactor
-from dashboard.forms import AccountEmailForm
+from dashboard.account_forms import AccountEmailForm, ApiTokenForm
+from dashboard.roles import Role, has_role
 from dashboard.views.common import audit, get_portal, redirect_back
 
 NO_EMAIL = "Alert emails need an email address: add yours, then subscribe."
@@ -20,7 +27,9 @@ def account(request: HttpRequest) -> HttpResponse:
     return _account_page(request, AccountEmailForm(instance=request.user))
 
 
-def _account_page(request: HttpRequest, form: AccountEmailForm, status: int = 200) -> HttpResponse:
+def _account_page(
+    request: HttpRequest, form: AccountEmailForm, status: int = 200, token_form=None, new_token=None
+) -> HttpResponse:
     subscriptions = list(
         Subscription.objects.filter(user=request.user)
         .select_related("portal")
@@ -33,8 +42,45 @@ def _account_page(request: HttpRequest, form: AccountEmailForm, status: int = 20
         "every_portal": any(s.portal_id is None for s in subscriptions),
         "portals": [s.portal for s in subscriptions if s.portal_id is not None],
         "two_factor": twofactor.has_device(request),
+        "tokens": _visible_tokens(request.user),
+        "token_form": token_form or ApiTokenForm(may_write=_may_write(request.user)),
+        "new_token": new_token,
     }
     return render(request, "dashboard/account.html", ctx, status=status)
+
+
+def _may_write(user) -> bool:
+    return has_role(user, Role.ADMIN)
+
+
+def _visible_tokens(user) -> list[ApiToken]:
+    rows = ApiToken.objects.select_related("created_by").order_by("-created_at", "-pk")
+    return list(rows if _may_write(user) else rows.filter(created_by=user))
+
+
+@never_cache
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    """The one answer that shows the token: rendered here, never stored in a message or a session."""
+    form = ApiTokenForm(request.POST, may_write=_may_write(request.user))
+    email_form = AccountEmailForm(instance=request.user)
+    if not form.is_valid():
+        return _account_page(request, email_form, status=400, token_form=form)
+    token, value = ApiToken.issue(form.cleaned_data["name"], form.cleaned_data["role"], created_by=request.user)
+    audit(request, "create api token", token, {"role": token.role})
+    return _account_page(request, email_form, status=201, new_token={"row": token, "value": value})
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    rows = ApiToken.objects.all() if _may_write(request.user) else ApiToken.objects.filter(created_by=request.user)
+    token = get_object_or_404(rows, pk=pk)
+    audit(request, "revoke api token", token, {"role": token.role})
+    token.delete()
+    messages.success(request, f"Token {token.name} ({token.hint}…) revoked: it no longer works.")
+    return redirect(reverse("dashboard:account") + "#api-tokens")
 
 
 @login_required

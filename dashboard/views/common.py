@@ -90,9 +90,13 @@ def get_bot(pk: int) -> Bot:
 
 
 def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = None, label: str = "") -> None:
-    """Writes who changed what; `changes` must never carry a secret (only "changed")."""
+    """Writes who changed what; `changes` must never carry a secret (only "changed").
+
+    Through the API the actor is the token ("API token grafana") and the user the account that made it.
+    """
+    user = getattr(request.user, "audit_user", request.user)
     AuditLog.objects.create(
-        user=request.user if request.user.is_authenticated else None,
+        user=user if user is not None and user.is_authenticated else None,
         actor=request.user.get_username(),
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",

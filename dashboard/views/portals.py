@@ -66,6 +66,13 @@ def _credentials(portal: Portal) -> list[tuple[str, str]]:
 
     if portal.auth_type == "webhook":
         return [("Webhook user id", str(portal.webhook_user_id or "—")), ("Webhook code", mask(p.webhook_code))]
+    if portal.oauth_broker_url:
+        return [
+            ("Client id", portal.oauth_client_id or "—"),
+            ("Token broker", portal.oauth_broker_url),
+            ("Broker secret", mask(p.oauth_broker_secret)),
+            ("Access token", mask(p.oauth_access_token) + " (from the broker; BotWatch never refreshes)"),
+        ]
     return [
         ("Client id", portal.oauth_client_id or "—"),
         ("Client secret", mask(p.oauth_client_secret)),

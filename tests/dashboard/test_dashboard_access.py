@@ -10,6 +10,9 @@ from dashboard.roles import Role, role_of
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login", "healthz"}  # /healthz is for an outside monitor and names nothing (dashboard/health.py)
+# Machine endpoints take a bearer token (dashboard/api/): no token is a 401 with a challenge, not a redirect.
+TOKEN_ONLY = ("/api/v1/", "/metrics")
+API_DOCS = "/api/v1/docs"  # for people: a login, like every page
 
 
 def all_urls(resolver=None, prefix="") -> list[tuple[str, str]]:
@@ -24,7 +27,8 @@ def all_urls(resolver=None, prefix="") -> list[tuple[str, str]]:
                 continue
             found.extend(all_urls(pattern, route))
         elif isinstance(pattern, URLPattern):
-            path = "/" + route.replace("<int:pk>", "1").lstrip("^").rstrip("$")
+            filled = route.replace("<int:pk>", "1").replace("<str:name>", "acme").replace("<str:bot>", "bot_0")
+            path = "/" + filled.lstrip("^").rstrip("$")
             found.append((pattern.name or route, path))
     return found
 
@@ -40,6 +44,10 @@ def test_anonymous_visitor_is_sent_to_log_in_everywhere(client, method):
         if name in PUBLIC:
             continue
         response = getattr(client, method)(path)
+        if path.startswith(TOKEN_ONLY) and path != API_DOCS:
+            assert response.status_code == 401, (name, path, response.status_code)
+            assert response["WWW-Authenticate"].startswith("Bearer"), (name, path)
+            continue
         assert response.status_code == 302, (name, path, response.status_code)
         assert "/login/" in response["Location"], (name, path, response["Location"])
         if name != "logout":  # logging out ends on the login page itself

@@ -83,4 +83,15 @@ def test_the_demo_keeps_its_earlier_bots(demo):
         "initech": ["orders_bot", "delivery_bot"],
         "hooli": ["concierge_bot", "alerts_bot"],
         "umbrella": ["assistant_bot", "crm_bot"],
+        "wayne": ["butler_bot"],
     }
+
+
+def test_the_brokered_demo_portal_names_its_broker_and_the_broker_answers(demo):
+    _, portal_file = demo
+    [wayne] = [p for p in portal_file["portals"] if p["name"] == "wayne"]
+    oauth = wayne["oauth"]
+    assert set(oauth) == {"client_id", "broker_url", "broker_secret"}  # no refresh token for BotWatch
+    headers = {"Authorization": f"Bearer {oauth['broker_secret']}"}
+    token = requests.get(oauth["broker_url"], headers=headers, timeout=10).json()
+    assert token["access_token"] and token["expires_at"].endswith("+00:00")

@@ -16,8 +16,16 @@ def bot_get(url: str, auth: dict, **params) -> requests.Response:
         endpoint = f"{url}/rest/{auth['webhook']['user_id']}/{auth['webhook']['code']}/imbot.v2.Bot.get"
         return requests.post(endpoint, json=params, timeout=10)
     return requests.post(
-        f"{url}/rest/imbot.v2.Bot.get", json={"auth": auth["oauth"]["access_token"], **params}, timeout=10
+        f"{url}/rest/imbot.v2.Bot.get", json={"auth": access_token(auth["oauth"]), **params}, timeout=10
     )
+
+
+def access_token(oauth: dict) -> str:
+    """The file's access token, or (a brokered portal) the one its app's broker lends, as BotWatch gets it."""
+    if "broker_url" not in oauth:
+        return oauth["access_token"]
+    headers = {"Authorization": f"Bearer {oauth['broker_secret']}"}
+    return requests.get(oauth["broker_url"], headers=headers, timeout=10).json()["access_token"]
 
 
 def check_portal_file_bot(portal: dict, bot: dict) -> requests.Response:
@@ -30,7 +38,7 @@ def check_portal_file_bot(portal: dict, bot: dict) -> requests.Response:
 def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     portal_file = yaml.safe_load(simulator_process.portal_file.read_text())
     portals = {p["name"]: p for p in portal_file["portals"]}
-    assert sum(len(p["bots"]) for p in portals.values()) == 18
+    assert sum(len(p["bots"]) for p in portals.values()) == 19
     assert "webhook" in portals["acme"] and "oauth" in portals["umbrella"]
     assert simulator_process.portal_file.stat().st_mode & 0o777 == 0o600
     token_file = simulator_process.portal_file.with_name(simulator_process.portal_file.name + ".tokens.json")
@@ -48,7 +56,7 @@ def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     assert outcomes.pop("onboarding_bot") == "BOT_NOT_FOUND"
     assert outcomes.pop("legacy_bot") == "brief"
     assert set(outcomes.values()) == {"ok"}
-    assert outcomes.keys() >= {"support_bot", "912", "assistant_bot", "crm_bot"}
+    assert outcomes.keys() >= {"support_bot", "912", "assistant_bot", "crm_bot", "butler_bot"}
 
 
 def test_demo_rate_limited_portal_refuses_most_calls(simulator_process):
@@ -175,5 +183,5 @@ def test_scenario_problems_are_named(tmp_path, text, problem):
 
 def test_demo_scenario_is_valid_and_loads_in_process(simulator):
     portal_file = simulator.load_scenario(load_scenario_file(DEMO_SCENARIO))
-    assert [p["name"] for p in portal_file["portals"]] == ["acme", "globex", "initech", "hooli", "umbrella"]
+    assert [p["name"] for p in portal_file["portals"]] == ["acme", "globex", "initech", "hooli", "umbrella", "wayne"]
     assert validate_scenario({"portals": []}) == {"defaults": {}, "portals": []}

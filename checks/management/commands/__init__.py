@@ -1,1 +1,1 @@
-"""`manage.py` commands: import_portals, export_portals, verify, rotate_secrets; each a thin front for a service."""
+"""`manage.py` commands: import_portals, export_portals, verify, rotate_secrets, create_api_token; each a thin front."""

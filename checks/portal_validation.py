@@ -1,0 +1,240 @@
+"""Checking a portal file (SPEC §4), entry by entry: every problem with its place, nothing written.
+
+The keys of the file, and the validator that checks portals, their auth, alerts, channels and
+bots; checks.portal_file parses the file, runs this, and writes what passed.
+"""
+
+import reprlib
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+
+from checks.alerts.channels import check_channel_settings
+from checks.alerts.rules import validate_thresholds
+from checks.bitrix24 import netpolicy
+from checks.expectations import validate_backlog_minutes, validate_expect
+from checks.hostmove import secrets_kept, stored_bot_tokens
+from checks.models import AuthType, Portal
+from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
+
+PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
+PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
+WEBHOOK_KEYS = {"user_id", "code"}
+OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token", "broker_url", "broker_secret"}
+REFRESH_KEYS = ("client_secret", "access_token", "refresh_token")
+BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
+ALL_KEYS = PORTAL_KEYS | WEBHOOK_KEYS | OAUTH_KEYS | BOT_KEYS
+MIN_INTERVAL = 30
+# A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
+MAX_PROBLEMS = 100
+
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 2, 60, 60, 4, 4
+
+
+def shown(value: object) -> str:
+    """A value as a problem quotes it: a repr of at most 80 characters."""
+    text = _short.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class PortalValidator:
+    def __init__(self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset()):
+        self.problems: list[str] = []
+        self.located: list[tuple[str, str]] = []
+        self.existing = existing
+        self.confirmed_hosts = confirmed_hosts  # --send-credentials-to
+        self.credentials_sent_to: set[str] = set()
+
+    def problem(self, where: str, message: str, key: str | None = None) -> None:
+        where = where.lstrip(".")  # one portal on its own (the API) has no `portals[i]` in front
+        self.problems.append(f"{where}: {message}" if where else message)
+        # Most messages start with the key they are about ("bot_token is required ...").
+        first = message.split(" ", 1)[0]
+        key = key or (first if first in ALL_KEYS else "")
+        self.located.append((".".join(part for part in (where, key) if part), message))
+
+    def unknown_keys(self, where: str, item: dict, allowed: set[str]) -> None:
+        for key in sorted(set(item) - allowed, key=str):
+            self.problem(where, f"unknown key {shown(key)} (allowed: {', '.join(sorted(allowed))})", key=str(key))
+
+    def text(self, where: str, item: dict, key: str, required: bool) -> str:
+        value = item.get(key)
+        if value is None or value == "":
+            if required:
+                self.problem(where, f"{key} is required")
+            return ""
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            self.problem(where, f"{key} must be a string")
+            return ""
+        return str(value)
+
+    def document(self, data: object) -> list[dict]:
+        if not isinstance(data, dict) or "portals" not in data:
+            self.problem("file", "the top level must be a mapping with a 'portals' list")
+            return []
+        self.unknown_keys("file", data, {"portals"})
+        portals = data["portals"]
+        if not isinstance(portals, list):
+            self.problem("portals", "must be a list")
+            return []
+        seen: set[str] = set()
+        for index, item in enumerate(portals):
+            where = f"portals[{index}]"
+            if not isinstance(item, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            self.portal(where, item)
+            name = item.get("name")
+            if isinstance(name, str) and name in seen:
+                self.problem(where, f"name {shown(name)} appears twice in the file")
+            seen.add(name)
+        return portals
+
+    def portal(self, where: str, item: dict) -> None:
+        self.unknown_keys(where, item, PORTAL_KEYS)
+        name = self.text(where, item, "name", required=True)
+        if name:
+            try:
+                validate_slug(name)
+            except ValidationError:
+                self.problem(where, f"name {shown(name)} may only hold letters, digits, '-' and '_'")
+        url = self.text(where, item, "url", required=True)
+        self.address(where, url, "url")
+        existing = self.existing.get(name)
+        self.host_move(where, item, existing, url)
+        auth = self.auth(where, item, existing)
+        self.emails(where, item.get("alert_emails"))
+        interval = item.get("interval")
+        if interval is not None and (
+            not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
+        ):
+            self.problem(where, f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+        if "thresholds" in item:
+            try:
+                validate_thresholds(item["thresholds"])
+            except ValueError as exc:
+                self.problem(where, str(exc), key="thresholds")
+        if "paused" in item and not isinstance(item["paused"], bool):
+            self.problem(where, "paused must be true or false")
+        for place, message in check_channel_settings(item):
+            self.problem(f"{where}.{place}", message)
+        self.bots(where, item.get("bots"), auth, existing)
+
+    def address(self, where: str, url: str, key: str) -> None:
+        if not url:
+            return
+        try:
+            validate_portal_url(url)
+        except ValidationError as exc:
+            self.problem(where, f"{key}: {as_problem(exc)}", key=key)
+            return
+        if problem := netpolicy.portal_url_problem(url):
+            self.problem(where, f"{key}: {problem}", key=key)
+
+    def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
+        """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
+        old, new = netpolicy.destination(existing.url) if existing else None, netpolicy.destination(url)
+        kept = secrets_kept(item, existing) if old and new and old != new else []
+        if kept and new in self.confirmed_hosts:
+            self.credentials_sent_to.add(new)
+        elif kept:
+            self.problem(
+                where, f"url moves {existing.name} from {old} to {new}: give {', '.join(kept)} again, "
+                f"or confirm with --send-credentials-to {new}",
+            )  # fmt: skip
+
+    def auth(self, where: str, item: dict, existing: Portal | None) -> str:
+        has_webhook, has_oauth = "webhook" in item, "oauth" in item
+        if has_webhook == has_oauth:
+            self.problem(where, "give exactly one of webhook or oauth")
+            return ""
+        key = "webhook" if has_webhook else "oauth"
+        block = item[key]
+        if not isinstance(block, dict):
+            self.problem(f"{where}.{key}", "must be a mapping")
+            return ""
+        keeps = existing is not None and existing.auth_type == key
+        if has_webhook:
+            self.unknown_keys(f"{where}.webhook", block, WEBHOOK_KEYS)
+            user_id = block.get("user_id")
+            if not (_is_int(user_id) and user_id >= 1):
+                self.problem(f"{where}.webhook", "user_id must be a positive whole number")
+            self.text(f"{where}.webhook", block, "code", required=not (keeps and existing.webhook_code))
+            return AuthType.WEBHOOK
+        self.unknown_keys(f"{where}.oauth", block, OAUTH_KEYS)
+        self.text(f"{where}.oauth", block, "client_id", required=True)
+        if block.get("broker_url"):
+            self.broker(f"{where}.oauth", block, keeps and bool(existing.oauth_broker_secret))
+            return AuthType.OAUTH
+        for secret in REFRESH_KEYS:
+            stored = keeps and not existing.oauth_broker_url and getattr(existing, f"oauth_{secret}")
+            self.text(f"{where}.oauth", block, secret, required=not stored)
+        if block.get("broker_secret"):
+            self.problem(f"{where}.oauth", "broker_secret goes with broker_url")
+        return AuthType.OAUTH
+
+    def broker(self, where: str, block: dict, secret_stored: bool) -> None:
+        """A token broker instead of a refresh token (SPEC §10): BotWatch then never refreshes."""
+        self.address(where, self.text(where, block, "broker_url", required=True), "broker_url")
+        self.text(where, block, "broker_secret", required=not secret_stored)
+        for key in REFRESH_KEYS:
+            if block.get(key):
+                self.problem(where, f"{key} cannot go with broker_url: the broker hands out the access token")
+
+    def emails(self, where: str, emails: object) -> None:
+        if emails is None:
+            return
+        if not isinstance(emails, list):
+            self.problem(where, "alert_emails must be a list of email addresses")
+            return
+        for position, email in enumerate(emails):
+            try:
+                validate_alert_emails([email])
+            except ValidationError as exc:
+                self.problem(f"{where}.alert_emails[{position}]", as_problem(exc))
+
+    def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
+        if bots is None:
+            return
+        if not isinstance(bots, list):
+            self.problem(where, "bots must be a list")
+            return
+        stored = stored_bot_tokens(existing)
+        seen: set[object] = set()
+        for index, bot in enumerate(bots):
+            place = f"{where}.bots[{index}]"
+            if not isinstance(bot, dict):
+                self.problem(place, "must be a mapping")
+                continue
+            self.unknown_keys(place, bot, BOT_KEYS)
+            code = self.text(place, bot, "code", required=False)
+            try:
+                validate_bot_code(code)
+            except ValidationError as exc:
+                self.problem(place, as_problem(exc))
+            bot_id = bot.get("id")
+            if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
+                self.problem(place, "id must be a positive whole number")
+            if not code and bot_id is None:
+                self.problem(place, "code or id is required")
+            key = code or bot_id
+            if key in seen:
+                self.problem(place, f"bot {shown(key)} appears twice on this portal")
+            seen.add(key)
+            if auth == AuthType.WEBHOOK and not bot.get("bot_token") and not stored.get(key):
+                self.problem(place, "bot_token is required for webhook portals")
+            if "enabled" in bot and not isinstance(bot["enabled"], bool):
+                self.problem(place, "enabled must be true or false")
+            self.health(place, bot)
+
+    def health(self, place: str, bot: dict) -> None:
+        for where, message in validate_expect(bot.get("expect"))[1]:
+            self.problem(f"{place}.{where}", message)
+        message = validate_backlog_minutes(bot.get("backlog_minutes"))
+        if message:
+            self.problem(f"{place}.backlog_minutes", message)

@@ -1,0 +1,34 @@
+"""/api/v1/: the resources of SPEC §10, the OpenAPI schema and its docs page (Swagger UI, served locally)."""
+
+from django.contrib.auth.decorators import login_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from dashboard.api import bots, incidents, portals
+from dashboard.api.auth import BearerTokenAuthentication, SchemaReader
+
+app_name = "api"
+
+schema = SpectacularAPIView.as_view(
+    authentication_classes=[BearerTokenAuthentication, *SchemaReader.session], permission_classes=[SchemaReader]
+)
+# The docs page is for people: a dashboard login, like every page; "Authorize" takes a token to try calls.
+docs = login_required(
+    SpectacularSwaggerSplitView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[])
+)
+
+urlpatterns = [
+    path("schema", schema, name="schema"),
+    path("docs", docs, name="docs"),
+    path("portals", portals.PortalList.as_view(), name="portal-list"),
+    path("portals/<str:name>", portals.PortalDetail.as_view(), name="portal-detail"),
+    path("portals/<str:name>/check", portals.PortalCheck.as_view(), name="portal-check"),
+    path("portals/<str:name>/uninstalled", portals.PortalUninstalled.as_view(), name="portal-uninstalled"),
+    path("portals/<str:name>/bots", bots.PortalBots.as_view(), name="portal-bots"),
+    path("portals/<str:name>/bots/<str:bot>", bots.BotDetail.as_view(), name="bot-detail"),
+    path("portals/<str:name>/bots/<str:bot>/verifications", bots.BotVerifications.as_view(), name="bot-verifications"),
+    path("bots", bots.BotList.as_view(), name="bot-list"),
+    path("incidents", incidents.IncidentList.as_view(), name="incident-list"),
+    path("incidents/<int:pk>", incidents.IncidentDetail.as_view(), name="incident-detail"),
+    path("incidents/<int:pk>/acknowledge", incidents.IncidentAcknowledge.as_view(), name="incident-acknowledge"),
+]
