@@ -40,6 +40,9 @@ POST_ACTIONS = frozenset(
         "set_commands",
         "update_bot",
         "reregister_bot",
+        "set_webhook_user_active",
+        "set_license",
+        "set_app_info",
     }
 )
 GET_ACTIONS = frozenset({"stats", "state"})
@@ -196,6 +199,16 @@ class SimulatorControl:
     def reregister_bot(self, portal: str, bot: int | str, **kwargs) -> dict:
         """kwargs: new_id=None, keep_commands=False."""
         return self._post("reregister_bot", portal=portal, bot=bot, **kwargs)
+
+    def set_webhook_user_active(self, portal: str, active: bool) -> None:
+        return self._post("set_webhook_user_active", portal=portal, active=active)
+
+    def set_license(self, portal: str, license: str) -> None:
+        return self._post("set_license", portal=portal, license=license)
+
+    def set_app_info(self, portal: str, client_id: str, **kwargs) -> dict:
+        """kwargs: days, installed, status (left out: unchanged)."""
+        return self._post("set_app_info", portal=portal, client_id=client_id, **kwargs)
 
     def stats(self, portal: str | None = None) -> dict:
         query = f"?{urlencode({'portal': portal})}" if portal else ""

@@ -10,7 +10,18 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from simulator import methods
-from simulator.errors import ERRORS, OAUTH_ERRORS, TRANSPORT_FAULTS, Fault, Reply, RestError, fault_reply, json_reply
+from simulator.control import handle_control
+from simulator.errors import (
+    ERRORS,
+    OAUTH_ERRORS,
+    TRANSPORT_FAULTS,
+    Fault,
+    Reply,
+    RestError,
+    fault_reply,
+    html_reply,
+    json_reply,
+)
 from simulator.http import Request, parse_body, parse_php_query
 from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
@@ -19,14 +30,43 @@ OAUTH_FAULT_METHOD = "oauth"
 
 
 class RestPipeline:
-    """Needs from Simulator: _lock, _rng, clock, _portals, _tokens, _refresh, _issue_tokens, public_base."""
+    """Needs from Simulator: _lock, _rng, clock, _portals, _renamed, _tokens, _refresh, _issue_tokens, public_base."""
 
     _lock: threading.RLock
     _rng: random.Random
     clock: Callable[[], float]
     _portals: dict[str, PortalState]
+    _renamed: dict[str, str]
     _tokens: dict[str, TokenPair]
     _refresh: dict[str, TokenPair]
+
+    def _dispatch(self, request: Request) -> Reply:
+        path = request.path
+        if path.startswith("/_control/"):
+            return handle_control(self, request)
+        if path.rstrip("/") == "/oauth/token":
+            return self._oauth_token(request)
+        name, _, rest = path.lstrip("/").partition("/")
+        with self._lock:
+            if name in self._renamed:
+                return self._redirect(name, rest, request)
+            state = self._portals.get(name)
+        if state is None or not rest.startswith("rest/"):
+            return html_reply(404, "Not Found")
+        reply = self._rest(state, request, rest[len("rest/") :])
+        reply.delay_s += state.latency_ms / 1000.0
+        with self._lock:
+            state.stats["by_http_status"][str(reply.status or "reset")] += 1
+        return reply
+
+    def _redirect(self, old: str, rest: str, request: Request) -> Reply:
+        new = self._renamed[old]
+        state = self._portals[new]
+        state.stats["requests"] += 1
+        state.stats["by_http_status"]["302"] += 1
+        query = f"?{request.query_string}" if request.query_string else ""
+        location = f"{self.public_base(request)}/{new}/{rest}{query}"
+        return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
     def _rest(self, state: PortalState, request: Request, route: str) -> Reply:
         parts = route.strip("/").split("/")

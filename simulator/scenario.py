@@ -5,7 +5,7 @@ defaults: {rate: 2, burst: 50, latency_ms: 0, operating_limit: 480}
 portals:
   - name: acme
     webhook: {user_id: 1, code: k3y}
-    apps: [{client_id: local.app1, client_secret: s3cret}]
+    apps: [{client_id: local.app1, client_secret: s3cret, days: 5, installed: true}]   # app.info: 5 days left
     auth: webhook            # which credentials the portal file gives BotWatch (default: webhook if present)
     latency_ms: 50
     batch_imbot: true
@@ -18,6 +18,8 @@ portals:
       - {code: help_bot, token: tok4, commands: [help], user_active: false, expect: {commands: [help, start]}}
       - {code: moved_bot, token: tok5, reregistered: true, fields: {language: de}}   # the file keeps the old id
     ownership_error_on_get: false    # true: Bot.get with a rotated token answers BOT_OWNERSHIP_ERROR
+    license: de_ent250               # the plan app.info names
+    webhook_user_active: false       # the webhook's user switched off: profile answers empty
     expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
     faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
 ```
@@ -32,6 +34,7 @@ import yaml
 
 from simulator import health
 from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
+from simulator.portal_actions import app_info_problems
 
 
 class ScenarioTarget(Protocol):
@@ -47,6 +50,8 @@ class ScenarioTarget(Protocol):
     def add_events(self, portal: str, bot: int, **options) -> Any: ...
     def reregister_bot(self, portal: str, bot: int, **options) -> Any: ...
     def inject_fault(self, portal: str, kind: str, **options) -> Any: ...
+    def set_app_info(self, portal: str, client_id: str, **options) -> Any: ...
+    def set_webhook_user_active(self, portal: str, active: bool) -> Any: ...
     def portal_url(self, portal: str) -> str: ...
 
 
@@ -64,7 +69,10 @@ PORTAL_KEYS = {
     "on_premise",
     "legacy",
     "ownership_error_on_get",
+    "license",
+    "webhook_user_active",
 }
+APP_KEYS = {"client_id", "client_secret", "days", "installed", "status"}
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
 HEALTH_KEYS = {"event_mode", "user_active", "commands", "events", "fields", "reregistered", "expect", "backlog_minutes"}
 EVENTS_KEYS = {"count", "age_s", "type"}
@@ -155,8 +163,11 @@ def _check_portal(portal: Any, place: str, names: set[str], problems: list[str])
     needs_token = auth == "webhook" or (auth is None and webhook is not None)
     _check_missing(portal.get("expected_missing") or [], f"{place}.expected_missing", needs_token, problems)
     _check_faults(portal.get("faults") or [], f"{place}.faults", problems)
-    if not isinstance(portal.get("ownership_error_on_get", False), bool):
-        problems.append(f"{place}.ownership_error_on_get: must be true or false")
+    for key in ("ownership_error_on_get", "webhook_user_active"):
+        if not isinstance(portal.get(key, False), bool):
+            problems.append(f"{place}.{key}: must be true or false")
+    if "license" in portal and (not isinstance(portal["license"], str) or not portal["license"].strip()):
+        problems.append(f"{place}.license: a plan name such as en_ent250")
 
 
 def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
@@ -167,8 +178,12 @@ def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
     for j, app in enumerate(apps):
         if not isinstance(app, dict) or not all(isinstance(app.get(k), str) for k in ("client_id", "client_secret")):
             problems.append(f"{place}.apps[{j}]: client_id and client_secret (strings) are required")
-        else:
-            ids.add(app["client_id"])
+            continue
+        ids.add(app["client_id"])
+        for key in sorted(set(app) - APP_KEYS):
+            problems.append(f"{place}.apps[{j}].{key}: unknown key (expected {', '.join(sorted(APP_KEYS))})")
+        for problem in app_info_problems(app.get("days"), app.get("installed"), app.get("status")):
+            problems.append(f"{place}.apps[{j}]: {problem}")
     return ids
 
 
@@ -306,11 +321,18 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
         on_premise=portal.get("on_premise", False),
         legacy=portal.get("legacy", False),
         ownership_error_on_get=portal.get("ownership_error_on_get", False),
+        license=portal.get("license", "en_pro100"),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {
         a["client_id"]: sim.add_oauth_app(name, a["client_id"], a["client_secret"]) for a in portal.get("apps", [])
     }
+    for app in portal.get("apps", []):
+        info = {k: app[k] for k in ("days", "installed", "status") if app.get(k) is not None}
+        if info:
+            sim.set_app_info(name, app["client_id"], **info)
+    if portal.get("webhook_user_active") is False:
+        sim.set_webhook_user_active(name, False)
     first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
     for fault in portal.get("faults") or []:
         sim.inject_fault(name, **fault)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.actions import BotHealthActions
-from simulator.control import SimulatorControl, handle_control
-from simulator.errors import Reply, SimulatorError, build_fault, html_reply
+from simulator.control import SimulatorControl
+from simulator.errors import SimulatorError, build_fault
 from simulator.http import Request, SimulatorServer
 from simulator.pipeline import RestPipeline
+from simulator.portal_actions import PortalActions
 from simulator.scenario import apply_scenario, validate_scenario
 from simulator.state import (
     ACCESS_TOKEN_LIFETIME_S,
@@ -40,7 +41,7 @@ from simulator.state import (
 __all__ = ["Simulator", "SimulatorControl", "SimulatorError"]
 
 
-class Simulator(RestPipeline, BotHealthActions):
+class Simulator(RestPipeline, BotHealthActions, PortalActions):
     def __init__(
         self,
         rate: float = 2.0,
@@ -118,12 +119,14 @@ class Simulator(RestPipeline, BotHealthActions):
         on_premise: bool = False,
         legacy: bool = False,
         ownership_error_on_get: bool = False,
+        license: str = "en_pro100",
     ) -> dict:
         """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
 
         rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating;
         legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED);
-        ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR.
+        ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR;
+        license: the plan app.info names (LICENSE).
         """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
@@ -143,6 +146,7 @@ class Simulator(RestPipeline, BotHealthActions):
                 on_premise=on_premise,
                 legacy=legacy,
                 ownership_error_on_get=ownership_error_on_get,
+                license=str(license),
                 member_id=secrets.token_hex(16),
             )
             self._portals[name] = portal
@@ -157,7 +161,7 @@ class Simulator(RestPipeline, BotHealthActions):
                 raise SimulatorError(f"app {client_id!r} is already installed on portal {portal!r}")
             for old in [t for t in self._tokens.values() if (t.portal, t.client_id) == (portal, client_id)]:
                 del self._tokens[old.access_token], self._refresh[old.refresh_token]  # a reinstall starts afresh
-            state.apps[client_id] = AppState(client_id, client_secret, scope)
+            state.apps[client_id] = AppState(client_id, client_secret, scope, number=len(state.apps) + 1)
             pair = self._issue_tokens(state, client_id, self._saved_tokens.pop(f"{portal}|{client_id}", None))
             return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
 
@@ -356,36 +360,6 @@ class Simulator(RestPipeline, BotHealthActions):
                     "expires": t.expires,
                 }
         save_token_file(self._token_file, pairs)
-
-    # ----- HTTP ------------------------------------------------------------------------------
-
-    def _dispatch(self, request: Request) -> Reply:
-        path = request.path
-        if path.startswith("/_control/"):
-            return handle_control(self, request)
-        if path.rstrip("/") == "/oauth/token":
-            return self._oauth_token(request)
-        name, _, rest = path.lstrip("/").partition("/")
-        with self._lock:
-            if name in self._renamed:
-                return self._redirect(name, rest, request)
-            state = self._portals.get(name)
-        if state is None or not rest.startswith("rest/"):
-            return html_reply(404, "Not Found")
-        reply = self._rest(state, request, rest[len("rest/") :])
-        reply.delay_s += state.latency_ms / 1000.0
-        with self._lock:
-            state.stats["by_http_status"][str(reply.status or "reset")] += 1
-        return reply
-
-    def _redirect(self, old: str, rest: str, request: Request) -> Reply:
-        new = self._renamed[old]
-        state = self._portals[new]
-        state.stats["requests"] += 1
-        state.stats["by_http_status"]["302"] += 1
-        query = f"?{request.query_string}" if request.query_string else ""
-        location = f"{self.public_base(request)}/{new}/{rest}{query}"
-        return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
 
 _FAULT_EXTRA = ("method", "sleep_s", "code", "http_status", "description")
