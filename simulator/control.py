@@ -43,6 +43,7 @@ POST_ACTIONS = frozenset(
         "set_webhook_user_active",
         "set_license",
         "set_app_info",
+        "set_outage",
     }
 )
 GET_ACTIONS = frozenset({"stats", "state"})
@@ -112,7 +113,9 @@ class SimulatorControl:
         self.timeout = timeout
 
     def portal_url(self, name: str) -> str:
-        return f"{self.base_url}/{name}"
+        """`{base}/{name}`, or the portal's own port when it has one (asks the simulator)."""
+        own = self.state()["portals"].get(name, {}).get("own_port")
+        return f"{self.base_url.rsplit(':', 1)[0]}:{own}/{name}" if own else f"{self.base_url}/{name}"
 
     @property
     def oauth_url(self) -> str:
@@ -199,6 +202,10 @@ class SimulatorControl:
     def reregister_bot(self, portal: str, bot: int | str, **kwargs) -> dict:
         """kwargs: new_id=None, keep_commands=False."""
         return self._post("reregister_bot", portal=portal, bot=bot, **kwargs)
+
+    def set_outage(self, portal: str, kind: str | None, **kwargs) -> dict:
+        """kind: "502", "timeout", "refused", or None to end it; kwargs: sleep_s (timeout)."""
+        return self._post("set_outage", portal=portal, kind=kind, **kwargs)
 
     def set_webhook_user_active(self, portal: str, active: bool) -> None:
         return self._post("set_webhook_user_active", portal=portal, active=active)

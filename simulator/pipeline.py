@@ -23,6 +23,7 @@ from simulator.errors import (
     json_reply,
 )
 from simulator.http import Request, parse_body, parse_php_query
+from simulator.portal_actions import outage_reply
 from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
 # inject_fault(..., method="oauth") aims a fault at refreshes of the portal's tokens on the OAuth server.
@@ -53,7 +54,13 @@ class RestPipeline:
             state = self._portals.get(name)
         if state is None or not rest.startswith("rest/"):
             return html_reply(404, "Not Found")
-        reply = self._rest(state, request, rest[len("rest/") :])
+        if state.outage is not None:
+            with self._lock:
+                state.stats["requests"] += 1
+                state.stats["outage_refused"] += 1
+            reply = outage_reply(state)
+        else:
+            reply = self._rest(state, request, rest[len("rest/") :])
         reply.delay_s += state.latency_ms / 1000.0
         with self._lock:
             state.stats["by_http_status"][str(reply.status or "reset")] += 1

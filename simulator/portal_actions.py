@@ -1,26 +1,66 @@
-"""Control actions on a whole portal: its plan, its acting user, its app's paid period and installation.
+"""Control actions on a whole portal: an outage, its plan, its acting user, its app's paid period and installation.
 
 A mixin of Simulator (simulator.server); each action is also a control API action (simulator.control).
-What they change is what BotWatch's portal probe reads: `profile`, `app.info` (simulator.methods).
-Facts: reference/bitrix24-health-signals.md §2, §3.
+What they change is what BotWatch's portal probe reads (`server.time`, `profile`, `app.info`: simulator.methods)
+and what every other request of the portal meets. Facts: reference/bitrix24-health-signals.md §2, §3.
 """
 
 import threading
 from collections.abc import Callable
 
-from simulator.errors import SimulatorError
+from simulator.errors import Reply, SimulatorError, html_reply
+from simulator.http import Request, serve_in_thread, shut
 from simulator.state import AppState, PortalState
+
+# "502": nginx answers every request with its Bad Gateway page; "timeout": every request is held (sleep_s)
+# and then gets a 504 page, long after any client gave up; "refused": connections are refused (a portal
+# with a port of its own closes it; on the shared port the connection is closed before any answer).
+OUTAGES = ("502", "timeout", "refused")
 
 APP_STATUSES = ("F", "D", "T", "P", "L", "S")  # app-info.md: free, demo, trial, paid, local, subscription
 DAY_S = 86400.0
 
 
 class PortalActions:
-    """Needs from Simulator: _lock, clock, _portal(name)."""
+    """Needs from Simulator: _lock, clock, _host, _portal(name), _dispatch(request)."""
 
     _lock: threading.RLock
     clock: Callable[[], float]
+    _host: str
     _portal: Callable[[str], PortalState]
+    _dispatch: Callable[[Request], Reply]
+
+    def set_outage(self, portal: str, kind: str | int | None, sleep_s: float | None = None) -> dict:
+        """Takes the whole portal down (every REST request: 502, a timeout, or refused) until `kind` is None.
+
+        The OAuth server is another host and stays up. Returns the portal's outage and own port.
+        """
+        kind = None if kind is None else str(kind)
+        if kind is not None and kind not in OUTAGES:
+            raise SimulatorError(f"outage must be one of {', '.join(OUTAGES)}, or null to end it")
+        if sleep_s is not None and (isinstance(sleep_s, bool) or not isinstance(sleep_s, int | float) or sleep_s < 0):
+            raise SimulatorError("sleep_s must be a non-negative number of seconds")
+        with self._lock:
+            state = self._portal(portal)
+            state.outage = kind
+            if sleep_s is not None:
+                state.outage_sleep_s = float(sleep_s)
+            if state.own_port and kind == "refused":
+                self._close_own_listener(state)
+            elif state.own_port and state.listener is None:
+                self._open_own_listener(state)
+            return {"outage": state.outage, "own_port": state.own_port}
+
+    def _open_own_listener(self, state: PortalState) -> None:
+        """The portal's own port (the same one again after a refused outage: clients keep its address)."""
+        server = serve_in_thread((self._host, state.own_port or 0), self._dispatch)
+        state.own_port = server.server_port
+        state.listener = server
+
+    def _close_own_listener(self, state: PortalState) -> None:
+        if state.listener is not None:
+            shut(state.listener)
+            state.listener = None
 
     def set_webhook_user_active(self, portal: str, active: bool) -> None:
         """Switches the portal's acting user (the webhook's, and the one OAuth tokens act for) off or on.
@@ -70,6 +110,17 @@ class PortalActions:
             if status is not None:
                 app.status = status
             return _app_summary(app, self.clock())
+
+
+def outage_reply(state: PortalState) -> Reply:
+    """What a request to a portal in an outage gets (the stats count it like any other)."""
+    if state.outage == "502":
+        return html_reply(502, "Bad Gateway")
+    if state.outage == "timeout":
+        reply = html_reply(504, "Gateway Time-out")
+        reply.delay_s = state.outage_sleep_s
+        return reply
+    return Reply(status=0, reset=True)
 
 
 def app_info_problems(days, installed, status) -> list[str]:

@@ -20,6 +20,8 @@ portals:
     ownership_error_on_get: false    # true: Bot.get with a rotated token answers BOT_OWNERSHIP_ERROR
     license: de_ent250               # the plan app.info names
     webhook_user_active: false       # the webhook's user switched off: profile answers empty
+    own_port: true                   # the portal listens on a port of its own too (the portal file names it)
+    outage: refused                  # the whole portal down: 502, timeout or refused
     expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
     faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
 ```
@@ -34,7 +36,8 @@ import yaml
 
 from simulator import health
 from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
-from simulator.portal_actions import app_info_problems
+from simulator.portal_actions import OUTAGES, app_info_problems
+from simulator.portal_file import portal_file_entry
 
 
 class ScenarioTarget(Protocol):
@@ -52,6 +55,7 @@ class ScenarioTarget(Protocol):
     def inject_fault(self, portal: str, kind: str, **options) -> Any: ...
     def set_app_info(self, portal: str, client_id: str, **options) -> Any: ...
     def set_webhook_user_active(self, portal: str, active: bool) -> Any: ...
+    def set_outage(self, portal: str, kind: str | None) -> Any: ...
     def portal_url(self, portal: str) -> str: ...
 
 
@@ -71,6 +75,8 @@ PORTAL_KEYS = {
     "ownership_error_on_get",
     "license",
     "webhook_user_active",
+    "own_port",
+    "outage",
 }
 APP_KEYS = {"client_id", "client_secret", "days", "installed", "status"}
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
@@ -163,7 +169,9 @@ def _check_portal(portal: Any, place: str, names: set[str], problems: list[str])
     needs_token = auth == "webhook" or (auth is None and webhook is not None)
     _check_missing(portal.get("expected_missing") or [], f"{place}.expected_missing", needs_token, problems)
     _check_faults(portal.get("faults") or [], f"{place}.faults", problems)
-    for key in ("ownership_error_on_get", "webhook_user_active"):
+    if "outage" in portal and str(portal["outage"]) not in OUTAGES:
+        problems.append(f"{place}.outage: one of {', '.join(OUTAGES)}")
+    for key in ("ownership_error_on_get", "webhook_user_active", "own_port"):
         if not isinstance(portal.get(key, False), bool):
             problems.append(f"{place}.{key}: must be true or false")
     if "license" in portal and (not isinstance(portal["license"], str) or not portal["license"].strip()):
@@ -304,7 +312,7 @@ def apply_scenario(sim: ScenarioTarget, scenario: dict) -> dict:
     entries = []
     for portal in scenario["portals"]:
         tokens, first_ids = _apply_portal(sim, portal, defaults)
-        entries.append(_portal_file_entry(sim, portal, tokens, first_ids))
+        entries.append(portal_file_entry(sim.portal_url(portal["name"]), portal, tokens, first_ids))
     return {"portals": entries}
 
 
@@ -322,6 +330,7 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
         legacy=portal.get("legacy", False),
         ownership_error_on_get=portal.get("ownership_error_on_get", False),
         license=portal.get("license", "en_pro100"),
+        own_port=portal.get("own_port", False),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {
@@ -336,6 +345,8 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
     first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
     for fault in portal.get("faults") or []:
         sim.inject_fault(name, **fault)
+    if portal.get("outage") is not None:
+        sim.set_outage(name, str(portal["outage"]))
     return tokens, first_ids
 
 
@@ -367,37 +378,3 @@ def _apply_bot(sim: ScenarioTarget, portal: str, bot: dict) -> int:
     if bot.get("events"):
         sim.add_events(portal, bot_id, **bot["events"])
     return created["id"]
-
-
-def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict], first_ids: list[int]) -> dict:
-    """SPEC §4: the credentials BotWatch should hold, and the bots it should expect."""
-    auth = portal.get("auth") or ("webhook" if portal.get("webhook") else "oauth")
-    entry: dict = {"name": portal["name"], "url": sim.portal_url(portal["name"])}
-    bots = list(zip(portal.get("bots") or [], first_ids, strict=True))
-    if auth == "webhook":
-        entry["webhook"] = {"user_id": portal["webhook"]["user_id"], "code": portal["webhook"]["code"]}
-        watched = [(b, i) for b, i in bots if b.get("token") is not None]
-    else:
-        app = portal["apps"][0]
-        entry["oauth"] = {
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-            **tokens[app["client_id"]],
-        }
-        watched = [(b, i) for b, i in bots if b.get("app") == app["client_id"]]
-    missing = [(b, None) for b in portal.get("expected_missing") or []]
-    entry["bots"] = [_bot_entry(b, auth, first_id) for b, first_id in watched + missing]
-    return entry
-
-
-def _bot_entry(bot: dict, auth: str, first_id: int | None) -> dict:
-    """A re-registered bot carries the id it had before, which BotWatch pins; expect/backlog_minutes as given."""
-    out: dict = {"code": bot["code"]} if bot.get("code") else {"id": bot["id"]}
-    if bot.get("reregistered") and "code" in out:
-        out["id"] = first_id
-    if auth == "webhook":
-        out["bot_token"] = bot.get("token") or ""
-    for key in ("backlog_minutes", "expect"):
-        if bot.get(key) is not None:
-            out[key] = bot[key]
-    return out

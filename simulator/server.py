@@ -21,7 +21,7 @@ from pathlib import Path
 from simulator.actions import BotHealthActions
 from simulator.control import SimulatorControl
 from simulator.errors import SimulatorError, build_fault
-from simulator.http import Request, SimulatorServer
+from simulator.http import Request, SimulatorServer, serve_in_thread, shut
 from simulator.pipeline import RestPipeline
 from simulator.portal_actions import PortalActions
 from simulator.scenario import apply_scenario, validate_scenario
@@ -67,15 +67,14 @@ class Simulator(RestPipeline, BotHealthActions, PortalActions):
         self._token_file = Path(token_file) if token_file else None
         self._saved_tokens = load_token_file(self._token_file)
         self._server: SimulatorServer | None = None
-        self._thread: threading.Thread | None = None
+        self._host = "127.0.0.1"  # where the listeners bind; portals with a port of their own too
 
     # ----- lifecycle -------------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None) -> str:
         """Serves in a daemon thread; returns the base URL (`public_url` when clients reach it by another name)."""
-        self._server = SimulatorServer((host, port), self._dispatch)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server = serve_in_thread((host, port), self._dispatch)
+        self._host = host
         shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - a comparison, not a bind
         self.base_url = (public_url or f"http://{shown_host}:{self._server.server_port}").rstrip("/")
         self._fixed_public_url = public_url is not None
@@ -84,11 +83,11 @@ class Simulator(RestPipeline, BotHealthActions, PortalActions):
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.stopping.set()
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
+        shut(self._server)
         self._server = None
+        with self._lock:
+            for state in self._portals.values():
+                self._close_own_listener(state)
 
     def public_base(self, request: Request) -> str:
         """The address this client used (its Host header), so redirects and endpoints work behind any name."""
@@ -96,6 +95,11 @@ class Simulator(RestPipeline, BotHealthActions, PortalActions):
         return f"http://{host}" if host and not self._fixed_public_url else self.base_url
 
     def portal_url(self, name: str) -> str:
+        """`{base}/{name}`, or on the portal's own port when it has one (add_portal own_port)."""
+        state = self._portals.get(name)
+        if state is not None and state.own_port:
+            shown_host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host  # noqa: S104 - a comparison
+            return f"http://{shown_host}:{state.own_port}/{name}"
         return f"{self.base_url}/{name}"
 
     @property
@@ -120,13 +124,15 @@ class Simulator(RestPipeline, BotHealthActions, PortalActions):
         legacy: bool = False,
         ownership_error_on_get: bool = False,
         license: str = "en_pro100",
+        own_port: bool = False,
     ) -> dict:
         """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
 
         rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating;
         legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED);
         ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR;
-        license: the plan app.info names (LICENSE).
+        license: the plan app.info names (LICENSE); own_port=True: the portal also listens on a port of its
+        own (portal_url names it), so that an outage can refuse its connections (set_outage "refused").
         """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
@@ -151,6 +157,8 @@ class Simulator(RestPipeline, BotHealthActions, PortalActions):
             )
             self._portals[name] = portal
             self._renamed.pop(name, None)
+            if own_port:
+                self._open_own_listener(portal)
             return portal.as_dict()
 
     def add_oauth_app(self, portal: str, client_id: str, client_secret: str, scope: str = "imbot") -> dict:

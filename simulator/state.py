@@ -197,6 +197,7 @@ def new_stats() -> dict:
         "batch_requests": 0,
         "oauth_refreshes": 0,
         "faults_fired": 0,
+        "outage_refused": 0,  # requests that met a portal-wide outage (set_outage)
         "methods": Counter(),
         "event_get_params": deque(maxlen=EVENT_GET_LOG_SIZE),  # sorted param names of each Event.get, batch too
         "event_get_with_offset": 0,  # Event.get calls that carried an offset (any case)
@@ -229,6 +230,11 @@ class PortalState:
     ownership_error_on_get: bool = False  # Bot.get with a retired botToken: BOT_OWNERSHIP_ERROR, not the brief format
     license: str = "en_pro100"  # app.info LICENSE: the portal's plan with its region
     user_active: bool = True  # the webhook's user (and the user OAuth tokens act for); off: profile is empty
+    # A portal-wide outage (simulator.portal_actions.set_outage): "502", "timeout" or "refused"; None: none.
+    outage: str | None = None
+    outage_sleep_s: float = 30.0  # how long a "timeout" outage holds each request
+    own_port: int | None = None  # a listener of the portal's own (add_portal own_port), kept across outages
+    listener: object = field(default=None, repr=False, compare=False)  # its server while it listens
     next_event_id: int = 1
     next_command_id: int = 1
     member_id: str = ""
@@ -273,6 +279,8 @@ class PortalState:
             "ownership_error_on_get": self.ownership_error_on_get,
             "license": self.license,
             "user_active": self.user_active,
+            "outage": self.outage,
+            "own_port": self.own_port,
             "bots": [bot.as_dict() for bot in self.bots.values()],
             "apps": [a.as_dict() for a in self.apps.values()],
             "faults": [f.as_dict() for f in self.faults],
