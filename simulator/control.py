@@ -44,6 +44,7 @@ POST_ACTIONS = frozenset(
         "set_license",
         "set_app_info",
         "set_outage",
+        "remove_bot_code",
     }
 )
 GET_ACTIONS = frozenset({"stats", "state"})
@@ -206,6 +207,9 @@ class SimulatorControl:
     def set_outage(self, portal: str, kind: str | None, **kwargs) -> dict:
         """kind: "502", "timeout", "refused", or None to end it; kwargs: sleep_s (timeout)."""
         return self._post("set_outage", portal=portal, kind=kind, **kwargs)
+
+    def remove_bot_code(self, code: str, portals: list | None = None) -> list[str]:
+        return self._post("remove_bot_code", code=code, portals=portals)
 
     def set_webhook_user_active(self, portal: str, active: bool) -> None:
         return self._post("set_webhook_user_active", portal=portal, active=active)

@@ -1,4 +1,5 @@
-"""Control actions on a whole portal: an outage, its plan, its acting user, its app's paid period and installation.
+"""Control actions on whole portals: an outage, a bot code gone from many portals at once (a fleet wave),
+a portal's plan, its acting user, its app's paid period and installation.
 
 A mixin of Simulator (simulator.server); each action is also a control API action (simulator.control).
 What they change is what BotWatch's portal probe reads (`server.time`, `profile`, `app.info`: simulator.methods)
@@ -22,11 +23,12 @@ DAY_S = 86400.0
 
 
 class PortalActions:
-    """Needs from Simulator: _lock, clock, _host, _portal(name), _dispatch(request)."""
+    """Needs from Simulator: _lock, clock, _host, _portals, _portal(name), _dispatch(request)."""
 
     _lock: threading.RLock
     clock: Callable[[], float]
     _host: str
+    _portals: dict[str, PortalState]
     _portal: Callable[[str], PortalState]
     _dispatch: Callable[[Request], Reply]
 
@@ -61,6 +63,23 @@ class PortalActions:
         if state.listener is not None:
             shut(state.listener)
             state.listener = None
+
+    def remove_bot_code(self, code: str, portals: list | None = None) -> list[str]:
+        """A release gone wrong: the bot with this code is unregistered on many portals at once (all when
+        `portals` is None). Returns the portals it was removed from, by name."""
+        if not isinstance(code, str) or not code:
+            raise SimulatorError("code must be a bot code")
+        if portals is not None and (not isinstance(portals, list) or not all(isinstance(p, str) for p in portals)):
+            raise SimulatorError("portals must be a list of portal names")
+        with self._lock:
+            states = [self._portal(name) for name in portals] if portals is not None else list(self._portals.values())
+            removed = []
+            for state in states:
+                bot = state.bot_by_code(code)
+                if bot is not None:
+                    del state.bots[bot.id]
+                    removed.append(state.name)
+            return removed
 
     def set_webhook_user_active(self, portal: str, active: bool) -> None:
         """Switches the portal's acting user (the webhook's, and the one OAuth tokens act for) off or on.

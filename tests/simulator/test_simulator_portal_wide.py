@@ -1,5 +1,6 @@
-"""Portal-wide outages over HTTP: every request 502, held past any timeout, or refused; other portals and the
-OAuth server stay up; the control action, its 400s and the scenario keys."""
+"""Portal-wide trouble over HTTP: outages (every request 502, held past any timeout, or refused) while the other
+portals and the OAuth server stay up, with their control action, its 400s and the scenario keys; and one bot
+code removed from many portals at once (a fleet wave)."""
 
 import socket
 from urllib.parse import urlsplit
@@ -97,3 +98,25 @@ def test_scenario_keys(simulator):
         "portals[0].outage: one of 502, timeout, refused",
         "portals[0].own_port: must be true or false",
     ]
+
+
+def test_remove_bot_code_takes_one_code_off_many_portals_at_once(control, simulator):
+    for name in ("acme", "globex"):
+        control.add_bot(name, code="support_bot", bot_token="tok")
+        control.add_bot(name, code="sales_bot", bot_token="tok2")
+    control.add_portal("initech", webhook_user_id=1, webhook_code="k3y")
+    control.add_bot("initech", code="support_bot", bot_token="tok")
+    assert control.remove_bot_code("support_bot", portals=["acme", "initech"]) == ["acme", "initech"]
+    assert control.remove_bot_code("support_bot") == ["globex"]
+    assert control.remove_bot_code("support_bot") == []
+    for name in ("acme", "globex"):
+        answer = requests.post(
+            f"{simulator.base_url}/{name}/rest/1/k3y/imbot.v2.Bot.get",
+            json={"code": "support_bot", "botToken": "tok"},
+            timeout=5,
+        )
+        assert answer.json()["error"] == "BOT_NOT_FOUND"
+        assert [b["code"] for b in simulator.state()["portals"][name]["bots"]] == ["sales_bot"]
+    with pytest.raises(SimulatorError, match="unknown portal 'nope'"):
+        control.remove_bot_code("sales_bot", portals=["acme", "nope"])
+    assert [b["code"] for b in simulator.state()["portals"]["acme"]["bots"]] == ["sales_bot"]  # nothing removed
