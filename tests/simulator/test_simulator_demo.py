@@ -83,4 +83,17 @@ def test_the_demo_keeps_its_earlier_bots(demo):
         "initech": ["orders_bot", "delivery_bot"],
         "hooli": ["concierge_bot", "alerts_bot"],
         "umbrella": ["assistant_bot", "crm_bot"],
+        "vandelay": ["import_bot", "export_bot", "latex_bot"],
     }
+
+
+def test_demo_portal_health(demo):
+    _, portal_file = demo
+    vandelay = next(p for p in portal_file["portals"] if p["name"] == "vandelay")
+    hook = vandelay["webhook"]
+    answer = requests.post(f"{vandelay['url']}/rest/{hook['user_id']}/{hook['code']}/server.time", timeout=5)
+    assert answer.status_code == 502  # down: one portal incident for its three bots
+    umbrella = next(p for p in portal_file["portals"] if p["name"] == "umbrella")
+    url = f"{umbrella['url']}/rest/app.info"
+    info = requests.post(url, json={"auth": umbrella["oauth"]["access_token"]}, timeout=5).json()["result"]
+    assert (info["DAYS"], info["PAYMENT_EXPIRED"], info["LICENSE"]) == (5, "N", "de_ent250")
