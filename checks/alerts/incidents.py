@@ -48,6 +48,14 @@ class Outcome:
     alert: bool
 
 
+def evaluate_run(
+    verification_ids: list[int], portal_id: int, portal_at: datetime | None, *, inline: bool = False
+) -> list[int]:
+    """A recorded run: its verifications (the portal's own state as of `portal_at` is recorded for
+    the dashboard); returns notification ids. Called by the engine after the run is committed."""
+    return evaluate_verifications(verification_ids, inline=inline)
+
+
 def evaluate_verifications(verification_ids: list[int], *, inline: bool = False) -> list[int]:
     """Open, escalate or resolve incidents from freshly recorded verifications; returns notification ids.
 
@@ -102,6 +110,9 @@ def _evaluate_one(verification: Verification) -> Outcome | None:
     bot, portal = verification.bot, verification.portal
     if bot.last_verification_id not in (None, verification.pk):
         # A newer verification of this bot exists; its own evaluation decides.
+        return None
+    if verification.by_portal:
+        # The portal failed and the bot was not verified: no incident of the bot's own.
         return None
     incident = Incident.objects.filter(bot_id=bot.pk, state=OPEN_STATE).first()
     decision = decide(

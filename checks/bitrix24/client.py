@@ -1,9 +1,10 @@
 """The Bitrix24 client: the only code in BotWatch that calls imbot.v2.Bot.get.
 
 `verify_bots(portal, bots)` returns one classified BotResult per bot and never raises for
-anything Bitrix24 or the network does. On the way it paces itself per portal, retries
-transient failures a bounded number of times, refreshes an expired OAuth token once, re-POSTs
-once to a renamed portal, honours OPERATION_TIME_LIMIT, and batches bots of one portal.
+anything Bitrix24 or the network does; `verify_run` also probes the portal itself (SPEC §8).
+On the way it paces itself per portal, retries transient failures a bounded number of times,
+refreshes an expired OAuth token once, re-POSTs once to a renamed portal, honours
+OPERATION_TIME_LIMIT, and batches bots of one portal.
 """
 
 import copy
@@ -19,10 +20,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.bitrix24 import batch
+from checks.bitrix24.addresses import auth_problem, scheme_problem
 from checks.bitrix24.health_calls import HealthCalls
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, refresh_access_token, timeouts
 from checks.bitrix24.outcome import classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
+from checks.bitrix24.probe import PortalResult, from_failure, not_verified
+from checks.bitrix24.probing import PortalProbe
 from checks.bitrix24.sidecalls import (
     SideCall,
     assess,
@@ -57,7 +61,17 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-class Bitrix24Client(HealthCalls):
+def verify_run(
+    portal: Portal, bots: Sequence[Bot], *, known: PortalResult | None = None, fresh: bool = False, **options
+) -> tuple[PortalResult | None, list[BotResult]]:
+    """verify_bots with the portal probe (none when `known`: a later chunk of the same run, whose
+    bots are then not called when the portal fails); returns the portal's outcome and the bots'."""
+    client = Bitrix24Client(portal, **options)
+    results = client.verify_bots(bots, fresh=fresh, probe=known is None, known=known)
+    return client.portal_result or known, results
+
+
+class Bitrix24Client(HealthCalls, PortalProbe):
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
@@ -85,28 +99,40 @@ class Bitrix24Client(HealthCalls):
         self.redirect_url = ""
         self.reset_at: datetime | None = None  # operating_reset_at of the last success
         self.caller_saves_batch = caller_saves_batch  # see verify_bots
+        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_run)
 
     # -- public -------------------------------------------------------------------------
 
-    def verify_bots(self, bots: Sequence[Bot], *, fresh: bool = False) -> list[BotResult]:
+    def verify_bots(
+        self, bots: Sequence[Bot], *, fresh: bool = False, probe: bool = False, known: PortalResult | None = None
+    ) -> list[BotResult]:
+        """probe: the portal probe rides along (portal_result); known: what it said earlier in this run."""
         bots = list(bots)
         if not bots:
             return []
         self._check_bots(bots)
         problem = self._misconfiguration()
         if problem is not None:
+            self.portal_result = from_failure(problem) if probe else None
             return [self._finish(copy.deepcopy(problem), bot) for bot in bots]
         if self.persist and not fresh:
             self._reload_portal()
+        if known is not None and known.failing:
+            return [self._finish(not_verified(known), bot) for bot in bots]
         results: list[BotResult | None] = [None] * len(bots)
-        if len(bots) > 1 and self.portal.batch_supported is not False:
-            batch.verify_batched(self, bots, results)
+        calls = self.probe_calls() if probe else []
+        if len(bots) + len(calls) > 1 and self.portal.batch_supported is not False:
+            self.portal_result = batch.verify_batched(self, bots, results, calls)
+        if calls and self.portal_result is None:
+            self.portal_result = self.probe_singly(calls)
+        if self.portal_result is not None and self.portal_result.failing:
+            return self.settle_portal([self._finish(not_verified(self.portal_result), bot) for bot in bots])
         for index, bot in enumerate(bots):
             if results[index] is None:
                 results[index] = self.verify_bot(bot)
             results[index] = self.follow_code(bot, results[index])
         self.catch_up(bots, results)
-        return [self._finish(result, bot) for result, bot in zip(results, bots, strict=True)]
+        return self.settle_portal([self._finish(result, bot) for result, bot in zip(results, bots, strict=True)])
 
     def verify_bot(self, bot: Bot) -> BotResult:
         """Bot.get for one bot as a single call, then its due health calls, one by one."""
@@ -244,7 +270,7 @@ class Bitrix24Client(HealthCalls):
             # A renamed portal answers 302; requests would turn the POST into a body-less GET,
             # so re-POST the same body ourselves, once (settings/how-to-call-rest-api/change-domen.md).
             target = urljoin(url, answer.location)
-            if self._scheme_problem(target) is None:
+            if scheme_problem(target) is None:
                 self._note_redirect(target)
                 answer = self._post(method, target, body)
         return answer
@@ -310,34 +336,10 @@ class Bitrix24Client(HealthCalls):
                 raise ValueError(f"bot {bot.label} belongs to another portal than {self.portal.name}")
 
     def _misconfiguration(self) -> BotResult | None:
-        problem = self._scheme_problem(self.portal.url) or self._auth_problem()
+        problem = scheme_problem(self.portal.url) or auth_problem(self.portal)
         if problem is None:
             return None
         return BotResult(bot_pk=None, status=Status.MISCONFIGURED, error_description=problem)
-
-    def _scheme_problem(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname:
-            return None
-        if parts.scheme == "http" and parts.hostname and settings.BOTWATCH_ALLOW_HTTP:
-            return None
-        if parts.scheme == "http" and parts.hostname:
-            return (
-                f"portal address http://{parts.hostname} uses plain http: Bitrix24 requires HTTPS "
-                "(BOTWATCH_ALLOW_HTTP=1 allows it, e.g. for the simulator)"
-            )
-        # Only the scheme and host: the rest of a bad URL may hold a credential.
-        return f"portal address (scheme {parts.scheme or 'missing'!r}, host {parts.hostname or 'missing'!r}) is not https://"
-
-    def _auth_problem(self) -> str | None:
-        portal = self.portal
-        if self._is_oauth:
-            if not portal.oauth_access_token and not portal.oauth_refresh_token:
-                return "OAuth portal has neither an access token nor a refresh token"
-            return None
-        if not portal.webhook_user_id or not portal.webhook_code:
-            return "webhook portal needs a webhook user id and webhook code"
-        return None
 
     def _reload_portal(self) -> None:
         """The row may have moved on since the caller loaded it (tokens, block, batch support)."""

@@ -4,7 +4,8 @@ import logging
 import time
 import uuid
 
-from checks.bitrix24.client import verify_bots
+from checks.bitrix24.client import verify_run
+from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine.claims import LostClaim, next_portal_check, release_claim
 from checks.engine.recording import record_results
@@ -34,10 +35,10 @@ def verify_portal(
         if run.scheduled:
             release_claim(portal_id, token, next_check_at=next_portal_check(portal_id))
         return []
-    results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
+    portal, results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
     run.bots = run.bots[: len(results)]  # the rest ran out of time: still due, next tick
     try:
-        return record_results(run, results, inline_alerts=inline_alerts)
+        return record_results(run, results, portal=portal, inline_alerts=inline_alerts)
     except LostClaim:
         log.warning("portal %s: lease expired and was claimed again; results dropped", portal_id)
         return []
@@ -45,15 +46,17 @@ def verify_portal(
 
 def call_client(
     portal: Portal, bots: list[Bot], budget: float | None = None, *, caller_saves_batch: bool = False
-) -> list[BotResult]:
-    """Results for the first bots, chunk by chunk, until the time budget is spent.
+) -> tuple[PortalResult | None, list[BotResult]]:
+    """The portal's outcome and the results for the first bots, chunk by chunk, until the time budget is spent.
 
+    The first chunk probes the portal (SPEC §8); the later ones are not called at all when it fails.
     Celery's time limits are not enforced by the threads pool; this is what keeps a run
     well inside its lease even on a slow, unbatched portal. caller_saves_batch: see
     checks.bitrix24.client.verify_bots (a scheduled run's recording writes it).
     """
     deadline = time.monotonic() + (RUN_BUDGET if budget is None else budget)
     results: list[BotResult] = []
+    outcome: PortalResult | None = None
     for start in range(0, len(bots), CHUNK):
         if results and time.monotonic() > deadline:
             log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
@@ -61,8 +64,10 @@ def call_client(
         chunk = bots[start : start + CHUNK]
         # start_run read the portal row moments before the first chunk; later chunks re-read
         # it, since an earlier one may have refreshed tokens or blocked the portal.
-        answers = verify_bots(portal, chunk, persist=True, fresh=start == 0, caller_saves_batch=caller_saves_batch)
+        outcome, answers = verify_run(
+            portal, chunk, known=outcome, fresh=start == 0, persist=True, caller_saves_batch=caller_saves_batch
+        )
         if len(answers) != len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
         results += answers
-    return results
+    return outcome, results
