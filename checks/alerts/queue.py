@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from checks.alerts.delivery import deliver
-from checks.alerts.messages import AlertItem, recipients_for, render_email
-from checks.models import Notification, Portal
+from checks.alerts.messages import AlertItem, RenderedEmail, recipients_for, render_email
+from checks.models import IncidentEvent, Notification, Portal
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,36 @@ def queue_notification(portal: Portal, kind: str, items: list[AlertItem], key_pa
     """Write the pending row for one email about `items`; None when that email already exists."""
     if not items:
         return None
-    key = notification_key(kind, key_parts)
     email = render_email(kind, portal, items)
+    key = notification_key(kind, key_parts)
+    return queue_email(key, kind, email, [item.event for item in items], portal, recipients_for(portal))
+
+
+def queue_email(
+    key: str,
+    kind: str,
+    email: RenderedEmail,
+    events: list[IncidentEvent],
+    portal: Portal | None,
+    recipients: list[str],
+) -> int | None:
+    """Write the pending row for one rendered email; None when the email of this key already exists.
+
+    `portal` None: an email about several portals, sent to `recipients`.
+    """
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
                 key=key,
                 portal=portal,
                 kind=kind,
-                recipients=recipients_for(portal),
+                recipients=recipients,
                 subject=email.subject,
                 text_body=email.text,
                 html_body=email.html,
                 next_attempt_at=timezone.now() + SWEEP_GRACE,
             )
-            notification.events.set([item.event for item in items])
+            notification.events.set(events)
     except IntegrityError:
         # Same key: this event's email is already queued (a redelivered task, a racing worker).
         log.info("notification %s already exists", key)

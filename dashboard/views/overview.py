@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -74,6 +75,31 @@ def _status_counts() -> list[dict]:
     return [{"value": s.value, "label": s.label, "n": counts.get(s.value, 0)} for s in BotState if counts.get(s.value)]
 
 
+def _open_incidents() -> list[Incident]:
+    # A wave's parts are shown in their wave (the Alerts page), not one by one.
+    parts = Incident.objects.filter(wave=OuterRef("pk")).order_by().values("wave").annotate(n=Count("pk")).values("n")
+    return list(
+        Incident.objects.filter(state=Incident.State.OPEN, wave__isnull=True)
+        .select_related("bot", "portal")
+        .only(
+            "id",
+            "kind",
+            "wave_code",
+            "status",
+            "last_status",
+            "error_code",
+            "started_at",
+            "acknowledged_at",
+            "bot__code",
+            "bot__bot_id",
+            "bot__portal_id",
+            "portal__name",
+        )
+        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0))
+        .order_by("acknowledged_at", "-opened_at")[:20]
+    )
+
+
 def _rows(page_bots: list[Bot], now) -> list[dict]:
     ids = [bot.pk for bot in page_bots]
     beats = recent_beats(ids)
@@ -90,23 +116,6 @@ def _overview_ctx(request: HttpRequest) -> dict:
     if not (filters["status"] or filters["portal"] or filters["q"]):
         paginator.count = total  # known already: saves a COUNT(*) over every bot
     page = paginator.get_page(request.GET.get("page"))
-    open_incidents = list(
-        Incident.objects.filter(state=Incident.State.OPEN)
-        .select_related("bot", "portal")
-        .only(
-            "id",
-            "status",
-            "last_status",
-            "error_code",
-            "started_at",
-            "acknowledged_at",
-            "bot__code",
-            "bot__bot_id",
-            "bot__portal_id",
-            "portal__name",
-        )
-        .order_by("acknowledged_at", "-opened_at")[:20]
-    )
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -120,7 +129,7 @@ def _overview_ctx(request: HttpRequest) -> dict:
         "counts": counts,
         "credential_warnings": CredentialWarning.objects.count(),
         "total": total,
-        "open_incidents": open_incidents,
+        "open_incidents": _open_incidents(),
         "page": page,
         "rows": _rows(list(page.object_list), now),
         "query": query.urlencode(),
