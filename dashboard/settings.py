@@ -181,6 +181,8 @@ BITRIX24_RETRY_DELAY = env_float("BITRIX24_RETRY_DELAY", 0.5, minimum=0.0)
 BOTWATCH_CHECK_INTERVAL = env_int("BOTWATCH_CHECK_INTERVAL", 300, minimum=30)
 BOTWATCH_HISTORY_DAYS = env_int("BOTWATCH_HISTORY_DAYS", 90, minimum=1)
 BOTWATCH_REMINDER_HOURS = env_int("BOTWATCH_REMINDER_HOURS", 24, minimum=0)
+# Seconds a fleet wave gathers the portals failing together before its one email (SPEC §8).
+BOTWATCH_WAVE_GRACE = env_int("BOTWATCH_WAVE_GRACE", 60, minimum=0, maximum=900)
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,8 @@ The services here apply the pure rules of checks.alerts.rules (what a new status
 to a bot's incident) to the database; grouping events into notifications lives in
 checks.alerts.queue and sending them in checks.alerts.delivery. A run's portal-level
 outcome goes to checks.alerts.portal_incidents (the bots recorded with a failing portal's
-status open nothing here).
+status open nothing here), and a bot code failing on many portals becomes a fleet wave
+(checks.alerts.waves), whose parts alert through the wave.
 
 Exactly once: an incident is opened by an insert that the partial unique constraint
 `incident_one_open_per_bot` lets through once; every later change is a conditional update
@@ -21,13 +22,30 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from checks.alerts import portal_incidents
-from checks.alerts.bot_incidents import HANDLERS, OPEN_STATE, Kind, Outcome, add_event, problem_keys, released_outcome
+from checks.alerts import portal_incidents, waves
+from checks.alerts.bot_incidents import (
+    HANDLERS,
+    OPEN_STATE,
+    Kind,
+    Outcome,
+    add_event,
+    open_incident,
+    problem_keys,
+    released_outcome,
+)
 from checks.alerts.messages import AlertItem
 from checks.alerts.queue import dispatch, queue_notification
-from checks.alerts.rules import OpenIncident, decide, is_quiet, reminder_due, threshold_for_problems
+from checks.alerts.rules import (
+    Action,
+    Decision,
+    OpenIncident,
+    decide,
+    is_quiet,
+    reminder_due,
+    threshold_for_problems,
+)
 from checks.models import Bot, Incident, MaintenanceWindow, Portal, Verification
-from checks.status import Status
+from checks.status import WAVE_STATUSES, Status
 
 # --- Services: applying the rules -----------------------------------------------------
 
@@ -70,12 +88,16 @@ def _evaluate_rows(verification_ids: list[int], *, inline: bool) -> list[int]:
 def _evaluate_portal(verifications: list[Verification], *, inline: bool) -> list[int]:
     portal = verifications[0].portal
     alerts: dict[str, list[AlertItem]] = defaultdict(list)
+    extra: list[int] = []  # the waves' emails
     with transaction.atomic():
+        codes = {v.bot.code for v in verifications if v.status in WAVE_STATUSES and v.bot.code and not v.by_portal}
+        if codes:
+            waves.lock_codes(codes)
         for verification in verifications:
-            outcome = _evaluate_one(verification)
+            outcome = _evaluate_one(verification, extra, inline=inline)
             if outcome and outcome.alert:
                 alerts[outcome.kind].append(outcome.item)
-        return _queue_grouped(portal, alerts)
+        return _queue_grouped(portal, alerts) + extra
 
 
 def _queue_grouped(portal: Portal, alerts: dict[str, list[AlertItem]]) -> list[int]:
@@ -99,7 +121,7 @@ def _key_part(kind: str, item: AlertItem) -> str:
     return str(item.incident.pk)
 
 
-def _evaluate_one(verification: Verification) -> Outcome | None:
+def _evaluate_one(verification: Verification, extra: list[int], *, inline: bool = False) -> Outcome | None:
     bot, portal = verification.bot, verification.portal
     if bot.last_verification_id not in (None, verification.pk):
         # A newer verification of this bot exists; its own evaluation decides.
@@ -117,7 +139,49 @@ def _evaluate_one(verification: Verification) -> Outcome | None:
         problem_keys=problem_keys(verification),
     )
     handler = HANDLERS.get(decision.action)
-    return handler(verification, incident, decision) if handler else None
+    if handler is None:
+        return None
+    if incident is not None and incident.wave_id:
+        return _in_wave(verification, incident, decision, extra)
+    if decision.action == Action.OPEN and decision.alert and verification.status in WAVE_STATUSES and bot.code:
+        handled, outcome = _open_in_wave(verification, decision, extra, inline=inline)
+        if handled:
+            return outcome
+    return handler(verification, incident, decision)
+
+
+def _in_wave(verification: Verification, incident: Incident, decision: Decision, extra: list[int]) -> None:
+    """A wave's part changes as any incident, but its alerts are the wave's: none of its own."""
+    outcome = HANDLERS[decision.action](verification, incident, decision)
+    if outcome is not None and decision.action == Action.RESOLVE:
+        incident.refresh_from_db()
+        extra += waves.part_resolved(incident, verification.checked_at)
+    return None
+
+
+def _open_in_wave(
+    verification: Verification, decision: Decision, extra: list[int], *, inline: bool
+) -> tuple[bool, Outcome | None]:
+    """The code's wave takes this portal (joined silently, or the third portal opens it); (False, None)
+    when no wave is concerned and the incident opens as any other."""
+    code, now = verification.bot.code, verification.checked_at
+    wave = waves.joinable(code, now)
+    parts = [] if wave else waves.recent_parts(code, verification.portal_id, now)
+    if wave is None and len(parts) + 1 < waves.WAVE_PORTALS:
+        return False, None
+    outcome = open_incident(verification, None, decision)
+    if outcome is None:
+        return True, None  # another worker opened this bot's incident
+    incident = outcome.item.incident
+    if wave is None:
+        wave = waves.open_wave(code, [*parts, incident], now, inline=inline)
+        if wave is not None and inline:
+            extra += waves.announce(wave.pk)  # `verify`: nobody waits for more portals
+        wave = wave or waves.joinable(code, now)
+    if wave is None:
+        return True, outcome  # an older wave of this code is open, too old to join: an alert of its own
+    waves.attach(wave, incident, now)
+    return True, None
 
 
 def _snapshot(incident: Incident | None) -> OpenIncident | None:
@@ -156,16 +220,18 @@ def send_reminders(now: datetime | None = None, *, inline: bool = False) -> list
         with transaction.atomic():
             ids += _queue_grouped(portal, by_kind)
     ids += portal_incidents.send_portal_reminders(now)
+    ids += waves.send_wave_alerts(now)
     dispatch(ids, inline=inline)
     return ids
 
 
 def _open_incidents():
-    # A paused portal or a disabled bot is nobody's emergency: no reminders about them. The bots of
-    # a portal with an open incident of its own are reminded of by that incident.
+    # A paused portal or a disabled bot is nobody's emergency: no reminders about them. A wave's
+    # parts are reminded of by their wave, and the bots of a portal with an open incident of its
+    # own by that incident.
     portal_down = Incident.objects.filter(kind=Incident.Kind.PORTAL, state=OPEN_STATE).values("portal_id")
     rows = Incident.objects.filter(
-        kind=Incident.Kind.BOT, state=OPEN_STATE, portal__paused=False, bot__enabled=True
+        kind=Incident.Kind.BOT, state=OPEN_STATE, portal__paused=False, bot__enabled=True, wave__isnull=True
     ).exclude(portal_id__in=portal_down)
     return rows.select_related("bot", "portal").order_by("portal_id", "pk")
 

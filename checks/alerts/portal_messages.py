@@ -1,4 +1,4 @@
-"""What the alerts beyond one bot say (SPEC §8): a portal's incident.
+"""What the alerts beyond one bot say (SPEC §8): a portal's incident, a fleet wave.
 
 Rendered when the event happens, like the bots' (checks.alerts.messages), with every stored secret of
 the portals concerned scrubbed.
@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from checks.alerts.guidance import guidance_for, guidance_for_problem
-from checks.alerts.messages import RenderedEmail, display_code, duration_text, portal_secrets, scrub
+from checks.alerts.messages import RenderedEmail, bot_url, display_code, duration_text, portal_secrets, scrub
 from checks.models import Bot, Incident, IncidentEvent, Portal
 from checks.status import PORTAL_FAILURES, BotState, Status
 
@@ -137,3 +137,46 @@ def _portal_guidance(status: str, error_code: str, problems: list) -> list[dict]
         return guidance
     causes, actions = guidance_for(status, error_code)
     return [{"code": display_code(status, error_code), "causes": causes, "actions": actions}]
+
+
+# --- A fleet wave ---------------------------------------------------------------------
+
+
+def render_wave_email(kind: str, wave: Incident, parts: list[Incident]) -> RenderedEmail:
+    """One email about a wave: announced (every portal gathered so far), reminder, resolved."""
+    rows = [
+        {
+            "portal": part.portal.name,
+            "bot": part.bot.label,
+            "code": display_code(part.last_status, part.error_code),
+            "started_at": part.started_at,
+            "resolved_at": part.resolved_at,
+            "url": bot_url(part.bot),
+        }
+        for part in parts
+    ]
+    codes = list(dict.fromkeys(row["code"] for row in rows))
+    open_count = sum(1 for part in parts if part.state == Incident.State.OPEN)
+    causes, actions = guidance_for(wave.status, wave.error_code)
+    ctx = {
+        **_base_ctx(kind, None),
+        "wave": True,
+        "code": wave.wave_code,
+        "codes": codes,
+        "parts": rows,
+        "open_count": open_count,
+        "window_minutes": 15,
+        "join_minutes": 60,
+        "guidance": [] if kind == Kind.RESOLVED else [{"code": codes[0] if codes else "", "causes": causes,
+                                                       "actions": actions}],
+    }  # fmt: skip
+    secrets = sorted({s for part in parts for s in portal_secrets(part.portal)}, key=len, reverse=True)
+    return _scrubbed(wave_subject(kind, wave, len(parts), open_count, codes), ctx, "wave", secrets)
+
+
+def wave_subject(kind: str, wave: Incident, portals: int, open_count: int, codes: list[str]) -> str:
+    if kind == Kind.RESOLVED:
+        return f"[BotWatch] RESOLVED: fleet wave of {wave.wave_code}, back on all {portals} portals"
+    if kind == Kind.REMINDER:
+        return f"[BotWatch] Still failing: fleet wave of {wave.wave_code} on {open_count} of {portals} portals"
+    return f"[BotWatch] Fleet wave: {wave.wave_code} {', '.join(codes)} on {portals} portals"

@@ -25,6 +25,7 @@ KEY_MAX = 200  # Notification.key max_length
 DELIVER_TASK = "checks.alert_tasks.deliver_notification"
 REMINDERS_TASK = "checks.alert_tasks.send_reminders"
 RETRY_TASK = "checks.alert_tasks.retry_pending"
+ANNOUNCE_TASK = "checks.alerts.announce_wave"
 # A new row is sent by its own task; the retry sweep leaves it alone for this long.
 SWEEP_GRACE = timedelta(minutes=2)
 
@@ -56,7 +57,7 @@ def queue_email(
 ) -> int | None:
     """Write the pending row for one rendered email; None when the email of this key already exists.
 
-    `portal` None: an email about several portals, sent to `recipients`.
+    `portal` None: an email about several portals (a fleet wave), sent to `recipients`.
     """
     try:
         with transaction.atomic():
