@@ -34,6 +34,7 @@ from checks.alerts.bot_incidents import (
     released_outcome,
 )
 from checks.alerts.messages import AlertItem
+from checks.alerts.payment import warn_payment
 from checks.alerts.queue import dispatch, queue_notification
 from checks.alerts.rules import (
     Action,
@@ -58,6 +59,7 @@ def evaluate_run(
     notification_ids = []
     if portal_at is not None:
         notification_ids += portal_incidents.evaluate_portal(portal_id, portal_at)
+        notification_ids += warn_payment(portal_id, portal_at)
     notification_ids += _evaluate_rows(verification_ids, inline=inline)
     dispatch(notification_ids, inline=inline)
     return notification_ids

@@ -1,10 +1,11 @@
-"""What the alerts beyond one bot say (SPEC §8): a portal's incident, a fleet wave.
+"""What the alerts beyond one bot say (SPEC §8): a portal's incident, a fleet wave, the app's paid period ending.
 
 Rendered when the event happens, like the bots' (checks.alerts.messages), with every stored secret of
 the portals concerned scrubbed.
 """
 
 import re
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -180,3 +181,27 @@ def wave_subject(kind: str, wave: Incident, portals: int, open_count: int, codes
     if kind == Kind.REMINDER:
         return f"[BotWatch] Still failing: fleet wave of {wave.wave_code} on {open_count} of {portals} portals"
     return f"[BotWatch] Fleet wave: {wave.wave_code} {', '.join(codes)} on {portals} portals"
+
+
+# --- The app's paid period ------------------------------------------------------------
+
+
+def render_payment_email(portal: Portal, paid_until: date, today: date) -> RenderedEmail:
+    days = (paid_until - today) // timedelta(days=1)
+    expired = bool(portal.app_payment_expired) or days < 0
+    ctx = {
+        **_base_ctx(IncidentEvent.Kind.PAYMENT, portal),
+        "days": days,
+        "expired": expired,
+        "paid_until": paid_until,
+        "client_id": portal.oauth_client_id,
+        "app_status": portal.app_status,
+        "plan": portal.plan,
+        "url": portal_url(portal),
+    }
+    if expired:
+        subject = f"[BotWatch] {portal.name}: the app's paid period has ended ({paid_until:%Y-%m-%d})"
+    else:
+        subject = f"[BotWatch] {portal.name}: the app's paid period ends in {days} day{'s' if days != 1 else ''}"
+        subject += f" ({paid_until:%Y-%m-%d})"
+    return _scrubbed(subject, ctx, "payment", portal_secrets(portal))
