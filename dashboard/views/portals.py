@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from checks.alerts import actions
 from checks.engine.dispatch import check_now
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
-from checks.status import BotState
+from checks.status import PORTAL_FAILURES, BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
 from dashboard.views.common import (
@@ -108,6 +108,8 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "subscribed": portal.subscribed,
         "subscribed_every": portal.subscribed_every,
         "warnings": CredentialWarning.objects.filter(portal=portal).select_related("bot"),
+        "portal_failing": portal.status in PORTAL_FAILURES,
+        "paid_days": (portal.app_paid_until - now.date()).days if portal.app_paid_until else None,
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 
