@@ -93,9 +93,10 @@ def _status_counts() -> list[dict]:
 
 
 def _portals_down() -> dict:
-    """ "3 portals down (41 bots)": portals failing their bots (SPEC §8), and how many bots they hold."""
+    """Portals failing their bots (SPEC §8) and how many bots they hold: "3 portals down (41 bots)"."""
     down = list(
-        Portal.objects.filter(status__in=PORTAL_FAILURES)
+        # A paused portal is not checked: its last status is history, not an outage.
+        Portal.objects.filter(status__in=PORTAL_FAILURES, paused=False)
         .annotate(n=Count("bots", filter=Q(bots__enabled=True)))
         .values_list("n", flat=True)
     )

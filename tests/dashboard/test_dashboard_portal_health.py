@@ -48,7 +48,9 @@ def test_the_counts_say_how_many_portals_are_down_and_their_bots(viewer_client, 
     Portal.objects.filter(name="initech").update(status=Status.OK)
     body = viewer_client.get(reverse("dashboard:overview")).content.decode()
     assert 'title="1 portal down (3 bots)' in body
-    Portal.objects.filter(name="acme").update(status=Status.DEGRADED)  # its bots are still verified
+    Portal.objects.filter(name="acme").update(paused=True)  # not checked: not counted as down
+    assert "data-portals-down" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
+    Portal.objects.filter(name="acme").update(paused=False, status=Status.DEGRADED)  # its bots are still verified
     assert "data-portals-down" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
 
 
