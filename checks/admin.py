@@ -97,8 +97,8 @@ class BotInline(admin.TabularInline):
 @admin.register(Portal)
 class PortalAdmin(admin.ModelAdmin):
     form = PortalForm
-    list_display = ("name", "url", "auth_type", "paused", "next_check_at")
-    list_filter = ("auth_type", "paused")
+    list_display = ("name", "url", "auth_type", "status", "plan", "paused", "next_check_at")
+    list_filter = ("auth_type", "status", "paused")
     search_fields = ("name", "url")
     inlines = [BotInline]
     readonly_fields = ("oauth_expires_at", "oauth_refreshed_at", "batch_supported", "blocked_until", "redirected_to")
@@ -130,7 +130,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Verification)
 class VerificationAdmin(ReadOnlyAdmin):
-    list_display = ("checked_at", "bot", "status", "error_code", "problem_list", "http_status", "duration_ms")
+    list_display = (
+        "checked_at", "bot", "status", "by_portal", "error_code", "problem_list", "http_status", "duration_ms",
+    )  # fmt: skip
     list_filter = ("status",)
 
     @admin.display(description="Problems")
@@ -157,10 +159,10 @@ class IncidentEventInline(admin.TabularInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ("bot", "portal", "state", "status", "opened_at", "resolved_at", "acknowledged_at")
-    list_filter = ("state", "status")
+    list_display = ("subject", "kind", "state", "status", "opened_at", "resolved_at", "acknowledged_at")
+    list_filter = ("kind", "state", "status")
     list_select_related = ("bot__portal", "portal")
-    raw_id_fields = ("bot", "portal")
+    raw_id_fields = ("bot", "portal", "wave")
     inlines = [IncidentEventInline]
 
 

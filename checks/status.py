@@ -73,6 +73,18 @@ SEVERITY: dict[str, int] = {
 }
 
 
+# A portal failing with one of these (its probe, or every bot of a run alike) fails its bots too: they are
+# recorded with the portal's status, and one portal incident stands for them all (SPEC §8).
+PORTAL_FAILURES = frozenset(
+    {Status.UNREACHABLE, Status.SERVER_ERROR, Status.PORTAL_UNAVAILABLE, Status.AUTH_FAILED, Status.RATE_LIMITED}
+)
+# A portal's own problem (app.info INSTALLED false) makes it degraded, with an incident of its own;
+# its bots are still verified and keep their statuses.
+PORTAL_INCIDENT_STATUSES = PORTAL_FAILURES | {Status.DEGRADED}
+# A fleet wave: one bot code with these on many portals at once (a release or an uninstall gone wrong).
+WAVE_STATUSES = frozenset({Status.NOT_FOUND, Status.NOT_OWNER})
+
+
 def needs_alerting(status: str, before: str) -> bool:
     """Whether a verification of this status, on a bot in state `before`, goes to alerting.
 

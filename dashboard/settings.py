@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "VerificationStatusEnum": "checks.status.Status",
     },
 }
+# Seconds a fleet wave gathers the portals failing together before its one email (SPEC §8).
+BOTWATCH_WAVE_GRACE = env_int("BOTWATCH_WAVE_GRACE", 60, minimum=0, maximum=900)
 
 LOGGING = {
     "version": 1,

@@ -41,6 +41,11 @@ POST_ACTIONS = frozenset(
         "set_commands",
         "update_bot",
         "reregister_bot",
+        "set_webhook_user_active",
+        "set_license",
+        "set_app_info",
+        "set_outage",
+        "remove_bot_code",
     }
 )
 GET_ACTIONS = frozenset({"stats", "state"})
@@ -110,7 +115,9 @@ class SimulatorControl:
         self.timeout = timeout
 
     def portal_url(self, name: str) -> str:
-        return f"{self.base_url}/{name}"
+        """`{base}/{name}`, or the portal's own port when it has one (asks the simulator)."""
+        own = self.state()["portals"].get(name, {}).get("own_port")
+        return f"{self.base_url.rsplit(':', 1)[0]}:{own}/{name}" if own else f"{self.base_url}/{name}"
 
     @property
     def oauth_url(self) -> str:
@@ -197,6 +204,23 @@ class SimulatorControl:
     def reregister_bot(self, portal: str, bot: int | str, **kwargs) -> dict:
         """kwargs: new_id=None, keep_commands=False."""
         return self._post("reregister_bot", portal=portal, bot=bot, **kwargs)
+
+    def set_outage(self, portal: str, kind: str | None, **kwargs) -> dict:
+        """kind: "502", "timeout", "refused", or None to end it; kwargs: sleep_s (timeout)."""
+        return self._post("set_outage", portal=portal, kind=kind, **kwargs)
+
+    def remove_bot_code(self, code: str, portals: list | None = None) -> list[str]:
+        return self._post("remove_bot_code", code=code, portals=portals)
+
+    def set_webhook_user_active(self, portal: str, active: bool) -> None:
+        return self._post("set_webhook_user_active", portal=portal, active=active)
+
+    def set_license(self, portal: str, license: str) -> None:
+        return self._post("set_license", portal=portal, license=license)
+
+    def set_app_info(self, portal: str, client_id: str, **kwargs) -> dict:
+        """kwargs: days, installed, status (left out: unchanged)."""
+        return self._post("set_app_info", portal=portal, client_id=client_id, **kwargs)
 
     def stats(self, portal: str | None = None) -> dict:
         query = f"?{urlencode({'portal': portal})}" if portal else ""

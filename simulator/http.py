@@ -107,6 +107,21 @@ class SimulatorServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def serve_in_thread(address: tuple[str, int], dispatch: Callable[[Request], Reply]) -> SimulatorServer:
+    """A server answering `dispatch` from a daemon thread; bound when this returns."""
+    server = SimulatorServer(address, dispatch)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def shut(server: SimulatorServer) -> None:
+    """Stops answering and closes the listening socket: new connections are refused from then on."""
+    server.stopping.set()
+    server.shutdown()
+    server.close_connections()
+    server.server_close()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nginx"

@@ -3,6 +3,7 @@
 Each method takes (portal, caller, params, rng, now) and returns the `result` value or raises RestError.
 """
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,7 +184,51 @@ def message_add(portal: PortalState, caller: Caller, params: dict, rng: random.R
     return message["id"]
 
 
+def server_time(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> str:
+    """The portal's clock, ISO 8601 (api-reference/common/system/server-time.md): what a health check calls."""
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+
+
+def profile(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict | list:
+    """The acting user (profile.md): "If the user is inactive, the object is empty", which PHP sends as `[]`.
+
+    Whether a switched-off user's webhook still answers other methods is not documented; here it does,
+    so that only `profile` tells (reference/bitrix24-health-signals.md §2, §5).
+    """
+    if not portal.user_active:
+        return []
+    user_id = portal.webhook_user_id or 1
+    return {"ID": str(user_id), "ADMIN": True, "NAME": "Portal", "LAST_NAME": "Admin",
+            "PERSONAL_GENDER": "", "TIME_ZONE": ""}  # fmt: skip
+
+
+def app_info(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
+    """The application (app-info.md); through a webhook only its scopes and the plan (rest_provider.php appInfo)."""
+    if caller.kind == "webhook":
+        return {"SCOPE": ["imbot", "basic"], "LICENSE": portal.license}
+    app = portal.apps[caller.client_id or ""]
+    days = None if app.paid_until is None else math.floor((app.paid_until - now) / 86400)
+    expired = app.paid_until is not None and now >= app.paid_until
+    family = portal.license.partition("_")[2].rstrip("0123456789") or portal.license
+    return {
+        "ID": str(app.number),
+        "CODE": app.client_id,
+        "VERSION": 1,
+        "STATUS": app.status,
+        "INSTALLED": app.install_finished,
+        "PAYMENT_EXPIRED": "Y" if expired else "N",
+        "DAYS": days,
+        "LANGUAGE_ID": "en",
+        "LICENSE": portal.license,
+        "LICENSE_TYPE": family,
+        "LICENSE_FAMILY": family,
+    }
+
+
 METHODS = {
+    "server.time": server_time,
+    "profile": profile,
+    "app.info": app_info,
     "imbot.v2.bot.get": bot_get,
     "imbot.v2.bot.list": bot_list,
     "imbot.v2.revision.get": revision_get,

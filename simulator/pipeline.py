@@ -10,6 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from simulator import methods
+from simulator.control import handle_control
 from simulator.errors import (
     ERRORS,
     OAUTH_ERRORS,
@@ -18,10 +19,12 @@ from simulator.errors import (
     Reply,
     RestError,
     fault_reply,
+    html_reply,
     json_reply,
     shape_reply,
 )
 from simulator.http import Request, parse_body, parse_php_query
+from simulator.portal_actions import outage_reply
 from simulator.state import ACCESS_TOKEN_LIFETIME_S, PortalState, TokenPair
 
 # inject_fault(..., method="oauth") aims a fault at refreshes of the portal's tokens on the OAuth server.
@@ -32,14 +35,52 @@ OWN_FAULT_METHODS = frozenset({OAUTH_FAULT_METHOD, BROKER_FAULT_METHOD})
 
 
 class RestPipeline:
-    """Needs from Simulator: _lock, _rng, clock, _portals, _tokens, _refresh, _issue_tokens, public_base."""
+    """Needs from Simulator: _lock, _rng, clock, _portals, _renamed, _tokens, _refresh, _issue_tokens, public_base."""
 
     _lock: threading.RLock
     _rng: random.Random
     clock: Callable[[], float]
     _portals: dict[str, PortalState]
+    _renamed: dict[str, str]
     _tokens: dict[str, TokenPair]
     _refresh: dict[str, TokenPair]
+
+    def _dispatch(self, request: Request) -> Reply:
+        path = request.path
+        if path.startswith("/_control/"):
+            return handle_control(self, request)
+        if path.rstrip("/") == "/oauth/token":
+            return self._oauth_token(request)
+        if path.startswith("/_broker/"):
+            return self.broker_reply(request)
+        name, _, rest = path.lstrip("/").partition("/")
+        with self._lock:
+            if name in self._renamed:
+                return self._redirect(name, rest, request)
+            state = self._portals.get(name)
+        if state is None or not rest.startswith("rest/"):
+            return html_reply(404, "Not Found")
+        if state.outage is not None:
+            with self._lock:
+                state.stats["requests"] += 1
+                state.stats["outage_refused"] += 1
+            reply = outage_reply(state)
+        else:
+            reply = self._rest(state, request, rest[len("rest/") :])
+        reply.delay_s += state.latency_ms / 1000.0
+        self._count_in_flight(state, reply)
+        with self._lock:
+            state.stats["by_http_status"][str(reply.status or "reset")] += 1
+        return reply
+
+    def _redirect(self, old: str, rest: str, request: Request) -> Reply:
+        new = self._renamed[old]
+        state = self._portals[new]
+        state.stats["requests"] += 1
+        state.stats["by_http_status"]["302"] += 1
+        query = f"?{request.query_string}" if request.query_string else ""
+        location = f"{self.public_base(request)}/{new}/{rest}{query}"
+        return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
     def _rest(self, state: PortalState, request: Request, route: str) -> Reply:
         parts = route.strip("/").split("/")

@@ -5,7 +5,8 @@ defaults: {rate: 2, burst: 50, latency_ms: 0, operating_limit: 480}
 portals:
   - name: acme
     webhook: {user_id: 1, code: k3y}
-    apps: [{client_id: local.app1, client_secret: s3cret}]   # + broker_secret: the app serves a token broker
+    apps: [{client_id: local.app1, client_secret: s3cret, days: 5, installed: true}]   # app.info: 5 days left
+    # (an app with broker_secret also serves a token broker)
     auth: webhook            # which credentials the portal file gives BotWatch (default: webhook if present)
     latency_ms: 50
     batch_imbot: true
@@ -18,6 +19,10 @@ portals:
       - {code: help_bot, token: tok4, commands: [help], user_active: false, expect: {commands: [help, start]}}
       - {code: moved_bot, token: tok5, reregistered: true, fields: {language: de}}   # the file keeps the old id
     ownership_error_on_get: false    # true: Bot.get with a rotated token answers BOT_OWNERSHIP_ERROR
+    license: de_ent250               # the plan app.info names
+    webhook_user_active: false       # the webhook's user switched off: profile answers empty
+    own_port: true                   # the portal listens on a port of its own too (the portal file names it)
+    outage: refused                  # the whole portal down: 502, timeout or refused
     expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
     faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
 ```
@@ -32,6 +37,8 @@ import yaml
 
 from simulator import health
 from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
+from simulator.portal_actions import OUTAGES, app_info_problems
+from simulator.portal_file import portal_file_entry
 
 
 class ScenarioTarget(Protocol):
@@ -48,6 +55,9 @@ class ScenarioTarget(Protocol):
     def add_events(self, portal: str, bot: int, **options) -> Any: ...
     def reregister_bot(self, portal: str, bot: int, **options) -> Any: ...
     def inject_fault(self, portal: str, kind: str, **options) -> Any: ...
+    def set_app_info(self, portal: str, client_id: str, **options) -> Any: ...
+    def set_webhook_user_active(self, portal: str, active: bool) -> Any: ...
+    def set_outage(self, portal: str, kind: str | None) -> Any: ...
     def portal_url(self, portal: str) -> str: ...
 
 
@@ -65,7 +75,12 @@ PORTAL_KEYS = {
     "on_premise",
     "legacy",
     "ownership_error_on_get",
+    "license",
+    "webhook_user_active",
+    "own_port",
+    "outage",
 }
+APP_KEYS = {"client_id", "client_secret", "broker_secret", "days", "installed", "status"}
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
 HEALTH_KEYS = {"event_mode", "user_active", "commands", "events", "fields", "reregistered", "expect", "backlog_minutes"}
 EVENTS_KEYS = {"count", "age_s", "type"}
@@ -156,8 +171,13 @@ def _check_portal(portal: Any, place: str, names: set[str], problems: list[str])
     needs_token = auth == "webhook" or (auth is None and webhook is not None)
     _check_missing(portal.get("expected_missing") or [], f"{place}.expected_missing", needs_token, problems)
     _check_faults(portal.get("faults") or [], f"{place}.faults", problems)
-    if not isinstance(portal.get("ownership_error_on_get", False), bool):
-        problems.append(f"{place}.ownership_error_on_get: must be true or false")
+    if "outage" in portal and str(portal["outage"]) not in OUTAGES:
+        problems.append(f"{place}.outage: one of {', '.join(OUTAGES)}")
+    for key in ("ownership_error_on_get", "webhook_user_active", "own_port"):
+        if not isinstance(portal.get(key, False), bool):
+            problems.append(f"{place}.{key}: must be true or false")
+    if "license" in portal and (not isinstance(portal["license"], str) or not portal["license"].strip()):
+        problems.append(f"{place}.license: a plan name such as en_ent250")
 
 
 def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
@@ -168,10 +188,15 @@ def _check_apps(apps: Any, place: str, problems: list[str]) -> set[str]:
     for j, app in enumerate(apps):
         if not isinstance(app, dict) or not all(isinstance(app.get(k), str) for k in ("client_id", "client_secret")):
             problems.append(f"{place}.apps[{j}]: client_id and client_secret (strings) are required")
-        elif not isinstance(app.get("broker_secret", ""), str):
+            continue
+        if not isinstance(app.get("broker_secret", ""), str):
             problems.append(f"{place}.apps[{j}].broker_secret: must be a string")
-        else:
-            ids.add(app["client_id"])
+            continue
+        ids.add(app["client_id"])
+        for key in sorted(set(app) - APP_KEYS):
+            problems.append(f"{place}.apps[{j}].{key}: unknown key (expected {', '.join(sorted(APP_KEYS))})")
+        for problem in app_info_problems(app.get("days"), app.get("installed"), app.get("status")):
+            problems.append(f"{place}.apps[{j}]: {problem}")
     return ids
 
 
@@ -292,7 +317,7 @@ def apply_scenario(sim: ScenarioTarget, scenario: dict) -> dict:
     entries = []
     for portal in scenario["portals"]:
         tokens, first_ids = _apply_portal(sim, portal, defaults)
-        entries.append(_portal_file_entry(sim, portal, tokens, first_ids))
+        entries.append(portal_file_entry(sim.portal_url(portal["name"]), portal, tokens, first_ids))
     return {"portals": entries}
 
 
@@ -309,6 +334,8 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
         on_premise=portal.get("on_premise", False),
         legacy=portal.get("legacy", False),
         ownership_error_on_get=portal.get("ownership_error_on_get", False),
+        license=portal.get("license", "en_pro100"),
+        own_port=portal.get("own_port", False),
         **{k: portal.get(k, defaults.get(k)) for k in NUMBERS if portal.get(k, defaults.get(k)) is not None},
     )
     tokens = {
@@ -317,9 +344,16 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
     for app in portal.get("apps", []):
         if app.get("broker_secret"):  # BotWatch gets the broker, never the app's refresh token
             tokens[app["client_id"]] = sim.add_broker(name, app["client_id"], app["broker_secret"])
+        info = {k: app[k] for k in ("days", "installed", "status") if app.get(k) is not None}
+        if info:
+            sim.set_app_info(name, app["client_id"], **info)
+    if portal.get("webhook_user_active") is False:
+        sim.set_webhook_user_active(name, False)
     first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
     for fault in portal.get("faults") or []:
         sim.inject_fault(name, **fault)
+    if portal.get("outage") is not None:
+        sim.set_outage(name, str(portal["outage"]))
     return tokens, first_ids
 
 
@@ -351,39 +385,3 @@ def _apply_bot(sim: ScenarioTarget, portal: str, bot: dict) -> int:
     if bot.get("events"):
         sim.add_events(portal, bot_id, **bot["events"])
     return created["id"]
-
-
-def _portal_file_entry(sim: ScenarioTarget, portal: dict, tokens: dict[str, dict], first_ids: list[int]) -> dict:
-    """SPEC §4: the credentials BotWatch should hold, and the bots it should expect."""
-    auth = portal.get("auth") or ("webhook" if portal.get("webhook") else "oauth")
-    entry: dict = {"name": portal["name"], "url": sim.portal_url(portal["name"])}
-    bots = list(zip(portal.get("bots") or [], first_ids, strict=True))
-    if auth == "webhook":
-        entry["webhook"] = {"user_id": portal["webhook"]["user_id"], "code": portal["webhook"]["code"]}
-        watched = [(b, i) for b, i in bots if b.get("token") is not None]
-    else:
-        app = portal["apps"][0]
-        secret = {"broker_secret": app["broker_secret"]} if app.get("broker_secret") else {}
-        entry["oauth"] = {
-            "client_id": app["client_id"],
-            **({} if secret else {"client_secret": app["client_secret"]}),
-            **tokens[app["client_id"]],
-            **secret,
-        }
-        watched = [(b, i) for b, i in bots if b.get("app") == app["client_id"]]
-    missing = [(b, None) for b in portal.get("expected_missing") or []]
-    entry["bots"] = [_bot_entry(b, auth, first_id) for b, first_id in watched + missing]
-    return entry
-
-
-def _bot_entry(bot: dict, auth: str, first_id: int | None) -> dict:
-    """A re-registered bot carries the id it had before, which BotWatch pins; expect/backlog_minutes as given."""
-    out: dict = {"code": bot["code"]} if bot.get("code") else {"id": bot["id"]}
-    if bot.get("reregistered") and "code" in out:
-        out["id"] = first_id
-    if auth == "webhook":
-        out["bot_token"] = bot.get("token") or ""
-    for key in ("backlog_minutes", "expect"):
-        if bot.get(key) is not None:
-            out[key] = bot[key]
-    return out

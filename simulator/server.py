@@ -20,10 +20,11 @@ from pathlib import Path
 
 from simulator.actions import BotHealthActions
 from simulator.broker import TokenBrokers
-from simulator.control import SimulatorControl, handle_control
-from simulator.errors import Reply, SimulatorError, build_fault, html_reply
-from simulator.http import Request, SimulatorServer
+from simulator.control import SimulatorControl
+from simulator.errors import SimulatorError, build_fault
+from simulator.http import Request, SimulatorServer, serve_in_thread, shut
 from simulator.pipeline import RestPipeline
+from simulator.portal_actions import PortalActions
 from simulator.scenario import apply_scenario, validate_scenario
 from simulator.state import (
     ACCESS_TOKEN_LIFETIME_S,
@@ -41,7 +42,7 @@ from simulator.state import (
 __all__ = ["Simulator", "SimulatorControl", "SimulatorError"]
 
 
-class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
+class Simulator(RestPipeline, BotHealthActions, PortalActions, TokenBrokers):
     def __init__(
         self,
         rate: float = 2.0,
@@ -68,15 +69,14 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
         self._token_file = Path(token_file) if token_file else None
         self._saved_tokens = load_token_file(self._token_file)
         self._server: SimulatorServer | None = None
-        self._thread: threading.Thread | None = None
+        self._host = "127.0.0.1"  # where the listeners bind; portals with a port of their own too
 
     # ----- lifecycle -------------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None) -> str:
         """Serves in a daemon thread; returns the base URL (`public_url` when clients reach it by another name)."""
-        self._server = SimulatorServer((host, port), self._dispatch)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server = serve_in_thread((host, port), self._dispatch)
+        self._host = host
         shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - a comparison, not a bind
         self.base_url = (public_url or f"http://{shown_host}:{self._server.server_port}").rstrip("/")
         self._fixed_public_url = public_url is not None
@@ -85,11 +85,11 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.stopping.set()
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
+        shut(self._server)
         self._server = None
+        with self._lock:
+            for state in self._portals.values():
+                self._close_own_listener(state)
 
     def public_base(self, request: Request) -> str:
         """The address this client used (its Host header), so redirects and endpoints work behind any name."""
@@ -97,6 +97,11 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
         return f"http://{host}" if host and not self._fixed_public_url else self.base_url
 
     def portal_url(self, name: str) -> str:
+        """`{base}/{name}`, or on the portal's own port when it has one (add_portal own_port)."""
+        state = self._portals.get(name)
+        if state is not None and state.own_port:
+            shown_host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host  # noqa: S104 - a comparison
+            return f"http://{shown_host}:{state.own_port}/{name}"
         return f"{self.base_url}/{name}"
 
     @property
@@ -120,12 +125,16 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
         on_premise: bool = False,
         legacy: bool = False,
         ownership_error_on_get: bool = False,
+        license: str = "en_pro100",
+        own_port: bool = False,
     ) -> dict:
         """A portal under `{base}/{name}`; webhook_code=None: no incoming webhook, OAuth only.
 
         rest_available=False: a plan without REST (403 ACCESS_DENIED); on_premise=True: no limits, no operating;
         legacy=True: a server before Revision 35 (owner sees appId; no botToken -> CLIENT_ID_NOT_SPECIFIED);
-        ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR.
+        ownership_error_on_get=True: Bot.get with a rotated (retired) botToken answers BOT_OWNERSHIP_ERROR;
+        license: the plan app.info names (LICENSE); own_port=True: the portal also listens on a port of its
+        own (portal_url names it), so that an outage can refuse its connections (set_outage "refused").
         """
         if not name or "/" in name or name.startswith("_") or name == "oauth":
             raise SimulatorError(f"portal name {name!r} must be a non-empty path segment, not 'oauth' or '_…'")
@@ -145,10 +154,13 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
                 on_premise=on_premise,
                 legacy=legacy,
                 ownership_error_on_get=ownership_error_on_get,
+                license=str(license),
                 member_id=secrets.token_hex(16),
             )
             self._portals[name] = portal
             self._renamed.pop(name, None)
+            if own_port:
+                self._open_own_listener(portal)
             return portal.as_dict()
 
     def add_oauth_app(self, portal: str, client_id: str, client_secret: str, scope: str = "imbot") -> dict:
@@ -159,7 +171,7 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
                 raise SimulatorError(f"app {client_id!r} is already installed on portal {portal!r}")
             for old in [t for t in self._tokens.values() if (t.portal, t.client_id) == (portal, client_id)]:
                 del self._tokens[old.access_token], self._refresh[old.refresh_token]  # a reinstall starts afresh
-            state.apps[client_id] = AppState(client_id, client_secret, scope)
+            state.apps[client_id] = AppState(client_id, client_secret, scope, number=len(state.apps) + 1)
             pair = self._issue_tokens(state, client_id, self._saved_tokens.pop(f"{portal}|{client_id}", None))
             return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
 
@@ -364,39 +376,6 @@ class Simulator(RestPipeline, BotHealthActions, TokenBrokers):
                     "expires": t.expires,
                 }
         save_token_file(self._token_file, pairs)
-
-    # ----- HTTP ------------------------------------------------------------------------------
-
-    def _dispatch(self, request: Request) -> Reply:
-        path = request.path
-        if path.startswith("/_control/"):
-            return handle_control(self, request)
-        if path.rstrip("/") == "/oauth/token":
-            return self._oauth_token(request)
-        if path.startswith("/_broker/"):
-            return self.broker_reply(request)
-        name, _, rest = path.lstrip("/").partition("/")
-        with self._lock:
-            if name in self._renamed:
-                return self._redirect(name, rest, request)
-            state = self._portals.get(name)
-        if state is None or not rest.startswith("rest/"):
-            return html_reply(404, "Not Found")
-        reply = self._rest(state, request, rest[len("rest/") :])
-        reply.delay_s += state.latency_ms / 1000.0
-        self._count_in_flight(state, reply)
-        with self._lock:
-            state.stats["by_http_status"][str(reply.status or "reset")] += 1
-        return reply
-
-    def _redirect(self, old: str, rest: str, request: Request) -> Reply:
-        new = self._renamed[old]
-        state = self._portals[new]
-        state.stats["requests"] += 1
-        state.stats["by_http_status"]["302"] += 1
-        query = f"?{request.query_string}" if request.query_string else ""
-        location = f"{self.public_base(request)}/{new}/{rest}{query}"
-        return Reply(status=302, body=b"", content_type="text/html", headers={"Location": location})
 
 
 _FAULT_EXTRA = ("method", "sleep_s", "interval_s", "location", "code", "http_status", "description")

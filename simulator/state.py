@@ -125,7 +125,24 @@ class AppState:
     client_id: str
     client_secret: str
     scope: str = "imbot"
-    installed: bool = True
+    installed: bool = True  # False once uninstalled: its tokens stop working
+    # What app.info tells (api-reference/common/system/app-info.md): STATUS (F free, D demo, T trial,
+    # P paid, L local, S subscription), INSTALLED (installFinish was called), and the end of the
+    # paid or trial period behind PAYMENT_EXPIRED and DAYS (None: no period, DAYS null).
+    status: str = "L"
+    install_finished: bool = True
+    paid_until: float | None = None
+    number: int = 1  # app.info ID: the app's local id on the portal
+
+    def as_dict(self) -> dict:
+        return {
+            "client_id": self.client_id,
+            "installed": self.installed,
+            "scope": self.scope,
+            "status": self.status,
+            "install_finished": self.install_finished,
+            "paid_until": self.paid_until,
+        }
 
 
 class LeakyBucket:
@@ -182,6 +199,7 @@ def new_stats() -> dict:
         "broker_calls": 0,  # token broker answers (simulator.broker), and the refreshes the app made for them
         "broker_refreshes": 0,
         "faults_fired": 0,
+        "outage_refused": 0,  # requests that met a portal-wide outage (set_outage)
         "methods": Counter(),
         "event_get_params": deque(maxlen=EVENT_GET_LOG_SIZE),  # sorted param names of each Event.get, batch too
         "event_get_with_offset": 0,  # Event.get calls that carried an offset (any case)
@@ -215,6 +233,13 @@ class PortalState:
     on_premise: bool = False
     legacy: bool = False  # answer like servers before Revision 35: appId for the owner, CLIENT_ID_NOT_SPECIFIED
     ownership_error_on_get: bool = False  # Bot.get with a retired botToken: BOT_OWNERSHIP_ERROR, not the brief format
+    license: str = "en_pro100"  # app.info LICENSE: the portal's plan with its region
+    user_active: bool = True  # the webhook's user (and the user OAuth tokens act for); off: profile is empty
+    # A portal-wide outage (simulator.portal_actions.set_outage): "502", "timeout" or "refused"; None: none.
+    outage: str | None = None
+    outage_sleep_s: float = 30.0  # how long a "timeout" outage holds each request
+    own_port: int | None = None  # a listener of the portal's own (add_portal own_port), kept across outages
+    listener: object = field(default=None, repr=False, compare=False)  # its server while it listens
     next_event_id: int = 1
     next_command_id: int = 1
     next_message_id: int = 1
@@ -260,10 +285,12 @@ class PortalState:
             "on_premise": self.on_premise,
             "legacy": self.legacy,
             "ownership_error_on_get": self.ownership_error_on_get,
+            "license": self.license,
+            "user_active": self.user_active,
+            "outage": self.outage,
+            "own_port": self.own_port,
             "bots": [bot.as_dict() for bot in self.bots.values()],
-            "apps": [
-                {"client_id": a.client_id, "installed": a.installed, "scope": a.scope} for a in self.apps.values()
-            ],
+            "apps": [a.as_dict() for a in self.apps.values()],
             "faults": [f.as_dict() for f in self.faults],
             "messages": [dict(m) for m in self.messages],
         }

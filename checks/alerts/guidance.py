@@ -219,6 +219,28 @@ BY_PROBLEM: dict[str, Guidance] = {
     ),
 }
 
+# Problems of a portal itself (SPEC §8; reference/bitrix24-health-signals.md §2, §5).
+BY_PROBLEM["webhook_user"] = (
+    [
+        "The user who created the incoming webhook was dismissed or switched off: profile answers an empty "
+        "object, and the webhook stops working with its user (or already did).",
+    ],
+    [
+        "Ask the customer's administrator whether the user was dismissed; if the integrations were to be kept, "
+        "they move to a system user, otherwise create a new webhook as an active user (scope imbot).",
+        "Update the portal's webhook in BotWatch; its bots are verified again with the next check.",
+    ],
+)
+BY_PROBLEM["app_installed"] = (
+    [
+        "The app's installation was started but never finished (BX24.installFinish was not called): "
+        "until it is, Bitrix24 sends the app no events, so its bots read nothing.",
+    ],
+    [
+        "Open the app on the portal as an administrator so that its installer runs to the end, or reinstall it.",
+    ],
+)
+
 GENERIC: Guidance = (["See the error code and description above."], ["Open the bot's page for its history."])
 
 

@@ -106,7 +106,7 @@ def _item_context(item: AlertItem) -> dict:
         "started_at": incident.started_at,
         "opened_at": incident.opened_at,
         "resolved_at": incident.resolved_at,
-        "duration": _duration((incident.resolved_at or item.event.created_at) - incident.started_at),
+        "duration": duration_text((incident.resolved_at or item.event.created_at) - incident.started_at),
         "worst_code": display_code(incident.status, worst_code),
         # A degraded incident escalating on a new problem names the problem, not "was DEGRADED".
         "previous_code": display_code(item.previous_status, item.previous_code)
@@ -136,7 +136,7 @@ def _guidance(rows: list[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def _duration(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
     if delta < timedelta(minutes=1):
         return "under 1 min"
     minutes = int(delta.total_seconds() // 60)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from checks.alerts.channel_delivery import deliver_channel, pending_for, queue_channel_deliveries
 from checks.alerts.channels import route_of, targets_for
 from checks.alerts.delivery import deliver
-from checks.alerts.messages import AlertItem, render_email
+from checks.alerts.messages import AlertItem, RenderedEmail, render_email
 from checks.models import IncidentEvent, Notification, Portal
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ DELIVER_TASK = "checks.alert_tasks.deliver_notification"
 DELIVER_CHANNEL_TASK = "checks.alerts.deliver_channel"
 REMINDERS_TASK = "checks.alert_tasks.send_reminders"
 RETRY_TASK = "checks.alert_tasks.retry_pending"
+ANNOUNCE_TASK = "checks.alerts.announce_wave"
 # A new row is sent by its own task; the retry sweep leaves it alone for this long.
 SWEEP_GRACE = timedelta(minutes=2)
 
@@ -56,9 +57,29 @@ def queue_notification(
     """Write the pending rows for one alert about `items` (email and channels); None when it exists."""
     if not items:
         return None
-    key = notification_key(kind, key_parts)
     email = render_email(kind, portal, items)
     targets = targets_for(portal, route)
+    key = notification_key(kind, key_parts)
+    events = [item.event for item in items]
+    return queue_email(key, kind, email, events, portal, targets.emails, route=route, channels=targets.channels)
+
+
+def queue_email(
+    key: str,
+    kind: str,
+    email: RenderedEmail,
+    events: list[IncidentEvent],
+    portal: Portal | None,
+    recipients: list[str],
+    *,
+    route: str = "",
+    channels: list[str] | tuple = (),
+) -> int | None:
+    """Write the pending row for one rendered email, and its channels' deliveries; None when the
+    alert of this key already exists.
+
+    `portal` None: an email about several portals (a fleet wave), sent to `recipients`.
+    """
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
@@ -66,7 +87,7 @@ def queue_notification(
                 portal=portal,
                 kind=kind,
                 route=route,
-                recipients=targets.emails,
+                recipients=recipients,
                 subject=email.subject,
                 text_body=email.text,
                 html_body=email.html,
@@ -74,8 +95,8 @@ def queue_notification(
                 chat_body=email.chat_body,
                 next_attempt_at=timezone.now() + SWEEP_GRACE,
             )
-            notification.events.set([item.event for item in items])
-            queue_channel_deliveries(notification, targets.channels)
+            notification.events.set(events)
+            queue_channel_deliveries(notification, list(channels))
     except IntegrityError:
         # Same key: this event's alert is already queued (a redelivered task, a racing worker).
         log.info("notification %s already exists", key)

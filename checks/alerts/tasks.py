@@ -1,17 +1,19 @@
 """Thin Celery tasks for alerting: ids in, a service call, nothing else (STYLE.md).
 
-Redelivery is harmless for all three (acks_late): delivery claims its row with a
+Redelivery is harmless for all of them (acks_late): delivery claims its row with a
 conditional update, and the sweeps claim each incident the same way.
 """
 
 from celery import shared_task
 
-from checks.alerts import channel_delivery, credentials, delivery, incidents
+from checks.alerts import channel_delivery, credentials, delivery, incidents, waves
 from checks.alerts.queue import (
+    ANNOUNCE_TASK,
     DELIVER_CHANNEL_TASK,
     DELIVER_TASK,
     REMINDERS_TASK,
     RETRY_TASK,
+    dispatch,
     enqueue_channel_delivery,
     enqueue_delivery,
 )
@@ -58,6 +60,14 @@ def retry_pending() -> int:
     for pk in channel_ids:
         enqueue_channel_delivery(pk)
     return len(ids) + len(channel_ids)
+
+
+@shared_task(name=ANNOUNCE_TASK, acks_late=True, soft_time_limit=120, time_limit=180)
+def announce_wave(wave_id: int) -> int:
+    """A fleet wave's one email, once it gathered its portals (the reminder sweep catches a lost one)."""
+    ids = waves.announce(wave_id)
+    dispatch(ids, inline=False)
+    return len(ids)
 
 
 @shared_task(name="checks.alerts.refresh_credential_warnings", acks_late=True, soft_time_limit=600, time_limit=660)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlencode
 
+from checks.bitrix24 import probe
 from checks.bitrix24.outcome import classify_bot_payload, classify_error, error_fields
+from checks.bitrix24.probe import PortalResult, ProbeCall
 from checks.bitrix24.sidecalls import SideCall, apply_side_answer
 from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BOT_GET, BotResult
@@ -49,28 +51,43 @@ class Planned:
         return 1 + len(self.calls)
 
 
-def verify_batched(client: BatchCaller, bots: list[Bot], results: list[BotResult | None]) -> None:
-    """Fill `results` batch by batch; entries left None are for single calls (fallback)."""
+def verify_batched(
+    client: BatchCaller, bots: list[Bot], results: list[BotResult | None], calls: list[ProbeCall] | None = None
+) -> PortalResult | None:
+    """Fill `results` batch by batch; entries left None are for single calls (fallback).
+
+    The portal probe's `calls` ride in the first batch; returns what they said, or None when they
+    did not ride (none given, or the portal refused the batch). A failing portal gets no second batch.
+    """
+    calls = calls or []
     plans = [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)]
-    for pack in pack_plans(plans):
-        if sum(p.size for p in pack) == 1:
-            return  # a lone Bot.get: a single call is cheaper to read and to log
-        pack_results = verify_pack(client, pack)
-        if pack_results is None:
+    portal = None
+    for number, pack in enumerate(pack_plans(plans, reserve=len(calls))):
+        probing = calls if number == 0 else []
+        if sum(p.size for p in pack) + len(probing) == 1:
+            return portal  # a lone Bot.get: a single call is cheaper to read and to log
+        outcome = verify_pack(client, pack, probing)
+        if outcome is None:
             mark_unsupported(client)
-            return
+            return portal
+        pack_results, probed = outcome
         for plan, result in zip(pack, pack_results, strict=True):
             results[plan.index] = result
+        portal = probed or portal
+        if portal is not None and portal.failing:
+            return portal
+    return portal
 
 
-def pack_plans(plans: list[Planned], limit: int = BATCH_SIZE) -> list[list[Planned]]:
-    """Greedy, in order: a bot's Bot.get and its health calls always share one batch."""
+def pack_plans(plans: list[Planned], limit: int = BATCH_SIZE, reserve: int = 0) -> list[list[Planned]]:
+    """Greedy, in order: a bot's Bot.get and its health calls always share one batch; the first batch
+    keeps `reserve` commands free for the portal probe."""
     packs: list[list[Planned]] = []
     size = limit
     for plan in plans:
         if size + plan.size > limit:
+            size = 0 if packs else reserve
             packs.append([])
-            size = 0
         packs[-1].append(plan)
         size += plan.size
     return packs
@@ -81,9 +98,9 @@ def build_commands(client: BatchCaller, bots: list[Bot]) -> dict[str, str]:
     return pack_commands(client, [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)])
 
 
-def pack_commands(client: BatchCaller, pack: list[Planned]) -> dict[str, str]:
+def pack_commands(client: BatchCaller, pack: list[Planned], calls: list[ProbeCall] | None = None) -> dict[str, str]:
     # Query encoding inside cmd (batch.md); the portal reads each as "method?params".
-    commands = {}
+    commands = {call.key: call.method for call in calls or []}
     for i, plan in enumerate(pack):
         commands[f"bot{i}"] = f"{BOT_GET}?{urlencode(client.bot_params(plan.bot))}"
         for call in plan.calls:
@@ -91,22 +108,24 @@ def pack_commands(client: BatchCaller, pack: list[Planned]) -> dict[str, str]:
     return commands
 
 
-def verify_pack(client: BatchCaller, pack: list[Planned]) -> list[BotResult] | None:
-    """Results for one batch, or None when the portal refuses imbot methods in batch."""
-    commands = pack_commands(client, pack)
+def verify_pack(
+    client: BatchCaller, pack: list[Planned], calls: list[ProbeCall] | None = None
+) -> tuple[list[BotResult], PortalResult | None] | None:
+    """Results for one batch and what its probe calls said (None without any), or None when the portal
+    refuses imbot methods in batch."""
+    commands = pack_commands(client, pack, calls)
     answer = client.call("batch", {"halt": 0, "cmd": commands})
     if isinstance(answer, BotResult):
-        return [copy.deepcopy(answer) for _ in pack]
+        return _everyone(answer, pack, calls)
     if answer.error_code == NOT_ALLOWED:
         return None
     if not answer.is_success:
-        # A batch-level failure (auth, 5xx, timeout, ...) is every bot's outcome.
-        failure = client.classify(answer)
-        return [copy.deepcopy(failure) for _ in pack]
+        # A batch-level failure (auth, 5xx, timeout, ...) is every bot's outcome, and the portal's.
+        return _everyone(client.classify(answer), pack, calls)
     parsed = batch_parts(answer)
     if parsed is None:
         failure = client.classify(_as_bad(answer) if isinstance(answer.payload, Mapping) else answer)
-        return [copy.deepcopy(failure) for _ in pack]
+        return _everyone(failure, pack, calls)
     results = [_entry(f"bot{i}", *parsed, answer) for i in range(len(pack))]
     if all(r.error_code == NOT_ALLOWED for r in results):
         return None
@@ -118,7 +137,22 @@ def verify_pack(client: BatchCaller, pack: list[Planned]) -> list[BotResult] | N
         for call in plan.calls:
             _apply_side(result, call, f"{call.kind}{i}", *parsed)
     mark_supported(client)
-    return results
+    return results, _probed(calls, *parsed) if calls else None
+
+
+def _everyone(failure: BotResult, pack: list[Planned], calls: list[ProbeCall] | None):
+    return [copy.deepcopy(failure) for _ in pack], probe.from_failure(failure) if calls else None
+
+
+def _probed(calls: list[ProbeCall], done: dict, errors: dict, times: dict) -> PortalResult:
+    portal = PortalResult()
+    for call in calls:
+        error = error_fields(errors[call.key]) if call.key in errors else None
+        if error is None and call.key not in done:
+            portal.notes.append(f"{call.method} not answered in the batch")
+            continue
+        probe.apply_answer(portal, call, done.get(call.key), error)
+    return portal
 
 
 def run_side_calls(client: BatchCaller, pairs: list[tuple[BotResult, SideCall]]) -> bool:

@@ -1,9 +1,10 @@
 """The Bitrix24 client: the only code in BotWatch that calls imbot.v2.Bot.get.
 
 `verify_bots(portal, bots)` returns one classified BotResult per bot and never raises for
-anything Bitrix24 or the network does. On the way it paces itself per portal, retries
-transient failures a bounded number of times, refreshes an expired OAuth token once, re-POSTs
-once to a renamed portal, honours OPERATION_TIME_LIMIT, and batches bots of one portal.
+anything Bitrix24 or the network does; `verify_run` also probes the portal itself (SPEC §8).
+On the way it paces itself per portal, retries transient failures a bounded number of times,
+refreshes an expired OAuth token once, re-POSTs once to a renamed portal, honours
+OPERATION_TIME_LIMIT, and batches bots of one portal.
 """
 
 import copy
@@ -12,10 +13,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -23,9 +23,12 @@ from checks.bitrix24 import batch, preflight, redirects
 from checks.bitrix24.broker import BrokerCalls
 from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.health_calls import HealthCalls
+from checks.bitrix24.limits import OperatingLimits
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
 from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport
 from checks.bitrix24.pacing import wait_for_slot
+from checks.bitrix24.probe import PortalResult, from_failure, not_verified
+from checks.bitrix24.probing import PortalProbe
 from checks.bitrix24.sidecalls import (
     assess,
     refuse_offset,
@@ -39,7 +42,6 @@ log = logging.getLogger("checks.bitrix24")
 
 # Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
 NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
-OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
 TIMED_OUT_EARLIER = " (not called: the portal timed out earlier in this run)"
 
 
@@ -65,7 +67,17 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-class Bitrix24Client(HealthCalls, BrokerCalls):
+def verify_run(
+    portal: Portal, bots: Sequence[Bot], *, known: PortalResult | None = None, fresh: bool = False, **options
+) -> tuple[PortalResult | None, list[BotResult]]:
+    """verify_bots with the portal probe (none when `known`: a later chunk of the same run, whose
+    bots are then not called when the portal fails); returns the portal's outcome and the bots'."""
+    client = Bitrix24Client(portal, **options)
+    results = client.verify_bots(bots, fresh=fresh, probe=known is None, known=known)
+    return client.portal_result or known, results
+
+
+class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
     """One verification run against one portal.
 
     persist=False touches no database row at all (the dashboard's "test connection" on
@@ -99,23 +111,35 @@ class Bitrix24Client(HealthCalls, BrokerCalls):
         self.caller_saves_batch = caller_saves_batch  # see verify_bots
         self.deadline = deadline
         self.timed_out: BotResult | None = None  # the outcome of this run's first timeout
+        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_run)
 
     # -- public -------------------------------------------------------------------------
 
-    def verify_bots(self, bots: Sequence[Bot], *, fresh: bool = False) -> list[BotResult]:
+    def verify_bots(
+        self, bots: Sequence[Bot], *, fresh: bool = False, probe: bool = False, known: PortalResult | None = None
+    ) -> list[BotResult]:
+        """probe: the portal probe rides along (portal_result); known: what it said earlier in this run."""
         bots = list(bots)
         if not bots:
             return []
         self._check_bots(bots)
         problem = self._misconfiguration()
         if problem is not None:
+            self.portal_result = from_failure(problem) if probe else None
             return [self._finish(copy.deepcopy(problem), bot) for bot in bots]
         if self.persist and not fresh:
             self._reload_portal()
+        if known is not None and known.failing:
+            return [self._finish(not_verified(known), bot) for bot in bots]
         results: list[BotResult | None] = [None] * len(bots)
+        calls = self.probe_calls() if probe else []
         try:
-            if len(bots) > 1 and self.portal.batch_supported is not False:
-                batch.verify_batched(self, bots, results)
+            if len(bots) + len(calls) > 1 and self.portal.batch_supported is not False:
+                self.portal_result = batch.verify_batched(self, bots, results, calls)
+            if calls and self.portal_result is None:
+                self.portal_result = self.probe_singly(calls)
+            if self.portal_result is not None and self.portal_result.failing:
+                return self.settle_portal([self._finish(not_verified(self.portal_result), bot) for bot in bots])
             for index, bot in enumerate(bots):
                 if results[index] is None:
                     results[index] = self.verify_bot(bot)
@@ -125,7 +149,7 @@ class Bitrix24Client(HealthCalls, BrokerCalls):
             log.warning("portal=%s time budget spent: %d of %d bots not verified", self.portal.name,
                         results.count(None), len(bots))  # fmt: skip
         done = list(itertools.takewhile(lambda result: result is not None, results))
-        return [self._finish(result, bot) for result, bot in zip(done, bots, strict=False)]
+        return self.settle_portal([self._finish(result, bot) for result, bot in zip(done, bots, strict=False)])
 
     def verify_bot(self, bot: Bot) -> BotResult:
         """Bot.get for one bot as a single call, then its due health calls, one by one."""
@@ -194,32 +218,6 @@ class Bitrix24Client(HealthCalls, BrokerCalls):
                 f"HTTP {answer.http_status}: answer larger than {MAX_BODY // (1024 * 1024)} MB, not read to the end"
             )
         return with_attempts(result, answer.attempts)
-
-    def note_answer(self, answer: Answer) -> None:
-        """Remember operating_reset_at from successes; block the portal on OPERATION_TIME_LIMIT."""
-        if answer.error_code == "OPERATION_TIME_LIMIT":
-            self.block()
-        elif answer.is_success and isinstance(answer.payload, dict):
-            self.note_time(answer.payload.get("time"))
-
-    def note_time(self, time_obj) -> None:
-        reset = time_obj.get("operating_reset_at") if isinstance(time_obj, dict) else None
-        if isinstance(reset, (int, float)) and not isinstance(reset, bool):
-            try:
-                self.reset_at = datetime.fromtimestamp(reset, UTC)
-            except (OverflowError, OSError, ValueError):
-                return
-
-    def block(self) -> None:
-        """OPERATION_TIME_LIMIT: no call to this portal before operating_reset_at (or ~10 minutes)."""
-        now = timezone.now()
-        reset = self.reset_at
-        # A reset time in the past or far off is not believed: the documented 10 minutes then.
-        until = reset if reset and now < reset < now + 2 * OPERATING_BLOCK else now + OPERATING_BLOCK
-        self.portal.blocked_until = until
-        if self.persist:
-            later = Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
-            Portal.objects.filter(later, pk=self.portal.pk).update(blocked_until=until)
 
     # -- one call -------------------------------------------------------------------------
 
@@ -330,17 +328,6 @@ class Bitrix24Client(HealthCalls, BrokerCalls):
         return failed
 
     # -- before and after -----------------------------------------------------------------
-
-    def _blocked_result(self) -> BotResult | None:
-        until = self.portal.blocked_until
-        if until is None or until <= timezone.now():
-            return None
-        return BotResult(
-            bot_pk=None,
-            status=Status.RATE_LIMITED,
-            error_code="OPERATION_TIME_LIMIT",
-            error_description=f"not calling the portal before {until:%Y-%m-%d %H:%M:%S} UTC (OPERATION_TIME_LIMIT)",
-        )
 
     def _check_bots(self, bots: list[Bot]) -> None:
         for bot in bots:

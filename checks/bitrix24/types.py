@@ -32,6 +32,7 @@ class BotResult:
     command_names: list[str] | None = None  # from a Command.list made in this run
     event_peek: EventPeek | None = None  # from an Event.get made in this run
     side_notes: list[str] = field(default_factory=list)  # health calls that got no usable answer
+    by_portal: bool = False  # the portal failed (SPEC §8): this is its status, the bot was not verified
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,7 @@ concurrent manual `verify` cannot be lost.
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 
 from django.db import connection
@@ -21,6 +21,7 @@ from django.db import connection
 from checks.bitrix24.health import config_of
 from checks.bitrix24.types import BotResult
 from checks.db import raw_cursor
+from checks.engine.portal_state import needs_portal_alerting
 from checks.models import Bot, Portal, Verification
 from checks.status import ResponseFormat, Status, needs_alerting
 
@@ -31,11 +32,13 @@ def remote_bot_id(fields: dict | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-# One statement records a run: it releases the claim (proving it is still held), inserts
-# the verifications of bots that still exist, and moves each bot's state on from the row
-# just written. In autocommit that is one round trip and one transaction instead of six
-# statements; the CTEs run in that order (each feeds the next), so the portal row is locked
-# before the bots', as in a claim's other statements.
+# One statement records a run: it releases the claim (proving it is still held) and writes the
+# portal's own state (its probe; checks.engine.portal_state), inserts the verifications of bots
+# that still exist, and moves each bot's state on from the row just written. A manual run
+# (no token) holds no claim: the portal row keeps its claim and schedule, and takes the state.
+# In autocommit that is one round trip and one transaction instead of seven statements; the
+# CTEs run in that order (each feeds the next), so the portal row is locked before the bots',
+# as in a claim's other statements.
 RECORD = """
 WITH src AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
@@ -43,16 +46,37 @@ WITH src AS MATERIALIZED (
             x_extended boolean, x_baseline jsonb, x_commands jsonb)
 ),
 claim AS (
-    UPDATE {portal} SET
-        claim_token = NULL,
-        claimed_until = NULL,
-        next_check_at = LEAST(%(next_at)s::timestamptz, (
+    UPDATE {portal} AS p SET
+        claim_token = CASE WHEN %(token)s::uuid IS NULL THEN p.claim_token END,
+        claimed_until = CASE WHEN %(token)s::uuid IS NULL THEN p.claimed_until END,
+        next_check_at = CASE WHEN %(token)s::uuid IS NULL THEN p.next_check_at ELSE LEAST(%(next_at)s::timestamptz, (
             SELECT MIN(next_check_at) FROM {bot}
-            WHERE portal_id = %(portal)s AND enabled AND NOT id = ANY(%(bot_ids)s::bigint[]))),
-        redirected_to = COALESCE(%(redirected_to)s, redirected_to),
-        batch_supported = COALESCE(batch_supported, %(batch_supported)s::boolean)
-    WHERE id = %(portal)s AND claim_token = %(token)s::uuid
-    RETURNING id
+            WHERE portal_id = %(portal)s AND enabled AND NOT id = ANY(%(bot_ids)s::bigint[]))) END,
+        redirected_to = COALESCE(%(redirected_to)s, p.redirected_to),
+        batch_supported = COALESCE(p.batch_supported, %(batch_supported)s::boolean),
+        status = COALESCE(ps.status, p.status),
+        status_since = CASE WHEN ps.status IS NULL THEN p.status_since
+            WHEN ps.status = p.status THEN COALESCE(p.status_since, ps.checked_at) ELSE ps.checked_at END,
+        consecutive_failures = CASE WHEN ps.status IS NULL THEN p.consecutive_failures
+            WHEN ps.status = %(ok)s THEN 0 ELSE p.consecutive_failures + 1 END,
+        last_checked_at = COALESCE(ps.checked_at, p.last_checked_at),
+        last_error = COALESCE(ps.last_error, p.last_error),
+        last_error_description = COALESCE(ps.last_error_description, p.last_error_description),
+        last_http_status = CASE WHEN ps.status IS NULL THEN p.last_http_status ELSE ps.last_http_status END,
+        problems = COALESCE(ps.problems, p.problems),
+        app_info_checked_at = CASE WHEN ps.app THEN ps.checked_at ELSE p.app_info_checked_at END,
+        plan = CASE WHEN ps.app AND ps.plan <> '' THEN ps.plan ELSE p.plan END,
+        app_status = CASE WHEN ps.app THEN ps.app_status ELSE p.app_status END,
+        app_installed = CASE WHEN ps.app THEN ps.app_installed ELSE p.app_installed END,
+        app_payment_expired = CASE WHEN ps.app THEN ps.app_payment_expired ELSE p.app_payment_expired END,
+        app_paid_until = CASE WHEN ps.app THEN ps.app_paid_until ELSE p.app_paid_until END
+    FROM jsonb_to_record(%(portal_state)s::jsonb) AS ps(
+            status text, checked_at timestamptz, last_error text, last_error_description text,
+            last_http_status integer, problems jsonb, app boolean, plan text, app_status text,
+            app_installed boolean, app_payment_expired boolean, app_paid_until date),
+        {portal} AS old
+    WHERE p.id = %(portal)s AND old.id = p.id AND (%(token)s::uuid IS NULL OR p.claim_token = %(token)s::uuid)
+    RETURNING p.id, old.status AS before
 ),
 ins AS (
     INSERT INTO {verification} ({columns})
@@ -95,7 +119,7 @@ upd AS (
     WHERE b.id = v.bot_id
     RETURNING v.id, v.bot_id, v.status, old.status
 )
-SELECT (SELECT count(*) FROM claim), upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
+SELECT (SELECT count(*) FROM claim), (SELECT before FROM claim), upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
 """
 
 
@@ -119,6 +143,7 @@ class Recorded:
     held: bool  # False: a scheduled run whose claim is no longer held wrote nothing
     rows: list[Verification]  # those written (rows of bots deleted meanwhile are left out), pk set
     for_alerting: list[int]  # ids of the rows alerting must look at
+    portal_alerting: bool = False  # alerting must look at the portal's new state
 
 
 def record(
@@ -130,6 +155,7 @@ def record(
     next_at: datetime | None,
     redirected_to: str | None,
     batch_supported: bool | None = None,
+    portal_state: dict | None = None,
 ) -> Recorded:
     """Write one run's rows and bot states, and release its claim (token given), in one statement.
 
@@ -158,13 +184,18 @@ def record(
         "next_at": next_at,
         "redirected_to": redirected_to,
         "batch_supported": batch_supported,
+        "portal_state": json.dumps(portal_state or {"status": None}, default=_isoformat),
         "ok": Status.OK.value,
     }
     with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(sql, params)
         answer = cursor.fetchall()
     held = token is None or answer[0][0] > 0
-    written = {bot_id: (vid, status, before) for _, vid, bot_id, status, before in answer if vid is not None}
+    document = portal_state or {"status": None}
+    portal_alerting = bool(
+        answer[0][0] and document["status"] and needs_portal_alerting(document["status"], answer[0][1], document)
+    )
+    written = {bot_id: (vid, status, before) for _, _, vid, bot_id, status, before in answer if vid is not None}
     kept = []
     for row in rows:
         if row.bot_id in written:
@@ -174,12 +205,12 @@ def record(
             kept.append(row)
     # `before` is the statement's snapshot of the bot: its status before this row.
     alerting = [vid for vid, status, before in written.values() if needs_alerting(status, before)]
-    return Recorded(held=held, rows=kept, for_alerting=sorted(alerting))
+    return Recorded(held=held, rows=kept, for_alerting=sorted(alerting), portal_alerting=portal_alerting)
 
 
 def _isoformat(value):
     # Full microseconds: the slot is part of a unique key (DjangoJSONEncoder keeps milliseconds).
-    if isinstance(value, datetime):
+    if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 

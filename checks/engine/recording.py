@@ -13,11 +13,13 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from checks.alerts.incidents import evaluate_verifications
+from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.health import config_changes, config_of, describe_changes
+from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
 from checks.engine.claims import LostClaim, interval_for, lease_until, next_due, next_portal_check, release_claim
+from checks.engine.portal_state import portal_changes, state_document
 from checks.engine.runs import Run
 from checks.models import Bot, BotEvent, Portal, Verification
 from checks.status import ResponseFormat, Status, needs_alerting
@@ -51,17 +53,22 @@ def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: dateti
         "manual": run.manual,
         "problems": [problem.as_json() for problem in result.problems],
         "event_backlog_s": result.event_backlog_s,
+        "by_portal": result.by_portal,
     }
     # Positional, every column given (the id None): a third of the CPU of keyword arguments,
     # which Model.__init__ takes one field at a time.
     return Verification(*[values.get(name) for name in VERIFICATION_ATTNAMES])
 
 
-def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = False) -> list[Verification]:
+def record_results(
+    run: Run, results: list[BotResult], *, portal: PortalResult | None = None, inline_alerts: bool = False
+) -> list[Verification]:
+    """The run's verifications, bot states and the portal's own state (`portal`: what its probe said)."""
     checked_at = timezone.now()
     rows = [build_verification(run, bot, result, checked_at) for bot, result in zip(run.bots, results, strict=True)]
+    document = state_document(portal, checked_at)
     try:
-        rows, for_alerting = write_results(run, rows, results, checked_at)
+        rows, for_alerting, portal_alerting = write_results(run, rows, results, checked_at, document)
     except IntegrityError as exc:
         # Another run recorded some of these slots first (a lease that expired under a
         # slow worker), or a bot was deleted meanwhile: keep what is already there. The
@@ -69,20 +76,24 @@ def record_results(run: Run, results: list[BotResult], *, inline_alerts: bool = 
         # for these (rows hold no secret: descriptions are redacted by the client).
         log.warning("portal %s: verifications not recorded (slot taken or bot deleted): %s", run.portal.pk, exc)
         return []
-    if for_alerting:
+    if for_alerting or portal_alerting:
         # Runs now in autocommit (the write is committed), or when the caller's transaction commits.
-        transaction.on_commit(lambda: hand_to_alerting(for_alerting, inline=inline_alerts))
+        portal_at = checked_at if portal_alerting else None
+        transaction.on_commit(lambda: hand_to_alerting(for_alerting, run.portal.pk, portal_at, inline=inline_alerts))
     return rows
 
 
 def write_results(
-    run: Run, rows: list[Verification], results: list[BotResult], now: datetime
-) -> tuple[list[Verification], list[int]]:
-    """Rows, bot states and the claim's release, all or nothing.
+    run: Run, rows: list[Verification], results: list[BotResult], now: datetime, document: dict | None = None
+) -> tuple[list[Verification], list[int], bool]:
+    """Rows, bot states, the portal's state (`document`, checks.engine.portal_state) and the claim's
+    release, all or nothing.
 
-    Returns the rows written (a bot deleted meanwhile has none) and the ids of those that
-    alerting must look at. Raises LostClaim when a scheduled run's claim is no longer held.
+    Returns the rows written (a bot deleted meanwhile has none), the ids of those that alerting
+    must look at, and whether it must look at the portal. Raises LostClaim when a scheduled run's
+    claim is no longer held.
     """
+    document = document or {"status": None}
     by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
     # One next time for the whole run: a portal's bots stay together in one batch, and the
     # jitter spreads the portals.
@@ -91,9 +102,9 @@ def write_results(
     events = config_events(run, results, now)
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            written, for_alerting = _write_portable(run, rows, by_bot, next_at, redirected_to)
+            written, alerting, portal_alerting = _write_portable(run, rows, by_bot, next_at, redirected_to, document)
             save_events(events, written)
-            return written, for_alerting
+            return written, alerting, portal_alerting
     # One statement: a transaction of its own in autocommit (the workers); inside a caller's
     # transaction a savepoint, so that a refused write leaves that transaction usable. A run
     # that saw configuration changes writes their events in the same transaction (rare).
@@ -106,12 +117,13 @@ def write_results(
             next_at=next_at,
             redirected_to=redirected_to,
             batch_supported=run.portal.batch_supported if run.scheduled else None,
+            portal_state=document,
         )
         if recorded.held:
             save_events(events, recorded.rows)
     if not recorded.held:
         raise LostClaim
-    return recorded.rows, recorded.for_alerting
+    return recorded.rows, recorded.for_alerting, recorded.portal_alerting
 
 
 def save_events(events: list[BotEvent], written: list[Verification]) -> None:
@@ -154,24 +166,28 @@ def _write_portable(
     by_bot: dict[int, BotResult],
     next_at: datetime | None,
     redirected_to: str | None,
-) -> tuple[list[Verification], list[int]]:
+    document: dict,
+) -> tuple[list[Verification], list[int], bool]:
     """write_results on SQLite, inside its transaction: statement by statement."""
     # A scheduled run first proves that the lease is still ours.
     held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token)
     if run.scheduled and not held.update(claimed_until=lease_until(timezone.now())):
         raise LostClaim
+    portal_state, portal_alerting = portal_changes(run.portal.pk, document)
     # Bots deleted while their check was in flight would fail the foreign key at commit.
     alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
     rows = Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
     for_alerting = update_bot_states(run, rows, by_bot, next_at) if rows else []
     if run.scheduled:
-        changes = {"next_check_at": next_portal_check(run.portal.pk)}
+        changes = {"next_check_at": next_portal_check(run.portal.pk), **portal_state}
         if redirected_to:
             changes["redirected_to"] = redirected_to
         if run.portal.batch_supported is not None:  # what a first batch learned; a known answer stays
             changes["batch_supported"] = Coalesce(F("batch_supported"), Value(run.portal.batch_supported))
         release_claim(run.portal.pk, run.token, **changes)
-    return rows, for_alerting
+    elif portal_state:
+        Portal.objects.filter(pk=run.portal.pk).update(**portal_state)
+    return rows, for_alerting, portal_alerting
 
 
 def update_bot_states(
@@ -281,14 +297,15 @@ def last_redirect(results: list[BotResult]) -> str | None:
     return redirects[-1][:500] if redirects else None
 
 
-def hand_to_alerting(verification_ids: list[int], *, inline: bool) -> None:
-    """After commit: incidents and notifications for these verifications (checks.alerts.incidents)."""
+def hand_to_alerting(verification_ids: list[int], portal_id: int, portal_at: datetime | None, *, inline: bool) -> None:
+    """After commit: incidents and notifications for these verifications and for the portal's state as
+    of `portal_at` (None: nothing for the portal), checks.alerts.incidents."""
     if inline:
-        evaluate_verifications(verification_ids, inline=True)
+        evaluate_run(verification_ids, portal_id, portal_at, inline=True)
         return
     try:
-        evaluate_verifications(verification_ids, inline=False)
+        evaluate_run(verification_ids, portal_id, portal_at, inline=False)
     except Exception:
         # The rows are committed; a failing evaluation must not fail the sweep. Logged with
         # the ids so the operator sees which checks went without incident handling.
-        log.exception("alert evaluation failed for verifications %s", verification_ids[:20])
+        log.exception("alert evaluation failed for portal %s, verifications %s", portal_id, verification_ids[:20])

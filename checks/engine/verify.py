@@ -6,6 +6,7 @@ import uuid
 
 from checks.bitrix24.client import Bitrix24Client
 from checks.bitrix24.deadline import Deadline
+from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine.claims import LostClaim, lease_seconds, next_portal_check, release_claim
 from checks.engine.recording import record_results
@@ -38,10 +39,10 @@ def verify_portal(
         if run.scheduled:
             release_claim(portal_id, token, next_check_at=next_portal_check(portal_id))
         return []
-    results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
+    portal, results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
     run.bots = run.bots[: len(results)]  # the rest ran out of time: still due, next tick
     try:
-        return record_results(run, results, inline_alerts=inline_alerts)
+        return record_results(run, results, portal=portal, inline_alerts=inline_alerts)
     except LostClaim:
         log.warning("portal %s: lease expired and was claimed again; results dropped", portal_id)
         return []
@@ -59,9 +60,10 @@ def run_seconds() -> float:
 
 def call_client(
     portal: Portal, bots: list[Bot], budget: float | None = None, *, caller_saves_batch: bool = False
-) -> list[BotResult]:
-    """Results for the first bots, chunk by chunk, until the run's deadline.
+) -> tuple[PortalResult | None, list[BotResult]]:
+    """The portal's outcome and the results for the first bots, chunk by chunk, until the run's deadline.
 
+    The first chunk probes the portal (SPEC §8); the later ones are not called at all when it fails.
     Celery's time limits are not enforced by the threads pool; the deadline is what keeps a
     run inside its lease even on a slow, unbatched portal. One client for the whole run: a
     timeout in one chunk answers for the others without calling again. caller_saves_batch:
@@ -70,24 +72,30 @@ def call_client(
     deadline = Deadline(run_seconds() if budget is None else budget)
     client = Bitrix24Client(portal, persist=True, caller_saves_batch=caller_saves_batch, deadline=deadline)
     results: list[BotResult] = []
+    outcome: PortalResult | None = None
     for start in range(0, len(bots), CHUNK):
         chunk = bots[start : start + CHUNK]
         # start_run read the portal row moments before the first chunk; later chunks re-read
         # it, since an earlier one may have refreshed tokens or blocked the portal.
-        answers = _verify_chunk(client, chunk, fresh=start == 0)
+        answers = _verify_chunk(client, chunk, fresh=start == 0, probe=start == 0)
         if len(answers) > len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
         results += answers
+        outcome = client.portal_result or outcome
         if len(answers) < len(chunk):
             log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
             break
-    return results
+    return outcome, results
 
 
-def _verify_chunk(client: Bitrix24Client, chunk: list[Bot], *, fresh: bool) -> list[BotResult]:
-    """The client's results; should it ever raise, an `error` per bot, so that the run is still recorded."""
+def _verify_chunk(client: Bitrix24Client, chunk: list[Bot], *, fresh: bool, probe: bool) -> list[BotResult]:
+    """The client's results; should it ever raise, an `error` per bot, so that the run is still recorded.
+
+    The first chunk probes the portal (SPEC §8); later ones go by what it said, and are not
+    called when the portal fails.
+    """
     try:
-        return client.verify_bots(chunk, fresh=fresh)
+        return client.verify_bots(chunk, fresh=fresh, probe=probe, known=None if probe else client.portal_result)
     except Exception as exc:
         # Not the exception's text: a library's message may hold a URL with a credential.
         name = type(exc).__name__

@@ -36,6 +36,8 @@ class Verification(models.Model):
     # Failed health checks of SPEC §7: [{"check", "detail", "key", "critical"}]; status degraded.
     problems = models.JSONField(default=list, blank=True)
     event_backlog_s = models.PositiveIntegerField(null=True, blank=True, help_text="Oldest pending event, seconds")
+    # Recorded with its portal's status: the portal failed (SPEC §8) and the bot was not verified.
+    by_portal = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-checked_at"]

@@ -11,14 +11,31 @@ from checks.status import Status
 
 
 class Incident(models.Model):
-    """One bad episode of one bot: opened after its threshold, resolved by an ok verification."""
+    """One bad episode: of one bot, of a whole portal (SPEC §8), or of one bot code on many portals (a wave).
+
+    A bot incident opens after its threshold and resolves with an ok verification. A portal incident
+    stands for every bot of a failing portal (none of them opens its own meanwhile). A wave groups the
+    bot incidents of one code gone not_found or not_owner on many portals: its parts (`wave`), which
+    resolve one by one; the wave resolves with the last of them.
+    """
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="incidents")
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="incidents")
+    class Kind(models.TextChoices):
+        BOT = "bot", "Bot"
+        PORTAL = "portal", "Portal"
+        WAVE = "wave", "Fleet wave"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BOT)
+    bot = models.ForeignKey(Bot, null=True, blank=True, on_delete=models.CASCADE, related_name="incidents")
+    portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.CASCADE, related_name="incidents")
+    # A bot incident that is one portal's part of a wave; its alerts are the wave's.
+    wave = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="parts")
+    wave_code = models.CharField(max_length=100, blank=True, default="", help_text="A wave's bot code")
+    # A wave gathers the portals that fail together before its one email goes out (then suppressed ends).
+    announce_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     status = models.CharField(max_length=20, choices=Status.choices, help_text="Worst status seen")
     last_status = models.CharField(max_length=20, choices=Status.choices)
@@ -43,13 +60,34 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-opened_at"]
         constraints = [
-            # At most one open incident per bot, whatever the workers race on.
+            # At most one open incident per bot, per portal, per wave code, whatever the workers race on.
             models.UniqueConstraint(fields=["bot"], condition=Q(state="open"), name="incident_one_open_per_bot"),
+            models.UniqueConstraint(
+                fields=["portal"], condition=Q(state="open", kind="portal"), name="incident_one_open_per_portal"
+            ),
+            models.UniqueConstraint(
+                fields=["wave_code"], condition=Q(state="open", kind="wave"), name="incident_one_open_wave_per_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="bot", bot__isnull=False, portal__isnull=False)
+                | Q(kind="portal", bot__isnull=True, portal__isnull=False)
+                | Q(kind="wave", bot__isnull=True, portal__isnull=True) & ~Q(wave_code=""),
+                name="incident_subject",
+            ),
         ]
         indexes = [
             # Alerts page and overview: open incidents first.
             models.Index(fields=["state", "-opened_at"], name="incident_state_time"),
         ]
+
+    @property
+    def subject(self) -> str:
+        """What the incident is about, for pages and audit lines: `bot on portal`, `portal acme`, `wave of code`."""
+        if self.kind == self.Kind.PORTAL:
+            return f"portal {self.portal.name}"
+        if self.kind == self.Kind.WAVE:
+            return f"wave of {self.wave_code}"
+        return f"{self.bot.label} on {self.portal.name}"
 
 
 class IncidentEvent(models.Model):
@@ -64,10 +102,17 @@ class IncidentEvent(models.Model):
         MUTED = "muted", "Muted"
         # Another bad status within the open incident, not more severe: recorded, no email.
         CHANGED = "changed", "Status changed"
-        # Not an incident's: the weekly credential digest (Notification.kind only).
+        # A portal joined a wave, or a wave's portal recovered: recorded on the wave, no email.
+        JOINED = "joined", "Portal joined"
+        PART_RESOLVED = "part_resolved", "Portal recovered"
+        # Not an incident's (Notification.kind only): the weekly credential digest, the app's paid
+        # period about to end.
         DIGEST = "digest", "Credential digest"
+        PAYMENT = "payment", "Paid period ending"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    # A wave's JOINED and PART_RESOLVED events name the portal.
+    portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=20, choices=Status.choices, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from checks.crypto import EncryptedJSONField, EncryptedTextField
+from checks.status import BotState
 
 
 class AuthType(models.TextChoices):
@@ -81,6 +82,28 @@ class Portal(models.Model):
     redirected_to = models.URLField(max_length=500, blank=True, default="")
     # ...to another host or down to http: not followed, nothing sent there until the operator accepts it.
     redirect_refused = models.BooleanField(default=False)
+
+    # Portal health (SPEC §8): what the portal probe of the latest run said (server.time, profile,
+    # app.info), in the status taxonomy of the bots; written with the run's verifications.
+    status = models.CharField(max_length=20, choices=BotState.choices, default=BotState.PENDING)
+    status_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=100, blank=True, default="")
+    last_error_description = models.TextField(blank=True, default="")
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Problems of the portal itself: [{"check", "detail", "key", "critical"}] (the webhook's user
+    # switched off, the app's installation not finished).
+    problems = models.JSONField(default=list, blank=True)
+    # From app.info, read at least daily: the plan (LICENSE), the app's STATUS and INSTALLED, and
+    # the end of its paid period (the day of the check + DAYS); the period warned about by email.
+    app_info_checked_at = models.DateTimeField(null=True, blank=True)
+    plan = models.CharField(max_length=50, blank=True, default="", help_text="app.info LICENSE, e.g. de_ent250")
+    app_status = models.CharField(max_length=2, blank=True, default="")
+    app_installed = models.BooleanField(null=True, blank=True)
+    app_paid_until = models.DateField(null=True, blank=True)
+    app_payment_expired = models.BooleanField(null=True, blank=True)
+    payment_warned_for = models.DateField(null=True, blank=True)
 
     # Scheduling (checks.engine.claims): due time and a lease that a killed worker lets expire.
     next_check_at = models.DateTimeField(default=timezone.now)

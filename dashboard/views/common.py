@@ -32,6 +32,10 @@ BOT_LIST_FIELDS = (
     "portal__name",
     "portal__paused",
     "portal__muted_until",
+    "portal__status",
+    "portal__status_since",
+    "portal__last_error",
+    "portal__problems",
 )
 
 PORTAL_SECRETS = Portal.ENCRYPTED_FIELDS

@@ -5,13 +5,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models.aggregates import Max
+from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from checks.models import Bot, CredentialWarning, Incident, Portal
-from checks.status import SEVERITY, BotState
+from checks.status import PORTAL_FAILURES, SEVERITY, BotState, Status
 from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
 from dashboard.views.history import counters_before, recent_beats
 
@@ -19,12 +21,17 @@ PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems
 
 SORTS = {
     "portal": ("portal__name", "code", "bot_id"),
-    "status": ("-severity", "portal__name", "code"),
+    # Portals worst first (a portal down, then the portal of the worst bot), each with its bots worst first.
+    "status": ("-portal_worst", "portal__name", "-severity", "code"),
     "code": ("code", "bot_id", "portal__name"),
     "checked": ("-last_checked_at", "portal__name", "code"),
     "latency": ("-last_duration_ms", "portal__name", "code"),
     "since": ("-status_since", "portal__name", "code"),
 }
+GROUPED_SORTS = ("portal", "status")  # the sorts that show each portal's row above its bots
+# A portal that fails fails all its bots: worse than any one bot's status.
+PORTAL_DOWN_SEVERITY = max(SEVERITY.values()) + 1
+STATUS_FILTERS = [*BotState.values, "problems", "portal_down"]
 SORT_LABELS = {
     "portal": "Portal",
     "status": "Worst status first",
@@ -41,11 +48,17 @@ def _severity():
     return Case(*whens, When(status=BotState.PENDING, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
+def _portal_severity():
+    whens = [When(portal__status=status, then=Value(PORTAL_DOWN_SEVERITY)) for status in PORTAL_FAILURES]
+    degraded = When(portal__status=Status.DEGRADED, then=Value(SEVERITY[Status.DEGRADED]))
+    return Case(*whens, degraded, default=Value(0), output_field=IntegerField())
+
+
 def _filters(request: HttpRequest) -> dict:
     params = request.GET
     sort = params.get("sort", "portal")
     return {
-        "status": params.get("status", "") if params.get("status", "") in [*BotState.values, "problems"] else "",
+        "status": params.get("status", "") if params.get("status", "") in STATUS_FILTERS else "",
         "portal": params.get("portal", ""),
         "q": params.get("q", "").strip(),
         "sort": sort if sort in SORTS else "portal",
@@ -54,8 +67,13 @@ def _filters(request: HttpRequest) -> dict:
 
 def _bots(filters: dict):
     bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=_severity())
+    if filters["sort"] == "status":
+        worst_bot = Window(Max(_severity()), partition_by=[F("portal_id")])
+        bots = bots.annotate(portal_worst=Greatest(_portal_severity(), worst_bot))
     if filters["status"] == "problems":
         bots = bots.exclude(status__in=[BotState.OK, BotState.PENDING])
+    elif filters["status"] == "portal_down":
+        bots = bots.filter(portal__status__in=PORTAL_FAILURES)
     elif filters["status"]:
         bots = bots.filter(status=filters["status"])
     if filters["portal"]:
@@ -74,6 +92,42 @@ def _status_counts() -> list[dict]:
     return [{"value": s.value, "label": s.label, "n": counts.get(s.value, 0)} for s in BotState if counts.get(s.value)]
 
 
+def _portals_down() -> dict:
+    """Portals failing their bots (SPEC §8) and how many bots they hold: "3 portals down (41 bots)"."""
+    down = list(
+        # A paused portal is not checked: its last status is history, not an outage.
+        Portal.objects.filter(status__in=PORTAL_FAILURES, paused=False)
+        .annotate(n=Count("bots", filter=Q(bots__enabled=True)))
+        .values_list("n", flat=True)
+    )
+    return {"portals": len(down), "bots": sum(down)}
+
+
+def _open_incidents() -> list[Incident]:
+    # A wave's parts are shown in their wave (the Alerts page), not one by one.
+    parts = Incident.objects.filter(wave=OuterRef("pk")).order_by().values("wave").annotate(n=Count("pk")).values("n")
+    return list(
+        Incident.objects.filter(state=Incident.State.OPEN, wave__isnull=True)
+        .select_related("bot", "portal")
+        .only(
+            "id",
+            "kind",
+            "wave_code",
+            "status",
+            "last_status",
+            "error_code",
+            "started_at",
+            "acknowledged_at",
+            "bot__code",
+            "bot__bot_id",
+            "bot__portal_id",
+            "portal__name",
+        )
+        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0))
+        .order_by("acknowledged_at", "-opened_at")[:20]
+    )
+
+
 def _rows(page_bots: list[Bot], now) -> list[dict]:
     ids = [bot.pk for bot in page_bots]
     beats = recent_beats(ids)
@@ -90,23 +144,6 @@ def _overview_ctx(request: HttpRequest) -> dict:
     if not (filters["status"] or filters["portal"] or filters["q"]):
         paginator.count = total  # known already: saves a COUNT(*) over every bot
     page = paginator.get_page(request.GET.get("page"))
-    open_incidents = list(
-        Incident.objects.filter(state=Incident.State.OPEN)
-        .select_related("bot", "portal")
-        .only(
-            "id",
-            "status",
-            "last_status",
-            "error_code",
-            "started_at",
-            "acknowledged_at",
-            "bot__code",
-            "bot__bot_id",
-            "bot__portal_id",
-            "portal__name",
-        )
-        .order_by("acknowledged_at", "-opened_at")[:20]
-    )
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -120,7 +157,10 @@ def _overview_ctx(request: HttpRequest) -> dict:
         "counts": counts,
         "credential_warnings": CredentialWarning.objects.count(),
         "total": total,
-        "open_incidents": open_incidents,
+        "portals_down": _portals_down(),
+        "grouped": filters["sort"] in GROUPED_SORTS,
+        "portal_failures": [str(status) for status in PORTAL_FAILURES],
+        "open_incidents": _open_incidents(),
         "page": page,
         "rows": _rows(list(page.object_list), now),
         "query": query.urlencode(),

@@ -17,7 +17,7 @@ from checks.alerts import actions
 from checks.bitrix24 import netpolicy
 from checks.engine.dispatch import check_now
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
-from checks.status import BotState
+from checks.status import PORTAL_FAILURES, BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
 from dashboard.views.channels import portal_channel_rows
@@ -120,6 +120,8 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "warnings": CredentialWarning.objects.filter(portal=portal).select_related("bot"),
         "redirect_host": _destination(portal.redirected_to),
         "channels": portal_channel_rows(portal),
+        "portal_failing": portal.status in PORTAL_FAILURES,
+        "paid_days": (portal.app_paid_until - now.date()).days if portal.app_paid_until else None,
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 

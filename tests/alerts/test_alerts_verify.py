@@ -65,7 +65,8 @@ def test_removed_bot_one_email_three_sweeps_later_still_one_back_one_recovery(si
     [alert] = smtp_sink.messages  # sent before the command returned
     assert alert["Subject"] == "[BotWatch] BOT_NOT_FOUND: support_bot on acme"
     text = smtp_sink.text_of(alert)
-    assert "Error code:        BOT_NOT_FOUND" in text and "HTTP status:       400" in text
+    # Verified in one batch with the portal probe: the command's error has no HTTP status of its own.
+    assert "Error code:        BOT_NOT_FOUND" in text and "HTTP status:       (none)" in text
     assert "150 messages" in text and "45 users" in text  # the last good counters
 
     for _ in range(3):

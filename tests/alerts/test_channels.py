@@ -65,8 +65,9 @@ def test_defaults_and_the_portal_list_add_or_replace(webhook_receiver, settings)
     assert targets_for(replaces).channels == [webhook_receiver.url("globex")]
     assert targets_for(plain).channels == settings.BOTWATCH_NOTIFY_URLS
 
+    # A code of its own per portal: one code missing on three portals would be a fleet wave.
     for portal in (adds, replaces, plain):
-        sweep([make_bot(portal)], Status.NOT_FOUND, T0)
+        sweep([make_bot(portal, f"{portal.name}_bot")], Status.NOT_FOUND, T0)
 
     webhook_receiver.wait_for(6)
     got = sorted((p.path, p.body["title"].rsplit(" on ", 1)[1]) for p in webhook_receiver.posts)

@@ -280,7 +280,7 @@ def test_only_failures_and_recoveries_go_to_alerting():
         run = runs.start_run(portal.pk, None, manual=True)
         result = result_for(bot)
         row = recording.build_verification(run, bot, result, timezone.now())
-        rows, for_alerting = recording.write_results(run, [row], [result], timezone.now())
+        rows, for_alerting, _ = recording.write_results(run, [row], [result], timezone.now())
         assert [r.pk for r in rows] == [Verification.objects.latest("pk").pk]
         return for_alerting == [rows[0].pk]
 

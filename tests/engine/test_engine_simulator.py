@@ -103,13 +103,14 @@ def test_check_now_claims_and_enqueues_a_verification(simulator, django_capture_
 def test_a_run_out_of_time_records_what_it_did_and_leaves_the_rest_due(simulator, monkeypatch, settings):
     portal = add_portal(simulator, "big", 60, latency_ms=700)
     settings.BITRIX24_TIMEOUT = 1.0
-    # Time for one batch of 50 bots, not for a second call with its full timeout.
+    # Time for one batch of 50 commands, not for a second call with its full timeout. The first
+    # batch carries the portal probe's 3 commands beside 47 bots (SPEC §8).
     monkeypatch.setattr(verify, "RUN_BUDGET", 1.6)
     [(portal_id, token)] = engine_claims.claim_due_portals()
     rows = verify.verify_portal(portal_id, token)
-    assert len(rows) == 50 and {r.status for r in rows} == {Status.OK}
+    assert len(rows) == 47 and {r.status for r in rows} == {Status.OK}
     now = timezone.now()
-    assert Bot.objects.filter(next_check_at__lte=now).count() == 10
+    assert Bot.objects.filter(next_check_at__lte=now).count() == 13
     portal.refresh_from_db()
     assert portal.claim_token is None and portal.next_check_at <= now
     assert [pid for pid, _ in engine_claims.claim_due_portals()] == [portal.pk]

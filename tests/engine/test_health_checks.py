@@ -224,14 +224,15 @@ def test_a_rotated_token_answered_with_bot_ownership_error_is_not_owner(simulato
 
 def test_health_calls_ride_in_the_bots_batch(simulator):
     portal = portal_with(simulator, bots=fetch_bots(26))
-    run(portal)  # first run: Bot.get only, 26 commands in one batch
+    run(portal)  # first run: Bot.get only, 26 commands and the portal probe in one batch
     simulator.reset_stats("acme")
-    run(portal)  # 26 x {Bot.get, Event.get} = 52 commands: two batches
+    run(portal)  # the probe (server.time, profile) + 26 x {Bot.get, Event.get} = 54 commands: two batches
     assert simulator.stats("acme")["requests"] == 2
-    Bot.objects.filter(code="q25").delete()
+    Bot.objects.filter(code__in=["q24", "q25"]).delete()
     simulator.reset_stats("acme")
-    run(portal)  # 25 x 2 = 50: one batch
+    run(portal)  # 2 + 24 x 2 = 50: one batch
     assert simulator.stats("acme")["requests"] == 1
+    assert simulator.stats("acme")["methods"]["server.time"] == 1
 
 
 def test_without_batch_health_calls_are_paced_single_calls(simulator):
@@ -241,7 +242,8 @@ def test_without_batch_health_calls_are_paced_single_calls(simulator):
     rows = run(portal)
     assert all(r.status == Status.OK and r.event_backlog_s == 0 for r in rows.values())
     stats = simulator.stats("acme")
-    assert stats["requests"] == 6 and stats["by_http_status"].get("503", 0) == 0
+    # The probe's server.time and profile first, then 3 x {Bot.get, Event.get}, all single calls.
+    assert stats["requests"] == 8 and stats["by_http_status"].get("503", 0) == 0
 
 
 def test_a_configuration_change_is_recorded_once_and_expect_this_turns_it_into_drift(simulator):

@@ -84,6 +84,7 @@ def test_the_demo_keeps_its_earlier_bots(demo):
         "hooli": ["concierge_bot", "alerts_bot"],
         "umbrella": ["assistant_bot", "crm_bot"],
         "wayne": ["butler_bot"],
+        "vandelay": ["import_bot", "export_bot", "latex_bot"],
     }
 
 
@@ -95,3 +96,15 @@ def test_the_brokered_demo_portal_names_its_broker_and_the_broker_answers(demo):
     headers = {"Authorization": f"Bearer {oauth['broker_secret']}"}
     token = requests.get(oauth["broker_url"], headers=headers, timeout=10).json()
     assert token["access_token"] and token["expires_at"].endswith("+00:00")
+
+
+def test_demo_portal_health(demo):
+    _, portal_file = demo
+    vandelay = next(p for p in portal_file["portals"] if p["name"] == "vandelay")
+    hook = vandelay["webhook"]
+    answer = requests.post(f"{vandelay['url']}/rest/{hook['user_id']}/{hook['code']}/server.time", timeout=5)
+    assert answer.status_code == 502  # down: one portal incident for its three bots
+    umbrella = next(p for p in portal_file["portals"] if p["name"] == "umbrella")
+    url = f"{umbrella['url']}/rest/app.info"
+    info = requests.post(url, json={"auth": umbrella["oauth"]["access_token"]}, timeout=5).json()["result"]
+    assert (info["DAYS"], info["PAYMENT_EXPIRED"], info["LICENSE"]) == (5, "N", "de_ent250")

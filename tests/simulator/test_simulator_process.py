@@ -38,7 +38,7 @@ def check_portal_file_bot(portal: dict, bot: dict) -> requests.Response:
 def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     portal_file = yaml.safe_load(simulator_process.portal_file.read_text())
     portals = {p["name"]: p for p in portal_file["portals"]}
-    assert sum(len(p["bots"]) for p in portals.values()) == 19
+    assert sum(len(p["bots"]) for p in portals.values()) == 22
     assert "webhook" in portals["acme"] and "oauth" in portals["umbrella"]
     assert simulator_process.portal_file.stat().st_mode & 0o777 == 0o600
     token_file = simulator_process.portal_file.with_name(simulator_process.portal_file.name + ".tokens.json")
@@ -47,8 +47,8 @@ def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     simulator_process.clear_faults("hooli")
     outcomes = {}
     for portal in portals.values():
-        if portal["name"] == "initech":
-            continue  # rate-limited on purpose
+        if portal["name"] in ("initech", "vandelay"):
+            continue  # rate-limited, and down, on purpose
         for bot in portal["bots"]:
             body = check_portal_file_bot(portal, bot).json()
             key = bot.get("code") or str(bot["id"])
@@ -183,5 +183,13 @@ def test_scenario_problems_are_named(tmp_path, text, problem):
 
 def test_demo_scenario_is_valid_and_loads_in_process(simulator):
     portal_file = simulator.load_scenario(load_scenario_file(DEMO_SCENARIO))
-    assert [p["name"] for p in portal_file["portals"]] == ["acme", "globex", "initech", "hooli", "umbrella", "wayne"]
+    assert [p["name"] for p in portal_file["portals"]] == [
+        "acme",
+        "globex",
+        "initech",
+        "hooli",
+        "umbrella",
+        "wayne",
+        "vandelay",
+    ]
     assert validate_scenario({"portals": []}) == {"defaults": {}, "portals": []}
