@@ -39,8 +39,17 @@ def sweep(bots: list[Bot]) -> None:
     """Beat's tick when these bots are due: their portals claimed, one task each; then wait for the rows."""
     before = Verification.objects.count()
     Bot.objects.filter(pk__in=[b.pk for b in bots]).update(next_check_at=timezone.now())
-    assert dispatch_due() == len({b.portal_id for b in bots})
-    wait_for(lambda: Verification.objects.count() >= before + len(bots), 30, "the workers' verifications")
+    # A tick claims no more portals than the workers can run (BOTWATCH_RESERVED_THREADS stay
+    # free); a finished run claims the next one, and later ticks the rest.
+    assert dispatch_due() >= 1
+
+    def recorded() -> bool:
+        if Verification.objects.count() >= before + len(bots):
+            return True
+        dispatch_due()  # what beat does every 5 s
+        return False
+
+    wait_for(recorded, 30, "the workers' verifications", every=1)
 
 
 def test_a_portal_down_for_three_sweeps_is_one_incident_one_email_and_one_recovery(celery_procs, simulator, smtp_sink):

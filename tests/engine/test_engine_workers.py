@@ -76,6 +76,9 @@ def test_worker_killed_mid_sweep_loses_no_check(celery_procs, simulator):
     from checks.engine.tasks import dispatch_due
 
     celery_procs.env["BOTWATCH_CLAIM_LEASE"] = "8"
+    # A run of this short lease has 6 s of calls; with the default 10 s per call only its first
+    # call (the portal probe) could start, and no bot would ever be verified.
+    celery_procs.env["BITRIX24_TIMEOUT"] = "2"
     # Unbatched and slow: each portal takes about 3 s, the sweep about 6 s on two threads.
     add_portals(simulator, 4, 8, batch=False, latency_ms=400)
     slots = dict(Bot.objects.values_list("pk", "next_check_at"))
