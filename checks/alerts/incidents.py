@@ -41,8 +41,8 @@ from checks.alerts.rules import (
     Decision,
     OpenIncident,
     decide,
+    incident_reminder_due,
     is_quiet,
-    reminder_due,
     threshold_for_problems,
 )
 from checks.models import Bot, Incident, MaintenanceWindow, Portal, Verification
@@ -271,13 +271,7 @@ def _claim_reminders(now: datetime) -> list[Outcome]:
 
 
 def _claim_reminder(incident: Incident, now: datetime, hours: int) -> Outcome | None:
-    number = reminder_due(
-        opened_at=incident.opened_at,
-        last_reminder_at=incident.last_reminder_at,
-        acknowledged=incident.acknowledged_at is not None,
-        hours=hours,
-        now=now,
-    )
+    number = incident_reminder_due(incident, hours=hours, now=now)
     if number is None or _is_quiet_now(incident.bot, incident.portal, now):
         return None
     claimed = Incident.objects.filter(

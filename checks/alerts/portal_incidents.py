@@ -18,7 +18,16 @@ from django.db.models import Q
 from checks.alerts.messages import recipients_for
 from checks.alerts.portal_messages import render_portal_email
 from checks.alerts.queue import queue_email
-from checks.alerts.rules import Action, Decision, OpenIncident, decide, is_quiet, reminder_due, threshold_for, worse
+from checks.alerts.rules import (
+    Action,
+    Decision,
+    OpenIncident,
+    decide,
+    incident_reminder_due,
+    is_quiet,
+    threshold_for,
+    worse,
+)
 from checks.models import Incident, IncidentEvent, MaintenanceWindow, Portal
 from checks.status import PORTAL_INCIDENT_STATUSES, BotState, Status
 
@@ -198,13 +207,7 @@ def send_portal_reminders(now: datetime) -> list[int]:
 
 
 def _remind(incident: Incident, now: datetime, hours: int) -> list[int]:
-    number = reminder_due(
-        opened_at=incident.opened_at,
-        last_reminder_at=incident.last_reminder_at,
-        acknowledged=incident.acknowledged_at is not None,
-        hours=hours,
-        now=now,
-    )
+    number = incident_reminder_due(incident, hours=hours, now=now)
     if number is None or is_quiet_portal(incident.portal, now):
         return []
     with transaction.atomic():

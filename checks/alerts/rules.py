@@ -143,6 +143,17 @@ def reminder_due(
     return int((now - opened_at) / period)
 
 
+def incident_reminder_due(incident, *, hours: int, now: datetime) -> int | None:
+    """reminder_due for an incident row (a bot's or a portal's): its times and acknowledgement."""
+    return reminder_due(
+        opened_at=incident.opened_at,
+        last_reminder_at=incident.last_reminder_at,
+        acknowledged=incident.acknowledged_at is not None,
+        hours=hours,
+        now=now,
+    )
+
+
 def worse(a: str, b: str) -> str:
     """The more severe of two statuses (the first on a tie)."""
     return b if SEVERITY.get(b, 0) > SEVERITY.get(a, 0) else a

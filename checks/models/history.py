@@ -9,6 +9,18 @@ from checks.models.portals import Portal
 from checks.status import ResponseFormat, Status
 
 
+def counters_of(row) -> dict | None:
+    """The four counters of a Bot or Verification row under Bitrix24's names; None before any."""
+    if row.count_message is None:
+        return None
+    return {
+        "countMessage": row.count_message,
+        "countCommand": row.count_command,
+        "countChat": row.count_chat,
+        "countUser": row.count_user,
+    }
+
+
 class Verification(models.Model):
     """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5)."""
 
@@ -53,14 +65,7 @@ class Verification(models.Model):
 
     @property
     def counters(self) -> dict | None:
-        if self.count_message is None:
-            return None
-        return {
-            "countMessage": self.count_message,
-            "countCommand": self.count_command,
-            "countChat": self.count_chat,
-            "countUser": self.count_user,
-        }
+        return counters_of(self)
 
 
 class BotEvent(models.Model):

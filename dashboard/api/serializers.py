@@ -9,7 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from checks.models import Bot, Incident, Verification
+from checks.models import Bot, Incident, Verification, counters_of
 from checks.portal_export import export_portal
 from checks.status import BotState, Status
 
@@ -96,17 +96,6 @@ class CountersSerializer(serializers.Serializer):
     countCommand = serializers.IntegerField()
     countChat = serializers.IntegerField()
     countUser = serializers.IntegerField()
-
-
-def counters_of(row) -> dict | None:
-    if row.count_message is None:
-        return None
-    return {
-        "countMessage": row.count_message,
-        "countCommand": row.count_command,
-        "countChat": row.count_chat,
-        "countUser": row.count_user,
-    }
 
 
 def problems_of(problems) -> list[dict]:
