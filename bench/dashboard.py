@@ -1,12 +1,13 @@
-"""Dashboard page times on PostgreSQL with 10,000 bots and 1,000,000 verifications.
+"""Dashboard page times on PostgreSQL with 10,000 bots (or 100,000) and 90 days of history.
 
     .venv/bin/python bench/dashboard.py                       # seed (once) and measure
     .venv/bin/python bench/dashboard.py --reseed --requests 50
-    .venv/bin/python bench/dashboard.py --bots 1000 --verifications 100000
+    .venv/bin/python bench/dashboard.py --bots 100000 --database-url postgres://.../bw_dash_100k
 
 Seeds its own database (default bw_dash_bench, created if missing, kept between runs so a
-second run only measures): 200 portals of 50 bots, each bot with its share of verifications
-at 5-minute intervals, 30 days of DailyStat rows, some open and resolved incidents. Then
+second run only measures): portals of 50 bots, each bot with a day of raw verifications at
+5-minute intervals (--raw-hours), 90 days of DailyStat rows with their hours, a change row
+every other day, some open and resolved incidents. Then
 requests each page in this process through Django's test client (middleware, ORM, templates:
 everything but the socket) as a logged-in admin, and prints p50 / p95 / max in milliseconds
 and the SQL queries per page. Targets (issue 6): overview p95 <= 300 ms, bot page p95 <= 150 ms.
@@ -33,7 +34,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bw_dash_bench")
     parser.add_argument("--bots", type=int, default=10_000)
     parser.add_argument("--per-portal", type=int, default=50)
-    parser.add_argument("--verifications", type=int, default=1_000_000)
+    parser.add_argument("--raw-hours", type=int, default=24, help="hours of raw verifications per bot")
+    parser.add_argument("--days", type=int, default=90, help="days of daily aggregates per bot")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
     parser.add_argument("--reseed", action="store_true", help="drop the data and seed again")
     return parser.parse_args()
@@ -90,7 +92,8 @@ def seed(args: argparse.Namespace) -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, Verification
+    from checks import hourly
+    from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, Verification, VerificationChange
 
     if Bot.objects.count() == args.bots and not args.reseed:
         print(f"using the seeded database ({args.bots} bots)")
@@ -104,16 +107,27 @@ def seed(args: argparse.Namespace) -> None:
         for i in range(n_portals)
     )
     Bot.objects.bulk_create((_bot(portals[g // args.per_portal], g) for g in range(args.bots)), batch_size=2000)
-    per_bot = max(1, args.verifications // args.bots)
+    per_bot = max(1, args.raw_hours * 12)
     insert_select(Verification, _VERIFICATION, _VERIFICATION_FROM, {"per_bot": per_bot})
-    insert_select(DailyStat, _DAILY, "FROM checks_bot b CROSS JOIN generate_series(0, 29) AS d")
+    # One packed day for every row: the pages unpack it whatever it holds.
+    day = [hourly.Hour(12, h % 3 == 0, 12 * 150, (1000 + h, 3, 60, 20)) for h in range(24)]
+    hours = hourly.pack(day, (1023, 3, 60, 20))
+    insert_select(
+        DailyStat, _DAILY, "FROM checks_bot b CROSS JOIN generate_series(1, %(days)s) AS d",
+        {"days": args.days, "hours": hours},
+    )  # fmt: skip
+    insert_select(
+        VerificationChange, _CHANGE, "FROM checks_bot b CROSS JOIN generate_series(1, %(days)s / 2) AS d",
+        {"days": args.days},
+    )  # fmt: skip
     insert_select(Incident, _OPEN, "FROM checks_bot WHERE status IN ('not_found', 'unreachable')")
     insert_select(Incident, _RESOLVED, "FROM checks_bot WHERE id %% 10 = 1")
     insert_select(IncidentEvent, _EVENT, "FROM checks_incident")
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     print(
-        f"seeded {n_portals} portals, {args.bots} bots, {per_bot * args.bots} verifications "
+        f"seeded {n_portals} portals, {args.bots} bots, {per_bot * args.bots} raw verifications, "
+        f"{args.days} days of aggregates "
         f"in {time.monotonic() - started:.0f} s"
     )
 
@@ -173,6 +187,15 @@ _DAILY = {
     "count_command": "b.count_command",
     "count_chat": "b.count_chat",
     "count_user": "b.count_user",
+    "hours": "%(hours)s",
+}
+_CHANGE = {
+    "bot_id": "b.id",
+    "portal_id": "b.portal_id",
+    "verification_id": "b.id * 1000 + d",
+    "checked_at": "now() - d * interval '2 days'",
+    "status": "CASE WHEN d %% 2 = 0 THEN 'ok' ELSE 'unreachable' END",
+    "duration_ms": "120",
 }
 _OPEN = {
     "bot_id": "id",

@@ -17,8 +17,9 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Claims due portals and enqueues one verification task per claimed portal.
     "dispatch-due-portals": {"task": "checks.tasks.dispatch_due", "schedule": 5.0},
-    # Prunes verifications older than BOTWATCH_HISTORY_DAYS, keeping daily aggregates.
-    "prune-history": {"task": "checks.tasks.prune_history", "schedule": crontab(hour=3, minute=17)},
+    # Hourly: folds complete days into aggregates and drops raw history past its window
+    # (checks.engine.retention; idempotent, so a missed hour is caught up by the next).
+    "prune-history": {"task": "checks.tasks.prune_history", "schedule": crontab(minute=17)},
     # Reminders for open, unacknowledged incidents (BOTWATCH_REMINDER_HOURS).
     "send-reminders": {"task": "checks.alert_tasks.send_reminders", "schedule": 300.0},
     # Re-sends notifications whose delivery failed (an SMTP outage delays, never drops).

@@ -43,7 +43,7 @@ RECORD = """
 WITH src AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
         AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint,
-            x_extended boolean, x_baseline jsonb, x_commands jsonb)
+            x_extended boolean, x_baseline jsonb, x_commands jsonb, x_fields jsonb)
 ),
 claim AS (
     UPDATE {portal} AS p SET
@@ -105,7 +105,7 @@ upd AS (
         count_chat = CASE WHEN u.x_has_counters THEN v.count_chat ELSE b.count_chat END,
         count_user = CASE WHEN u.x_has_counters THEN v.count_user ELSE b.count_user END,
         remote_id = COALESCE(u.x_remote_id, b.remote_id),
-        fields = CASE WHEN v.fields = '{{}}'::jsonb THEN b.fields ELSE v.fields END,
+        fields = COALESCE(u.x_fields, b.fields),
         users = COALESCE(u.x_users, b.users),
         problems = v.problems,
         event_backlog_s = v.event_backlog_s,
@@ -174,6 +174,7 @@ def record(
         entry["x_extended"] = extended
         entry["x_baseline"] = config_of(result.fields) if extended else None
         entry["x_commands"] = result.command_names
+        entry["x_fields"] = result.fields or None  # the bot's answer lives on the bot, not in history
         document.append(entry)
     params = {
         # json.dumps encodes the whole run in C; psycopg would adapt values one by one in Python.

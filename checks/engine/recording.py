@@ -30,6 +30,19 @@ MAX_DESCRIPTION = 2000
 VERIFICATION_ATTNAMES = [f.attname for f in Verification._meta.concrete_fields]
 
 
+def changed_since(bot: Bot, manual: bool, result: BotResult) -> bool:
+    """Whether this verification says something the bot's last one did not (kept as a change row).
+
+    Compared with the state the run read: a concurrent manual run may make one row too many, never
+    one too few of a status change, as the manual row is itself a change.
+    """
+    if manual or bot.last_checked_at is None:
+        return True
+    problems = sorted(str(p.key or p.check) for p in result.problems)
+    before = sorted(str(p.get("key") or p.get("check")) for p in bot.problems or [])
+    return result.status != bot.status or (result.error_code or "")[:100] != bot.last_error or problems != before
+
+
 def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: datetime) -> Verification:
     counters = result.counters or {}
     values = {
@@ -47,13 +60,13 @@ def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: dateti
         "count_command": counters.get("countCommand"),
         "count_chat": counters.get("countChat"),
         "count_user": counters.get("countUser"),
-        "fields": result.fields or {},
         "operating": result.operating,
         "redirect_url": (result.redirect_url or "")[:500],
         "manual": run.manual,
         "problems": [problem.as_json() for problem in result.problems],
         "event_backlog_s": result.event_backlog_s,
         "by_portal": result.by_portal,
+        "changed": changed_since(bot, run.manual, result),
     }
     # Positional, every column given (the id None): a third of the CPU of keyword arguments,
     # which Model.__init__ takes one field at a time.

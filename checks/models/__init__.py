@@ -6,7 +6,7 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 
 from checks.models.bots import Bot, verification_pointer
 from checks.models.channels import ChannelDelivery
-from checks.models.history import BotEvent, DailyStat, Verification, counters_of
+from checks.models.history import BotEvent, DailyStat, Verification, VerificationChange, counters_of
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.models.portals import AuthType, NotifyMode, Portal
 from checks.models.system import AuditLog, Heartbeat, VerificationTally
@@ -31,6 +31,7 @@ __all__ = [
     "Portal",
     "Subscription",
     "Verification",
+    "VerificationChange",
     "VerificationTally",
     "counters_of",
     "verification_pointer",

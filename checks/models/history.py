@@ -1,4 +1,12 @@
-"""Verification history: one row per bot per scheduled slot, and daily aggregates past retention."""
+"""Verification history at fleet scale (SPEC §5 records, issue: 90 days on one small machine).
+
+- Verification: one row per bot per scheduled slot, kept for BOTWATCH_RAW_HISTORY_HOURS (on
+  PostgreSQL a table partitioned by day on `slot`, whose old partitions are dropped whole).
+- VerificationChange: the verifications that changed something (status, error, problems, the
+  first one, the manual ones), copied out before their raw rows go and kept BOTWATCH_HISTORY_DAYS.
+- DailyStat: one row per bot per day with the day's totals and, packed, each hour's checks,
+  failures, latency and counters (checks.hourly): exact uptime on hour boundaries, hourly charts.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -21,15 +29,9 @@ def counters_of(row) -> dict | None:
     }
 
 
-class Verification(models.Model):
-    """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5)."""
+class Outcome(models.Model):
+    """What a verification found, as the history table shows it (SPEC §5): kept by both stores."""
 
-    # No single-column indexes: verification_bot_time, verification_once_per_slot and
-    # verification_portal_time lead with these columns, and every index costs each insert.
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="verifications", db_index=False)
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="verifications", db_index=False)
-    # The scheduled slot this row answers: unique per bot, so a redelivered task writes nothing twice.
-    slot = models.DateTimeField()
     checked_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=20, choices=Status.choices)
     error_code = models.CharField(max_length=100, blank=True, default="")
@@ -41,9 +43,6 @@ class Verification(models.Model):
     count_command = models.BigIntegerField(null=True, blank=True)
     count_chat = models.BigIntegerField(null=True, blank=True)
     count_user = models.BigIntegerField(null=True, blank=True)
-    fields = models.JSONField(default=dict, blank=True)
-    operating = models.FloatField(null=True, blank=True, help_text="time.operating, seconds")
-    redirect_url = models.URLField(max_length=500, blank=True, default="")
     manual = models.BooleanField(default=False, help_text="Run by `verify` or 'check now'")
     # Failed health checks of SPEC §7: [{"check", "detail", "key", "critical"}]; status degraded.
     problems = models.JSONField(default=list, blank=True)
@@ -52,20 +51,48 @@ class Verification(models.Model):
     by_portal = models.BooleanField(default=False)
 
     class Meta:
+        abstract = True
+
+
+class Verification(Outcome):
+    """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5)."""
+
+    # No single-column indexes: verification_once_per_slot leads with the bot, and every index
+    # costs each insert. The raw rows of a bot are few (a day or two), so its pages sort them.
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="verifications", db_index=False)
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="verifications", db_index=False)
+    # The scheduled slot this row answers: unique per bot, so a redelivered task writes nothing twice.
+    slot = models.DateTimeField()
+    operating = models.FloatField(null=True, blank=True, help_text="time.operating, seconds")
+    redirect_url = models.URLField(max_length=500, blank=True, default="")
+    # Something changed since the bot's previous verification (or it is the first, or manual):
+    # the row outlives its raw partition as a VerificationChange.
+    changed = models.BooleanField(default=False)
+
+    class Meta:
         ordering = ["-checked_at"]
+        # On PostgreSQL the primary key is (id, slot), as partitioning by slot requires.
         constraints = [models.UniqueConstraint(fields=["bot", "slot"], name="verification_once_per_slot")]
-        indexes = [
-            # Bot page history and charts: newest first per bot.
-            models.Index(fields=["bot", "-checked_at"], name="verification_bot_time"),
-            # Portal page "recent verifications".
-            models.Index(fields=["portal", "-checked_at"], name="verification_portal_time"),
-            # Retention: delete rows older than BOTWATCH_HISTORY_DAYS.
-            models.Index(fields=["checked_at"], name="verification_time"),
-        ]
 
     @property
     def counters(self) -> dict | None:
         return counters_of(self)
+
+
+# What a change row keeps of its verification (and what the history table shows of either).
+CHANGE_FIELDS = ["bot_id", "portal_id", *(field.attname for field in Outcome._meta.fields)]
+
+
+class VerificationChange(Outcome):
+    """A verification that changed something, kept after the raw rows of its day are dropped."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="+", db_index=False)
+    verification_id = models.BigIntegerField(unique=True, help_text="The raw row it was copied from")
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["bot", "-checked_at"], name="change_bot_time")]
 
 
 class BotEvent(models.Model):
@@ -92,7 +119,12 @@ class BotEvent(models.Model):
 
 
 class DailyStat(models.Model):
-    """Per-bot daily aggregate that outlives pruned verifications (long-range charts, uptime)."""
+    """Per-bot daily aggregate that outlives the raw verifications (charts, uptime).
+
+    `hours` packs each local hour of the day (checks.hourly): checks, failures, latency and the
+    hour's last counters, so uptime over any whole hours stays exact and the 7-day chart keeps
+    one point an hour.
+    """
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="daily_stats")
     day = models.DateField()
@@ -103,9 +135,12 @@ class DailyStat(models.Model):
     count_command = models.BigIntegerField(null=True, blank=True)
     count_chat = models.BigIntegerField(null=True, blank=True)
     count_user = models.BigIntegerField(null=True, blank=True)
+    hours = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bot", "day"], name="dailystat_once_per_day")]
+        # Retention deletes whole days.
+        indexes = [models.Index(fields=["day"], name="dailystat_day")]
 
     @property
     def uptime(self) -> float | None:

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from checks import history_read
 from checks.alerts import actions
-from checks.models import DailyStat, Incident, Verification
+from checks.models import DailyStat, Incident
 from checks.status import Status
 from dashboard.csv_export import download_name, safe_row
 from dashboard.forms import AckForm, MuteForm
@@ -39,10 +39,14 @@ COUNTERS = [
     ("count_user", "countUser"),
     ("count_command", "countCommand"),
 ]
-# Ranges up to RAW_DAYS chart every verification; longer ones use DailyStat (one point a day).
+# Ranges up to RAW_DAYS chart every raw verification and, before them, one point an hour;
+# longer ones one point a day (DailyStat).
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 RAW_DAYS = 7
 HISTORY_PAGE = 50
+# Uptime windows in hours; each starts on the hour (checks.history_read.window_start).
+UPTIME_WINDOWS = [24, 24 * 7, 24 * 30]
+UPTIME_LABELS = ["24 hours", "7 days", "30 days"]
 CSV_FIELDS = [
     "checked_at",
     "status",
@@ -61,32 +65,11 @@ CSV_FIELDS = [
 ]
 
 
-def _uptime_raw(bot_id: int, since) -> float | None:
-    agg = Verification.objects.filter(bot_id=bot_id, checked_at__gte=since).aggregate(
-        n=Count("id"), ok=Count("id", filter=Q(status=Status.OK))
-    )
-    return agg["ok"] / agg["n"] if agg["n"] else None
-
-
-def _uptime_daily(bot_id: int, days: int, now) -> float | None:
-    agg = DailyStat.objects.filter(bot_id=bot_id, day__gt=(now - timedelta(days=days)).date()).aggregate(
-        n=Sum("checks"), bad=Sum("failures")
-    )
-    if not agg["n"]:
-        return _uptime_raw(bot_id, now - timedelta(days=days))
-    return (agg["n"] - agg["bad"]) / agg["n"]
-
-
 def _chart_data(bot_id: int, range_key: str, now) -> dict:
     """Columns for uPlot: x in Unix seconds, then each counter and latency (null where unknown)."""
     days = RANGES[range_key]
     if days <= RAW_DAYS:
-        rows = (
-            Verification.objects.filter(bot_id=bot_id, checked_at__gte=now - timedelta(days=days))
-            .order_by("checked_at")
-            .values_list("checked_at", "count_message", "count_chat", "count_user", "count_command", "duration_ms")
-        )
-        points = [(int(r[0].timestamp()), *r[1:]) for r in rows]
+        points = history_read.chart_points(bot_id, now - timedelta(days=days))
         source = "verifications"
     else:
         rows = (
@@ -122,15 +105,10 @@ def _chart_data(bot_id: int, range_key: str, now) -> dict:
 
 
 def _history(request: HttpRequest, bot_id: int):
-    rows = Verification.objects.filter(bot_id=bot_id).order_by("-checked_at")
     status = request.GET.get("status", "")
-    if status == "failed":
-        rows = rows.exclude(status=Status.OK)
-    elif status in Status.values:
-        rows = rows.filter(status=status)
-    else:
+    if status != "failed" and status not in Status.values:
         status = ""
-    return rows, status
+    return history_read.history(bot_id, status), status
 
 
 @login_required
@@ -153,11 +131,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "bot_fields": [(name, fields.get(name)) for name in BOT_FIELDS],
         "extra_fields": {k: v for k, v in fields.items() if k not in BOT_FIELDS and k not in dict(COUNTERS).values()},
         "users": bot.users or [],
-        "uptime": [
-            ("24 hours", _uptime_raw(bot.pk, now - timedelta(hours=24))),
-            ("7 days", _uptime_daily(bot.pk, 7, now)),
-            ("30 days", _uptime_daily(bot.pk, 30, now)),
-        ],
+        "uptime": list(zip(UPTIME_LABELS, history_read.uptimes(bot.pk, UPTIME_WINDOWS, now), strict=True)),
         "chart": _chart_data(bot.pk, range_key, now),
         "ranges": list(RANGES),
         "range": range_key,
@@ -191,8 +165,8 @@ def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
     def lines():
         yield writer.writerow(safe_row(["portal", "bot", *CSV_FIELDS]))
-        for row in rows.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
-            values = list(row)
+        for row in rows.iterator(chunk_size=2000):
+            values = [row[name] for name in CSV_FIELDS]
             values[0] = values[0].isoformat()
             values[-2] = "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in values[-2] or [])
             yield writer.writerow(safe_row([bot.portal.name, bot.label, *values]))

@@ -20,7 +20,7 @@ SELECT b.id, v.status, extract(epoch FROM v.checked_at)::float8, v.duration_ms
 FROM unnest(%s::bigint[]) AS b(id)
 CROSS JOIN LATERAL (
     SELECT status, checked_at, duration_ms FROM {table}
-    WHERE bot_id = b.id ORDER BY checked_at DESC LIMIT %s
+    WHERE bot_id = b.id ORDER BY slot DESC LIMIT %s
 ) v
 """
 
@@ -30,7 +30,7 @@ FROM unnest(%s::bigint[]) AS b(id)
 CROSS JOIN LATERAL (
     SELECT count_message, count_chat, count_user, count_command FROM {table}
     WHERE bot_id = b.id AND checked_at <= %s AND count_message IS NOT NULL
-    ORDER BY checked_at DESC LIMIT 1
+    ORDER BY slot DESC LIMIT 1
 ) v
 """
 

@@ -134,9 +134,20 @@ def _destination(url: str) -> str:
         return ""
 
 
+# "Recent verifications" of a portal: the last rows within this window (raw rows are read per bot,
+# through the (bot, slot) key; the raw table has no index by portal).
+RECENT_WINDOW = timedelta(hours=6)
+
+
+def _portal_rows(portal: Portal, since=None):
+    since = since or timezone.now() - RECENT_WINDOW
+    bots = Bot.objects.filter(portal=portal).values("pk")
+    return Verification.objects.filter(bot_id__in=bots, slot__gte=since - RECENT_WINDOW, checked_at__gte=since)
+
+
 def _recent_verifications(portal: Portal, since=None):
     rows = (
-        Verification.objects.filter(portal=portal)
+        _portal_rows(portal, since)
         .select_related("bot")
         .only(
             "id",
@@ -151,8 +162,6 @@ def _recent_verifications(portal: Portal, since=None):
             "manual",
         )
     )
-    if since is not None:
-        rows = rows.filter(checked_at__gte=since)
     return rows.order_by("-checked_at")[:25]
 
 
@@ -174,11 +183,7 @@ def portal_check_status(request: HttpRequest, pk: int) -> HttpResponse:
     since = _checking_since(request, portal)
     rows = list(_recent_verifications(portal, since)) if since else []
     expected = Bot.objects.filter(portal=portal, enabled=True).count()
-    answered = (
-        Verification.objects.filter(portal=portal, checked_at__gte=since).values("bot_id").distinct().count()
-        if since
-        else 0
-    )
+    answered = _portal_rows(portal, since).values("bot_id").distinct().count() if since else 0
     done = since is None or answered >= expected
     timed_out = since is not None and not done and timezone.now() - since > timedelta(seconds=CHECK_WAIT_SECONDS)
     if done or timed_out:

@@ -1,11 +1,15 @@
-"""Retention: old verifications go in batches, per-bot daily aggregates stay."""
+"""Retention: raw rows go after their window (whole partitions on PostgreSQL), changes and
+per-bot daily aggregates with their hours stay, and uptime survives the move exactly."""
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection
 
-from checks.engine import retention
-from checks.models import Bot, DailyStat, Portal, Verification
+from checks import history_read, hourly
+from checks.engine import partitions, retention
+from checks.models import Bot, DailyStat, Portal, Verification, VerificationChange
 from checks.status import Status
 
 NOW = datetime(2026, 6, 15, 3, 17, tzinfo=UTC)
@@ -17,81 +21,203 @@ def bot(db):
     return Bot.objects.create(portal=portal, code="alpha", bot_token="t")
 
 
-def check(bot: Bot, at: datetime, status=Status.OK, count: int | None = None, duration=10) -> Verification:
+def check(bot: Bot, at: datetime, status=Status.OK, count: int | None = None, duration=10, changed=False):
     return Verification.objects.create(
         bot=bot, portal=bot.portal, slot=at, checked_at=at, status=status, duration_ms=duration, count_message=count,
         count_command=None if count is None else 1, count_chat=None if count is None else 2,
-        count_user=None if count is None else 3,
+        count_user=None if count is None else 3, changed=changed,
     )  # fmt: skip
 
 
-def test_old_rows_are_deleted_and_their_day_is_kept_as_an_aggregate(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 30
+def test_old_raw_rows_go_and_their_day_is_kept_with_its_hours(bot, settings):
+    settings.BOTWATCH_HISTORY_DAYS = 90
     old_day = datetime(2026, 5, 1, tzinfo=UTC)
-    check(bot, old_day + timedelta(hours=1), count=5)
-    check(bot, old_day + timedelta(hours=2), Status.SERVER_ERROR, duration=30)
-    check(bot, old_day + timedelta(hours=3), count=9)
-    check(bot, old_day + timedelta(hours=4), Status.NOT_FOUND)
-    recent = check(bot, NOW - timedelta(days=2), count=20)
+    check(bot, old_day + timedelta(hours=1), count=5, changed=True)
+    check(bot, old_day + timedelta(hours=2), Status.SERVER_ERROR, duration=30, changed=True)
+    check(bot, old_day + timedelta(hours=2, minutes=5), count=9, changed=True)
+    check(bot, old_day + timedelta(hours=4), Status.NOT_FOUND, changed=True)
+    recent = check(bot, NOW - timedelta(hours=2), count=20)
 
-    result = retention.prune_history(NOW)
+    retention.prune_history(NOW)
 
-    assert result["deleted"] == 4
     assert list(Verification.objects.all()) == [recent]
     stat = DailyStat.objects.get(bot=bot, day=date(2026, 5, 1))
     assert (stat.checks, stat.failures, stat.total_duration_ms) == (4, 2, 60)
     assert stat.uptime == 0.5
     assert (stat.count_message, stat.count_command, stat.count_chat, stat.count_user) == (9, 1, 2, 3)
+    hours = hourly.unpack(stat.hours, hourly.base_of(stat))
+    assert len(hours) == 24
+    assert [(h.checks, h.failures, h.total_ms) for h in hours[1:5]] == [(1, 0, 10), (2, 1, 40), (0, 0, 0), (1, 1, 10)]
+    assert hours[1].counters == (5, 1, 2, 3) and hours[2].counters == (9, 1, 2, 3) and hours[4].counters is None
+    # Every change outlives its raw row; the history table reads both stores, newest first.
+    assert VerificationChange.objects.count() == 4
+    shown = list(history_read.history(bot.pk))
+    assert [row["status"] for row in shown] == ["ok", "not_found", "ok", "server_error", "ok"]
+    assert [row["status"] for row in history_read.history(bot.pk, "failed")] == ["not_found", "server_error"]
 
 
-def test_whole_days_are_kept_up_to_the_cutoff(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 1
-    two_days_ago_late = datetime(2026, 6, 13, 23, 59, tzinfo=UTC)
-    yesterday_early = datetime(2026, 6, 14, 0, 1, tzinfo=UTC)
-    check(bot, two_days_ago_late)
-    kept = check(bot, yesterday_early)
+def test_rows_that_changed_nothing_leave_no_change_row(bot, settings):
+    settings.BOTWATCH_HISTORY_DAYS = 90
+    day = datetime(2026, 5, 1, tzinfo=UTC)
+    first = check(bot, day, changed=True)
+    for minute in range(1, 10):
+        check(bot, day + timedelta(minutes=minute))
+    retention.prune_history(NOW)
+    assert list(VerificationChange.objects.values_list("verification_id", flat=True)) == [first.pk]
+    assert DailyStat.objects.get(bot=bot).checks == 10
+
+
+def test_raw_rows_stay_for_their_window(bot, settings):
+    settings.BOTWATCH_RAW_HISTORY_HOURS = 24
+    kept = check(bot, NOW - timedelta(hours=23))
+    check(bot, NOW - timedelta(hours=49))
     retention.prune_history(NOW)
     assert list(Verification.objects.all()) == [kept]
 
 
-def test_yesterday_is_aggregated_while_its_rows_are_still_kept(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 90
-    check(bot, NOW - timedelta(days=1), count=3)
-    check(bot, NOW - timedelta(days=1, hours=1), Status.UNREACHABLE)
+def test_yesterday_is_folded_while_its_rows_are_still_kept(bot, settings):
+    check(bot, NOW - timedelta(hours=4), count=3)
+    check(bot, NOW - timedelta(hours=5), Status.UNREACHABLE)
     retention.prune_history(NOW)
     assert Verification.objects.count() == 2
     stat = DailyStat.objects.get(bot=bot, day=date(2026, 6, 14))
     assert (stat.checks, stat.failures) == (2, 1)
 
 
-def test_a_day_already_aggregated_is_not_recounted_from_partly_pruned_rows(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 30
+def test_a_day_already_folded_is_not_recounted_from_partly_dropped_rows(bot, settings):
     day = datetime(2026, 5, 1, tzinfo=UTC)
     for hour in range(4):
         check(bot, day + timedelta(hours=hour))
     retention.aggregate_day(day.date())
-    # An earlier prune was interrupted after deleting three of the four rows.
+    # An earlier run was interrupted after deleting three of the four rows.
     Verification.objects.filter(checked_at__lt=day + timedelta(hours=3)).delete()
     retention.prune_history(NOW)
     assert DailyStat.objects.get(bot=bot, day=day.date()).checks == 4
     assert Verification.objects.count() == 0
 
 
-def test_deletion_goes_in_batches_and_clears_references(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 30
+def test_deletion_goes_in_batches_and_clears_references(bot):
     day = datetime(2026, 5, 1, tzinfo=UTC)
-    rows = [check(bot, day + timedelta(minutes=m)) for m in range(7)]
+    rows = [check(bot, day + timedelta(minutes=m), changed=m == 0) for m in range(7)]
     Bot.objects.filter(pk=bot.pk).update(last_verification=rows[-1], last_ok_verification=rows[-1])
     assert retention.delete_before(NOW - timedelta(days=30), batch=3) == 7
     bot.refresh_from_db()
     assert bot.last_verification is None and bot.last_ok_verification is None
+    assert VerificationChange.objects.get().verification_id == rows[0].pk
 
 
 def test_running_twice_changes_nothing_more(bot, settings):
-    settings.BOTWATCH_HISTORY_DAYS = 30
-    check(bot, datetime(2026, 5, 1, 1, tzinfo=UTC))
+    settings.BOTWATCH_HISTORY_DAYS = 90
+    check(bot, datetime(2026, 5, 1, 1, tzinfo=UTC), changed=True)
     check(bot, NOW - timedelta(days=1))
     retention.prune_history(NOW)
-    stats = list(DailyStat.objects.order_by("day").values_list("day", "checks", "failures"))
+    stats = list(DailyStat.objects.order_by("day").values_list("day", "checks", "failures", "hours"))
     assert retention.prune_history(NOW)["deleted"] == 0
-    assert list(DailyStat.objects.order_by("day").values_list("day", "checks", "failures")) == stats
+    assert list(DailyStat.objects.order_by("day").values_list("day", "checks", "failures", "hours")) == stats
+    assert VerificationChange.objects.count() == 1
+
+
+def test_changes_and_aggregates_past_the_retention_go(bot, settings):
+    settings.BOTWATCH_HISTORY_DAYS = 30
+    check(bot, NOW - timedelta(days=40), changed=True)
+    check(bot, NOW - timedelta(days=20), changed=True)
+    retention.prune_history(NOW)
+    assert VerificationChange.objects.count() == 1
+    assert list(DailyStat.objects.values_list("day", flat=True)) == [(NOW - timedelta(days=20)).date()]
+
+
+def raw_uptime(bot: Bot, start: datetime) -> float:
+    rows = list(Verification.objects.filter(bot=bot, checked_at__gte=start).values_list("status", flat=True))
+    return sum(status == Status.OK for status in rows) / len(rows)
+
+
+def test_uptime_from_the_aggregates_equals_uptime_from_the_raw_rows(bot, settings):
+    """Twelve days of checks every 5 minutes at random; uptime over 24 h, 7 d and 30 d (whole hours)
+    from the raw rows, then again once all but a day of them are folded and dropped."""
+    settings.BOTWATCH_HISTORY_DAYS = 90
+    settings.BOTWATCH_RAW_HISTORY_HOURS = 24
+    pick = random.Random(15)
+    at, rows = NOW - timedelta(days=12), []
+    while at < NOW:
+        status = Status.OK if pick.random() < 0.8 else pick.choice([Status.NOT_FOUND, Status.DEGRADED])
+        rows.append(Verification(bot=bot, portal=bot.portal, slot=at, checked_at=at, status=status, duration_ms=5))
+        at += timedelta(minutes=5, seconds=pick.randint(0, 20))
+    Verification.objects.bulk_create(rows)
+    windows = [24, 24 * 7, 24 * 30]
+    before = [raw_uptime(bot, history_read.window_start(NOW, hours)) for hours in windows]
+    assert before == [history_read.uptime(bot.pk, hours, NOW) for hours in windows]
+
+    retention.prune_history(NOW)
+
+    assert Verification.objects.filter(checked_at__lt=NOW - timedelta(days=3)).count() == 0
+    assert [history_read.uptime(bot.pk, hours, NOW) for hours in windows] == before
+    assert len(set(before)) == 3  # the windows really differ
+
+
+def test_uptime_window_starts_mid_day_on_the_folded_hours(bot, settings):
+    settings.BOTWATCH_RAW_HISTORY_HOURS = 24
+    day = datetime(2026, 6, 10, tzinfo=UTC)
+    check(bot, day + timedelta(hours=1), Status.NOT_FOUND)  # before the window
+    check(bot, day + timedelta(hours=5, minutes=10))  # in it
+    check(bot, day + timedelta(hours=6), Status.NOT_FOUND)  # in it
+    retention.prune_history(NOW)
+    assert Verification.objects.count() == 0
+    start = day + timedelta(hours=5)
+    assert history_read.uptime_counts(bot.pk, start) == [(2, 1)]
+
+
+def test_the_seven_day_chart_has_hours_before_the_raw_rows(bot, settings):
+    settings.BOTWATCH_RAW_HISTORY_HOURS = 24
+    old = NOW - timedelta(days=3)
+    check(bot, old.replace(minute=5), count=4, duration=20)
+    check(bot, old.replace(minute=25), count=6, duration=40)
+    recent = check(bot, NOW - timedelta(hours=1), count=8, duration=7)
+    retention.prune_history(NOW)
+    points = history_read.chart_points(bot.pk, NOW - timedelta(days=7))
+    hour = old.replace(minute=30, second=0, microsecond=0)
+    assert points == [(int(hour.timestamp()), 6, 2, 3, 1, 30), (int(recent.checked_at.timestamp()), 8, 2, 3, 1, 7)]
+
+
+def test_hours_pack_and_unpack():
+    base = (1000, 5, 7, 2**40)
+    hours = [hourly.Hour(3, 1, 900, (990, 5, 7, 2**40 - 3)), hourly.Hour(), hourly.Hour(65535, 0, 2**32 - 1, None)]
+    data = hourly.pack(hours, base)
+    assert len(data) < 3 * hourly.HOUR.size  # compressed
+    assert hourly.unpack(data, base) == hours
+    assert hourly.unpack(data, None)[0].counters is None
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)  # rows committed, as the workers' are
+def test_retention_drops_whole_partitions(bot, settings):
+    settings.BOTWATCH_RAW_HISTORY_HOURS = 24
+    partitions.ensure_partitions(NOW, first=date(2026, 6, 10))
+    old = check(bot, datetime(2026, 6, 11, 12, tzinfo=UTC), changed=True)
+    check(bot, datetime(2026, 6, 11, 13, tzinfo=UTC))
+    kept = check(bot, NOW - timedelta(hours=3))
+    assert date(2026, 6, 11) in partitions.partitions()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM checks_verification WHERE id = %s", [old.pk])
+        assert cursor.fetchone()[0] == "checks_verification_p20260611"
+
+    result = retention.prune_history(NOW)
+
+    days = partitions.partitions()
+    assert date(2026, 6, 11) not in days and date(2026, 6, 10) not in days
+    assert date(2026, 6, 13) not in days and {date(2026, 6, 14), date(2026, 6, 18)} <= set(days)
+    assert result["dropped"] >= 2 and result["deleted"] == 0  # dropped, not deleted row by row
+    assert list(Verification.objects.all()) == [kept]
+    assert list(VerificationChange.objects.values_list("verification_id", flat=True)) == [old.pk]
+    assert DailyStat.objects.get(bot=bot, day=date(2026, 6, 11)).checks == 2
+
+
+@pytest.mark.usefixtures("postgres")
+def test_slots_outside_the_partitions_land_in_the_default_one_and_are_deleted(bot, settings):
+    # A bot enabled again after years: its slot is the check it missed then.
+    row = check(bot, datetime(2020, 1, 1, tzinfo=UTC), changed=True)
+    Verification.objects.filter(pk=row.pk).update(checked_at=NOW - timedelta(hours=30))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM checks_verification WHERE id = %s", [row.pk])
+        assert cursor.fetchone()[0] == partitions.default_name()
+    assert retention.prune_history(NOW)["deleted"] == 1
+    assert VerificationChange.objects.get().verification_id == row.pk
