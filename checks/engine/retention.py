@@ -136,7 +136,7 @@ def prune_history(now: datetime | None = None) -> dict[str, int]:
     if partitions.is_partitioned():
         partitions.ensure_partitions(now)
     aggregated = aggregate_recent(now)
-    cutoff = raw_cutoff(now)
+    cutoff = leaving_before(raw_cutoff(now))
     leaving = Verification.objects.filter(slot__lt=cutoff)
     # Complete days nobody folded yet (beat was down when they completed): their rows are all
     # still here, so fold them now. A day whose dropping was interrupted already has stats
@@ -180,8 +180,19 @@ def release_pointers(rows) -> None:
     Bot.objects.filter(last_ok_verification__in=ids).update(last_ok_verification=None)
 
 
+def leaving_before(cutoff: datetime) -> datetime:
+    """The raw rows of slots before this go now: on PostgreSQL a day partition goes whole once its
+    last slot is past `cutoff` (the rows of the partition `cutoff` falls in wait for it)."""
+    if not partitions.is_partitioned():
+        return cutoff
+    staying = [day for day in partitions.partitions() if partitions.day_bounds_utc(day)[1] > cutoff]
+    return min(cutoff, partitions.day_bounds_utc(min(staying))[0]) if staying else cutoff
+
+
 def drop_raw_before(cutoff: datetime) -> tuple[int, int]:
-    """(partitions dropped, rows deleted): the raw rows of slots before `cutoff` go, changes kept."""
+    """(partitions dropped, rows deleted): the raw rows of slots before `cutoff` go, changes kept.
+
+    `cutoff` is a leaving_before() answer: on PostgreSQL the start of a partition or earlier."""
     dropped = 0
     if partitions.is_partitioned():
         for day, name in partitions.expired(cutoff):
@@ -190,12 +201,7 @@ def drop_raw_before(cutoff: datetime) -> tuple[int, int]:
             keep_changes(rows)
             release_pointers(rows)
             dropped += partitions.drop(name)
-        # What is left before the cutoff and before every day partition is in the default
-        # partition; the rest goes with its day's partition.
-        remaining = partitions.partitions()
-        if remaining:
-            cutoff = min(cutoff, partitions.day_bounds_utc(min(remaining))[0])
-    # SQLite, and the default partition's old slots on PostgreSQL.
+    # SQLite, and on PostgreSQL the default partition's slots before every day partition.
     return dropped, delete_before(cutoff)
 
 
