@@ -14,7 +14,9 @@ deep, per portal; the given latency on every request), then, in the same run:
   with the health calls of SPEC §7 (the bench's bots are in fetch mode, so each has an
   Event.get beside its Bot.get), and once more with them switched off in this process:
   what a sweep cost before the health checks (requests per bot, before and after);
-- engine: beat's tick (`checks.tasks.dispatch_due`) claims every portal, one task per portal;
+- engine: beat's tick (`checks.tasks.dispatch_due`, sent every 5 s as beat does) claims as
+  many portals as the workers can run, each finished run claims the next due one, one task per
+  portal, until every portal is verified;
 - naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
 
 The measured floor, the engine's first sweep of newly imported portals and its next sweep
@@ -44,7 +46,10 @@ from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
 
 BATCH_SIZE = 50
 COMMANDS_PER_BOT = 2  # Bot.get and, the bench's bots being in fetch mode, Event.get
-BUCKET_RATE, BUCKET_BURST = 2.0, 50  # the simulator's defaults: Bitrix24 cloud, non-Enterprise
+BUCKET_RATE, BUCKET_BURST = 2.0, 50
+TICK_SECONDS = (
+    5.0  # beat's dispatch schedule (dashboard.celery)  # the simulator's defaults: Bitrix24 cloud, non-Enterprise
+)
 
 
 @dataclass
@@ -156,7 +161,8 @@ def populate(base_url: str, args: argparse.Namespace) -> None:
     from checks.models import Bot, Portal
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE checks_portal, checks_heartbeat CASCADE")
+        # Not the heartbeats: the running workers' capacity is what a tick claims by.
+        cursor.execute("TRUNCATE checks_portal CASCADE")
     # BotWatch paces itself at the simulator's own limits here, so that the naive baseline
     # is held back by nothing but its design (a default portal paces at 1/s, burst 5).
     portals = Portal.objects.bulk_create(
@@ -272,8 +278,11 @@ def wait_for_rows(expected: int, started: float, timeout: float) -> tuple[float,
         time.sleep(0.02)
 
 
-def wait_for_portals(expected: int, started: float, since, timeout: float) -> float:
-    """Seconds until every portal's run is recorded (or the time is up).
+def wait_for_portals(expected: int, started: float, since, timeout: float, tick=None) -> float:
+    """Seconds until every portal's run is recorded (or the time is up); tick() every 5 s meanwhile.
+
+    A tick claims no more portals than the workers can run; finished runs claim the next ones,
+    and the ticks pick up whatever they leave, as beat's do.
 
     A run releases its portal's claim, moving the portal's next check on, in the statement
     that writes its rows; counting 200 portals costs the database far less than counting
@@ -282,10 +291,14 @@ def wait_for_portals(expected: int, started: float, since, timeout: float) -> fl
     from checks.models import Portal
 
     done = Portal.objects.filter(claim_token__isnull=True, next_check_at__gt=since)
+    next_tick = started + TICK_SECONDS
     while True:
         elapsed = time.monotonic() - started
         if done.count() >= expected or elapsed > timeout:
             return elapsed
+        if tick is not None and time.monotonic() >= next_tick:
+            tick()
+            next_tick += TICK_SECONDS
         time.sleep(0.02)
 
 
@@ -362,7 +375,7 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     started = time.monotonic()
     dispatch_due.delay()  # what beat sends every 5 s
     cpu_before, db_before = sum(cpu_seconds(p.pid) for p in workers), postgres_cpu_seconds()
-    wall = wait_for_portals(args.portals, started, since, args.timeout)
+    wall = wait_for_portals(args.portals, started, since, args.timeout, tick=dispatch_due.delay)
     cpu = sum(cpu_seconds(p.pid) for p in workers) - cpu_before
     db_cpu = postgres_cpu_seconds() - db_before
     rows = Verification.objects.filter(checked_at__gte=since).count()

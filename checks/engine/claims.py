@@ -64,6 +64,24 @@ def due_portal_ids(now: datetime, limit: int = 1000) -> list[int]:
     return list(rows[:limit])
 
 
+def hinted_portal_ids(now: datetime, limit: int) -> list[int]:
+    """Unpaused, unleased portals whose own next check is due, the longest due first.
+
+    Portal.next_check_at is the earliest next check of the portal's bots as its last run left
+    it (checks.engine.pg.RECORD, recording.record_results): a read of the portal index alone
+    (portal_due), where due_portal_ids reads every bot (Bot has no index on its next check, so
+    that a sweep's updates stay HOT). A bot made due otherwise (added, enabled) waits for the
+    next tick, which reads the bots.
+    """
+    rows = (
+        Portal.objects.filter(paused=False, next_check_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .order_by("next_check_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    return list(rows[:limit])
+
+
 def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | None:
     """Take the portal's lease if nobody holds a live one; the token proves ownership."""
     now = now or timezone.now()
@@ -78,14 +96,17 @@ def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | Non
     return token if won else None
 
 
-def claim_due_portals(now: datetime | None = None, limit: int = 1000) -> list[tuple[int, uuid.UUID]]:
+def claim_due_portals(
+    now: datetime | None = None, limit: int = 1000, *, by_portal: bool = False
+) -> list[tuple[int, uuid.UUID]]:
+    """Claim up to `limit` due portals; by_portal: found by the portals' own next check (cheap)."""
     now = now or timezone.now()
+    portal_ids = (hinted_portal_ids if by_portal else due_portal_ids)(now, limit)
     if connection.vendor == "postgresql":
         # One conditional UPDATE for the whole tick rather than one per portal.
-        portal_ids = due_portal_ids(now, limit)
         return pg.claim_portals(portal_ids, now, lease_until(now)) if portal_ids else []
     claims = []
-    for portal_id in due_portal_ids(now, limit):
+    for portal_id in portal_ids:
         token = claim_portal(portal_id, now)
         if token is not None:
             claims.append((portal_id, token))

@@ -1,0 +1,322 @@
+"""Sustained load: real beat and workers verifying N portals x M bots every interval, for minutes.
+
+    .venv/bin/python bench/sustained.py                       # 2000 x 50, 120 s, 5 minutes
+    .venv/bin/python bench/sustained.py --before main         # main's code first, then this tree
+    .venv/bin/python bench/sustained.py --portals 200 --minutes 2
+
+Starts the Bitrix24 simulator in its own process (real cloud limits per portal, the given
+latency on every request), seeds PostgreSQL with bulk_create (product defaults: pacing,
+fetch-mode bots), every bot's first slot spread over one interval as in a deployment that has
+run for a while, then starts `celery -A dashboard beat` and `celery -A dashboard worker`
+(--workers of them; the pool and its size are the app's own unless --pool/--concurrency say
+otherwise), lets them run, and prints:
+
+- on schedule: the share of bots every check of which during the run came within --grace
+  seconds of its slot, and none overdue by more than that at the end;
+- late rows: verifications written more than --grace seconds after their slot;
+- verifications/s and portal runs/s over the run, the 503s the simulator answered, and the CPU
+  seconds of the workers (with their pool processes), beat, PostgreSQL and the simulator.
+
+--before REF runs the same load first with the code of git REF (exported with `git archive`
+into a temporary folder; same virtualenv, same database schema), then with this tree, and
+prints both side by side. The database (default: h2) and Redis db (default: 12) are emptied.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
+from bench.sweep import cpu_seconds, empty_broker, ensure_database, postgres_cpu_seconds  # noqa: E402
+
+
+@dataclass
+class Result:
+    label: str
+    bots: int
+    seconds: float
+    rows: int = 0
+    runs: int = 0
+    on_schedule: float = 0.0
+    late_rows: int = 0
+    overdue_end: int = 0
+    http_503: int = 0
+    cpu: dict = field(default_factory=dict)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--portals", type=int, default=2000)
+    parser.add_argument("--bots", type=int, default=50, help="bots per portal")
+    parser.add_argument("--interval", type=int, default=120, help="BOTWATCH_CHECK_INTERVAL, seconds")
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--grace", type=float, default=15.0, help="seconds after its slot a check still counts")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--pool", default="", help="override the app's pool (threads, prefork)")
+    parser.add_argument("--concurrency", type=int, default=0, help="override the app's pool size")
+    parser.add_argument("--before", default="", help="git ref to run first, for a side-by-side comparison")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/h2")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    return parser.parse_args()
+
+
+def configure(args: argparse.Namespace) -> dict:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "SECRET_KEY": "bench-secret-key-not-for-production",
+        "BOTWATCH_SECRET_KEYS": "bench-encryption-key-0001",
+        "BOTWATCH_ALLOW_HTTP": "1",
+        "BOTWATCH_ALLOW_PRIVATE_PORTALS": "1",  # the simulator listens on 127.0.0.1
+        "BOTWATCH_CHECK_INTERVAL": str(args.interval),
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "CELERY_BROKER_URL": args.redis_url,
+        "BOTWATCH_VAR_DIR": "/tmp/botwatch-sustained-var",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    return {**os.environ, **env}
+
+
+def start_simulator(args: argparse.Namespace, env: dict):
+    from simulator.control import SimulatorControl
+
+    cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
+    proc = subprocess.Popen([*cmd, "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    base_url = proc.stdout.readline().decode().strip()
+    if not base_url:
+        raise SystemExit("the simulator did not start")
+    return proc, SimulatorControl(base_url, timeout=60)
+
+
+def seed(base_url: str, args: argparse.Namespace):
+    """Portals and bots with the product's defaults; slots spread evenly over one interval from now.
+
+    Returns that now: start_slots moves the slots on by the time the setup took.
+    """
+    from django.db import connection
+    from django.utils import timezone
+
+    from checks.models import Bot, Portal
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE checks_portal, checks_heartbeat CASCADE")
+    now = timezone.now()
+    portals = Portal.objects.bulk_create(
+        Portal(
+            name=portal_name(p),
+            url=f"{base_url}/{portal_name(p)}",
+            webhook_user_id=1,
+            webhook_code=WEBHOOK_CODE,
+            next_check_at=now + timedelta(seconds=args.interval * p / args.portals),
+        )
+        for p in range(args.portals)
+    )
+    Bot.objects.bulk_create(
+        (
+            Bot(portal=p, code=f"bot{b}", bot_token=f"token{b}", next_check_at=p.next_check_at)
+            for p in portals
+            for b in range(args.bots)
+        ),
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE checks_portal, checks_bot, checks_verification")
+    return now
+
+
+def start_slots(seeded_at) -> None:
+    """The first slots as seeded, counted from now rather than from before the setup."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from checks.models import Bot, Portal
+
+    shift = timezone.now() - seeded_at
+    Bot.objects.update(next_check_at=F("next_check_at") + shift)
+    Portal.objects.update(next_check_at=F("next_check_at") + shift)
+
+
+def export_tree(ref: str) -> Path:
+    """The code of a git ref in a temporary folder (not a worktree: nothing of git's state changes)."""
+    target = Path(tempfile.mkdtemp(prefix="botwatch-before-"))
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def start_celery(args: argparse.Namespace, env: dict, tree: Path, seeded_at) -> tuple[list, subprocess.Popen]:
+    from checks.models import Heartbeat
+
+    var = Path(env["BOTWATCH_VAR_DIR"])
+    var.mkdir(parents=True, exist_ok=True)
+    python = [sys.executable, "-m", "celery", "-A", "dashboard"]
+    workers = []
+    for i in range(args.workers):
+        cmd = [*python, "worker", "-n", f"sustained{i}@%h", "--loglevel", "WARNING"]
+        cmd += ["--pool", args.pool] if args.pool else []
+        cmd += ["--concurrency", str(args.concurrency)] if args.concurrency else []
+        log = open(var / f"worker{i}.log", "ab")  # noqa: SIM115 - lives with the worker
+        workers.append(subprocess.Popen(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT))
+    deadline = time.monotonic() + 60
+    while Heartbeat.objects.filter(name__startswith="worker:").count() < args.workers:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in workers):
+            stop([*workers])
+            raise SystemExit("the workers did not start")
+        time.sleep(0.2)
+    start_slots(seeded_at)
+    schedule = var / f"celerybeat-schedule-{os.getpid()}"
+    beat_cmd = [*python, "beat", "--loglevel", "WARNING", "--schedule", str(schedule)]
+    beat = subprocess.Popen(beat_cmd, cwd=tree, env=env, stdout=open(var / "beat.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    return workers, beat
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its living children (a prefork worker's pool processes)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total + cpu_seconds(pid)
+
+
+def measure(label: str, args: argparse.Namespace, env: dict, tree: Path, sim, control) -> Result:
+    from django.db import connection
+    from django.utils import timezone
+
+    from checks.models import Bot, Verification
+
+    seeded_at = seed(control.base_url, args)
+    empty_broker(args.redis_url)
+    for p in range(args.portals):
+        control.reset_limits(portal_name(p))
+    control.reset_stats()
+    workers, beat = start_celery(args, env, tree, seeded_at)
+    started, t0 = time.monotonic(), timezone.now()
+    before = cpu_snapshot(workers, beat, sim)
+    try:
+        while time.monotonic() - started < args.minutes * 60:
+            time.sleep(10)
+            done = Verification.objects.filter(checked_at__gte=t0).count()
+            print(f"  {label}: {time.monotonic() - started:5.0f} s, {done} verifications", flush=True)
+        t1, seconds = timezone.now(), time.monotonic() - started
+        after = cpu_snapshot(workers, beat, sim)
+    finally:
+        stop([beat, *workers])
+    result = Result(label, args.portals * args.bots, seconds)
+    result.cpu = {k: after[k] - before[k] for k in after}
+    rows = Verification.objects.filter(checked_at__gte=t0, checked_at__lte=t1, manual=False)
+    result.rows = rows.count()
+    grace = timedelta(seconds=args.grace)
+    with connection.cursor() as cursor:
+        # A bot is off schedule if one of its checks came late, or it is overdue at the end.
+        cursor.execute(
+            "SELECT COUNT(*) FROM checks_bot b WHERE b.next_check_at < %s OR EXISTS ("
+            " SELECT 1 FROM checks_verification v WHERE v.bot_id = b.id AND v.checked_at >= %s"
+            " AND v.checked_at > v.slot + %s)",
+            [t1 - grace, t0, grace],
+        )
+        off = cursor.fetchone()[0]
+    # A run's rows share the portal and the moment they were recorded.
+    result.runs = rows.values("bot__portal_id", "checked_at").distinct().count()
+    result.late_rows = rows.filter(checked_at__gt=_slot_plus(grace)).count()
+    result.overdue_end = Bot.objects.filter(next_check_at__lt=t1 - grace).count()
+    result.on_schedule = 1 - off / result.bots
+    stats = control.stats()
+    result.http_503 = sum(s["by_http_status"].get("503", 0) for s in stats.values())
+    return result
+
+
+def _slot_plus(grace: timedelta):
+    from django.db.models import F
+
+    return F("slot") + grace
+
+
+def cpu_snapshot(workers: list, beat: subprocess.Popen, sim) -> dict:
+    return {
+        "workers": sum(tree_cpu(p.pid) for p in workers),
+        "beat": tree_cpu(beat.pid),
+        "postgres": postgres_cpu_seconds(),
+        "simulator": cpu_seconds(sim.pid),
+    }
+
+
+def report(args: argparse.Namespace, results: list[Result]) -> None:
+    print(
+        f"\n{args.portals} portals x {args.bots} bots = {args.portals * args.bots} bots, interval {args.interval} s,"
+        f" {args.latency_ms:.0f} ms latency, {args.minutes:g} min, grace {args.grace:g} s,"
+        f" {args.workers} workers, {os.cpu_count()} CPUs"
+    )
+    need = args.portals * args.bots / args.interval
+    print(f"needed on average: {need:.0f} verifications/s, {args.portals / args.interval:.1f} portal runs/s")
+    lines = [
+        ("bots on schedule", lambda r: f"{100 * r.on_schedule:.1f} %"),
+        ("late rows (> grace)", lambda r: f"{r.late_rows}"),
+        ("bots overdue at the end", lambda r: f"{r.overdue_end}"),
+        ("verifications", lambda r: f"{r.rows}"),
+        ("verifications/s", lambda r: f"{r.rows / r.seconds:.0f}"),
+        ("portal runs/s", lambda r: f"{r.runs / r.seconds:.1f}"),
+        ("503s", lambda r: f"{r.http_503}"),
+        ("CPU s, workers", lambda r: f"{r.cpu['workers']:.0f} ({100 * r.cpu['workers'] / r.seconds:.0f} %)"),
+        ("CPU s, beat", lambda r: f"{r.cpu['beat']:.0f}"),
+        ("CPU s, PostgreSQL", lambda r: f"{r.cpu['postgres']:.0f}"),
+        ("CPU s, simulator", lambda r: f"{r.cpu['simulator']:.0f}"),
+    ]
+    print(f"{'':<26}" + "".join(f"{r.label:>18}" for r in results))
+    for name, show in lines:
+        print(f"{name:<26}" + "".join(f"{show(r):>18}" for r in results))
+
+
+def main() -> None:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    env = configure(args)
+    ensure_database(args.database_url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    trees = [(f"before ({args.before})", export_tree(args.before))] if args.before else []
+    trees.append(("this tree" if args.before else "run", ROOT))
+    sim, control = start_simulator(args, env)
+    results = []
+    try:
+        for label, tree in trees:
+            results.append(measure(label, args, env, tree, sim, control))
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    report(args, results)
+
+
+if __name__ == "__main__":
+    main()
