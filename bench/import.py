@@ -9,7 +9,8 @@ checks/bounded_load.py) of webhook portals, each bot with a code and a token, ev
 bot also with an id, an `expect` and a `backlog_minutes`. Then, on an emptied database
 (default bw_import_bench, created if missing), runs the command twice through
 `call_command`, as `manage.py` would: the first import creates every portal and bot, the
-second one of the same file updates them all (the path of a routine re-import). Prints
+second one of the same file updates them all (the path of a routine re-import), a third
+one gives every bot a new token (every bot row changes). Prints
 seconds and bots per second for each; the target (issue 15) is 100,000 bots in <= 120 s.
 
 --baseline REF exports that commit of this repository (`git archive`, into a temporary
@@ -38,12 +39,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bots", type=int, default=50, help="bots per portal")
     parser.add_argument("--baseline", metavar="REF", help="measure the importer of this commit first")
     parser.add_argument("--code-root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # the baseline's export
-    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)  # the baseline's run reuses the file
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)  # the baseline's run reuses the files
+    parser.add_argument("--rotated-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--label", default="this tree", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def portal_file(portals: int, bots: int) -> dict:
+def portal_file(portals: int, bots: int, token: str) -> dict:
     entries = []
     for p in range(portals):
         entry = {
@@ -53,12 +55,20 @@ def portal_file(portals: int, bots: int) -> dict:
             "bots": [],
         }
         for b in range(bots):
-            bot = {"code": f"bot_{b:02d}", "bot_token": f"t{p:04d}{b:02d}"}
+            bot = {"code": f"bot_{b:02d}", "bot_token": f"{token}{p:04d}{b:02d}"}
             if b % 10 == 0:
                 bot.update(id=p * 1000 + b + 1, expect={"eventMode": "fetch"}, backlog_minutes=30)
             entry["bots"].append(bot)
         entries.append(entry)
     return {"portals": entries}
+
+
+def write_file(args: argparse.Namespace, token: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix="botwatch-import-", suffix=".json")
+    os.close(fd)
+    data = portal_file(args.portals, args.bots, token)
+    Path(name).write_text(json.dumps(data, separators=(",", ":")))
+    return Path(name)
 
 
 def ensure_database(url: str) -> None:
@@ -111,8 +121,9 @@ def measure(args: argparse.Namespace, label: str) -> None:
     from checks.models import Bot
 
     total = args.portals * args.bots
-    for run in ("fresh import", "re-import"):
-        seconds, summary = timed_import(args.file)
+    runs = [("fresh import", args.file), ("re-import", args.file), ("new tokens", args.rotated_file)]
+    for run, path in runs:
+        seconds, summary = timed_import(path)
         verdict = f"<= {TARGET_S} s: {'met' if seconds <= TARGET_S else 'MISSED'}" if total >= 100_000 else ""
         print(f"{label:<10} {run:<13} {seconds:>8.1f} s {total / seconds:>9.0f} bots/s  {verdict}", flush=True)
         print(f"{'':<10} {summary}", flush=True)
@@ -126,7 +137,8 @@ def run_baseline(args: argparse.Namespace, ref: str) -> None:
         script = Path(__file__).resolve()
         command = [sys.executable, str(script), "--database-url", args.database_url]
         command += ["--portals", str(args.portals), "--bots", str(args.bots)]
-        command += ["--code-root", folder, "--file", str(args.file), "--label", ref]
+        command += ["--code-root", folder, "--file", str(args.file), "--rotated-file", str(args.rotated_file)]
+        command += ["--label", ref]
         subprocess.run(command, check=True)
 
 
@@ -135,10 +147,7 @@ def main() -> None:
     ensure_database(args.database_url)
     owned = args.file is None
     if owned:
-        fd, name = tempfile.mkstemp(prefix="botwatch-import-", suffix=".json")
-        os.close(fd)
-        args.file = Path(name)
-        args.file.write_text(json.dumps(portal_file(args.portals, args.bots), separators=(",", ":")))
+        args.file, args.rotated_file = write_file(args, "t"), write_file(args, "r")
         size = args.file.stat().st_size / (1024 * 1024)
         print(f"{args.portals} portals x {args.bots} bots = {args.portals * args.bots} bots; file {size:.1f} MB")
         print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
@@ -149,6 +158,7 @@ def main() -> None:
     finally:
         if owned:
             args.file.unlink()
+            args.rotated_file.unlink()
 
 
 if __name__ == "__main__":
