@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import yaml
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from checks.alerts.channels import apply_channel_settings
@@ -20,6 +21,10 @@ from checks.bounded_load import LimitError, load_json, load_yaml
 from checks.expectations import validate_expect
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 from checks.portal_validation import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
+
+# Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
+# per statement (Django lowers it further for SQLite on its own).
+BATCH = 1000
 
 
 class PortalFileError(Exception):
@@ -43,6 +48,7 @@ class ImportSummary:
     portals_updated: list[str] = field(default_factory=list)
     bots_created: int = 0
     bots_updated: int = 0
+    portal_ids: list[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -68,16 +74,25 @@ def parse_portal_file(text: str, fmt: str | None = None) -> object:
         raise PortalFileError([f"{where}not valid YAML or JSON: {problem}"]) from None
 
 
-def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], list[str]]:
-    """The portals of a valid file, and the hosts that will get stored credentials (confirmed moves)."""
+def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], list[str], dict[str, Portal]]:
+    """The portals of a valid file, the hosts that will get stored credentials (confirmed moves),
+    and the stored portals the file names, with their bots (what the import then writes over)."""
     listed = data.get("portals") if isinstance(data, dict) else None
     names = [p.get("name") for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
-    existing = {p.name: p for p in Portal.objects.filter(name__in=[n for n in names if isinstance(n, str)])}
+    existing = stored_portals([n for n in names if isinstance(n, str)])
     validator = PortalValidator(existing, frozenset(confirmed_hosts))
     portals = validator.document(data)
     if validator.problems:
         raise PortalFileError(validator.problems, validator.located)
-    return portals, sorted(validator.credentials_sent_to)
+    return portals, sorted(validator.credentials_sent_to), existing
+
+
+def stored_portals(names: list[str]) -> dict[str, Portal]:
+    """The portals of these names with their bots, in two queries (the validator reads the bots'
+    tokens, the import writes over the rows)."""
+    # order_by(): Bot's default ordering joins the portal, which a prefetch by portal needs not.
+    bots = Prefetch("bots", queryset=Bot.objects.order_by())
+    return {p.name: p for p in Portal.objects.filter(name__in=names).order_by().prefetch_related(bots)}
 
 
 def validate_portal_item(item: object) -> dict:
@@ -96,9 +111,7 @@ def validate_portal_item(item: object) -> dict:
 
 def upsert_portal_item(item: dict) -> ImportSummary:
     """Writes one validated portal entry and its bots (the caller holds the transaction)."""
-    summary = ImportSummary()
-    _upsert_portal(item, summary)
-    return summary
+    return write_portals([item], stored_portals([item["name"]]))
 
 
 def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "", send_credentials_to=()) -> ImportSummary:
@@ -107,11 +120,9 @@ def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "", se
     send_credentials_to: hosts that portals moving there may take their stored secrets to.
     """
     data = parse_portal_file(text, fmt)
-    summary = ImportSummary()
     with transaction.atomic():
-        portals, sent_to = validate_portal_file(data, send_credentials_to)
-        for item in portals:
-            _upsert_portal(item, summary)
+        portals, sent_to, existing = validate_portal_file(data, send_credentials_to)
+        summary = write_portals(portals, existing)
         changes = {"created": summary.portals_created, "updated": summary.portals_updated}
         AuditLog.objects.create(
             actor=actor or "import_portals",
@@ -120,17 +131,71 @@ def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "", se
             object_repr=str(summary)[:200],
             changes={**changes, "credentials sent to": sent_to} if sent_to else changes,
         )
-        names = summary.portals_created + summary.portals_updated
-        transaction.on_commit(
-            lambda: refresh_credential_warnings(
-                list(Portal.objects.filter(name__in=names).values_list("pk", flat=True))
-            )
-        )
+        ids = summary.portal_ids
+        transaction.on_commit(lambda: refresh_credential_warnings(ids))
     return summary
 
 
-def _upsert_portal(item: dict, summary: ImportSummary) -> None:
-    portal = Portal.objects.filter(name=item["name"]).first()
+def write_portals(items: list[dict], existing: dict[str, Portal]) -> ImportSummary:
+    """Upserts validated portal entries and their bots: a few statements per thousand rows.
+
+    `existing`: the stored portals of these names, their bots prefetched (stored_portals).
+    Each row is changed in Python as a save() would have it, then written by bulk_create:
+    new rows are inserted, stored ones (their primary key set) written over by ON CONFLICT
+    (id) DO UPDATE of the columns the file changed. Bots are upserted by id rather than by
+    (portal, code), since those unique constraints are partial and ON CONFLICT cannot name
+    them. Bots the file leaves as they are are not written at all.
+    """
+    summary = ImportSummary()
+    portals = [_portal_row(item, existing.get(item["name"]), summary) for item in items]
+    # Every portal named is written, as save() did: its updated_at says when the file last set it.
+    _upsert(Portal, [row for row, _ in portals], [old for _, old in portals], always=frozenset({"updated_at"}))
+    summary.portal_ids = [row.pk for row, _ in portals]
+    bots, accepted = {}, []
+    for (portal, stored), item in zip(portals, items, strict=True):
+        index = BotIndex(portal, stored=stored is not None)
+        for entry in item.get("bots") or []:
+            bot, before, note = _bot_row(index, entry, summary)
+            bots.setdefault(id(bot), (bot, before))  # two entries may name one bot (by code, then by id)
+            if note:
+                accepted.append((bot, note))
+    rows = list(bots.values())
+    _upsert(Bot, [bot for bot, _ in rows], [before for _, before in rows], skip_unchanged=True)
+    BotEvent.objects.bulk_create(
+        BotEvent(bot=bot, kind=BotEvent.Kind.ID_ACCEPTED, changes=changes, note=note)
+        for bot, (changes, note) in accepted
+    )
+    return summary
+
+
+def _values(row: Portal | Bot) -> dict:
+    return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+
+
+def _upsert(model, rows, before, always: frozenset[str] = frozenset(), skip_unchanged: bool = False) -> None:
+    """bulk_create of new rows and stored ones (`before`: their values as loaded, None for a new
+    row); of a stored row, the columns that changed are updated. skip_unchanged: a stored row
+    whose values are all as loaded is not written."""
+    changed, written = set(always), []
+    for row, old in zip(rows, before, strict=True):
+        diff = {name for name, value in _values(row).items() if old[name] != value} if old is not None else None
+        if diff is None or diff or not skip_unchanged:
+            written.append(row)
+            changed |= diff or set()
+    rows = written
+    if not rows:
+        return
+    fields = sorted(model._meta.get_field(name).name for name in changed - {"id"})
+    if fields:
+        model.objects.bulk_create(
+            rows, batch_size=BATCH, update_conflicts=True, unique_fields=["id"], update_fields=fields
+        )
+    else:
+        model.objects.bulk_create(rows, batch_size=BATCH)
+
+
+def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tuple[Portal, dict | None]:
+    old = _values(portal) if portal else None
     created = portal is None
     if created:
         portal = Portal(name=item["name"])
@@ -148,10 +213,8 @@ def _upsert_portal(item: dict, summary: ImportSummary) -> None:
         portal.thresholds = validate_thresholds(item["thresholds"])
     portal.paused = bool(item.get("paused", False))
     apply_channel_settings(portal, item)  # notify and routes left out keep what is stored (secrets)
-    portal.save()
     (summary.portals_created if created else summary.portals_updated).append(portal.name)
-    for bot in item.get("bots") or []:
-        _upsert_bot(portal, bot, summary)
+    return portal, old
 
 
 def _set_oauth(portal: Portal, block: dict) -> None:
@@ -179,30 +242,51 @@ def _set_broker(portal: Portal, block: dict) -> None:
     portal.oauth_refresh_issued_at = None
 
 
-def _upsert_bot(portal: Portal, item: dict, summary: ImportSummary) -> None:
+class BotIndex:
+    """A portal's bots by code and by id, as a lookup by either found them, kept up to date
+    with the rows the import adds (a later entry that names one by its id finds it)."""
+
+    def __init__(self, portal: Portal, stored: bool):
+        self.portal = portal
+        stored = portal.bots.all() if stored else []
+        self.by_code = {bot.code: bot for bot in stored if bot.code}
+        self.by_id = {bot.bot_id: bot for bot in stored if bot.bot_id is not None}
+        self.before = {id(bot): _values(bot) for bot in stored}
+
+    def find(self, code: str, bot_id: int | None) -> Bot | None:
+        return self.by_code.get(code) if code else self.by_id.get(bot_id)
+
+    def add(self, bot: Bot) -> None:
+        if bot.code:
+            self.by_code[bot.code] = bot
+        if bot.bot_id is not None:
+            self.by_id[bot.bot_id] = bot
+
+
+def _bot_row(index: BotIndex, item: dict, summary: ImportSummary) -> tuple[Bot, dict | None, tuple | None]:
+    """The bot an entry names, changed as the entry says; with its stored values, and the
+    (changes, note) of an id the file accepts."""
     code = str(item.get("code") or "")
     lookup = {"code": code} if code else {"bot_id": item["id"]}
-    bot = Bot.objects.filter(portal=portal, **lookup).first()
+    bot = index.find(code, lookup.get("bot_id"))
     created = bot is None
     if created:
-        bot = Bot(portal=portal, **lookup)
+        bot = Bot(portal=index.portal, **lookup)
     accepted = None
     if "id" in item:
         bot.bot_id = item["id"]
         # The file's id is the one to verify by: it accepts a re-registered bot's new id.
         if not created and bot.pinned_id and bot.pinned_id != item["id"]:
-            accepted = {"id": [bot.pinned_id, item["id"]]}
+            accepted = ({"id": [bot.pinned_id, item["id"]]}, f"new id {item['id']} accepted by the portal file")
         bot.pinned_id = item["id"]
     bot.expect = validate_expect(item.get("expect"))[0]
     bot.backlog_minutes = item.get("backlog_minutes")
     if item.get("bot_token"):
         bot.bot_token = str(item["bot_token"])
     bot.enabled = bool(item.get("enabled", True))
-    bot.save()
-    if accepted:
-        note = f"new id {item['id']} accepted by the portal file"
-        BotEvent.objects.create(bot=bot, kind=BotEvent.Kind.ID_ACCEPTED, changes=accepted, note=note)
+    index.add(bot)
     if created:
         summary.bots_created += 1
     else:
         summary.bots_updated += 1
+    return bot, index.before.get(id(bot)), accepted

@@ -215,19 +215,19 @@ def test_failure_during_write_rolls_back(tmp_path, monkeypatch):
     """A failure after some rows were written leaves the database as it was."""
     from checks import portal_file
 
-    real = portal_file._upsert_bot
-    calls = []
+    real = portal_file._upsert
+    written = []
 
-    def failing(portal, item, summary):
-        calls.append(item)
-        if len(calls) == 3:
+    def failing(model, *args, **kwargs):
+        if model is Bot:
+            written.append(Portal.objects.count())  # the portals are in the database by now
             raise RuntimeError("disk full")
-        return real(portal, item, summary)
+        return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(portal_file, "_upsert_bot", failing)
+    monkeypatch.setattr(portal_file, "_upsert", failing)
     with pytest.raises(RuntimeError):
         run_import(tmp_path, GOOD)
-    assert len(calls) == 3
+    assert written == [2]
     assert Portal.objects.count() == 0
     assert Bot.objects.count() == 0
 
