@@ -12,10 +12,12 @@ import json
 
 import yaml
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+# 100,000 bots with 32-character tokens fit in about 10 MB of JSON.
+MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_ALIASES = 100
 MAX_DEPTH = 32
 MAX_VALUES = 200_000
+EXPANSION_CAP = MAX_FILE_BYTES + MAX_VALUES + 1
 
 
 class LimitError(ValueError):
@@ -64,7 +66,10 @@ class BoundedLoader(yaml.SafeLoader):
         node = self.get_single_node()
         if node is None:
             return None
-        if _weight(node) > MAX_VALUES:
+        # What the aliases add beyond the file's own values: a large file without aliases is
+        # bounded by its size, a small one with them is not.
+        weight, own = _weight(node)
+        if weight - own > MAX_VALUES:
             raise LimitError(f"the file expands to more than {MAX_VALUES:,} values through its aliases (*name)")
         data = self.construct_document(node)
         check_depth(data)  # aliases can nest parts inside parts beyond what any one part does
@@ -79,8 +84,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _weight(root: yaml.Node) -> int:
-    """Values the graph stands for once every alias is expanded: a shared node counts once per use.
+def _weight(root: yaml.Node) -> tuple[int, int]:
+    """(values the graph stands for once every alias is expanded, its own distinct nodes): a shared
+    node counts once per use in the first.
 
     Iterative (post-order), since chains of aliases can be deeper than the nesting of any one part.
     """
@@ -92,12 +98,12 @@ def _weight(root: yaml.Node) -> int:
             continue
         children = _children(node)
         if children_done:
-            # Capped: enough to refuse, and the sums stay small.
-            weights[id(node)] = min(1 + sum(weights[id(c)] for c in children), MAX_VALUES + 1)
+            # Capped: enough to refuse (no file has that many nodes of its own), and the sums stay small.
+            weights[id(node)] = min(1 + sum(weights[id(c)] for c in children), EXPANSION_CAP)
             continue
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in weights)
-    return weights[id(root)]
+    return weights[id(root)], len(weights)
 
 
 def load_yaml(text: str) -> object:

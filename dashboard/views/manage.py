@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from checks import bounded_load
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
@@ -242,7 +243,10 @@ def portal_file(request: HttpRequest) -> HttpResponse:
         except RequestDataTooBig:
             # Pasted text beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read the form at all.
             ctx["problems"] = ctx["problem_count"] = None
-            ctx["too_big"] = "The pasted text is too large to paste: upload it as a file (up to 5 MB)."
+            ctx["too_big"] = (
+                "The pasted text is too large to paste: upload it as a file "
+                f"(up to {bounded_load.MAX_FILE_BYTES // (1024 * 1024)} MB)."
+            )
             return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():
             try:

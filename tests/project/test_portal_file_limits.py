@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from checks import bounded_load
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_file import PortalFileError, import_portal_file
 
@@ -96,9 +97,24 @@ def test_moderate_json_nesting_beyond_the_limit_is_refused(tmp_path):
     assert_refused(tmp_path, json.dumps({"portals": nested}), "nested more than 32", "portals.json")
 
 
-def test_file_over_5_mb_is_refused_before_it_is_read(tmp_path):
-    big = "portals: []\n" + "#" * (6 * 1024 * 1024) + "\n"
-    assert_refused(tmp_path, big, "larger than 5 MB")
+OVER = bounded_load.MAX_FILE_BYTES + 1024
+TOO_LARGE = f"larger than {bounded_load.MAX_FILE_BYTES // (1024 * 1024)} MB"
+
+
+def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    big = "portals: []\n" + "#" * OVER + "\n"
+    assert_refused(tmp_path, big, TOO_LARGE)
+
+
+def test_a_large_file_without_aliases_is_not_counted_as_an_expansion(monkeypatch):
+    """A fleet's file has more values than aliases may add (100,000 bots: about 500,000); here with
+    the bound at 1,000, a file of 5,000 values loads and 1,000 more through aliases do not."""
+    monkeypatch.setattr(bounded_load, "MAX_VALUES", 1000)
+    text = "bots:\n" + "".join(f"  - {{code: b{i}, bot_token: t{i}}}\n" for i in range(1000))
+    assert len(bounded_load.load_yaml(text)["bots"]) == 1000
+    bomb = "a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * 11) + "]\n"
+    with pytest.raises(bounded_load.LimitError, match="expands to more than 1,000 values"):
+        bounded_load.load_yaml(bomb)
 
 
 def test_ten_thousand_problems_are_listed_as_the_first_hundred_and_a_count(tmp_path):
@@ -126,8 +142,8 @@ def test_anchors_and_merges_of_an_ordinary_file_still_import(tmp_path):
 
 def test_import_function_refuses_oversized_text():
     with pytest.raises(PortalFileError) as excinfo:
-        import_portal_file("portals: []\n" + " " * (5 * 1024 * 1024))
-    assert "larger than 5 MB" in excinfo.value.problems[0]
+        import_portal_file("portals: []\n" + " " * OVER)
+    assert TOO_LARGE in excinfo.value.problems[0]
 
 
 @pytest.fixture
@@ -146,10 +162,10 @@ def test_dashboard_upload_of_a_bomb_shows_the_problem_and_writes_nothing(admin_c
     assert not Portal.objects.exists() and not AuditLog.objects.filter(action="import").exists()
 
 
-def test_dashboard_upload_over_5_mb_is_refused_unread(admin_client):
-    upload = SimpleUploadedFile("portals.yaml", b"portals: []\n" + b"#" * (6 * 1024 * 1024))
+def test_dashboard_upload_over_the_size_limit_is_refused_unread(admin_client):
+    upload = SimpleUploadedFile("portals.yaml", b"portals: []\n" + b"#" * OVER)
     response = admin_client.post(reverse("dashboard:portal-file"), {"file": upload})
-    assert "larger than 5 MB" in response.content.decode()
+    assert TOO_LARGE in response.content.decode()
     assert not AuditLog.objects.filter(action="import").exists()
 
 
