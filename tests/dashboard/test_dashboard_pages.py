@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from checks.models import Bot, Notification
+from checks.models import Bot, Notification, Portal
 from tests.fixtures.dashboard import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +208,10 @@ def test_bot_page_shows_what_the_engine_recorded_from_the_simulator(viewer_clien
     assert fields["language"] == "de" and fields["eventMode"] == "webhook" and fields["type"] == "bot"
     assert response.context["chart"]["countMessage"] and response.context["uptime"][0][1] == 1.0
     assert "tok-1" not in response.content.decode() and "k3y" not in response.content.decode()
+
+
+def test_overview_names_the_portals_that_have_no_bots_yet(viewer_client, portal_with_history):
+    Portal.objects.create(name="zeta-empty", url="https://zeta.example", webhook_user_id=1, webhook_code="k")
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    empty = body.split('id="empty-portals"', 1)[1].split("</p>", 1)[0]
+    assert "zeta-empty" in empty and "acme" not in empty
