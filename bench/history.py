@@ -26,10 +26,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.dashboard import ensure_database  # noqa: E402
 
 ANSWER = {
     "id": 0, "code": "", "type": "bot", "isHidden": False, "isSupportOpenline": False, "isReactionsEnabled": True,
@@ -69,17 +70,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--interval", type=int, default=300, help="seconds between checks of a bot")
     parser.add_argument("--no-baseline", action="store_true", help="leave out the old layout's table")
     return parser.parse_args()
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str, start: datetime) -> None:
@@ -173,7 +163,7 @@ def count(table: str) -> int:
 def main() -> None:
     args = parse_args()
     start = datetime(2026, 1, 5, tzinfo=UTC)
-    fresh_database(args.database_url)
+    ensure_database(args.database_url, fresh=True)
     setup_django(args.database_url, start)
 
     import json

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 120
@@ -69,17 +68,6 @@ def write_file(args: argparse.Namespace, token: str) -> Path:
     data = portal_file(args.portals, args.bots, token)
     Path(name).write_text(json.dumps(data, separators=(",", ":")))
     return Path(name)
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str, code_root: Path) -> None:
@@ -144,6 +132,10 @@ def run_baseline(args: argparse.Namespace, ref: str) -> None:
 
 def main() -> None:
     args = parse_args()
+    # Appended, not put first: the importer measured comes from setup_django's code_root.
+    sys.path.append(str(ROOT))
+    from bench.dashboard import ensure_database
+
     ensure_database(args.database_url)
     owned = args.file is None
     if owned:

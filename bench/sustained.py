@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
-from bench.sweep import cpu_seconds, empty_broker, ensure_database, postgres_cpu_seconds  # noqa: E402
+from bench.sweep import cpu_seconds, empty_broker, ensure_database, postgres_cpu_seconds, start_simulator  # noqa: E402
 
 
 @dataclass
@@ -87,17 +87,6 @@ def configure(args: argparse.Namespace) -> dict:
     }
     os.environ.update(env)
     return {**os.environ, **env}
-
-
-def start_simulator(args: argparse.Namespace, env: dict):
-    from simulator.control import SimulatorControl
-
-    cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
-    proc = subprocess.Popen([*cmd, "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    base_url = proc.stdout.readline().decode().strip()
-    if not base_url:
-        raise SystemExit("the simulator did not start")
-    return proc, SimulatorControl(base_url, timeout=60)
 
 
 def seed(base_url: str, args: argparse.Namespace):
@@ -307,7 +296,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     trees = [(f"before ({args.before})", export_tree(args.before))] if args.before else []
     trees.append(("this tree" if args.before else "run", ROOT))
-    sim, control = start_simulator(args, env)
+    sim, control = start_simulator(args, env, timeout=60)
     results = []
     try:
         for label, tree in trees:

@@ -37,11 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.dashboard import ensure_database  # noqa: E402
 from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
 
 BATCH_SIZE = 50
@@ -133,18 +133,7 @@ def configure(args: argparse.Namespace) -> dict:
     return {**os.environ, **env}
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_simulator(args: argparse.Namespace, env: dict):
+def start_simulator(args: argparse.Namespace, env: dict, timeout: float = 30):
     from simulator.control import SimulatorControl
 
     cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
@@ -152,7 +141,7 @@ def start_simulator(args: argparse.Namespace, env: dict):
     base_url = proc.stdout.readline().decode().strip()
     if not base_url:
         raise SystemExit("the simulator did not start")
-    return proc, SimulatorControl(base_url, timeout=30)
+    return proc, SimulatorControl(base_url, timeout=timeout)
 
 
 def populate(base_url: str, args: argparse.Namespace) -> None:
