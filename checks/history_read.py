@@ -38,7 +38,7 @@ def uptime_counts(bot_id: int, *starts: datetime) -> list[tuple[int, int]]:
         checks = good = 0
         for stat in stats:
             begins = hourly.day_start(stat.day)
-            if begins + timedelta(days=1) <= start:
+            if hourly.day_start(stat.day + timedelta(days=1)) <= start:
                 continue
             if begins >= start or not stat.hours:
                 # A whole day in the window (or one folded before hours were kept: counted whole).

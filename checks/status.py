@@ -98,3 +98,8 @@ class ResponseFormat(models.TextChoices):
     NONE = "", "—"
     EXTENDED = "extended", "Extended (owner)"
     BRIEF = "brief", "Brief (not owner)"
+
+
+def problem_keys(problems: list | None) -> frozenset[str]:
+    """The keys of problems in their stored form (Problem.as_json): what tells them apart."""
+    return frozenset(str(p.get("key") or p.get("check")) for p in problems or [])

@@ -17,6 +17,7 @@ from checks.alerts.messages import AlertItem
 from checks.alerts.rules import Action, Decision, worse
 from checks.models import Bot, Incident, IncidentEvent, Verification
 from checks.status import Status
+from checks.status import problem_keys as keys_of_problems
 
 Kind = IncidentEvent.Kind
 OPEN_STATE = Incident.State.OPEN
@@ -30,7 +31,7 @@ class Outcome:
 
 
 def problem_keys(verification: Verification) -> frozenset[str]:
-    return frozenset(str(p.get("key") or p.get("check")) for p in verification.problems or [])
+    return keys_of_problems(verification.problems)
 
 
 def seen(verification: Verification) -> dict:

@@ -29,7 +29,7 @@ from checks.alerts.rules import (
     worse,
 )
 from checks.models import Incident, IncidentEvent, MaintenanceWindow, Portal
-from checks.status import PORTAL_INCIDENT_STATUSES, BotState, Status
+from checks.status import PORTAL_INCIDENT_STATUSES, BotState, Status, problem_keys
 
 Kind = IncidentEvent.Kind
 OPEN = Incident.State.OPEN
@@ -55,7 +55,7 @@ def evaluate_portal(portal_id: int, checked_at: datetime) -> list[int]:
             threshold=threshold_for(status, portal.thresholds),
             incident=_snapshot(incident),
             quiet=is_quiet_portal(portal, checked_at),
-            problem_keys=_keys(portal.problems),
+            problem_keys=problem_keys(portal.problems),
         )
         handler = _HANDLERS.get(decision.action)
         return handler(portal, incident, decision, checked_at) if handler else []
@@ -72,10 +72,6 @@ def _snapshot(incident: Incident | None) -> OpenIncident | None:
         return None
     keys = frozenset(incident.problem_keys or [])
     return OpenIncident(incident.status, incident.last_status, incident.suppressed, keys)
-
-
-def _keys(problems: list) -> frozenset[str]:
-    return frozenset(str(p.get("key") or p.get("check")) for p in problems or [])
 
 
 def _seen(portal: Portal) -> dict:
@@ -108,7 +104,7 @@ def _open(portal: Portal, _incident: None, decision: Decision, at: datetime) -> 
                 started_at=portal.status_since or at,
                 opened_at=at,
                 suppressed=not decision.alert,
-                problem_keys=sorted(_keys(portal.problems)),
+                problem_keys=sorted(problem_keys(portal.problems)),
                 **_seen(portal),
             )
     except IntegrityError:
@@ -120,7 +116,7 @@ def _open(portal: Portal, _incident: None, decision: Decision, at: datetime) -> 
 
 def _escalate(portal: Portal, incident: Incident, decision: Decision, at: datetime) -> list[int]:
     previous = incident.last_status
-    keys = sorted(set(incident.problem_keys or []) | _keys(portal.problems))
+    keys = sorted(set(incident.problem_keys or []) | problem_keys(portal.problems))
     changed = Incident.objects.filter(pk=incident.pk, state=OPEN, status=incident.status).update(
         status=portal.status, problem_keys=keys, **_seen(portal)
     )

@@ -22,7 +22,7 @@ from checks.engine.claims import LostClaim, interval_for, lease_until, next_due,
 from checks.engine.portal_state import portal_changes, state_document
 from checks.engine.runs import Run
 from checks.models import Bot, BotEvent, Portal, Verification
-from checks.status import ResponseFormat, Status, needs_alerting
+from checks.status import ResponseFormat, Status, needs_alerting, problem_keys
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ MAX_DESCRIPTION = 2000
 VERIFICATION_ATTNAMES = [f.attname for f in Verification._meta.concrete_fields]
 
 
-def changed_since(bot: Bot, manual: bool, result: BotResult) -> bool:
+def changed_since(bot: Bot, manual: bool, result: BotResult, problems: list[dict]) -> bool:
     """Whether this verification says something the bot's last one did not (kept as a change row).
 
     Compared with the state the run read: a concurrent manual run may make one row too many, never
@@ -38,13 +38,16 @@ def changed_since(bot: Bot, manual: bool, result: BotResult) -> bool:
     """
     if manual or bot.last_checked_at is None:
         return True
-    problems = sorted(str(p.key or p.check) for p in result.problems)
-    before = sorted(str(p.get("key") or p.get("check")) for p in bot.problems or [])
-    return result.status != bot.status or (result.error_code or "")[:100] != bot.last_error or problems != before
+    return (
+        result.status != bot.status
+        or (result.error_code or "")[:100] != bot.last_error
+        or problem_keys(problems) != problem_keys(bot.problems)
+    )
 
 
 def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: datetime) -> Verification:
     counters = result.counters or {}
+    problems = [problem.as_json() for problem in result.problems]
     values = {
         "bot_id": bot.pk,
         "portal_id": run.portal.pk,
@@ -63,10 +66,10 @@ def build_verification(run: Run, bot: Bot, result: BotResult, checked_at: dateti
         "operating": result.operating,
         "redirect_url": (result.redirect_url or "")[:500],
         "manual": run.manual,
-        "problems": [problem.as_json() for problem in result.problems],
+        "problems": problems,
         "event_backlog_s": result.event_backlog_s,
         "by_portal": result.by_portal,
-        "changed": changed_since(bot, run.manual, result),
+        "changed": changed_since(bot, run.manual, result, problems),
     }
     # Positional, every column given (the id None): a third of the CPU of keyword arguments,
     # which Model.__init__ takes one field at a time.
