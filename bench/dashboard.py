@@ -5,9 +5,10 @@
     .venv/bin/python bench/dashboard.py --bots 100000 --database-url postgres://.../bw_dash_100k
 
 Seeds its own database (default bw_dash_bench, created if missing, kept between runs so a
-second run only measures): portals of 50 bots, each bot with a day of raw verifications at
-5-minute intervals (--raw-hours), 90 days of DailyStat rows with their hours, a change row
-every other day, some open and resolved incidents. Then
+second run only measures): portals of 50 bots, each bot with a day of checks at 5-minute
+intervals (--raw-hours) packed per hour as the engine keeps them (the current hour open on the
+bot's row), a whole verification row for every check that failed (1 %), 90 days of DailyStat
+rows with their hours, a change row every other day, some open and resolved incidents. Then
 requests each page in this process through Django's test client (middleware, ORM, templates:
 everything but the socket) as a logged-in admin, and prints p50 / p95 / max in milliseconds
 and the SQL queries per page. Targets (issue 6): overview p95 <= 300 ms, bot page p95 <= 150 ms.
@@ -34,10 +35,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bw_dash_bench")
     parser.add_argument("--bots", type=int, default=10_000)
     parser.add_argument("--per-portal", type=int, default=50)
-    parser.add_argument("--raw-hours", type=int, default=24, help="hours of raw verifications per bot")
+    parser.add_argument("--raw-hours", type=int, default=24, help="hours of packed checks per bot")
     parser.add_argument("--days", type=int, default=90, help="days of daily aggregates per bot")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
     parser.add_argument("--reseed", action="store_true", help="drop the data and seed again")
+    parser.add_argument("--fold", action="store_true", help="also time folding yesterday's packed hours")
     return parser.parse_args()
 
 
@@ -96,7 +98,7 @@ def seed(args: argparse.Namespace) -> None:
 
     call_command("migrate", verbosity=0)
     from checks import hourly
-    from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, Verification, VerificationChange
+    from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, VerificationChange
 
     if Bot.objects.count() == args.bots and not args.reseed:
         print(f"using the seeded database ({args.bots} bots)")
@@ -110,8 +112,7 @@ def seed(args: argparse.Namespace) -> None:
         for i in range(n_portals)
     )
     Bot.objects.bulk_create((_bot(portals[g // args.per_portal], g) for g in range(args.bots)), batch_size=2000)
-    per_bot = max(1, args.raw_hours * 12)
-    insert_select(Verification, _VERIFICATION, _VERIFICATION_FROM, {"per_bot": per_bot})
+    per_bot = seed_checks(args.raw_hours)
     # One packed day for every row: the pages unpack it whatever it holds.
     day = [hourly.Hour(12, h % 3 == 0, 12 * 150, (1000 + h, 3, 60, 20)) for h in range(24)]
     hours = hourly.pack(day, (1023, 3, 60, 20))
@@ -129,7 +130,7 @@ def seed(args: argparse.Namespace) -> None:
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     print(
-        f"seeded {n_portals} portals, {args.bots} bots, {per_bot * args.bots} raw verifications, "
+        f"seeded {n_portals} portals, {args.bots} bots, {per_bot * args.bots} packed checks, "
         f"{args.days} days of aggregates "
         f"in {time.monotonic() - started:.0f} s"
     )
@@ -160,26 +161,63 @@ def _bot(portal, g: int):
     )
 
 
-_VERIFICATION_FROM = """
-FROM checks_bot b
-CROSS JOIN generate_series(0, %(per_bot)s - 1) AS k
-CROSS JOIN LATERAL (SELECT now() - k * interval '5 minutes' - (b.id %% 300) * interval '1 second' AS t) ts
-"""
-_VERIFICATION = {
-    "bot_id": "b.id",
-    "portal_id": "b.portal_id",
-    "slot": "t",
-    "checked_at": "t",
-    "status": "CASE WHEN k = 0 AND b.status NOT IN ('ok', 'pending') THEN b.status "
-    "WHEN random() < 0.01 THEN 'unreachable' ELSE 'ok' END",
-    "http_status": "200",
-    "duration_ms": "60 + (random() * 500)::int",
-    "response_format": "'extended'",
-    "count_message": "b.count_message - k * 3",
-    "count_command": "b.count_command",
-    "count_chat": "b.count_chat",
-    "count_user": "b.count_user - k / 50",
-}
+def seed_checks(raw_hours: int) -> int:
+    """Every bot's checks every 5 minutes for `raw_hours` hours, packed per hour (COPY), the current
+    hour open on the bot's row, and a whole verification row for each check that failed (1 %)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from checks import checklog, hourly
+    from checks.models import Bot
+
+    rng = random.Random(15)
+    now = timezone.now()
+    current = hourly.hour_start(now)
+    hours = [current - timedelta(hours=h) for h in range(raw_hours, 0, -1)]
+    bots = list(
+        Bot.objects.values_list("id", "portal_id", "count_message", "count_command", "count_chat", "count_user")
+    )
+    failed, opened, checks = [], [], 0
+
+    def hour_of(bot, start, minutes):
+        nonlocal checks
+        pk, portal_id, message, command, chat, user = bot
+        data = bytearray()
+        for minute in minutes:
+            at = start + timedelta(minutes=minute, seconds=pk % 300 / 10)
+            state = "unreachable" if rng.random() < 0.01 else "ok"
+            grown = max(0, message - int((now - at).total_seconds()) // 300)
+            counters = (grown, command, chat, user) if state == "ok" else None
+            ms = 60 + rng.randrange(500)
+            data += checklog.encode(hour=start, checked_at=at, slot=at, status=state, duration_ms=ms, counters=counters)
+            if state != "ok":
+                failed.append((pk, portal_id, at, ms))
+            checks += 1
+        return bytes(data)
+
+    with connection.cursor() as cursor:
+        with cursor.copy("COPY checks_checkhour (bot_id, hour, data) FROM STDIN") as copy:
+            for bot in bots:
+                for start in hours:
+                    copy.write_row((bot[0], start, hour_of(bot, start, range(0, 60, 5))))
+        open_minutes = range(0, (now - current).seconds // 60, 5)
+        opened = [(bot[0], current, hour_of(bot, current, open_minutes)) for bot in bots]
+        cursor.execute("CREATE TEMP TABLE bench_open (bot_id bigint, hour timestamptz, data bytea)")
+        with cursor.copy("COPY bench_open (bot_id, hour, data) FROM STDIN") as copy:
+            for row in opened:
+                copy.write_row(row)
+        cursor.execute(
+            "UPDATE checks_bot b SET hour_start = o.hour, hour_checks = o.data FROM bench_open o WHERE o.bot_id = b.id"
+        )
+        columns = "bot_id, portal_id, slot, checked_at, status, error_code, error_description, http_status, " \
+            "duration_ms, response_format, manual, problems, redirect_url, by_portal, changed"  # fmt: skip
+        with cursor.copy(f"COPY checks_verification ({columns}) FROM STDIN") as copy:
+            for pk, portal_id, at, ms in failed:
+                copy.write_row((pk, portal_id, at, at, "unreachable", "TIMEOUT", "no answer", None, ms, "", False,
+                                "[]", "", False, True))  # fmt: skip
+    return checks // max(1, len(bots))
+
+
 _DAILY = {
     "bot_id": "b.id",
     "day": "current_date - d",
@@ -242,6 +280,24 @@ def measure(client, url: str, n: int) -> tuple[list[float], list[float], int]:
     return times, cpu, queries
 
 
+def time_fold() -> None:
+    """The hourly job's fold of yesterday (the part of it the seeded hours cover) into DailyStat."""
+    from django.utils import timezone
+
+    from checks import hourly
+    from checks.engine import retention
+    from checks.models import CheckHour
+
+    day = timezone.localdate() - timedelta(days=1)
+    start, end = hourly.day_start(day), hourly.day_start(day + timedelta(days=1))
+    hours = CheckHour.objects.filter(hour__gte=start, hour__lt=end).count()
+    began, cpu = time.perf_counter(), time.process_time()
+    written = retention.aggregate_day(day)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    print(f"fold of {day}: {hours:,} packed hours into {written:,} daily rows in {wall:.1f} s ({cpu:.1f} s CPU here);"
+          f" {wall / max(hours, 1) * 1e6:.0f} us per bot-hour")  # fmt: skip
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -252,10 +308,12 @@ def main() -> None:
     ensure_database(args.database_url)
     setup_django(args.database_url)
     seed(args)
+    if args.fold:
+        time_fold()
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from checks.models import Bot, Verification
+    from checks.models import Bot, CheckHour, Verification
 
     user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
         "bench", "bench@example.com", "bench-password-1"
@@ -274,7 +332,8 @@ def main() -> None:
         "alerts, resolved": lambda: "/alerts/?state=resolved",
     }
     print(
-        f"{Bot.objects.count()} bots, {Verification.objects.count()} verifications; {args.requests} requests per page"
+        f"{Bot.objects.count()} bots, {CheckHour.objects.count()} packed hours, "
+        f"{Verification.objects.count()} whole verification rows; {args.requests} requests per page"
     )
     # A shared machine's load stretches wall times; CPU time of this process (PostgreSQL's
     # own work excluded) shows what a page costs when it has a core to itself.

@@ -1,29 +1,40 @@
-"""History on disk after 90 days: bytes per check and per bot-day, the new layout beside the old.
+"""History on disk after 90 days: bytes per check and per bot-day, this layout beside two before it.
 
     .venv/bin/python bench/history.py                     # 100 bots, 90 days at 300 s
     .venv/bin/python bench/history.py --bots 200 --days 30 --interval 120
+    .venv/bin/python bench/history.py --bots 50 --per-portal 1   # one bot per portal
 
 Creates its own PostgreSQL database (default bw_history_bench, dropped and made again each run),
-imports nothing from outside: N bots on portals of 50, then moves a simulated clock through the
-days in steps of the check interval. Every step writes each portal's verifications through the
-engine's own recording statement (checks.engine.pg.record, the statement the workers run, with
-rows built by checks.engine.recording.build_verification) and, once per simulated hour, runs the
-history job (checks.engine.retention.prune_history) at that time: partitions created and dropped,
-days folded, changes kept. Outcomes are drawn with a fixed seed: mostly OK, with short incidents
-(not found, unreachable, degraded) and counters that grow.
+imports nothing from outside: N bots on portals of --per-portal, then moves a simulated clock
+through the days in steps of the check interval. Every step records each portal's run through
+the engine's own write (checks.engine.recording.write_results: on PostgreSQL the statement the
+workers run) and, once per simulated hour, runs the history job (checks.engine.retention.
+prune_history) at that time: open hours closed, partitions created and dropped, days folded,
+changes kept. Outcomes are drawn with a fixed seed: mostly OK, with short incidents (not found,
+unreachable, degraded) and counters that grow.
 
-Beside it, in the same run, the same rows go into a table with the layout BotWatch used before
-(one row per check kept 90 days with the bot's answer as jsonb, four indexes), as the baseline.
-Printed: the size of each history table (heap, indexes, TOAST), bytes per raw row, bytes per
-check performed, bytes per bot per day; targets (issue 15): <= 100 B per check, <= 2 KB per bot-day.
+Beside it, in the same run, the same checks go into two tables of the layouts BotWatch used
+before, as baselines: "one row per check, 90 days" (the bot's answer as jsonb, four indexes: the
+layout before history was made to scale) and "one row per check, raw window" (the lean row
+partitioned by day on its slot and dropped after BOTWATCH_RAW_HISTORY_HOURS, as the release
+before packed hours kept it; its change rows and daily aggregates were the ones measured here).
+
+Printed: the size of each history table (heap, indexes, TOAST, and the open hours on the bots'
+rows), and for each layout the bytes per check written while checks are recorded (the growth
+over the first simulated day, before anything is dropped), the bytes per check performed over
+the whole run, and the bytes per bot per day at the end and at their highest over the last two
+days (just before a day partition goes); targets (issue 15): <= 100 B per check, <= 2 KB per
+bot-day.
 """
 
 import argparse
+import json
 import logging
 import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,6 +65,15 @@ CREATE INDEX bench_old_bot_time ON bench_old_verification (bot_id, checked_at DE
 CREATE INDEX bench_old_portal_time ON bench_old_verification (portal_id, checked_at DESC);
 CREATE INDEX bench_old_time ON bench_old_verification (checked_at);
 """
+# The release before packed hours: the same lean row per check, partitioned by day on its slot,
+# kept for the raw window (its two indexes: the primary key and one row per bot per slot).
+LEAN_TABLE = """
+CREATE TABLE bench_lean_verification (LIKE checks_verification INCLUDING DEFAULTS INCLUDING IDENTITY)
+    PARTITION BY RANGE (slot);
+ALTER TABLE bench_lean_verification ADD PRIMARY KEY (id, slot);
+ALTER TABLE bench_lean_verification ADD UNIQUE (bot_id, slot);
+CREATE TABLE bench_lean_verification_default PARTITION OF bench_lean_verification DEFAULT;
+"""
 OLD_COLUMNS = (
     "bot_id, portal_id, slot, checked_at, status, error_code, error_description, http_status, duration_ms, "
     "response_format, count_message, count_command, count_chat, count_user, fields, operating, redirect_url, "
@@ -68,11 +88,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per-portal", type=int, default=50)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--interval", type=int, default=300, help="seconds between checks of a bot")
-    parser.add_argument("--no-baseline", action="store_true", help="leave out the old layout's table")
+    parser.add_argument("--no-baseline", action="store_true", help="leave out the earlier layouts' tables")
     return parser.parse_args()
 
 
-def setup_django(url: str, start: datetime) -> None:
+def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     os.environ.pop("REDIS_URL", None)
@@ -123,33 +143,127 @@ class Fleet:
         return BotResult(bot.pk, Status.SERVER_ERROR, "INTERNAL_SERVER_ERROR", "Internal error", 500, duration)
 
 
-def history_sizes() -> dict[str, int]:
+def table_size(table: str) -> int:
+    """Heap, indexes and TOAST of a table and, when partitioned, of all its partitions."""
     from django.db import connection
 
-    tables = {
-        "raw verifications": "checks_verification",
-        "changes": "checks_verificationchange",
-        "daily aggregates": "checks_dailystat",
-        "configuration events": "checks_botevent",
-    }
-    sizes = {}
     with connection.cursor() as cursor:
-        for label, table in tables.items():
-            cursor.execute(
-                "SELECT pg_total_relation_size(%s::regclass) + coalesce((SELECT sum(pg_total_relation_size(relid)) "
-                "FROM pg_partition_tree(%s::regclass) WHERE relid <> %s::regclass), 0)",
-                [table, table, table],
-            )
-            sizes[label] = int(cursor.fetchone()[0])
+        # A plain table has no partition tree; a partitioned one has no storage of its own.
+        cursor.execute(
+            "SELECT pg_total_relation_size(%s::regclass) + coalesce((SELECT sum(pg_total_relation_size(relid)) "
+            "FROM pg_partition_tree(%s::regclass) WHERE relid <> %s::regclass), 0)",
+            [table, table, table],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def open_hours_size() -> int:
+    """The open hours of packed checks on the bots' rows (the bytes they take there)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(sum(pg_column_size(hour_checks)), 0) FROM checks_bot")
+        return int(cursor.fetchone()[0])
+
+
+def history_sizes() -> dict[str, int]:
+    """This layout's history, table by table."""
+    sizes = {
+        "packed hours": table_size("checks_checkhour"),
+        "open hours (bot rows)": open_hours_size(),
+        "verification rows": table_size("checks_verification"),
+        "changes": table_size("checks_verificationchange"),
+        "daily aggregates": table_size("checks_dailystat"),
+        "configuration events": table_size("checks_botevent"),
+    }
     return sizes
 
 
-def old_size() -> int:
+def kept_longer(sizes: dict[str, int]) -> int:
+    """What every layout since the scaled history keeps beyond its raw window."""
+    return sizes["changes"] + sizes["daily aggregates"] + sizes["configuration events"]
+
+
+class Layouts:
+    """The two earlier layouts, written beside this one with the same checks."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        if enabled:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute(OLD_TABLE)
+                cursor.execute(LEAN_TABLE)
+            self.lean_columns = [c for c in lean_columns() if c != "id"]
+
+    def write(self, rows, results) -> None:
+        if not self.enabled:
+            return
+        from django.db import connection
+
+        old = [{c: getattr(r, c) for c in OLD_COLUMNS.split(", ") if c != "fields"} for r in rows]
+        for entry, row in zip(old, rows, strict=True):
+            entry["fields"] = results[row.bot_id].fields or {}
+        lean = [{c: getattr(r, c) for c in self.lean_columns} for r in rows]
+        names = ", ".join(self.lean_columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO bench_old_verification ({OLD_COLUMNS}) SELECT {OLD_COLUMNS} FROM "  # noqa: S608
+                "jsonb_populate_recordset(NULL::bench_old_verification, %s::jsonb)",
+                [json.dumps(old, default=lambda v: v.isoformat())],
+            )
+            cursor.execute(
+                f"INSERT INTO bench_lean_verification ({names}) SELECT {names} FROM "  # noqa: S608
+                "jsonb_populate_recordset(NULL::bench_lean_verification, %s::jsonb)",
+                [json.dumps(lean, default=lambda v: v.isoformat())],
+            )
+
+    def prune(self, now) -> None:
+        """The lean layout's retention: day partitions made ahead, those past the raw window dropped whole."""
+        if not self.enabled:
+            return
+        from django.conf import settings
+        from django.db import connection
+
+        from checks.engine.partitions import AHEAD_DAYS, day_bounds_utc
+
+        cutoff = now - timedelta(hours=settings.BOTWATCH_RAW_HISTORY_HOURS)
+        with connection.cursor() as cursor:
+            today = now.date()
+            for ahead in range(-1, AHEAD_DAYS + 1):
+                day = today + timedelta(days=ahead)
+                start, end = day_bounds_utc(day)
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS bench_lean_verification_p{day:%Y%m%d} PARTITION OF "
+                    f"bench_lean_verification FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                )
+            cursor.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'bench_lean_verification'::regclass"
+            )
+            for (name,) in cursor.fetchall():
+                if not name.startswith("bench_lean_verification_p"):
+                    continue  # the default partition
+                day = datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date()
+                if day_bounds_utc(day)[1] <= cutoff:  # a day partition goes whole once its last slot is past
+                    cursor.execute(f"DROP TABLE {name}")
+
+    def sizes(self) -> dict[str, int]:
+        if not self.enabled:
+            return {}
+        return {"original": table_size("bench_old_verification"), "lean raw": table_size("bench_lean_verification")}
+
+
+def lean_columns() -> list[str]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size('bench_old_verification')")
-        return int(cursor.fetchone()[0])
+        cursor.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'bench_lean_verification'::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def count(table: str) -> int:
@@ -160,18 +274,23 @@ def count(table: str) -> int:
         return int(cursor.fetchone()[0])
 
 
+@dataclass
+class Sample:
+    day: float
+    checks: int
+    new: int  # this layout, all of it
+    lean: int  # the release before: its raw rows and what it kept beyond them (the same tables)
+    original: int
+
+
 def main() -> None:
     args = parse_args()
     start = datetime(2026, 1, 5, tzinfo=UTC)
     ensure_database(args.database_url, fresh=True)
-    setup_django(args.database_url, start)
+    setup_django(args.database_url)
 
-    import json
-
-    from django.db import connection
-
-    from checks.engine import pg, retention
-    from checks.engine.recording import build_verification
+    from checks.engine.recording import build_verification, write_results
+    from checks.engine.retention import prune_history
     from checks.engine.runs import Run
     from checks.models import Bot, Portal
 
@@ -183,66 +302,78 @@ def main() -> None:
         n = min(args.per_portal, args.bots - p * args.per_portal)
         Bot.objects.bulk_create(Bot(portal=portal, code=f"bot{i}", bot_token=f"token{p}.{i}") for i in range(n))
         portals.append(portal)
-    if not args.no_baseline:
-        with connection.cursor() as cursor:
-            cursor.execute(OLD_TABLE)
-    pick = random.Random(15)
-    fleet = Fleet(Bot.objects.all(), pick)
+    layouts = Layouts(not args.no_baseline)
+    fleet = Fleet(Bot.objects.all(), random.Random(15))
     step_length = timedelta(seconds=args.interval)
     steps = int(args.days * 86400 / args.interval)
     checks = 0
     began = time.perf_counter()
     next_job = start
-    samples = {}
+    samples: list[Sample] = []
+
+    def sample(now) -> None:
+        sizes, before = history_sizes(), layouts.sizes()
+        samples.append(
+            Sample(
+                day=(now - start).total_seconds() / 86400,
+                checks=checks,
+                new=sum(sizes.values()),
+                lean=before.get("lean raw", 0) + kept_longer(sizes),
+                original=before.get("original", 0),
+            )
+        )
+
     for step in range(steps):
         now = start + step * step_length
         if now >= next_job:
-            retention.prune_history(now)
+            sample(now)
+            prune_history(now)
+            layouts.prune(now)
             next_job = now + timedelta(hours=1)
+        checked_at = now + timedelta(seconds=1)
         for portal in portals:
             bots = list(Bot.objects.filter(portal=portal).order_by("pk"))
+            for bot in bots:
+                bot.portal = portal
             run = Run(portal=portal, bots=bots, slots={b.pk: now for b in bots}, token=None, manual=False)
-            results = {b.pk: fleet.result(b, step) for b in bots}
-            rows = [build_verification(run, b, results[b.pk], now + timedelta(seconds=1)) for b in bots]
-            pg.record(rows, results, portal_id=portal.pk, token=None, next_at=None, redirected_to=None)
-            if not args.no_baseline:
-                old = [{c: getattr(r, c) for c in OLD_COLUMNS.split(", ") if c != "fields"} for r in rows]
-                for entry, row in zip(old, rows, strict=True):
-                    entry["fields"] = results[row.bot_id].fields or {}
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"INSERT INTO bench_old_verification ({OLD_COLUMNS}) SELECT {OLD_COLUMNS} FROM "  # noqa: S608
-                        "jsonb_populate_recordset(NULL::bench_old_verification, %s::jsonb)",
-                        [json.dumps(old, default=lambda v: v.isoformat())],
-                    )
+            results = [fleet.result(b, step) for b in bots]
+            rows = [build_verification(run, b, r, checked_at) for b, r in zip(bots, results, strict=True)]
+            write_results(run, rows, results, checked_at)
+            layouts.write(rows, {r.bot_pk: r for r in results})
             checks += len(rows)
-        day = (step + 1) * args.interval / 86400
-        if day in (30, 60, args.days) or step == steps - 1:
-            samples[round(day)] = (checks, sum(history_sizes().values()))
-            print(f"  day {day:.0f}: {checks:,} checks, {elapsed(began)}", flush=True)
-    retention.prune_history(start + steps * step_length)
-    sizes = history_sizes()
-    total = sum(sizes.values())
-    raw_rows = count("checks_verification")
+        if (step + 1) % (86400 // args.interval) == 0:
+            print(f"  day {(step + 1) * args.interval / 86400:.0f}: {checks:,} checks, {elapsed(began)}", flush=True)
+    end = start + steps * step_length
+    prune_history(end)
+    layouts.prune(end)
+    sample(end)
+    report(args, samples, history_sizes(), layouts.sizes(), checks, began)
+
+
+def report(args, samples: list[Sample], sizes: dict, before: dict, checks: int, began: float) -> None:
     bot_days = args.bots * args.days
-    print(f"\n{args.bots} bots, {args.days} days at {args.interval} s: {checks:,} checks in {elapsed(began)}")
-    print(f"{'history table':24} {'bytes':>14}")
+    total = sum(sizes.values())
+    print(f"\n{args.bots} bots ({args.per_portal} a portal), {args.days} days at {args.interval} s: "
+          f"{checks:,} checks in {elapsed(began)}")  # fmt: skip
+    print(f"{'history table (this layout)':30} {'bytes':>14}")
     for label, size in sizes.items():
-        print(f"{label:24} {size:>14,}")
-    print(f"{'all history':24} {total:>14,}")
-    print(f"raw window: {raw_rows:,} rows, {sizes['raw verifications'] / max(raw_rows, 1):.0f} B per raw row")
-    print(f"changes kept: {count('checks_verificationchange'):,}; daily rows: {count('checks_dailystat'):,}")
-    print(f"new layout: {total / checks:.1f} B per check performed, {total / bot_days:,.0f} B per bot-day")
-    if len(samples) >= 2:
-        (d1, (c1, s1)), (d2, (c2, s2)) = sorted(samples.items())[-2:]
-        print(f"growth from day {d1} to day {d2}: {(s2 - s1) / max(c2 - c1, 1):.1f} B per check")
-    if not args.no_baseline:
-        old = old_size()
-        old_rows = count("bench_old_verification")
-        print(
-            f"old layout (baseline, same rows): {old:,} bytes, {old / old_rows:.0f} B per check, "
-            f"{old / bot_days:,.0f} B per bot-day"
-        )
+        print(f"{label:30} {size:>14,}")
+    print(f"{'all history':30} {total:>14,}")
+    print(f"packed hours: {count('checks_checkhour'):,} rows; verification rows: {count('checks_verification'):,}; "
+          f"changes: {count('checks_verificationchange'):,}; daily rows: {count('checks_dailystat'):,}")  # fmt: skip
+    first_day = next((s for s in samples if s.day >= 1), samples[-1])
+    last_days = [s for s in samples if s.day >= args.days - 2]
+    layouts = [("this layout", "new")]
+    if before:
+        layouts = [("one row per check, 90 days", "original"), ("one row per check, raw window", "lean"), *layouts]
+    print(f"\n{'layout':32} {'B/check written':>16} {'B/check, all':>13} {'B/bot-day end':>14} {'B/bot-day peak':>15}")
+    for label, key in layouts:
+        written = getattr(first_day, key) / max(first_day.checks, 1)
+        end = getattr(samples[-1], key)
+        peak = max(getattr(s, key) for s in last_days)
+        print(f"{label:32} {written:>16.1f} {end / checks:>13.1f} {end / bot_days:>14,.0f} {peak / bot_days:>15,.0f}")
+    print("written: the history's growth over the first day (nothing dropped yet) per check recorded;")
+    print("peak: the highest of the hourly samples of the last two days (just before a day partition goes)")
     print("targets: <= 100 B per check, <= 2,048 B per bot-day")
 
 

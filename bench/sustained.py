@@ -13,9 +13,17 @@ otherwise), lets them run, and prints:
 
 - on schedule: the share of bots every check of which during the run came within --grace
   seconds of its slot, and none overdue by more than that at the end;
-- late rows: verifications written more than --grace seconds after their slot;
+- late checks: checks recorded more than --grace seconds after their slot;
 - verifications/s and portal runs/s over the run, the 503s the simulator answered, and the CPU
-  seconds of the workers (with their pool processes), beat, PostgreSQL and the simulator.
+  seconds of the workers (with their pool processes), beat, PostgreSQL and the simulator;
+- history bytes per check: how much the history tables (heap, indexes, TOAST, and the open hours
+  on the bots' rows) grew over the run, per check recorded, and from one interval in (every bot
+  checked once: a bot's first check is a change, written whole) to the end; and how much the bot
+  table grew
+  (every check rewrites its bot's row: the old versions until they are pruned, and the open hour).
+
+Checks are read from whichever layout the code wrote: packed hours (checks.checklog), or a
+verification row per check (the layout before them), so --before can name a commit of either.
 
 --before REF runs the same load first with the code of git REF (exported with `git archive`
 into a temporary folder; same virtualenv, same database schema), then with this tree, and
@@ -36,8 +44,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.history import open_hours_size, table_size  # noqa: E402
 from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
-from bench.sweep import cpu_seconds, empty_broker, ensure_database, postgres_cpu_seconds, start_simulator  # noqa: E402
+from bench.sweep import (  # noqa: E402
+    checks_recorded,
+    cpu_seconds,
+    empty_broker,
+    ensure_database,
+    postgres_cpu_seconds,
+    start_simulator,
+)
 
 
 @dataclass
@@ -49,6 +65,10 @@ class Result:
     runs: int = 0
     on_schedule: float = 0.0
     late_rows: int = 0
+    history_bytes: int = 0  # over the whole run
+    steady_bytes: int = 0  # after every bot's first check (one interval and the grace in)
+    steady_checks: int = 0
+    bot_table_bytes: int = 0
     overdue_end: int = 0
     http_503: int = 0
     cpu: dict = field(default_factory=dict)
@@ -121,7 +141,7 @@ def seed(base_url: str, args: argparse.Namespace):
         batch_size=5000,
     )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE checks_portal, checks_bot, checks_verification")
+        cursor.execute("ANALYZE checks_portal, checks_bot, checks_verification, checks_checkhour")
     return now
 
 
@@ -197,10 +217,9 @@ def tree_cpu(pid: int) -> float:
 
 
 def measure(label: str, args: argparse.Namespace, env: dict, tree: Path, sim, control) -> Result:
-    from django.db import connection
     from django.utils import timezone
 
-    from checks.models import Bot, Verification
+    from checks.models import Bot
 
     seeded_at = seed(control.base_url, args)
     empty_broker(args.redis_url)
@@ -210,43 +229,72 @@ def measure(label: str, args: argparse.Namespace, env: dict, tree: Path, sim, co
     workers, beat = start_celery(args, env, tree, seeded_at)
     started, t0 = time.monotonic(), timezone.now()
     before = cpu_snapshot(workers, beat, sim)
+    history_before, recorded_before, bots_before = history_bytes(), checks_recorded(), table_size("checks_bot")
+    steady = None  # (history bytes, checks) once every bot has had its first check
     try:
         while time.monotonic() - started < args.minutes * 60:
             time.sleep(10)
-            done = Verification.objects.filter(checked_at__gte=t0).count()
+            done = checks_recorded() - recorded_before
             print(f"  {label}: {time.monotonic() - started:5.0f} s, {done} verifications", flush=True)
+            if steady is None and time.monotonic() - started >= args.interval + args.grace:
+                steady = (history_bytes(), checks_recorded())
         t1, seconds = timezone.now(), time.monotonic() - started
         after = cpu_snapshot(workers, beat, sim)
     finally:
         stop([beat, *workers])
     result = Result(label, args.portals * args.bots, seconds)
     result.cpu = {k: after[k] - before[k] for k in after}
-    rows = Verification.objects.filter(checked_at__gte=t0, checked_at__lte=t1, manual=False)
-    result.rows = rows.count()
+    result.history_bytes = history_bytes() - history_before
+    if steady is not None:
+        result.steady_bytes = history_bytes() - steady[0]
+        result.steady_checks = checks_recorded() - steady[1]
+    result.bot_table_bytes = table_size("checks_bot") - bots_before
     grace = timedelta(seconds=args.grace)
-    with connection.cursor() as cursor:
-        # A bot is off schedule if one of its checks came late, or it is overdue at the end.
-        cursor.execute(
-            "SELECT COUNT(*) FROM checks_bot b WHERE b.next_check_at < %s OR EXISTS ("
-            " SELECT 1 FROM checks_verification v WHERE v.bot_id = b.id AND v.checked_at >= %s"
-            " AND v.checked_at > v.slot + %s)",
-            [t1 - grace, t0, grace],
-        )
-        off = cursor.fetchone()[0]
-    # A run's rows share the portal and the moment they were recorded.
-    result.runs = rows.values("bot__portal_id", "checked_at").distinct().count()
-    result.late_rows = rows.filter(checked_at__gt=_slot_plus(grace)).count()
-    result.overdue_end = Bot.objects.filter(next_check_at__lt=t1 - grace).count()
-    result.on_schedule = 1 - off / result.bots
+    checks = recorded_checks(t0, t1)
+    result.rows = len(checks)
+    # A run's checks share the portal and the moment they were recorded.
+    result.runs = len({(portal, at) for _, portal, at, _ in checks})
+    late = [bot for bot, _, at, slot in checks if at > slot + grace]
+    result.late_rows = len(late)
+    overdue = set(Bot.objects.filter(next_check_at__lt=t1 - grace).values_list("pk", flat=True))
+    result.overdue_end = len(overdue)
+    # A bot is off schedule if one of its checks came late, or it is overdue at the end.
+    result.on_schedule = 1 - len(set(late) | overdue) / result.bots
     stats = control.stats()
     result.http_503 = sum(s["by_http_status"].get("503", 0) for s in stats.values())
     return result
 
 
-def _slot_plus(grace: timedelta):
-    from django.db.models import F
+def packed() -> bool:
+    """Whether the code under measure packs its checks (else a verification row holds each)."""
+    from checks.models import Bot, CheckHour
 
-    return F("slot") + grace
+    return CheckHour.objects.exists() or Bot.objects.filter(hour_start__isnull=False).exists()
+
+
+def recorded_checks(t0, t1) -> list[tuple]:
+    """(bot id, portal id, checked_at, slot) of every scheduled check recorded from t0 to t1."""
+    from checks import checklog
+    from checks.models import Bot, CheckHour, Verification
+
+    if not packed():
+        rows = Verification.objects.filter(checked_at__gte=t0, checked_at__lte=t1, manual=False)
+        return list(rows.values_list("bot_id", "portal_id", "checked_at", "slot"))
+    portal_of = dict(Bot.objects.values_list("pk", "portal_id"))
+    hours = list(CheckHour.objects.filter(hour__gt=t0 - timedelta(hours=1)).values_list("bot_id", "hour", "data"))
+    hours += list(Bot.objects.filter(hour_start__isnull=False).values_list("pk", "hour_start", "hour_checks"))
+    return [
+        (bot_id, portal_of[bot_id], check.checked_at, check.slot)
+        for bot_id, hour, data in hours
+        for check in checklog.decode(data, hour)
+        if t0 <= check.checked_at <= t1 and not check.manual
+    ]
+
+
+def history_bytes() -> int:
+    """The history on disk now: every history table (partitions, indexes, TOAST) and the open hours."""
+    tables = ["checks_verification", "checks_checkhour", "checks_verificationchange", "checks_dailystat"]
+    return sum(table_size(table) for table in tables) + open_hours_size()
 
 
 def cpu_snapshot(workers: list, beat: subprocess.Popen, sim) -> dict:
@@ -268,12 +316,16 @@ def report(args: argparse.Namespace, results: list[Result]) -> None:
     print(f"needed on average: {need:.0f} verifications/s, {args.portals / args.interval:.1f} portal runs/s")
     lines = [
         ("bots on schedule", lambda r: f"{100 * r.on_schedule:.1f} %"),
-        ("late rows (> grace)", lambda r: f"{r.late_rows}"),
+        ("late checks (> grace)", lambda r: f"{r.late_rows}"),
         ("bots overdue at the end", lambda r: f"{r.overdue_end}"),
         ("verifications", lambda r: f"{r.rows}"),
         ("verifications/s", lambda r: f"{r.rows / r.seconds:.0f}"),
         ("portal runs/s", lambda r: f"{r.runs / r.seconds:.1f}"),
         ("503s", lambda r: f"{r.http_503}"),
+        ("history growth, MB", lambda r: f"{r.history_bytes / 1e6:.1f}"),
+        ("history B per check", lambda r: f"{r.history_bytes / max(r.rows, 1):.0f}"),
+        ("  after each bot's 1st", lambda r: f"{r.steady_bytes / max(r.steady_checks, 1):.0f}"),
+        ("bot table growth, MB", lambda r: f"{r.bot_table_bytes / 1e6:.1f}"),
         ("CPU s, workers", lambda r: f"{r.cpu['workers']:.0f} ({100 * r.cpu['workers'] / r.seconds:.0f} %)"),
         ("CPU s, beat", lambda r: f"{r.cpu['beat']:.0f}"),
         ("CPU s, PostgreSQL", lambda r: f"{r.cpu['postgres']:.0f}"),

@@ -1,40 +1,27 @@
-"""Verifications counted by status since BotWatch began counting: botwatch_verifications_total.
+"""Checks counted by status since BotWatch began counting: botwatch_verifications_total.
 
-A counter must never go down, yet retention deletes old verifications, so the totals are kept
-in one row (VerificationTally) and counted forward by id. Whoever renders /metrics counts the
-rows after `last_id` and moves it on with a conditional update: of two web processes counting
-at once, one wins and the other takes its totals, so no row is counted twice and the totals
-never move back to what a process with an older view of the tally counted. Only rows older
-than SETTLE are counted: a row with a smaller id that is still uncommitted (a run records its
-rows in one transaction moments after checking) would otherwise be skipped for good.
+Every run adds its checks to its portal's CheckTally row in the same statement that records
+them (checks.engine.pg, checks.engine.hours.add_to_tally), so the totals are exact the moment a
+run is committed, and retention, which deletes old history, never touches them. The rows of
+deleted portals stay: a Prometheus counter must never go down.
 """
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db.models import Count, Max
-from django.utils import timezone
+from django.db.models import Max
 
-from checks.models import Verification, VerificationTally
-
-SETTLE = timedelta(minutes=2)
+from checks.models import CheckTally
 
 
-def verification_totals(now: datetime | None = None) -> dict[str, int]:
-    """{status: verifications so far}, brought up to the rows of SETTLE ago."""
-    now = now or timezone.now()
-    tally, _ = VerificationTally.objects.get_or_create(pk=1)
-    settled = Verification.objects.filter(pk__gt=tally.last_id, checked_at__lt=now - SETTLE)
-    upto = settled.aggregate(last=Max("pk"))["last"]
-    if upto is None:
-        return dict(tally.counts)
-    counts = Counter(tally.counts)
-    new = Verification.objects.filter(pk__gt=tally.last_id, pk__lte=upto).values("status").annotate(n=Count("pk"))
-    for row in new.order_by():
-        counts[row["status"]] += row["n"]
-    moved = VerificationTally.objects.filter(pk=1, last_id=tally.last_id).update(
-        last_id=upto, counts=dict(counts), updated_at=now
-    )
-    if not moved:  # another process counted these rows first: its totals are the ones
-        return dict(VerificationTally.objects.get(pk=1).counts)
+def verification_totals() -> dict[str, int]:
+    """{status: checks recorded so far}."""
+    counts: Counter = Counter()
+    for row in CheckTally.objects.values_list("counts", flat=True):
+        counts.update(row)
     return dict(counts)
+
+
+def last_recorded_at() -> datetime | None:
+    """When the newest run was recorded (any portal)."""
+    return CheckTally.objects.aggregate(at=Max("updated_at"))["at"]

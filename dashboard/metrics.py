@@ -26,9 +26,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
 from rest_framework.views import APIView
 
-from checks.models import Bot, Incident, Verification
+from checks.models import Bot, Incident
 from checks.status import BotState, Status
-from checks.tally import verification_totals
+from checks.tally import last_recorded_at, verification_totals
 
 CACHE_KEY = "botwatch:metrics"
 # Per-bot families: (Bot column or None, name, type, help). countChat and countUser can go down
@@ -86,15 +86,12 @@ class FleetCollector:
         yield bots
         open_incidents = Incident.objects.filter(state=Incident.State.OPEN).count()
         yield GaugeMetricFamily("botwatch_open_incidents", "Incidents open now", value=open_incidents)
-        totals = CounterMetricFamily(
-            "botwatch_verifications", "Verifications recorded, by status (up to two minutes ago)", labels=["status"]
-        )
-        counted = verification_totals(self.now)
+        totals = CounterMetricFamily("botwatch_verifications", "Verifications recorded, by status", labels=["status"])
+        counted = verification_totals()
         for status in sorted({*Status.values, *counted}):
             totals.add_metric([status], counted.get(status, 0))
         yield totals
-        # The newest row by id: the primary key index of each raw partition, read backwards.
-        last = Verification.objects.order_by("-pk").values_list("checked_at", flat=True).first()
+        last = last_recorded_at()
         age = GaugeMetricFamily("botwatch_last_verification_age_seconds", "Seconds since the newest verification")
         age.add_metric([], (self.now - last).total_seconds() if last else float("nan"))
         yield age

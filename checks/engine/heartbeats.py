@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from django.db.models import Func, Max, Subquery, Sum
 from django.utils import timezone
 
-from checks.models import Bot, Heartbeat, Portal, Verification
+from checks.models import Bot, Heartbeat, Portal
+from checks.tally import last_recorded_at
 
 BEAT = "beat"  # touched by every dispatch tick: beat, broker and a worker all alive
 WORKER = "worker:"  # + hostname
@@ -42,8 +43,7 @@ def heartbeat_ages(now: datetime | None = None) -> dict[str, float]:
 
 
 def last_verification_at() -> datetime | None:
-    # The newest row by id: the primary key index of each raw partition, read backwards.
-    return Verification.objects.order_by("-pk").values_list("checked_at", flat=True).first()
+    return last_recorded_at()
 
 
 def has_work() -> bool:

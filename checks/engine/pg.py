@@ -18,12 +18,13 @@ from functools import cache
 
 from django.db import connection
 
+from checks import checklog
 from checks.bitrix24.health import config_of
 from checks.bitrix24.types import BotResult
 from checks.db import raw_cursor
 from checks.engine.portal_state import needs_portal_alerting
-from checks.models import Bot, Portal, Verification
-from checks.status import ResponseFormat, Status, needs_alerting
+from checks.models import Bot, CheckHour, CheckTally, Portal, Verification
+from checks.status import BotState, ResponseFormat, Status, needs_alerting
 
 
 def remote_bot_id(fields: dict | None) -> int | None:
@@ -33,17 +34,22 @@ def remote_bot_id(fields: dict | None) -> int | None:
 
 
 # One statement records a run: it releases the claim (proving it is still held) and writes the
-# portal's own state (its probe; checks.engine.portal_state), inserts the verifications of bots
-# that still exist, and moves each bot's state on from the row just written. A manual run
-# (no token) holds no claim: the portal row keeps its claim and schedule, and takes the state.
-# In autocommit that is one round trip and one transaction instead of seven statements; the
-# CTEs run in that order (each feeds the next), so the portal row is locked before the bots',
-# as in a claim's other statements.
+# portal's own state (its probe; checks.engine.portal_state), locks the bots that still exist,
+# writes whole the verifications that have something to say (the run marked them; a check that
+# alerting must see, because the bot was failing before, is written whole too), moves each
+# bot's finished hour of packed checks into a CheckHour row, appends this check to the bot's
+# open hour and moves its state on, and adds the run's checks to the portal's tally. A manual
+# run (no token) holds no claim: the portal row keeps its claim and schedule, and takes the
+# state. In autocommit that is one round trip and one transaction; the CTEs run in that order
+# (each feeds the next), so the portal row is locked before the bots', as in a claim's other
+# statements. `lk` reads each bot's current row under its lock (a concurrent manual run
+# committed meanwhile is seen), and every later step goes by what it read.
 RECORD = """
 WITH src AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
         AS r({record}, x_has_counters boolean, x_users jsonb, x_remote_id bigint,
-            x_extended boolean, x_baseline jsonb, x_commands jsonb, x_fields jsonb)
+            x_extended boolean, x_baseline jsonb, x_commands jsonb, x_fields jsonb,
+            x_detailed boolean, x_entry text, x_hour timestamptz)
 ),
 claim AS (
     UPDATE {portal} AS p SET
@@ -78,12 +84,23 @@ claim AS (
     WHERE p.id = %(portal)s AND old.id = p.id AND (%(token)s::uuid IS NULL OR p.claim_token = %(token)s::uuid)
     RETURNING p.id, old.status AS before
 ),
+lk AS (
+    SELECT b.id, b.status, b.hour_checks, b.hour_start FROM {bot} AS b
+    WHERE b.id = ANY(%(bot_ids)s::bigint[]) AND (%(token)s::uuid IS NULL OR EXISTS (SELECT 1 FROM claim))
+    ORDER BY b.id FOR NO KEY UPDATE
+),
 ins AS (
     INSERT INTO {verification} ({columns})
-    SELECT {columns} FROM src
-    WHERE (%(token)s::uuid IS NULL OR EXISTS (SELECT 1 FROM claim))
-        AND EXISTS (SELECT 1 FROM {bot} AS b WHERE b.id = src.bot_id)
-    RETURNING *
+    SELECT {src_columns} FROM src JOIN lk ON lk.id = src.bot_id
+    WHERE src.x_detailed OR NOT (src.status = %(ok)s AND lk.status IN (%(ok)s, %(pending)s))
+    RETURNING id, bot_id
+),
+closed AS (
+    INSERT INTO {hour} AS h (bot_id, hour, data)
+    SELECT lk.id, lk.hour_start, lk.hour_checks FROM lk JOIN src ON src.bot_id = lk.id
+    WHERE lk.hour_start IS NOT NULL AND octet_length(lk.hour_checks) > 0
+        AND (lk.hour_start <> src.x_hour OR octet_length(lk.hour_checks) >= %(open_max)s)
+    ON CONFLICT (bot_id, hour) DO UPDATE SET data = h.data || EXCLUDED.data
 ),
 upd AS (
     UPDATE {bot} AS b SET
@@ -98,26 +115,41 @@ upd AS (
         last_ok_at = CASE WHEN v.status = %(ok)s THEN v.checked_at ELSE b.last_ok_at END,
         last_error = v.error_code,
         last_duration_ms = v.duration_ms,
-        last_verification_id = v.id,
-        last_ok_verification_id = CASE WHEN v.status = %(ok)s THEN v.id ELSE b.last_ok_verification_id END,
-        count_message = CASE WHEN u.x_has_counters THEN v.count_message ELSE b.count_message END,
-        count_command = CASE WHEN u.x_has_counters THEN v.count_command ELSE b.count_command END,
-        count_chat = CASE WHEN u.x_has_counters THEN v.count_chat ELSE b.count_chat END,
-        count_user = CASE WHEN u.x_has_counters THEN v.count_user ELSE b.count_user END,
-        remote_id = COALESCE(u.x_remote_id, b.remote_id),
-        fields = COALESCE(u.x_fields, b.fields),
-        users = COALESCE(u.x_users, b.users),
+        last_verification_id = COALESCE(ins.id, b.last_verification_id),
+        last_ok_verification_id = CASE WHEN v.status = %(ok)s AND ins.id IS NOT NULL THEN ins.id
+            ELSE b.last_ok_verification_id END,
+        count_message = CASE WHEN v.x_has_counters THEN v.count_message ELSE b.count_message END,
+        count_command = CASE WHEN v.x_has_counters THEN v.count_command ELSE b.count_command END,
+        count_chat = CASE WHEN v.x_has_counters THEN v.count_chat ELSE b.count_chat END,
+        count_user = CASE WHEN v.x_has_counters THEN v.count_user ELSE b.count_user END,
+        remote_id = COALESCE(v.x_remote_id, b.remote_id),
+        fields = COALESCE(v.x_fields, b.fields),
+        users = COALESCE(v.x_users, b.users),
         problems = v.problems,
         event_backlog_s = v.event_backlog_s,
-        pinned_id = CASE WHEN u.x_extended THEN COALESCE(b.pinned_id, u.x_remote_id) ELSE b.pinned_id END,
-        baseline = COALESCE(u.x_baseline, b.baseline),
-        commands_seen = COALESCE(u.x_commands, b.commands_seen),
-        commands_checked_at = CASE WHEN u.x_commands IS NULL THEN b.commands_checked_at ELSE v.checked_at END
-    FROM ins AS v
-    JOIN src AS u ON u.bot_id = v.bot_id
-    JOIN {bot} AS old ON old.id = v.bot_id
+        pinned_id = CASE WHEN v.x_extended THEN COALESCE(b.pinned_id, v.x_remote_id) ELSE b.pinned_id END,
+        baseline = COALESCE(v.x_baseline, b.baseline),
+        commands_seen = COALESCE(v.x_commands, b.commands_seen),
+        commands_checked_at = CASE WHEN v.x_commands IS NULL THEN b.commands_checked_at ELSE v.checked_at END,
+        hour_checks = CASE WHEN lk.hour_start = v.x_hour AND octet_length(lk.hour_checks) < %(open_max)s
+            THEN lk.hour_checks || decode(v.x_entry, 'hex') ELSE decode(v.x_entry, 'hex') END,
+        hour_start = v.x_hour
+    FROM src AS v
+    JOIN lk ON lk.id = v.bot_id
+    LEFT JOIN ins ON ins.bot_id = v.bot_id
     WHERE b.id = v.bot_id
-    RETURNING v.id, v.bot_id, v.status, old.status
+    RETURNING ins.id AS vid, v.bot_id, v.status, lk.status AS before
+),
+tally AS (
+    INSERT INTO {tally} AS t (portal_id, counts, updated_at)
+    SELECT %(portal)s, jsonb_object_agg(c.status, c.n), %(checked_at)s
+    FROM (SELECT status, count(*) AS n FROM upd GROUP BY status) AS c
+    HAVING count(*) > 0
+    ON CONFLICT (portal_id) DO UPDATE SET
+        counts = (SELECT jsonb_object_agg(k, COALESCE((t.counts ->> k)::bigint, 0)
+                      + COALESCE((EXCLUDED.counts ->> k)::bigint, 0))
+                  FROM jsonb_object_keys(t.counts || EXCLUDED.counts) AS k),
+        updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)
 )
 SELECT (SELECT count(*) FROM claim), (SELECT before FROM claim), upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
 """
@@ -130,10 +162,13 @@ def record_statement() -> tuple[list, str]:
     fields = [f for f in Verification._meta.concrete_fields if not f.primary_key]
     sql = RECORD.format(
         columns=", ".join(quote(f.column) for f in fields),
+        src_columns=", ".join(f"src.{quote(f.column)}" for f in fields),
         record=", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields),
         portal=quote(Portal._meta.db_table),
         bot=quote(Bot._meta.db_table),
         verification=quote(Verification._meta.db_table),
+        hour=quote(CheckHour._meta.db_table),
+        tally=quote(CheckTally._meta.db_table),
     )
     return fields, sql
 
@@ -141,7 +176,8 @@ def record_statement() -> tuple[list, str]:
 @dataclass
 class Recorded:
     held: bool  # False: a scheduled run whose claim is no longer held wrote nothing
-    rows: list[Verification]  # those written (rows of bots deleted meanwhile are left out), pk set
+    # Those recorded (bots deleted meanwhile are left out); pk set on those written whole.
+    rows: list[Verification]
     for_alerting: list[int]  # ids of the rows alerting must look at
     portal_alerting: bool = False  # alerting must look at the portal's new state
 
@@ -149,6 +185,7 @@ class Recorded:
 def record(
     rows: list[Verification],
     results: dict[int, BotResult],
+    entries: dict[int, checklog.PackedCheck],
     *,
     portal_id: int,
     token: uuid.UUID | None,
@@ -157,10 +194,11 @@ def record(
     batch_supported: bool | None = None,
     portal_state: dict | None = None,
 ) -> Recorded:
-    """Write one run's rows and bot states, and release its claim (token given), in one statement.
+    """Record one run's checks and bot states, and release its claim (token given), in one statement.
 
-    Releasing the claim also notes the portal's new address and, where still unknown, whether
-    it takes imbot calls in batch (the client left that to this statement).
+    `entries`: each bot's packed check (checks.engine.recording.pack_check). Releasing the claim
+    also notes the portal's new address and, where still unknown, whether it takes imbot calls
+    in batch (the client left that to this statement).
     """
     fields, sql = record_statement()
     document = []
@@ -175,6 +213,10 @@ def record(
         entry["x_baseline"] = config_of(result.fields) if extended else None
         entry["x_commands"] = result.command_names
         entry["x_fields"] = result.fields or None  # the bot's answer lives on the bot, not in history
+        packed = entries[row.bot_id]
+        entry["x_detailed"] = packed.detailed
+        entry["x_entry"] = packed.entry.hex()
+        entry["x_hour"] = packed.hour
         document.append(entry)
     params = {
         # json.dumps encodes the whole run in C; psycopg would adapt values one by one in Python.
@@ -187,6 +229,9 @@ def record(
         "batch_supported": batch_supported,
         "portal_state": json.dumps(portal_state or {"status": None}, default=_isoformat),
         "ok": Status.OK.value,
+        "pending": BotState.PENDING.value,
+        "open_max": checklog.OPEN_HOUR_MAX * checklog.SIZE,
+        "checked_at": rows[0].checked_at if rows else None,
     }
     with connection.wrap_database_errors, raw_cursor() as cursor:
         cursor.execute(sql, params)
@@ -196,16 +241,19 @@ def record(
     portal_alerting = bool(
         answer[0][0] and document["status"] and needs_portal_alerting(document["status"], answer[0][1], document)
     )
-    written = {bot_id: (vid, status, before) for _, _, vid, bot_id, status, before in answer if vid is not None}
+    recorded = {bot_id: (vid, status, before) for _, _, vid, bot_id, status, before in answer if bot_id is not None}
     kept = []
     for row in rows:
-        if row.bot_id in written:
-            row.pk = written[row.bot_id][0]  # one row per bot in a run
-            row._state.adding = False
-            row._state.db = connection.alias
+        if row.bot_id in recorded:
             kept.append(row)
-    # `before` is the statement's snapshot of the bot: its status before this row.
-    alerting = [vid for vid, status, before in written.values() if needs_alerting(status, before)]
+            vid = recorded[row.bot_id][0]  # one row per bot in a run
+            if vid is not None:
+                row.pk = vid
+                row._state.adding = False
+                row._state.db = connection.alias
+    # `before` is the bot's status before this check, read under its lock. A check that needs
+    # alerting was written whole (the statement's own rule), so it has an id.
+    alerting = [vid for vid, status, before in recorded.values() if needs_alerting(status, before)]
     return Recorded(held=held, rows=kept, for_alerting=sorted(alerting), portal_alerting=portal_alerting)
 
 

@@ -1,7 +1,8 @@
-"""Recording a run: verification rows, bot states and the claim's release, all or nothing.
+"""Recording a run: every check in its bot's packed hour, the checks with something to say as
+whole verification rows, bot states, tallies and the claim's release, all or nothing.
 
-The unique (bot, slot) constraint and the claim token make a redelivered task write
-nothing twice. PostgreSQL takes the one-statement path of checks.engine.pg.
+The claim token and the unique (bot, slot) constraint make a redelivered task write nothing
+twice. PostgreSQL takes the one-statement path of checks.engine.pg.
 """
 
 import logging
@@ -13,12 +14,14 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from checks import checklog, hourly
 from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.health import config_changes, config_of, describe_changes
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
 from checks.engine.claims import LostClaim, interval_for, lease_until, next_due, next_portal_check, release_claim
+from checks.engine.hours import add_check, add_to_tally, pack_check, store_hours
 from checks.engine.portal_state import portal_changes, state_document
 from checks.engine.runs import Run
 from checks.models import Bot, BotEvent, Portal, Verification
@@ -102,15 +105,18 @@ def record_results(
 def write_results(
     run: Run, rows: list[Verification], results: list[BotResult], now: datetime, document: dict | None = None
 ) -> tuple[list[Verification], list[int], bool]:
-    """Rows, bot states, the portal's state (`document`, checks.engine.portal_state) and the claim's
+    """Checks, bot states, the portal's state (`document`, checks.engine.portal_state) and the claim's
     release, all or nothing.
 
-    Returns the rows written (a bot deleted meanwhile has none), the ids of those that alerting
-    must look at, and whether it must look at the portal. Raises LostClaim when a scheduled run's
-    claim is no longer held.
+    Returns the rows recorded (a bot deleted meanwhile has none; those written whole have their
+    pk), the ids of those that alerting must look at, and whether it must look at the portal.
+    Raises LostClaim when a scheduled run's claim is no longer held.
     """
     document = document or {"status": None}
     by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
+    # Every row of a run has the same time, so the same local hour.
+    hour = hourly.hour_start(rows[0].checked_at) if rows else None
+    entries = {row.bot_id: pack_check(row, hour) for row in rows}
     # One next time for the whole run: a portal's bots stay together in one batch, and the
     # jitter spreads the portals.
     next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
@@ -118,7 +124,9 @@ def write_results(
     events = config_events(run, results, now)
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            written, alerting, portal_alerting = _write_portable(run, rows, by_bot, next_at, redirected_to, document)
+            written, alerting, portal_alerting = _write_portable(
+                run, rows, by_bot, entries, next_at, redirected_to, document
+            )
             save_events(events, written)
             return written, alerting, portal_alerting
     # One statement: a transaction of its own in autocommit (the workers); inside a caller's
@@ -128,6 +136,7 @@ def write_results(
         recorded = pg.record(
             rows,
             by_bot,
+            entries,
             portal_id=run.portal.pk,
             token=run.token,
             next_at=next_at,
@@ -173,6 +182,8 @@ STATE_FIELDS = [
     "baseline",
     "commands_seen",
     "commands_checked_at",
+    "hour_checks",
+    "hour_start",
 ]
 
 
@@ -180,6 +191,7 @@ def _write_portable(
     run: Run,
     rows: list[Verification],
     by_bot: dict[int, BotResult],
+    entries: dict[int, checklog.PackedCheck],
     next_at: datetime | None,
     redirected_to: str | None,
     document: dict,
@@ -190,10 +202,12 @@ def _write_portable(
     if run.scheduled and not held.update(claimed_until=lease_until(timezone.now())):
         raise LostClaim
     portal_state, portal_alerting = portal_changes(run.portal.pk, document)
-    # Bots deleted while their check was in flight would fail the foreign key at commit.
+    # Bots deleted while their check was in flight would fail the foreign keys at commit.
     alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
-    rows = Verification.objects.bulk_create([r for r in rows if r.bot_id in alive])
-    for_alerting = update_bot_states(run, rows, by_bot, next_at) if rows else []
+    rows = [r for r in rows if r.bot_id in alive]
+    for_alerting = update_bot_states(run, rows, by_bot, entries, next_at) if rows else []
+    if rows:
+        add_to_tally(run.portal.pk, [row.status for row in rows], rows[0].checked_at)
     if run.scheduled:
         changes = {"next_check_at": next_portal_check(run.portal.pk), **portal_state}
         if redirected_to:
@@ -207,9 +221,14 @@ def _write_portable(
 
 
 def update_bot_states(
-    run: Run, rows: list[Verification], by_bot: dict[int, BotResult], next_at: datetime | None
+    run: Run,
+    rows: list[Verification],
+    by_bot: dict[int, BotResult],
+    entries: dict[int, checklog.PackedCheck],
+    next_at: datetime | None,
 ) -> list[int]:
-    """Apply each row to its bot; returns the ids of the rows alerting must look at."""
+    """Write the checks that say something whole, add every check to its bot's hour and apply it
+    to its bot; returns the ids of the rows alerting must look at."""
     bots = {bot.pk: bot for bot in run.bots}
     # Re-read the state under lock: a manual `verify` may have moved it since the run began.
     # Plain values onto the run's own objects: no second decryption of every bot token.
@@ -218,15 +237,17 @@ def update_bot_states(
         for name, value in state.items():
             setattr(bot, Bot._meta.get_field(name).attname, value)
     bots = {row.bot_id: bots[row.bot_id] for row in rows}
-    for_alerting = []
+    alerting = {row.bot_id for row in rows if needs_alerting(row.status, bots[row.bot_id].status)}
+    Verification.objects.bulk_create([r for r in rows if entries[r.bot_id].detailed or r.bot_id in alerting])
+    finished = []
     for row in rows:
         bot = bots[row.bot_id]
-        if needs_alerting(row.status, bot.status):
-            for_alerting.append(row.pk)
+        finished.append(add_check(bot, entries[row.bot_id]))
         apply_result(bot, row, by_bot[row.bot_id])
         bot.next_check_at = next_at or bot.next_check_at
+    store_hours([hour for hour in finished if hour is not None])
     save_states(list(bots.values()))
-    return for_alerting
+    return sorted(row.pk for row in rows if row.bot_id in alerting)
 
 
 def save_states(bots: list[Bot]) -> None:
@@ -250,11 +271,13 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
     if bot.status != row.status:
         bot.status = row.status
         bot.status_since = row.checked_at
+    written = row.pk is not None  # written whole (checks.engine.hours.is_detailed)
     if row.status == Status.OK:
         bot.consecutive_failures = 0
         bot.failure_streak = {}
         bot.last_ok_at = row.checked_at
-        bot.last_ok_verification = row
+        if written:
+            bot.last_ok_verification = row
     else:
         bot.consecutive_failures += 1
         streak = dict(bot.failure_streak or {})
@@ -263,7 +286,8 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
     bot.last_checked_at = row.checked_at
     bot.last_error = row.error_code
     bot.last_duration_ms = row.duration_ms
-    bot.last_verification = row
+    if written:
+        bot.last_verification = row
     if result.counters:
         bot.count_message = row.count_message
         bot.count_command = row.count_command

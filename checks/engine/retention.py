@@ -1,99 +1,111 @@
-"""History retention: raw verifications for BOTWATCH_RAW_HISTORY_HOURS, the rest for BOTWATCH_HISTORY_DAYS.
+"""History retention: raw history for BOTWATCH_RAW_HISTORY_HOURS, the rest for BOTWATCH_HISTORY_DAYS.
 
 The hourly history job (prune_history), in this order, so that nothing is dropped unfolded:
-1. creates the raw table's partitions for the next days (PostgreSQL);
-2. folds every complete day into one DailyStat row per bot, with each hour packed
-   (checks.hourly), before any of its raw rows can go;
-3. counts the raw rows into the running totals of /metrics (checks.tally);
-4. copies the raw rows that changed something into VerificationChange, clears the bots'
-   pointers to the rows about to go, and drops whole day partitions older than the raw
-   window (PostgreSQL; on SQLite, and for the default partition, it deletes in batches);
+1. creates the raw tables' partitions for the next days (PostgreSQL);
+2. moves the open hours of bots no longer checked into CheckHour (checks.engine.hours);
+3. folds every complete day into one DailyStat row per bot, with each hour packed
+   (checks.hourly), before any of its checks can go; a day is complete SETTLE after its end,
+   when the runs that checked in its last moments have been recorded;
+4. copies the verification rows that changed something into VerificationChange, clears the
+   bots' pointers to the rows about to go, and drops whole day partitions of verifications and
+   packed hours older than the raw window (PostgreSQL; on SQLite, and for the default
+   partitions, it deletes);
 5. deletes change rows and daily aggregates older than BOTWATCH_HISTORY_DAYS.
 Every step is idempotent: a job interrupted anywhere is finished by the next one.
 """
 
 import logging
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from checks import hourly, tally
+from checks import checklog, hourly
 from checks.engine import partitions
-from checks.models import Bot, DailyStat, Verification, VerificationChange
+from checks.engine.hours import close_idle_hours
+from checks.models import Bot, CheckHour, DailyStat, Verification, VerificationChange
 from checks.models.history import CHANGE_FIELDS
-from checks.status import Status
 
 log = logging.getLogger(__name__)
 
 DELETE_BATCH = 5000
 FETCH_BATCH = 10000
+BOT_CHUNK = 1000  # bots folded at once: a day of their hours is read in one query
 COUNTER_FIELDS = list(hourly.COUNTERS)
+# How long after a moment every check made before it is recorded (a run records within
+# seconds of its checks; the claim's lease bounds the worst case far above this in theory,
+# but a run that late is also too late for its slot and rare).
+SETTLE = timedelta(minutes=2)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     return hourly.day_start(day), hourly.day_start(day + timedelta(days=1))
 
 
-def aggregate_day(day: date, *, only_missing: bool = False, models=(Verification, DailyStat)) -> int:
-    """Write (or rewrite) the DailyStat rows of one day from its raw verifications; returns rows written.
-
-    `models`: the Verification and DailyStat classes (the migration that converts history gives
-    its historical ones)."""
-    verification, daily = models
-    start, end = day_bounds(day)
-    rows = verification.objects.filter(checked_at__gte=start, checked_at__lt=end)
-    if only_missing:
-        rows = rows.exclude(bot__daily_stats__day=day)
-    per_hour = list(
-        rows.order_by()
-        .annotate(hour=TruncHour("checked_at"))
-        .values("bot_id", "hour")
-        .annotate(
-            checks=Count("id"),
-            failures=Count("id", filter=~Q(status=Status.OK)),
-            total=Sum("duration_ms"),
-            last_counted=Max("id", filter=Q(count_message__isnull=False)),
-        )
-    )
-    counters = _counters_of(verification, [p["last_counted"] for p in per_hour if p["last_counted"]])
+def fold_hours(day: date, pieces: list[tuple[datetime, bytes]]) -> list[hourly.Hour]:
+    """A bot's day as DailyStat keeps it, from its packed hours (start, data) within that day."""
+    start = hourly.day_start(day)
     size = hourly.hours_in(day)
-    by_bot: dict[int, list[hourly.Hour]] = defaultdict(lambda: [hourly.Hour() for _ in range(size)])
-    for p in per_hour:
-        index = min(size - 1, max(0, int((p["hour"] - start).total_seconds() // 3600)))
-        hour = by_bot[p["bot_id"]][index]
-        hour.checks += p["checks"]
-        hour.failures += p["failures"]
-        hour.total_ms += p["total"] or 0
-        hour.counters = counters.get(p["last_counted"]) or hour.counters
-    stats = [daily_stat(daily, day, bot_id, hours) for bot_id, hours in by_bot.items()]
-    daily.objects.bulk_create(
-        stats,
-        update_conflicts=True,
-        unique_fields=["bot", "day"],
-        update_fields=["checks", "failures", "total_duration_ms", "hours", *COUNTER_FIELDS],
-        batch_size=1000,
-    )
-    return len(stats)
+    hours = [hourly.Hour() for _ in range(size)]
+    counted_at = [None] * size  # when each hour's counters were seen (entries may be out of order)
+    for begins, data in pieces:
+        offset = int((begins - start).total_seconds() * 1000)
+        for at_ms, _late, status, _flags, _http, duration, _backlog, *counters in checklog.entries(data):
+            at = offset + at_ms
+            index = min(size - 1, max(0, at // 3_600_000))
+            hour = hours[index]
+            hour.checks += 1
+            hour.failures += status != checklog.OK_NUMBER
+            hour.total_ms += duration
+            if counters[0] != checklog.NONE and (counted_at[index] is None or at >= counted_at[index]):
+                hour.counters, counted_at[index] = tuple(counters), at
+    return hours
 
 
-def _counters_of(verification, ids: list[int]) -> dict[int, tuple]:
-    found = {}
-    for i in range(0, len(ids), FETCH_BATCH):
-        for pk, *values in verification.objects.filter(pk__in=ids[i : i + FETCH_BATCH]).values_list(
-            "pk", *COUNTER_FIELDS
-        ):
-            found[pk] = tuple(values)
-    return found
+def aggregate_day(day: date, *, only_missing: bool = False) -> int:
+    """Write (or rewrite) the DailyStat rows of one day from its packed hours; returns rows written."""
+    start, end = day_bounds(day)
+    skip = set(DailyStat.objects.filter(day=day).values_list("bot_id", flat=True)) if only_missing else set()
+    # Hours still open on a bot's row (being recorded when the idle ones were closed).
+    still_open = {
+        pk: (begins, bytes(data))
+        for pk, begins, data in Bot.objects.filter(hour_start__gte=start, hour_start__lt=end).values_list(
+            "pk", "hour_start", "hour_checks"
+        )
+    }
+    bounds = Bot.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    written = 0
+    if bounds["low"] is None:
+        return 0
+    for low in range(bounds["low"], bounds["high"] + 1, BOT_CHUNK):
+        rows = (
+            CheckHour.objects.filter(bot_id__gte=low, bot_id__lt=low + BOT_CHUNK, hour__gte=start, hour__lt=end)
+            .order_by("bot_id", "hour")
+            .values_list("bot_id", "hour", "data")
+        )
+        by_bot: dict[int, list[tuple[datetime, bytes]]] = {}
+        for bot_id, begins, data in rows:
+            by_bot.setdefault(bot_id, []).append((begins, bytes(data)))
+        for pk, piece in still_open.items():
+            if low <= pk < low + BOT_CHUNK:
+                by_bot.setdefault(pk, []).append(piece)
+        stats = [daily_stat(day, pk, fold_hours(day, pieces)) for pk, pieces in by_bot.items() if pk not in skip]
+        DailyStat.objects.bulk_create(
+            stats,
+            update_conflicts=True,
+            unique_fields=["bot", "day"],
+            update_fields=["checks", "failures", "total_duration_ms", "hours", *COUNTER_FIELDS],
+            batch_size=1000,
+        )
+        written += len(stats)
+    return written
 
 
-def daily_stat(daily, day: date, bot_id: int, hours: list[hourly.Hour]) -> DailyStat:
+def daily_stat(day: date, bot_id: int, hours: list[hourly.Hour]) -> DailyStat:
     last = next((h.counters for h in reversed(hours) if h.counters is not None), None)
-    return daily(
+    return DailyStat(
         bot_id=bot_id,
         day=day,
         checks=sum(h.checks for h in hours),
@@ -110,17 +122,21 @@ def cutoff_day(now: datetime) -> date:
 
 
 def raw_cutoff(now: datetime) -> datetime:
-    """Raw verifications of slots before this go."""
+    """Raw history (packed hours, verification rows) of times before this goes."""
     return now - timedelta(hours=settings.BOTWATCH_RAW_HISTORY_HOURS)
+
+
+def last_complete_day(now: datetime) -> date:
+    return timezone.localdate(now - SETTLE) - timedelta(days=1)
 
 
 def aggregate_recent(now: datetime) -> int:
     """Fold every complete day since the last folded one (at most the retained ones)."""
-    yesterday = timezone.localdate(now) - timedelta(days=1)
+    yesterday = last_complete_day(now)
     last = DailyStat.objects.aggregate(day=Max("day"))["day"]
     cutoff = cutoff_day(now)
-    if last is None:  # nothing folded yet: from the oldest raw row (ids grow with time)
-        oldest = Verification.objects.order_by("pk").values_list("checked_at", flat=True).first()
+    if last is None:  # nothing folded yet: from the oldest packed hour
+        oldest = CheckHour.objects.aggregate(hour=Min("hour"))["hour"]
         last = timezone.localdate(oldest) - timedelta(days=1) if oldest else yesterday
     first = max(last + timedelta(days=1), cutoff)
     written, day = 0, first
@@ -135,27 +151,26 @@ def prune_history(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     if partitions.is_partitioned():
         partitions.ensure_partitions(now)
+    closed = close_idle_hours(now, SETTLE)
     aggregated = aggregate_recent(now)
-    cutoff = leaving_before(raw_cutoff(now))
-    leaving = Verification.objects.filter(slot__lt=cutoff)
-    # Complete days nobody folded yet (beat was down when they completed): their rows are all
+    cutoff = raw_cutoff(now)
+    hours_leaving = partitions.HOURS.leaving_before(cutoff) if partitions.is_partitioned() else cutoff
+    # Complete days nobody folded yet (beat was down when they completed): their hours are all
     # still here, so fold them now. A day whose dropping was interrupted already has stats
-    # and is left alone, since its remaining rows would undercount it.
-    last_complete = timezone.localdate(now) - timedelta(days=1)
-    for day in leaving.dates("checked_at", "day"):
-        if day <= last_complete:
+    # and is left alone, since its remaining hours would undercount it.
+    for day in CheckHour.objects.filter(hour__lt=hours_leaving).dates("hour", "day"):
+        if day <= last_complete_day(now):
             aggregated += aggregate_day(day, only_missing=True)
-    tally.verification_totals(now)
     dropped, deleted = drop_raw_before(cutoff)
     old = cutoff_day(now)
     changes_deleted, _ = VerificationChange.objects.filter(checked_at__lt=day_bounds(old)[0]).delete()
     stats_deleted, _ = DailyStat.objects.filter(day__lt=old).delete()
     log.info(
-        "history: %d daily stats written, %d partitions dropped, %d raw rows deleted, %d changes and %d "
-        "daily stats past retention deleted",
-        aggregated, dropped, deleted, changes_deleted, stats_deleted,
+        "history: %d open hours closed, %d daily stats written, %d partitions dropped, %d raw rows deleted, "
+        "%d changes and %d daily stats past retention deleted",
+        closed, aggregated, dropped, deleted, changes_deleted, stats_deleted,
     )  # fmt: skip
-    return {"aggregated": aggregated, "dropped": dropped, "deleted": deleted}
+    return {"closed": closed, "aggregated": aggregated, "dropped": dropped, "deleted": deleted}
 
 
 def keep_changes(rows) -> int:
@@ -180,29 +195,27 @@ def release_pointers(rows) -> None:
     Bot.objects.filter(last_ok_verification__in=ids).update(last_ok_verification=None)
 
 
-def leaving_before(cutoff: datetime) -> datetime:
-    """The raw rows of slots before this go now: on PostgreSQL a day partition goes whole once its
-    last slot is past `cutoff` (the rows of the partition `cutoff` falls in wait for it)."""
-    if not partitions.is_partitioned():
-        return cutoff
-    staying = [day for day in partitions.partitions() if partitions.day_bounds_utc(day)[1] > cutoff]
-    return min(cutoff, partitions.day_bounds_utc(min(staying))[0]) if staying else cutoff
-
-
 def drop_raw_before(cutoff: datetime) -> tuple[int, int]:
-    """(partitions dropped, rows deleted): the raw rows of slots before `cutoff` go, changes kept.
-
-    `cutoff` is a leaving_before() answer: on PostgreSQL the start of a partition or earlier."""
-    dropped = 0
+    """(partitions dropped, rows deleted): verifications of slots and packed hours before `cutoff` go,
+    changes kept. On PostgreSQL a day partition goes whole once its last key is past `cutoff`; the
+    rows of the partition `cutoff` falls in wait for it."""
+    dropped = deleted = 0
     if partitions.is_partitioned():
-        for day, name in partitions.expired(cutoff):
+        verifications_cutoff = partitions.VERIFICATIONS.leaving_before(cutoff)
+        for day, name in partitions.VERIFICATIONS.expired(verifications_cutoff):
             start, end = partitions.day_bounds_utc(day)
             rows = Verification.objects.filter(slot__gte=start, slot__lt=end)
             keep_changes(rows)
             release_pointers(rows)
             dropped += partitions.drop(name)
-    # SQLite, and on PostgreSQL the default partition's slots before every day partition.
-    return dropped, delete_before(cutoff)
+        hours_cutoff = partitions.HOURS.leaving_before(cutoff)
+        for _day, name in partitions.HOURS.expired(hours_cutoff):
+            dropped += partitions.drop(name)
+    else:
+        verifications_cutoff = hours_cutoff = cutoff
+    # SQLite, and on PostgreSQL the default partitions' keys before every day partition.
+    deleted += CheckHour.objects.filter(hour__lt=hours_cutoff).delete()[0]
+    return dropped, deleted + delete_before(verifications_cutoff)
 
 
 def delete_before(cutoff: datetime, batch: int = DELETE_BATCH) -> int:

@@ -6,10 +6,18 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 
 from checks.models.bots import Bot, verification_pointer
 from checks.models.channels import ChannelDelivery
-from checks.models.history import BotEvent, DailyStat, Verification, VerificationChange, counters_of
+from checks.models.history import (
+    BotEvent,
+    CheckHour,
+    CheckTally,
+    DailyStat,
+    Verification,
+    VerificationChange,
+    counters_of,
+)
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.models.portals import AuthType, NotifyMode, Portal
-from checks.models.system import AuditLog, Heartbeat, VerificationTally
+from checks.models.system import AuditLog, Heartbeat
 from checks.models.tokens import ApiToken
 from checks.models.warnings import CredentialWarning
 
@@ -20,6 +28,8 @@ __all__ = [
     "Bot",
     "BotEvent",
     "ChannelDelivery",
+    "CheckHour",
+    "CheckTally",
     "CredentialWarning",
     "DailyStat",
     "Heartbeat",
@@ -32,7 +42,6 @@ __all__ = [
     "Subscription",
     "Verification",
     "VerificationChange",
-    "VerificationTally",
     "counters_of",
     "verification_pointer",
 ]

@@ -54,6 +54,10 @@ class Bot(models.Model):
     remote_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bot id seen on the portal")
     fields = models.JSONField(default=dict, blank=True)
     users = models.JSONField(default=list, blank=True)
+    # The checks of the hour being checked now (checks.checklog), appended by each check in the
+    # update it makes anyway; the next hour's first check moves them into a CheckHour row.
+    hour_checks = models.BinaryField(default=b"", blank=True)
+    hour_start = models.DateTimeField(null=True, blank=True, help_text="The local hour of hour_checks")
 
     # Health beyond existence (SPEC §7): what the operator expects ...
     expect = models.JSONField(default=dict, blank=True, help_text="Expected configuration and commands")

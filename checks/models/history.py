@@ -1,11 +1,17 @@
 """Verification history at fleet scale (SPEC §5 records, issue: 90 days on one small machine).
 
-- Verification: one row per bot per scheduled slot, kept for BOTWATCH_RAW_HISTORY_HOURS (on
-  PostgreSQL a table partitioned by day on `slot`, whose old partitions are dropped whole).
+- CheckHour: every check of a bot in one local hour, 36 bytes each (checks.checklog); the
+  hour being checked now lives on the bot's own row (Bot.hour_checks) until it is over. Kept
+  for BOTWATCH_RAW_HISTORY_HOURS (on PostgreSQL partitioned by day on `hour`, old partitions
+  dropped whole).
+- Verification: the checks that have something to say (a failure, a change, a manual check,
+  a redirect: checks.engine.recording.is_detailed), whole, one row each, kept as long; on
+  PostgreSQL partitioned by day on `slot`. Alerting reads them.
 - VerificationChange: the verifications that changed something (status, error, problems, the
   first one, the manual ones), copied out before their raw rows go and kept BOTWATCH_HISTORY_DAYS.
 - DailyStat: one row per bot per day with the day's totals and, packed, each hour's checks,
   failures, latency and counters (checks.hourly): exact uptime on hour boundaries, hourly charts.
+- CheckTally: checks counted by status per portal as they are recorded (/metrics).
 """
 
 from django.conf import settings
@@ -55,7 +61,11 @@ class Outcome(models.Model):
 
 
 class Verification(Outcome):
-    """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5)."""
+    """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5), written whole.
+
+    Only checks with something to say are written so (every check is in CheckHour): a check
+    that is not ok, changes something, is manual or was redirected.
+    """
 
     # No single-column indexes: verification_once_per_slot leads with the bot, and every index
     # costs each insert. The raw rows of a bot are few (a day or two), so its pages sort them.
@@ -93,6 +103,38 @@ class VerificationChange(Outcome):
     class Meta:
         ordering = ["-checked_at"]
         indexes = [models.Index(fields=["bot", "-checked_at"], name="change_bot_time")]
+
+
+class CheckHour(models.Model):
+    """Every check of one bot in one local hour, packed (checks.checklog): the raw history.
+
+    Written when the bot's next check starts a new hour (or its open hour is full), from the
+    entries kept on the bot's row meanwhile (Bot.hour_checks); the hourly history job closes
+    the hours of bots that are no longer checked.
+    """
+
+    # The primary key is the one index: a bot's hours in order (its pages, the fold).
+    pk = models.CompositePrimaryKey("bot_id", "hour")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="hours")
+    hour = models.DateTimeField(help_text="Start of the local hour")
+    data = models.BinaryField(help_text="36 bytes per check (checks.checklog)")
+
+    class Meta:
+        ordering = ["bot_id", "hour"]
+
+
+class CheckTally(models.Model):
+    """Checks recorded so far, by status, per portal: botwatch_verifications_total.
+
+    Each run adds its checks to its portal's row in the statement that records them, so the
+    totals are exact and current without counting history. No foreign key: the row of a
+    deleted portal stays (a Prometheus counter must never go down). Portal 0 holds what was
+    counted before the totals were kept per portal.
+    """
+
+    portal_id = models.BigIntegerField(primary_key=True)
+    counts = models.JSONField(default=dict, blank=True, help_text='{"ok": 1234, "not_found": 5}')
+    updated_at = models.DateTimeField(default=timezone.now, help_text="When its last run was recorded")
 
 
 class BotEvent(models.Model):

@@ -1,4 +1,4 @@
-"""Process heartbeats, the audit log, and the running count of verifications for /metrics."""
+"""Process heartbeats and the audit log."""
 
 from django.conf import settings
 from django.db import models
@@ -29,16 +29,3 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["-at"], name="auditlog_time")]
-
-
-class VerificationTally(models.Model):
-    """Verifications recorded so far, by status: botwatch_verifications_total (one row, pk 1).
-
-    Counted forward from `last_id` by whoever renders /metrics, and moved on with a conditional
-    update on `last_id`, so two web processes never count the same rows twice. Retention deletes
-    old verifications, which leaves these totals alone: a Prometheus counter must never go down.
-    """
-
-    last_id = models.BigIntegerField(default=0, help_text="Verifications up to this id are counted")
-    counts = models.JSONField(default=dict, blank=True, help_text='{"ok": 1234, "not_found": 5}')
-    updated_at = models.DateTimeField(default=timezone.now)

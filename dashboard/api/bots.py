@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checks.bitrix24.health import CHECKS
-from checks.models import Bot, Verification
+from checks.models import Bot
 from checks.status import BotState, Status
-from dashboard.api.common import Cursor, NewestFirst, bot_rows, find_bot, get_portal
+from dashboard.api.common import Cursor, HistoryPages, bot_rows, find_bot, get_portal
 from dashboard.api.serializers import BotDetailSerializer, BotFileSerializer, BotSerializer, VerificationSerializer
 from dashboard.api.writes import save_bot
 from dashboard.views.common import audit
@@ -129,8 +129,5 @@ class BotVerifications(APIView):
     )
     def get(self, request, name: str, bot: str):
         found = find_bot(get_portal(name), bot)
-        rows = Verification.objects.filter(bot=found)
-        wanted = statuses(request, Status.values)
-        if wanted:
-            rows = rows.filter(status__in=wanted)
-        return paginated(self, rows, VerificationSerializer, NewestFirst())
+        wanted = statuses(request, Status.values) or ""
+        return HistoryPages(request).respond(found.pk, wanted, VerificationSerializer)

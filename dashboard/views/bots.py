@@ -65,11 +65,11 @@ CSV_FIELDS = [
 ]
 
 
-def _chart_data(bot_id: int, range_key: str, now) -> dict:
+def _chart_data(bot_id: int, range_key: str, now, raw: list | None = None) -> dict:
     """Columns for uPlot: x in Unix seconds, then each counter and latency (null where unknown)."""
     days = RANGES[range_key]
     if days <= RAW_DAYS:
-        points = history_read.chart_points(bot_id, now - timedelta(days=days))
+        points = history_read.chart_points(bot_id, now - timedelta(days=days), raw=raw)
         source = "verifications"
     else:
         rows = (
@@ -104,11 +104,11 @@ def _chart_data(bot_id: int, range_key: str, now) -> dict:
     }
 
 
-def _history(request: HttpRequest, bot_id: int):
+def _history(request: HttpRequest, bot_id: int, raw: list | None = None):
     status = request.GET.get("status", "")
     if status != "failed" and status not in Status.values:
         status = ""
-    return history_read.history(bot_id, status), status
+    return history_read.history(bot_id, status, raw=raw), status
 
 
 @login_required
@@ -118,7 +118,8 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     range_key = request.GET.get("range", "24h")
     if range_key not in RANGES:
         range_key = "24h"
-    rows, status_filter = _history(request, bot.pk)
+    raw = history_read.bot_checks(bot)  # read once for the table, the charts and uptime
+    rows, status_filter = _history(request, bot.pk, raw)
     page = Paginator(rows, HISTORY_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -131,8 +132,8 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "bot_fields": [(name, fields.get(name)) for name in BOT_FIELDS],
         "extra_fields": {k: v for k, v in fields.items() if k not in BOT_FIELDS and k not in dict(COUNTERS).values()},
         "users": bot.users or [],
-        "uptime": list(zip(UPTIME_LABELS, history_read.uptimes(bot.pk, UPTIME_WINDOWS, now), strict=True)),
-        "chart": _chart_data(bot.pk, range_key, now),
+        "uptime": list(zip(UPTIME_LABELS, history_read.uptimes(bot.pk, UPTIME_WINDOWS, now, raw), strict=True)),
+        "chart": _chart_data(bot.pk, range_key, now, raw),
         "ranges": list(RANGES),
         "range": range_key,
         "page": page,
@@ -166,7 +167,7 @@ def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     def lines():
         yield writer.writerow(safe_row(["portal", "bot", *CSV_FIELDS]))
         for row in rows.iterator(chunk_size=2000):
-            values = [row[name] for name in CSV_FIELDS]
+            values = [getattr(row, name) for name in CSV_FIELDS]
             values[0] = values[0].isoformat()
             values[-2] = "; ".join(f"{p.get('check')}: {p.get('detail')}" for p in values[-2] or [])
             yield writer.writerow(safe_row([bot.portal.name, bot.label, *values]))

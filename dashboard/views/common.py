@@ -36,6 +36,9 @@ BOT_LIST_FIELDS = (
     "portal__status_since",
     "portal__last_error",
     "portal__problems",
+    # The open hour of packed checks: the heartbeat bars (checks.history_lists).
+    "hour_start",
+    "hour_checks",
 )
 
 PORTAL_SECRETS = Portal.ENCRYPTED_FIELDS

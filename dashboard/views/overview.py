@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from checks.history_lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
 from checks.status import PORTAL_FAILURES, SEVERITY, BotState, Status
 from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
-from dashboard.views.history import counters_before, recent_beats
 
 PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems on page 1
 
@@ -129,9 +129,8 @@ def _open_incidents() -> list[Incident]:
 
 
 def _rows(page_bots: list[Bot], now) -> list[dict]:
-    ids = [bot.pk for bot in page_bots]
-    beats = recent_beats(ids)
-    before = counters_before(ids, now - timedelta(hours=24))
+    beats = recent_beats(page_bots)
+    before = counters_before(page_bots, now - timedelta(hours=24))
     return [{"bot": bot, "beats": beats.get(bot.pk, []), "before": before.get(bot.pk, {})} for bot in page_bots]
 
 

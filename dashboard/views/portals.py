@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from checks.alerts import actions
 from checks.bitrix24 import netpolicy
 from checks.engine.dispatch import check_now
+from checks.history_lists import portal_recent, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
 from checks.status import PORTAL_FAILURES, BotState
 from dashboard.forms import MaintenanceForm, MuteForm
@@ -29,7 +30,6 @@ from dashboard.views.common import (
     get_portal,
     redirect_back,
 )
-from dashboard.views.history import recent_beats
 
 BOTS_PER_PAGE = 100
 CHECK_WAIT_SECONDS = 90  # how long the page waits for a "check now" before saying so
@@ -100,7 +100,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Bot.objects.filter(portal=portal).select_related("portal").only(*BOT_LIST_FIELDS), BOTS_PER_PAGE
     ).get_page(request.GET.get("page"))
     bots = list(bots_page.object_list)
-    beats = recent_beats([b.pk for b in bots])
+    beats = recent_beats(bots)
     ctx = {
         "nav": "portals",
         "portal": portal,
@@ -108,7 +108,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "credentials": _credentials(portal),
         "rows": [{"bot": b, "beats": beats.get(b.pk, [])} for b in bots],
         "bots_page": bots_page,
-        "verifications": _recent_verifications(portal),
+        "verifications": portal_recent(portal.pk, now - RECENT_WINDOW),
         "incidents": Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20],
         "windows": MaintenanceWindow.objects.filter(portal=portal, ends_at__gt=now).select_related("bot"),
         "maintenance_form": MaintenanceForm(portal=portal),
@@ -134,18 +134,18 @@ def _destination(url: str) -> str:
         return ""
 
 
-# "Recent verifications" of a portal: the last rows within this window (raw rows are read per bot,
-# through the (bot, slot) key; the raw table has no index by portal).
+# "Recent verifications" of a portal: its newest checks within this window.
 RECENT_WINDOW = timedelta(hours=6)
 
 
-def _portal_rows(portal: Portal, since=None):
-    since = since or timezone.now() - RECENT_WINDOW
+def _portal_rows(portal: Portal, since: datetime):
+    """The portal's verification rows since `since`: a "check now" is manual, so each of its checks
+    is a whole row (read per bot, through the (bot, slot) key; the table has no index by portal)."""
     bots = Bot.objects.filter(portal=portal).values("pk")
     return Verification.objects.filter(bot_id__in=bots, slot__gte=since - RECENT_WINDOW, checked_at__gte=since)
 
 
-def _recent_verifications(portal: Portal, since=None):
+def _checked_now(portal: Portal, since: datetime):
     rows = (
         _portal_rows(portal, since)
         .select_related("bot")
@@ -181,7 +181,7 @@ def portal_check_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Fragment polled after "check now": the verifications since the request, once they land."""
     portal = get_portal(pk)
     since = _checking_since(request, portal)
-    rows = list(_recent_verifications(portal, since)) if since else []
+    rows = list(_checked_now(portal, since)) if since else []
     expected = Bot.objects.filter(portal=portal, enabled=True).count()
     answered = _portal_rows(portal, since).values("bot_id").distinct().count() if since else 0
     done = since is None or answered >= expected

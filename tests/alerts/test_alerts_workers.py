@@ -12,9 +12,10 @@ from django.utils import timezone
 from checks.alerts.actions import acknowledge
 from checks.alerts.tasks import deliver_notification, retry_pending, send_reminders
 from checks.engine.dispatch import dispatch_due
-from checks.models import Bot, Incident, Notification, Verification
+from checks.models import Bot, Incident, Notification
 from tests.alerts.helpers import simulator_portal
 from tests.fixtures.celery_worker import wait_for
+from tests.fixtures.history import all_checks, checks_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -38,10 +39,10 @@ def start_workers(celery_procs, smtp_sink, names=("w1",)) -> None:
 
 def sweep(bot: Bot) -> None:
     """What beat does when the bot is due: claim its portal and hand it to a worker; then wait."""
-    before = Verification.objects.filter(bot=bot).count()
+    before = len(checks_of(bot))
     Bot.objects.filter(pk=bot.pk).update(next_check_at=timezone.now())
     assert dispatch_due() == 1
-    wait_for(lambda: Verification.objects.filter(bot=bot).count() > before, 30, "the worker's verification")
+    wait_for(lambda: len(checks_of(bot)) > before, 30, "the worker's verification")
 
 
 def settle(smtp_sink, count: int) -> None:
@@ -108,10 +109,10 @@ def add_portal(simulator, name: str, codes: list[str]) -> list[Bot]:
 
 
 def sweep_all(bots: list[Bot], portals: int) -> None:
-    before = Verification.objects.count()
+    before = len(all_checks())
     Bot.objects.update(next_check_at=timezone.now())
     assert dispatch_due() == portals
-    wait_for(lambda: Verification.objects.count() >= before + len(bots), 30, "the workers' verifications")
+    wait_for(lambda: len(all_checks()) >= before + len(bots), 30, "the workers' verifications")
 
 
 def test_workers_group_a_portal_wait_for_thresholds_and_skip_acknowledged_reminders(celery_procs, simulator, smtp_sink):

@@ -9,6 +9,7 @@ from checks.models import AuditLog, Bot, Verification
 from checks.status import Status
 from tests.fixtures.api import call
 from tests.fixtures.dashboard import add_history, make_portal
+from tests.fixtures.history import record_check
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
@@ -125,8 +126,7 @@ def test_a_history_page_stays_right_while_new_rows_arrive(client, read_token, fl
     bot = acme.bots.get(code="bot_0")
     path = "/api/v1/portals/acme/bots/bot_0/verifications"
     first = call(client, "get", path, read_token, limit=3).json()
-    now = timezone.now() + timedelta(seconds=1)
-    Verification.objects.create(bot=bot, portal=acme, slot=now, checked_at=now, status=Status.OK)
+    record_check(bot, timezone.now() + timedelta(seconds=1))
     seen = [r["checked_at"] for r in follow(client, read_token, first)]
     assert len(seen) == len(set(seen)) == 5  # the new row is not on the later pages, none repeats
 

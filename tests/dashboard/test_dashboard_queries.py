@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from checks.models import Bot, Incident, IncidentEvent, Portal, Verification
+from checks import checklog, hourly
+from checks.models import Bot, CheckHour, Incident, IncidentEvent, Portal, Verification
 from checks.status import BotState, Status
 
 pytestmark = pytest.mark.django_db
@@ -34,20 +35,21 @@ def seed(n_bots: int, per_portal: int = 50, checks: int = 3) -> None:
         )
         for i in range(n_bots)
     )
-    Verification.objects.bulk_create(
-        Verification(
-            bot=bot,
-            portal_id=bot.portal_id,
-            slot=now - timedelta(hours=k * 13),
-            checked_at=now - timedelta(hours=k * 13),
-            status=Status.OK,
-            count_message=1,
-            count_chat=1,
-            count_user=1,
-            count_command=1,
-        )
+
+    # Packed hours of checks 13 hours apart, and a failed check written whole on every tenth bot.
+    def entry(at):
+        return checklog.encode(hour=hourly.hour_start(at), checked_at=at, slot=at, status=Status.OK, counters=(1,) * 4)
+
+    CheckHour.objects.bulk_create(
+        CheckHour(bot=bot, hour=hourly.hour_start(at), data=entry(at))
         for bot in bots
-        for k in range(checks)
+        for at in (now - timedelta(hours=k * 13) for k in range(1, checks))
+    )
+    Bot.objects.filter(pk__in=[b.pk for b in bots]).update(hour_start=hourly.hour_start(now), hour_checks=entry(now))
+    Verification.objects.bulk_create(
+        Verification(bot=bot, portal_id=bot.portal_id, slot=now, checked_at=now, status=Status.NOT_FOUND)
+        for bot in bots
+        if bot.status == BotState.NOT_FOUND
     )
     incidents = Incident.objects.bulk_create(
         Incident(bot=bot, portal_id=bot.portal_id, status=Status.NOT_FOUND, last_status=Status.NOT_FOUND)
@@ -105,14 +107,22 @@ def test_bot_page_query_count_does_not_grow_with_history(client, dashboard_admin
     client.get(url)
     few = count_queries(client, url)
     now = timezone.now()
-    Verification.objects.bulk_create(
-        Verification(
+    start = hourly.hour_start(now)
+    hours = [start - timedelta(hours=h) for h in range(14, 62)]  # two more days of packed hours
+    CheckHour.objects.bulk_create(
+        CheckHour(
             bot=bot,
-            portal_id=bot.portal_id,
-            slot=now - timedelta(minutes=m),
-            checked_at=now - timedelta(minutes=m),
-            status=Status.OK,
+            hour=hour,
+            data=b"".join(
+                checklog.encode(hour=hour, checked_at=hour + timedelta(minutes=m), slot=hour, status=Status.OK)
+                for m in range(0, 60, 5)
+            ),
         )
-        for m in range(1, 600)
+        for hour in hours
+        if not CheckHour.objects.filter(bot=bot, hour=hour).exists()
+    )
+    Verification.objects.bulk_create(
+        Verification(bot=bot, portal_id=bot.portal_id, slot=hour, checked_at=hour, status=Status.NOT_FOUND)
+        for hour in hours
     )
     assert count_queries(client, url) == few <= MAX_QUERIES + 4

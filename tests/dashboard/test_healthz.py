@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from checks.models import Bot, Heartbeat, Portal, Verification
-from checks.status import Status
+from checks.models import Bot, Heartbeat, Portal
 from dashboard.celery import app
+from tests.fixtures.history import record_check
 
 
 @pytest.fixture
@@ -30,8 +30,7 @@ def make_bot() -> Bot:
 
 
 def verified(bot: Bot, ago: timedelta) -> None:
-    at = timezone.now() - ago
-    Verification.objects.create(bot=bot, portal=bot.portal, slot=at, checked_at=at, status=Status.OK)
+    record_check(bot, timezone.now() - ago)
 
 
 def test_without_a_tick_it_answers_503_naming_the_scheduler(signed_in):

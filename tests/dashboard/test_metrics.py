@@ -13,12 +13,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from checks.models import Bot, Verification, VerificationTally
+from checks.models import Bot, CheckHour, Portal, Verification
 from checks.status import Status
-from checks.tally import SETTLE, verification_totals
+from checks.tally import verification_totals
 from dashboard.metrics import BOT_FAMILIES, CACHE_KEY, bot_families
 from tests.fixtures.api import call
 from tests.fixtures.dashboard import add_history, make_portal, open_incident
+from tests.fixtures.history import record_check
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,32 +115,18 @@ def test_the_cached_text_is_seen_by_another_process(client, read_token, fleet, s
     assert run.stdout.strip().splitlines()[-1] == "True", run.stderr
 
 
-def test_verification_totals_never_go_down_and_count_each_row_once(fleet):
+def test_verification_totals_count_every_check_once_as_recorded_and_never_go_down(fleet):
     first = verification_totals()
     assert first == {"ok": 9, "not_found": 1}
     assert verification_totals() == first  # asked again: nothing counted twice
-    Verification.objects.filter(bot__code="bot_0", portal__name="acme").delete()  # retention deletes old rows
+    bot_0 = Bot.objects.get(code="bot_0", portal__name="acme")
+    CheckHour.objects.filter(bot=bot_0).delete()  # retention drops old history
+    Verification.objects.filter(bot=bot_0).delete()
     assert verification_totals() == first
-    bot_0 = Bot.objects.get(code="bot_0", portal__name="acme")
-    recent = timezone.now() - timedelta(seconds=10)
-    settled = timezone.now() - SETTLE - timedelta(seconds=10)
-    Verification.objects.create(bot=bot_0, portal_id=bot_0.portal_id, slot=settled, checked_at=settled, status="ok")
-    Verification.objects.create(bot=bot_0, portal_id=bot_0.portal_id, slot=recent, checked_at=recent, status="ok")
-    assert verification_totals() == {"ok": 10, "not_found": 1}  # the row still settling comes later
-    assert verification_totals(timezone.now() + SETTLE) == {"ok": 11, "not_found": 1}
-
-
-def test_a_process_that_counted_from_a_stale_tally_never_moves_the_totals_back(fleet, monkeypatch):
-    bot_0 = Bot.objects.get(code="bot_0", portal__name="acme")
-    recent = timezone.now() - timedelta(seconds=10)
-    Verification.objects.create(bot=bot_0, portal_id=bot_0.portal_id, slot=recent, checked_at=recent, status="ok")
-    # One web process counts up to the newest row (its clock is later) ...
-    assert verification_totals(timezone.now() + SETTLE) == {"ok": 10, "not_found": 1}
-    # ... while another had read the tally before that and counts only the settled rows.
-    stale = VerificationTally(pk=1, last_id=0, counts={})
-    monkeypatch.setattr(VerificationTally.objects, "get_or_create", lambda **kw: (stale, False))
-    assert verification_totals() == {"ok": 10, "not_found": 1}  # the stored totals, not its own smaller ones
-    assert VerificationTally.objects.get(pk=1).counts == {"ok": 10, "not_found": 1}
+    record_check(bot_0, timezone.now() - timedelta(seconds=10))
+    assert verification_totals() == {"ok": 10, "not_found": 1}  # counted the moment it is recorded
+    Portal.objects.filter(name="paused").delete()  # its two checks stay counted
+    assert verification_totals() == {"ok": 10, "not_found": 1}
 
 
 class Families:

@@ -2,15 +2,16 @@
 
 import itertools
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db.models import Count
 from django.utils import timezone
 
 from checks.models import Bot, Heartbeat, Portal, Verification
 from checks.status import Status
 from tests.fixtures.celery_worker import CeleryProcesses, wait_for
+from tests.fixtures.history import all_checks
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -62,14 +63,15 @@ def test_two_workers_and_beat_verify_each_bot_once_per_interval_and_see_a_remove
     # Within one interval of the removal, plus beat's tick (5 s) and some queueing slack.
     assert (row.checked_at - removed_at).total_seconds() <= INTERVAL + 10
 
-    wait_for(lambda: Verification.objects.values("bot").annotate(n=Count("id")).filter(n__gte=2).count() == 12, 20,
-             "every bot's second check")  # fmt: skip
+    wait_for(lambda: min(Counter(pk for pk, _ in all_checks()).values()) >= 2, 20, "every bot's second check")
+    checks = all_checks()
+    assert len({pk for pk, _ in checks}) == 12
     for bot in Bot.objects.all():
-        times = list(Verification.objects.filter(bot=bot).order_by("checked_at").values_list("checked_at", flat=True))
+        times = [check.checked_at for pk, check in checks if pk == bot.pk]
         gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
         # Two workers, one beat: still no bot checked twice within an interval (jitter: 10 % early).
         assert min(gaps) >= INTERVAL * 0.9 - 1, (bot.code, gaps)
-    assert Verification.objects.filter(manual=True).count() == 0
+    assert not any(check.manual for _, check in checks)
 
 
 def test_worker_killed_mid_sweep_loses_no_check(celery_procs, simulator):
@@ -84,21 +86,25 @@ def test_worker_killed_mid_sweep_loses_no_check(celery_procs, simulator):
     slots = dict(Bot.objects.values_list("pk", "next_check_at"))
     celery_procs.start_worker("w1", concurrency=2)
     dispatch_due.delay()
-    wait_for(lambda: Verification.objects.exists(), 20, "the first portal's rows")
+    wait_for(lambda: all_checks(), 20, "the first portal's checks")
     celery_procs.kill("w1")
-    done_before_kill = Verification.objects.count()
+    done_before_kill = len(all_checks())
     assert done_before_kill < 32, "the sweep finished before the kill; the test proves nothing"
 
     celery_procs.start_worker("w2", concurrency=4)
 
     def all_verified():
         dispatch_due.delay()  # what beat does every 5 s
-        return Verification.objects.count() >= 32
+        return len(all_checks()) >= 32
 
     wait_for(all_verified, 45, "the killed worker's portals to be verified again", every=2)
     time.sleep(3)  # let any late duplicate show up
-    per_bot = dict(Verification.objects.values_list("bot").annotate(n=Count("id")))
-    assert per_bot == dict.fromkeys(slots, 1)
+    checks = all_checks()
+    assert Counter(pk for pk, _ in checks) == dict.fromkeys(slots, 1)
+    # Each for its own slot (an entry keeps it to the millisecond; a first check is also a whole row).
+    assert {pk: check.slot for pk, check in checks} == {
+        pk: slot.replace(microsecond=slot.microsecond // 1000 * 1000) for pk, slot in slots.items()
+    }
     assert dict(Verification.objects.values_list("bot_id", "slot")) == slots
 
 
@@ -117,7 +123,7 @@ def test_checks_resume_after_the_broker_restarts(transactional_db, postgres, pri
         restarted_at = timezone.now()
         Bot.objects.update(next_check_at=restarted_at - timedelta(seconds=1))
 
-        wait_for(lambda: Verification.objects.filter(checked_at__gt=restarted_at).count() == 2, 45, "checks after")
+        wait_for(lambda: sum(c.checked_at > restarted_at for _, c in all_checks()) == 2, 45, "checks after")
     finally:
         procs.stop_all()
 

@@ -1,0 +1,169 @@
+"""Many bots' recent checks at once, for list pages: heartbeat bars, counters a day ago, a
+portal's newest checks. Each takes the bots as the page loaded them (with their open hours,
+checks.checklog) and reads as few packed hours as it needs, in a fixed number of queries
+whatever the number of bots.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils.dateparse import parse_datetime
+
+from checks import checklog, hourly
+from checks.checklog import Check
+from checks.models import Bot, CheckHour, Verification
+
+
+def stored_datetime(value) -> datetime:
+    """A datetime column as a raw cursor hands it over: aware from PostgreSQL, naive UTC (or its text)
+    from SQLite."""
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def open_checks(bot: Bot) -> list[Check]:
+    return checklog.decode(bot.hour_checks, bot.hour_start) if bot.hour_start else []
+
+
+# A bot's newest packed hours, as many as hold `need` checks (a running total of their sizes).
+_NEWEST_HOURS = """
+SELECT b.id, h.hour, h.data FROM unnest(%s::bigint[], %s::int[]) AS b(id, need)
+CROSS JOIN LATERAL (
+    SELECT hour, data, sum(octet_length(data)) OVER (ORDER BY hour DESC) AS upto
+    FROM {table} WHERE bot_id = b.id ORDER BY hour DESC LIMIT %s
+) AS h
+WHERE h.upto - octet_length(h.data) < b.need * {size}
+"""
+
+
+def _newest_hours(needs: dict[int, int], most: int) -> list[tuple]:
+    """(bot_id, hour, data) of each bot's newest packed hours that hold its `needs` checks (at most `most` hours)."""
+    needs = {pk: need for pk, need in needs.items() if need > 0}
+    if not needs:
+        return []
+    if connection.vendor == "postgresql":
+        sql = _NEWEST_HOURS.format(table=CheckHour._meta.db_table, size=checklog.SIZE)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(needs), list(needs.values()), most])
+            return cursor.fetchall()
+    return list(
+        CheckHour.objects.filter(bot_id__in=list(needs))
+        .annotate(rn=Window(RowNumber(), partition_by=F("bot_id"), order_by=F("hour").desc()))
+        .filter(rn__lte=most)
+        .values_list("bot_id", "hour", "data")
+    )
+
+
+def recent_beats(bots: list[Bot], limit: int = 30) -> dict[int, list[dict]]:
+    """The last `limit` checks of each bot, oldest first: {bot_id: [{status, at, ms}]}; one query.
+
+    `at` is Unix seconds (the bars only need it for a tooltip)."""
+    checks = {bot.pk: open_checks(bot) for bot in bots}
+    for bot_id, hour, data in _newest_hours({pk: limit - len(found) for pk, found in checks.items()}, limit):
+        checks[bot_id] += checklog.decode(data, hour)
+    beats = {}
+    for bot_id, found in checks.items():
+        found.sort(key=lambda c: c.checked_at)
+        beats[bot_id] = [
+            {"status": c.status, "at": c.checked_at.timestamp(), "ms": c.duration_ms} for c in found[-limit:]
+        ]
+    return beats
+
+
+def counters_before(bots: list[Bot], moment: datetime, hours: int = 4) -> dict[int, dict[str, int]]:
+    """Each bot's counters as of its last check with counters at or before `moment`, looked for in
+    the `hours` hours before it; one query."""
+    found: dict[int, list[Check]] = {bot.pk: open_checks(bot) for bot in bots}
+    rows = CheckHour.objects.filter(
+        bot_id__in=list(found), hour__gt=moment - timedelta(hours=hours), hour__lte=moment
+    ).values_list("bot_id", "hour", "data")
+    for bot_id, hour, data in rows:
+        found[bot_id] += checklog.decode(data, hour)
+    answer = {}
+    for bot_id, checks in found.items():
+        counted = [c for c in checks if c.counters is not None and c.checked_at <= moment]
+        if counted:
+            last = max(counted, key=lambda c: c.checked_at)
+            answer[bot_id] = dict(zip(checklog.COUNTERS, last.counters, strict=True))
+    return answer
+
+
+@dataclass
+class PortalCheck:
+    """A line of a portal's recent checks."""
+
+    bot: Bot
+    checked_at: datetime
+    status: str
+    error_code: str
+    http_status: int | None
+    duration_ms: int
+    manual: bool
+
+    @property
+    def bot_id(self) -> int:
+        return self.bot.pk
+
+
+# A portal's bots with their open hours, and its newest packed hours since %(first)s: whole hours,
+# newest first, until they hold %(need)s bytes of entries (the checks newer than any later one).
+_PORTAL_RECENT = """
+SELECT 0, b.id, b.code, b.bot_id, b.hour_start, b.hour_checks FROM {bot} AS b WHERE b.portal_id = %(portal)s
+UNION ALL
+SELECT 1, x.bot_id, '', NULL, x.hour, x.data FROM (
+    SELECT h.bot_id, h.hour, h.data,
+        sum(length(h.data)) OVER (ORDER BY h.hour DESC) AS upto,
+        sum(length(h.data)) OVER (PARTITION BY h.hour) AS this_hour
+    FROM {hour} AS h JOIN {bot} AS b ON b.id = h.bot_id
+    WHERE b.portal_id = %(portal)s AND h.hour >= %(first)s
+) AS x
+WHERE x.upto - x.this_hour < %(need)s
+"""
+
+
+def portal_recent(portal_id: int, since: datetime, limit: int = 25) -> list[PortalCheck]:
+    """The newest `limit` checks of a portal's bots since `since`, newest first, with their error codes.
+
+    One query for the bots with their open hours and as many packed hours as hold `limit` checks,
+    and one more for the error codes when some of those checks failed."""
+    quote = connection.ops.quote_name
+    sql = _PORTAL_RECENT.format(bot=quote(Bot._meta.db_table), hour=quote(CheckHour._meta.db_table))
+    first = connection.ops.adapt_datetimefield_value(hourly.hour_start(since))
+    params = {"portal": portal_id, "first": first, "need": limit * checklog.SIZE}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    bots, checks = {}, []
+    for kind, pk, code, remote, start, data in rows:
+        if kind == 0:
+            bots[pk] = Bot(pk=pk, portal_id=portal_id, code=code, bot_id=remote)
+        if start is not None:
+            start = stored_datetime(start)
+            checks += [(pk, c) for c in checklog.decode(data, start) if c.checked_at >= since]
+    checks.sort(key=lambda item: item[1].checked_at, reverse=True)
+    checks = checks[:limit]
+    errors: dict[int, dict[int, str]] = defaultdict(dict)
+    failed = [(pk, c) for pk, c in checks if not c.ok]
+    if failed:
+        first = min(c.checked_at for _, c in failed)
+        rows = Verification.objects.filter(
+            bot_id__in={pk for pk, _ in failed}, slot__gte=first - timedelta(days=1), checked_at__gte=first
+        ).values_list("bot_id", "checked_at", "error_code")
+        for pk, at, code in rows:
+            errors[pk][checklog.moment_key(at)] = code
+    return [
+        PortalCheck(
+            bot=bots[pk],
+            checked_at=c.checked_at,
+            status=c.status,
+            error_code="" if c.ok else errors[pk].get(checklog.moment_key(c.checked_at), ""),
+            http_status=c.http_status,
+            duration_ms=c.duration_ms,
+            manual=c.manual,
+        )
+        for pk, c in checks
+    ]
