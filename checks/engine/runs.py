@@ -44,7 +44,9 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
             release_claim(portal_id, token)
         return None
     now = timezone.now()
-    # What the client needs; the state columns are read under lock when the results are in.
+    # What the client needs, and what tells whether a check changed something (its state as the run
+    # read it: checks.engine.recording.changed_since); the state columns are read again under lock
+    # when the results are in. A column left out here is loaded bot by bot when first touched.
     bots = (
         Bot.objects.filter(portal=portal, enabled=True)
         .only(
@@ -59,6 +61,10 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
             "baseline",
             "commands_seen",
             "commands_checked_at",
+            "status",
+            "last_checked_at",
+            "last_error",
+            "problems",
         )
         .order_by("next_check_at", "pk")
     )

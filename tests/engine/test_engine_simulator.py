@@ -1,6 +1,8 @@
 """verify_portal and dispatch through the real client against the simulator over HTTP."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from checks.engine import claims as engine_claims
@@ -136,3 +138,20 @@ def test_dispatch_ticks_the_heartbeat_and_enqueues_one_task_per_claimed_portal(s
     assert args[0] == first.pk and kwargs == {"manual": False}
     assert Heartbeat.objects.filter(name="beat").exists()
     assert dispatch.dispatch_due() == 0  # claimed: not again until it is done or its lease runs out
+
+
+@pytest.mark.django_db
+def test_a_runs_queries_do_not_grow_with_its_bots(simulator):
+    """A run reads its bots once: nothing it looks at is loaded bot by bot (a deferred column read
+    per bot made a 50-bot run 200 queries and most of a worker's CPU)."""
+    counts = {}
+    for n in (2, 40):
+        portal = add_portal(simulator, f"p{n}", n)
+        verify.verify_portal(portal.pk)  # the first checks: every bot's state changes
+        Bot.objects.filter(portal=portal).update(next_check_at=timezone.now())
+        [(portal_id, token)] = engine_claims.claim_due_portals()
+        with CaptureQueriesContext(connection) as queries:
+            rows = verify.verify_portal(portal_id, token)
+        assert [r.status for r in rows] == [Status.OK] * n
+        counts[n] = len(queries.captured_queries)
+    assert counts[40] == counts[2], counts
