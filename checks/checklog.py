@@ -49,6 +49,7 @@ COUNTERS = ("count_message", "count_command", "count_chat", "count_user")
 # A bot's open hour holds at most this many checks on its row (a bot checked every 30 s, or
 # checked by hand again and again): the next check moves them into the hour's CheckHour row.
 OPEN_HOUR_MAX = 64
+OPEN_BYTES = OPEN_HOUR_MAX * SIZE
 _I32 = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -162,12 +163,3 @@ def moment_key(moment: datetime) -> int:
 
 def count(data: bytes | memoryview | None) -> int:
     return len(data or b"") // SIZE
-
-
-def status_counts(data: bytes | memoryview | None) -> dict[str, int]:
-    """{status: checks} of a packed hour."""
-    counts: dict[str, int] = {}
-    for entry in entries(data):
-        name = str(STATUS_CODES[entry[2]]) if entry[2] < len(STATUS_CODES) else str(Status.ERROR)
-        counts[name] = counts.get(name, 0) + 1
-    return counts

@@ -17,8 +17,6 @@ from checks.db import raw_cursor
 from checks.models import Bot, CheckHour, CheckTally, Verification
 from checks.status import ResponseFormat, Status
 
-OPEN_BYTES = checklog.OPEN_HOUR_MAX * checklog.SIZE
-
 
 def counters_of_row(row: Verification) -> tuple | None:
     if row.count_message is None:
@@ -70,7 +68,7 @@ def add_check(bot: Bot, packed: checklog.PackedCheck) -> CheckHour | None:
     finished hour to store, if this check closes one."""
     data = bytes(bot.hour_checks or b"")
     closing = None
-    if data and bot.hour_start is not None and (bot.hour_start != packed.hour or len(data) >= OPEN_BYTES):
+    if data and bot.hour_start is not None and (bot.hour_start != packed.hour or len(data) >= checklog.OPEN_BYTES):
         closing = CheckHour(bot_id=bot.pk, hour=bot.hour_start, data=data)
     if closing is not None or bot.hour_start != packed.hour:
         data = b""

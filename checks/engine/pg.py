@@ -230,7 +230,7 @@ def record(
         "portal_state": json.dumps(portal_state or {"status": None}, default=_isoformat),
         "ok": Status.OK.value,
         "pending": BotState.PENDING.value,
-        "open_max": checklog.OPEN_HOUR_MAX * checklog.SIZE,
+        "open_max": checklog.OPEN_BYTES,
         "checked_at": rows[0].checked_at if rows else None,
     }
     with connection.wrap_database_errors, raw_cursor() as cursor:

@@ -158,8 +158,9 @@ def prune_history(now: datetime | None = None) -> dict[str, int]:
     # Complete days nobody folded yet (beat was down when they completed): their hours are all
     # still here, so fold them now. A day whose dropping was interrupted already has stats
     # and is left alone, since its remaining hours would undercount it.
+    last_complete = last_complete_day(now)
     for day in CheckHour.objects.filter(hour__lt=hours_leaving).dates("hour", "day"):
-        if day <= last_complete_day(now):
+        if day <= last_complete:
             aggregated += aggregate_day(day, only_missing=True)
     dropped, deleted = drop_raw_before(cutoff)
     old = cutoff_day(now)
