@@ -20,7 +20,11 @@ otherwise), lets them run, and prints:
   on the bots' rows) grew over the run, per check recorded, and from one interval in (every bot
   checked once: a bot's first check is a change, written whole) to the end; and how much the bot
   table grew
-  (every check rewrites its bot's row: the old versions until they are pruned, and the open hour).
+  (every check rewrites its bot's row: the old versions until they are pruned, and the open hour);
+- storage measured whole, per check: the WAL PostgreSQL wrote (pg_current_wal_lsn before and
+  after: every table's writes, the bots' rows included) and the growth of the whole database
+  (pg_database_size); worker CPU milliseconds per check. WAL is the cluster's: run the bench on a
+  cluster nothing else writes to (an embedded one: see docs/performance.md).
 
 Checks are read from whichever layout the code wrote: packed hours (checks.checklog), or a
 verification row per check (the layout before them), so --before can name a commit of either.
@@ -69,6 +73,8 @@ class Result:
     steady_bytes: int = 0  # after every bot's first check (one interval and the grace in)
     steady_checks: int = 0
     bot_table_bytes: int = 0
+    wal_bytes: int = 0  # WAL written over the run (pg_current_wal_lsn before and after)
+    database_bytes: int = 0  # the whole database's growth: every table, index and TOAST, bots included
     overdue_end: int = 0
     http_503: int = 0
     cpu: dict = field(default_factory=dict)
@@ -232,6 +238,7 @@ def measure(label: str, args: argparse.Namespace, env: dict, tree: Path, sim, co
     started, t0 = time.monotonic(), timezone.now()
     before = cpu_snapshot(workers, beat, sim)
     history_before, recorded_before, bots_before = history_bytes(), checks_recorded(), table_size("checks_bot")
+    wal_before, database_before = wal_position(), database_size()
     steady = None  # (history bytes, checks) once every bot has had its first check
     try:
         while time.monotonic() - started < args.minutes * 60:
@@ -251,6 +258,8 @@ def measure(label: str, args: argparse.Namespace, env: dict, tree: Path, sim, co
         result.steady_bytes = history_bytes() - steady[0]
         result.steady_checks = checks_recorded() - steady[1]
     result.bot_table_bytes = table_size("checks_bot") - bots_before
+    result.wal_bytes = wal_position() - wal_before
+    result.database_bytes = database_size() - database_before
     grace = timedelta(seconds=args.grace)
     checks = recorded_checks(t0, t1)
     result.rows = len(checks)
@@ -299,6 +308,24 @@ def history_bytes() -> int:
     return sum(table_size(table) for table in tables) + open_hours_size()
 
 
+def wal_position() -> int:
+    """Where PostgreSQL's write-ahead log stands, in bytes (every write of every session counts)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
+
+
+def database_size() -> int:
+    """The whole database on disk: every table with its indexes and TOAST, not only the history."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return int(cursor.fetchone()[0])
+
+
 def cpu_snapshot(workers: list, beat: subprocess.Popen, sim) -> dict:
     return {
         "workers": sum(tree_cpu(p.pid) for p in workers),
@@ -328,6 +355,9 @@ def report(args: argparse.Namespace, results: list[Result]) -> None:
         ("history B per check", lambda r: f"{r.history_bytes / max(r.rows, 1):.0f}"),
         ("  after each bot's 1st", lambda r: f"{r.steady_bytes / max(r.steady_checks, 1):.0f}"),
         ("bot table growth, MB", lambda r: f"{r.bot_table_bytes / 1e6:.1f}"),
+        ("WAL B per check", lambda r: f"{r.wal_bytes / max(r.rows, 1):.0f}"),
+        ("database B per check", lambda r: f"{r.database_bytes / max(r.rows, 1):.0f}"),
+        ("worker CPU ms per check", lambda r: f"{1000 * r.cpu['workers'] / max(r.rows, 1):.2f}"),
         ("CPU s, workers", lambda r: f"{r.cpu['workers']:.0f} ({100 * r.cpu['workers'] / r.seconds:.0f} %)"),
         ("CPU s, beat", lambda r: f"{r.cpu['beat']:.0f}"),
         ("CPU s, PostgreSQL", lambda r: f"{r.cpu['postgres']:.0f}"),
