@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The documentation at http://127.0.0.1:8001 (8000 is the dashboard's), rebuilt on every save.
+docs: $(STAMP)
+	$(BIN)/mkdocs serve -a 127.0.0.1:8001
+
 clean:
-	rm -rf var staticfiles
+	rm -rf var staticfiles site

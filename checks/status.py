@@ -1,7 +1,7 @@
-"""The status taxonomy of one verification (SPEC §5), with its default alerting rules.
+"""The status taxonomy of one verification, with its default alerting rules (docs/statuses.md).
 
-Pure data, importable without a configured Django, so that checks/outcome.py and the
-incident rules can be tested without I/O.
+Pure data, importable without a configured Django, so that the classification of Bitrix24's
+answers (checks.bitrix24.outcome) and the incident rules can be tested without I/O.
 """
 
 from django.db import models

@@ -1,5 +1,5 @@
 """Validators of what an admin types about a portal, shared by every way in: the dashboard's
-forms, the Django admin, the portal file importer (and the API to come). Each raises Django's
+forms, the Django admin, the portal file importer and the REST API. Each raises Django's
 ValidationError with a message that never quotes a secret (a URL's user info, a path)."""
 
 from urllib.parse import urlsplit

@@ -314,7 +314,7 @@ LOGGING = {
     },
 }
 
-# Security headers on every response (README "Security"). The policy allows nothing inline:
+# Security headers on every response (docs/security.md). The policy allows nothing inline:
 # scripts and styles are static files (htmx's own indicator style is off, see base.html).
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
