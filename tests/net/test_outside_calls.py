@@ -100,3 +100,16 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_before_any_byte(ki
     assert not outcome.ok
     assert "BOTWATCH_ALLOW_PRIVATE_PORTALS=1" in outcome.text, outcome.text
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("kind", ["bitrix24_chat", "json"])
+def test_a_refused_channel_says_the_same_whether_its_port_is_open_or_closed(kind, settings):
+    settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
+    with raw_receiver(answer(200, {"result": True})) as receiver:
+        open_port = call(kind, settings, "localhost", receiver.port)
+        closed = receiver.port
+    closed_port = call(kind, settings, "localhost", closed)
+    assert open_port == closed_port
+    assert open_port.permanent and open_port.text.endswith(
+        "(BOTWATCH_ALLOW_PRIVATE_PORTALS=1 allows it, e.g. for on-premise portals)"
+    )
