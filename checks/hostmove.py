@@ -1,7 +1,7 @@
 """A portal whose address moves to another host: which of its stored secrets would go along.
 
 Secrets are write-only, so changing a portal's URL must not be a way to pull them out: a move
-to another host (checks.bitrix24.netpolicy.destination) takes the stored webhook code, OAuth
+to another host (checks.net.addresses.destination) takes the stored webhook code, OAuth
 secrets and bot tokens along only when they are given again or the move is confirmed for
 exactly that host. The portal file's importer asks here; the dashboard's form has its own fields.
 """

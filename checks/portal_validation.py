@@ -11,10 +11,10 @@ from django.core.validators import validate_slug
 
 from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
-from checks.bitrix24 import netpolicy
 from checks.expectations import validate_backlog_minutes, validate_expect
 from checks.hostmove import secrets_kept, stored_bot_tokens
 from checks.models import AuthType, Portal
+from checks.net import addresses
 from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -133,12 +133,12 @@ class PortalValidator:
         except ValidationError as exc:
             self.problem(where, f"{key}: {as_problem(exc)}", key=key)
             return
-        if problem := netpolicy.portal_url_problem(url):
+        if problem := addresses.portal_url_problem(url):
             self.problem(where, f"{key}: {problem}", key=key)
 
     def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
         """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
-        old, new = netpolicy.destination(existing.url) if existing else None, netpolicy.destination(url)
+        old, new = addresses.destination(existing.url) if existing else None, addresses.destination(url)
         kept = secrets_kept(item, existing) if old and new and old != new else []
         if kept and new in self.confirmed_hosts:
             self.credentials_sent_to.add(new)

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from checks.alerts.channel_urls import fingerprint, is_channel_url, label
 from checks.alerts.channels import check_notify, check_routes
-from checks.bitrix24 import netpolicy
 from checks.bounded_load import LimitError, check_size
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.net import addresses
 from checks.validators import validate_alert_emails, validate_portal_url
 from dashboard.roles import Role
 
@@ -167,12 +167,12 @@ class PortalForm(DashboardSecretsForm):
             for route, targets in sorted((self.instance.routes or {}).items())
         ]
         # Where the stored secrets were given for; a new host must not get them unasked.
-        self.stored_destination = netpolicy.destination(self.instance.url) if self.instance.pk else None
+        self.stored_destination = addresses.destination(self.instance.url) if self.instance.pk else None
         self.pending_host = ""  # set by check_new_host: the host a confirmation is asked for
 
     def new_host(self) -> str | None:
         """The host the address moves to, when it is not the one the stored secrets were given for."""
-        new = netpolicy.destination(self.cleaned_data.get("url") or "")
+        new = addresses.destination(self.cleaned_data.get("url") or "")
         return new if self.stored_destination and new and new != self.stored_destination else None
 
     def clean_notify_mode(self) -> str:
@@ -218,7 +218,7 @@ class PortalForm(DashboardSecretsForm):
 
     def clean_url(self) -> str:
         url = validate_portal_url(self.cleaned_data["url"])
-        problem = netpolicy.portal_url_problem(url)
+        problem = addresses.portal_url_problem(url)
         if problem:
             raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return url
@@ -228,7 +228,7 @@ class PortalForm(DashboardSecretsForm):
         if not url:
             return url
         url = validate_portal_url(url)
-        problem = netpolicy.portal_url_problem(url)
+        problem = addresses.portal_url_problem(url)
         if problem:
             raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return url

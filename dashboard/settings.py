@@ -237,7 +237,8 @@ BOTWATCH_ALERT_EMAILS = env_emails("BOTWATCH_ALERT_EMAILS")
 BOTWATCH_ALLOW_HTTP = env_bool("BOTWATCH_ALLOW_HTTP", False)
 # Portal and token-server addresses on loopback, private and link-local networks (on-premise
 # portals on an internal network need it; the simulator too). Off: BotWatch cannot be pointed
-# at the services next to it (checks.bitrix24.netpolicy, checked when each connection opens).
+# at the services next to it: every outside call, checked on the address each connection opens
+# (docs/network.md).
 BOTWATCH_ALLOW_PRIVATE_PORTALS = env_bool("BOTWATCH_ALLOW_PRIVATE_PORTALS", False)
 BITRIX24_OAUTH_URL = env_url("BITRIX24_OAUTH_URL", "https://oauth.bitrix.info/oauth/token/")
 # Seconds a whole exchange with Bitrix24 may take, from name resolution to the answer's last byte.

@@ -1,17 +1,15 @@
 """Notifiers for channels: Apprise for its URLs, our own for Bitrix24 chats.
 
 Each has one `notify(message)` that returns when the channel took the message and raises
-NotifierError otherwise, saying whether the failure is permanent (STYLE.md). No error message
-carries the channel's URL or a piece of it: they are scrubbed with the URL's secrets.
+NotifierError otherwise, saying whether the failure is permanent and, in a few words, what
+happened (`result`, what "Send a test" reports). No error message carries the channel's URL or
+a piece of it: they are scrubbed with the URL's secrets. Both send through the one outbound
+client (checks.net): the address rule on the connected address, BOTWATCH_NOTIFY_TIMEOUT for the
+whole delivery, a capped answer, no redirect.
 """
 
-import contextlib
-import http.client
 import json
 import re
-import socket
-import ssl
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -30,6 +28,8 @@ from checks.alerts.channel_urls import (
     scrub,
     url_secrets,
 )
+from checks.net.client import TransportFailure, request
+from checks.net.connection import guarded
 
 # Apprise's plugins log an HTTP failure as "... error=404."; client errors other than these
 # will not get better by retrying (a revoked Slack webhook answers 404 for ever).
@@ -48,12 +48,23 @@ MAX_TEXT = 4000  # characters of a chat message; the email carries the whole sto
 
 
 class NotifierError(Exception):
-    """A failed delivery; permanent ones are not retried."""
+    """A failed delivery; permanent ones are not retried. `result` says what happened in a few
+    words ("refused: private address", "timed out after 10 s", "HTTP 404"), never the URL."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, result: str = "failed"):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.result = result
+
+
+REFUSED_PRIVATE = "refused: private address"
+
+
+def timed_out(shown: str, seconds: float) -> NotifierError:
+    return NotifierError(
+        f"{shown}: timed out: no complete answer within {seconds:g} s", result=f"timed out after {seconds:g} s"
+    )
 
 
 @dataclass(frozen=True)
@@ -94,33 +105,44 @@ class AppriseNotifier:
         self.url = url
 
     def notify(self, message: ChatMessage) -> None:
+        seconds = settings.BOTWATCH_NOTIFY_TIMEOUT
         with capture_apprise_log() as lines:
             plugin = apprise.Apprise.instantiate(self.url, asset=apprise_asset(), suppress_exceptions=True)
             if plugin is None:
                 raise NotifierError(f"{mask(self.url)} is not a URL Apprise can use", permanent=True)
-            # Per request (connect, then each read); Apprise plugins have no overall deadline.
-            plugin.socket_connect_timeout = plugin.socket_read_timeout = settings.BOTWATCH_NOTIFY_TIMEOUT
-            sent = plugin.notify(
-                body=message.body[:MAX_TEXT],
-                title=message.title,
-                notify_type=NOTIFY_TYPES.get(message.kind, apprise.NotifyType.INFO),
-                body_format=apprise.NotifyFormat.TEXT,
-            )
+            # Apprise's own settings: a limit per read (the guard below bounds the whole delivery),
+            # and no redirect followed, whatever the URL's redirect= says (every plugin honours it).
+            plugin.socket_connect_timeout = plugin.socket_read_timeout = seconds
+            plugin.redirects = False
+            with guarded(seconds, MAX_ANSWER) as watch:
+                sent = plugin.notify(
+                    body=message.body[:MAX_TEXT],
+                    title=message.title,
+                    notify_type=NOTIFY_TYPES.get(message.kind, apprise.NotifyType.INFO),
+                    body_format=apprise.NotifyFormat.TEXT,
+                )
+        if watch.refused:
+            raise NotifierError(f"{mask(self.url)}: {watch.refused}", permanent=True, result=REFUSED_PRIVATE)
+        if watch.expired:
+            raise timed_out(mask(self.url), seconds)
         if sent:
             return
         said = scrub("; ".join(line for line in lines if line), url_secrets(self.url), self.url)
         status = _HTTP_STATUS.search(said)
         code = int(status.group(1)) if status else 0
         permanent = 400 <= code < 500 and code not in RETRYABLE_4XX
-        raise NotifierError(said or f"{mask(self.url)}: Apprise reported a failure", permanent=permanent)
+        raise NotifierError(
+            said or f"{mask(self.url)}: Apprise reported a failure",
+            permanent=permanent,
+            result=f"HTTP {code}" if code else "failed",
+        )
 
 
 class Bitrix24ChatNotifier:
     """Posts with im.message.add through an incoming webhook of the team's own portal.
 
-    The whole exchange has a deadline (BOTWATCH_NOTIFY_TIMEOUT): a watchdog shuts the socket
-    down when it passes, so an answer that trickles in cannot hold a worker thread; the answer
-    is read up to 64 KB. Redirects are not followed: they would carry the webhook code elsewhere.
+    Through the one outbound client: the whole exchange within BOTWATCH_NOTIFY_TIMEOUT, the
+    answer read up to 64 KB, no redirect followed (it would carry the webhook code elsewhere).
     """
 
     def __init__(self, url: str):
@@ -137,47 +159,34 @@ class Bitrix24ChatNotifier:
         self._check(status, location, answer)
 
     def _post(self, chat: Bitrix24Chat, body: bytes) -> tuple[int, str, bytes]:
-        deadline = settings.BOTWATCH_NOTIFY_TIMEOUT
-        if chat.secure:
-            conn = http.client.HTTPSConnection(
-                chat.host, chat.port, timeout=deadline, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(chat.host, chat.port, timeout=deadline)
-        cut = threading.Event()
-        watchdog = threading.Timer(deadline, _shut_down, args=(conn, cut))
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            conn.connect()
-            if cut.is_set():
-                raise TimeoutError
-            headers = {"Content-Type": "application/json", "Accept": "application/json"}
-            conn.request("POST", chat.path, body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read(MAX_ANSWER + 1)
-            return response.status, response.getheader("Location") or "", answer
-        except ssl.SSLCertVerificationError as exc:
+        seconds = settings.BOTWATCH_NOTIFY_TIMEOUT
+        shown = mask(self.url)
+        headers = {"Content-Type": "application/json"}
+        reply = request("POST", chat.endpoint, data=body, headers=headers, seconds=seconds, max_body=MAX_ANSWER)
+        if reply.failure == TransportFailure.TIMEOUT:
+            raise timed_out(shown, seconds)
+        if reply.failure == TransportFailure.REFUSED_ADDRESS:
+            raise NotifierError(f"{shown}: {reply.detail}", permanent=True, result=REFUSED_PRIVATE)
+        if reply.failure == TransportFailure.TLS:
+            raise NotifierError(f"{shown}: TLS refused: {reply.detail}", permanent=True, result="TLS failure")
+        if reply.failure is not None:
+            raise NotifierError(f"{shown}: cannot reach the portal: {reply.failure}", result=f"{reply.failure}")
+        if reply.truncated:
             raise NotifierError(
-                f"{mask(self.url)}: TLS certificate refused: {exc.verify_message}", permanent=True
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
-            if cut.is_set():
-                raise NotifierError(f"{mask(self.url)}: no complete answer within {deadline:g} s") from None
-            raise NotifierError(f"{mask(self.url)}: cannot reach the portal: {exc.__class__.__name__}") from None
-        finally:
-            watchdog.cancel()
-            conn.close()
+                f"{shown}: HTTP {reply.http_status} with an answer over {MAX_ANSWER // 1024} KB: not Bitrix24",
+                result=f"HTTP {reply.http_status}",
+            )
+        return reply.http_status, reply.location, reply.body
 
     def _check(self, status: int, location: str, answer: bytes) -> None:
         shown = mask(self.url)
         if 300 <= status < 400:
             where = urlsplit(location).hostname or "another address"
             raise NotifierError(
-                f"{shown}: HTTP {status} redirect to {where}: update the channel's address", permanent=True
+                f"{shown}: HTTP {status} redirect to {where}: update the channel's address",
+                permanent=True,
+                result=f"HTTP {status}",
             )
-        if len(answer) > MAX_ANSWER:
-            raise NotifierError(f"{shown}: HTTP {status} with an answer over {MAX_ANSWER // 1024} KB: not Bitrix24")
         try:
             data = json.loads(answer)
         except ValueError:
@@ -188,15 +197,9 @@ class Bitrix24ChatNotifier:
             code = str(data["error"])[:100]
             said = scrub(str(data.get("error_description") or "")[:300], url_secrets(self.url), self.url)
             permanent = status < 500 and code not in BITRIX24_TRANSIENT
-            raise NotifierError(f"{shown}: HTTP {status} {code}: {said}".rstrip(": "), permanent=permanent)
+            message = f"{shown}: HTTP {status} {code}: {said}".rstrip(": ")
+            raise NotifierError(message, permanent=permanent, result=f"HTTP {status} {code}")
         permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
-        raise NotifierError(f"{shown}: HTTP {status}, not a Bitrix24 answer", permanent=permanent)
-
-
-def _shut_down(conn: http.client.HTTPConnection, cut: threading.Event) -> None:
-    """The deadline passed: unblock whatever the connection waits for (connect, send, headers, body)."""
-    cut.set()
-    sock = conn.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed
-            sock.shutdown(socket.SHUT_RDWR)
+        raise NotifierError(
+            f"{shown}: HTTP {status}, not a Bitrix24 answer", permanent=permanent, result=f"HTTP {status}"
+        )

@@ -1,4 +1,4 @@
-"""A token broker for OAuth portals (SPEC §10): the app's own backend hands out its access token.
+"""A token broker for OAuth portals: the app's own backend hands out its access token.
 
 Bitrix24 refresh tokens are single-use: a refresh retires the pair it used. When the bot's
 backend and BotWatch both hold one chain, whichever refreshes second holds a dead refresh token
@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
-from checks.bitrix24.deadline_get import GetAnswer, get_within
 from checks.bitrix24.outcome import (
     TransportFailure,
     classify_transport,
@@ -30,6 +29,7 @@ from checks.bitrix24.outcome import (
 )
 from checks.bitrix24.types import BotResult
 from checks.models import Portal
+from checks.net.client import Reply, request
 from checks.status import Status
 
 log = logging.getLogger("checks.bitrix24")
@@ -67,7 +67,9 @@ def fetch_token(portal: Portal, *, refused: str = "", persist: bool = True) -> B
     refused: a token the portal just turned down; the broker handing out the same one is a failure.
     """
     headers = {"Authorization": f"Bearer {portal.oauth_broker_secret}", "Accept": "application/json"}
-    answer = get_within(portal.oauth_broker_url, headers, settings.BITRIX24_TIMEOUT, MAX_ANSWER)
+    answer = request(
+        "GET", portal.oauth_broker_url, headers=headers, seconds=settings.BITRIX24_TIMEOUT, max_body=MAX_ANSWER
+    )
     result = parse_answer(answer)
     if result.ok and refused and result.access_token == refused:
         result = BrokerResult(
@@ -100,8 +102,8 @@ def _keep(portal: Portal, result: BrokerResult, persist: bool) -> None:
         )
 
 
-def parse_answer(answer: GetAnswer) -> BrokerResult:
-    """Pure: the broker's answer classified into SPEC §5 statuses, with a description that says what to fix."""
+def parse_answer(answer: Reply) -> BrokerResult:
+    """Pure: the broker's answer classified into verification statuses, with a description that says what to fix."""
     if answer.failure is not None:
         failed = classify_transport(answer.failure, answer.detail)
         return BrokerResult(
@@ -129,7 +131,7 @@ def parse_answer(answer: GetAnswer) -> BrokerResult:
     return _token(payload, http)
 
 
-def _http_failure(answer: GetAnswer) -> BrokerResult:
+def _http_failure(answer: Reply) -> BrokerResult:
     http = answer.http_status
     if 300 <= http <= 399:
         host = urlsplit(answer.location).hostname or "no Location"

@@ -21,7 +21,6 @@ from django.views.decorators.debug import sensitive_variables
 
 from checks.bitrix24 import batch, preflight, redirects
 from checks.bitrix24.broker import BrokerCalls
-from checks.bitrix24.deadline import BudgetSpent, Deadline
 from checks.bitrix24.health_calls import HealthCalls
 from checks.bitrix24.limits import OperatingLimits
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
@@ -33,9 +32,11 @@ from checks.bitrix24.sidecalls import (
     assess,
     refuse_offset,
 )
-from checks.bitrix24.transport import MAX_BODY, Answer, exchange, mask_url, thread_session
+from checks.bitrix24.transport import MAX_BODY, Answer, exchange, mask_url
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
+from checks.net.client import thread_session
+from checks.net.deadline import BudgetSpent, Deadline
 from checks.status import ResponseFormat, Status
 
 log = logging.getLogger("checks.bitrix24")

@@ -21,10 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24.deadline import BudgetSpent
 from checks.bitrix24.outcome import ADDRESS_FAILURES, TransportFailure, error_fields, parse_json, status_for_http
 from checks.bitrix24.transport import exchange
 from checks.models import Portal
+from checks.net.deadline import BudgetSpent
 from checks.status import Status
 
 log = logging.getLogger("checks.bitrix24")

@@ -8,11 +8,11 @@ a body, however broken; a body Bitrix24 should never send becomes `bad_response`
 import json
 import math
 from collections.abc import Mapping
-from enum import StrEnum
 from itertools import islice
 from typing import Any
 
 from checks.bitrix24.types import BotResult
+from checks.net.client import TransportFailure
 from checks.status import ResponseFormat, Status
 
 COUNTERS = ("countMessage", "countCommand", "countChat", "countUser")
@@ -62,19 +62,6 @@ CODE_STATUS: dict[str, Status] = {
 }
 
 MAX_DESCRIPTION = 500
-
-
-class TransportFailure(StrEnum):
-    """Why no HTTP answer arrived; the client maps `requests` exceptions onto these."""
-
-    DNS = "DNS failure"
-    REFUSED = "connection refused"
-    TLS = "TLS failure"
-    TIMEOUT = "timeout"
-    RESET = "connection reset"
-    OTHER = "connection failure"
-    INVALID_ADDRESS = "invalid address"  # the configuration's fault, not the network's
-    REFUSED_ADDRESS = "address refused"  # a private network, BOTWATCH_ALLOW_PRIVATE_PORTALS off
 
 
 # Failures that no retry or patience cures: the address needs fixing (SPEC §5 misconfigured).

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from checks.bitrix24.deadline import BudgetSpent
 from checks.db import raw_cursor
 from checks.models import Portal
+from checks.net.deadline import BudgetSpent
 
 MAX_ATTEMPTS = 100
 

@@ -1,14 +1,14 @@
 """What is wrong with a portal before any call is made: its address and its credentials."""
 
-from checks.bitrix24 import netpolicy
 from checks.models import AuthType, Portal
+from checks.net import addresses
 
 
 def portal_problem(portal: Portal) -> str | None:
     """Why the portal cannot be called as it is configured (it is then `misconfigured`), or None."""
     try:
-        netpolicy.parse_address(portal.url)
-    except netpolicy.AddressError as exc:
+        addresses.parse_address(portal.url)
+    except addresses.AddressError as exc:
         return str(exc)
     return auth_problem(portal)
 

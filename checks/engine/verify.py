@@ -5,13 +5,13 @@ import traceback
 import uuid
 
 from checks.bitrix24.client import Bitrix24Client
-from checks.bitrix24.deadline import Deadline
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine.claims import LostClaim, lease_seconds, next_portal_check, release_claim
 from checks.engine.recording import record_results
 from checks.engine.runs import start_run
 from checks.models import Bot, Portal, Verification
+from checks.net.deadline import Deadline
 from checks.status import Status
 
 log = logging.getLogger(__name__)

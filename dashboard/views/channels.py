@@ -115,13 +115,15 @@ def channel_test(request: HttpRequest) -> HttpResponse:
         title="[BotWatch] Test message",
         body=f"Sent from the BotWatch dashboard by {request.user.get_username()} at {when}: alerts reach this channel.",
     )
+    # The result in a few words first ("refused: private address", "timed out after 10 s",
+    # "HTTP 404"): a refused address is refused before connecting, so no port is told from another.
     try:
         send_to_channel(url, message)
     except NotifierError as exc:
-        result = f"failed: {exc.message}"
-        messages.error(request, f"Test message to {shown} failed: {exc.message}")
+        result = f"failed: {exc.result}: {exc.message}"
+        messages.error(request, f"Test message to {shown} {result}")
     else:
         result = "sent"
-        messages.success(request, f"Test message sent to {shown}.")
+        messages.success(request, f"Test message sent to {shown}: delivered.")
     audit(request, "send test message", portal, {"channel": shown, "result": result[:500]}, label=shown)
     return redirect_back(request, back)

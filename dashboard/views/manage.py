@@ -18,10 +18,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checks import bounded_load
 from checks.alerts.credentials import refresh_credential_warnings
-from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
-from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
+from checks.net import addresses
+from checks.net.deadline import Deadline
 from checks.portal_export import export_portal_file
 from checks.portal_file import PortalFileError, import_portal_file
 from checks.status import Status
@@ -167,7 +167,7 @@ def _audit_test(request: HttpRequest, form: PortalForm, portal: Portal, results:
     statuses = None if results is None else {r["bot"].label: str(r["result"].status) if r["result"] else "not tested"
                                              for r in results}  # fmt: skip
     changes = {
-        "host": netpolicy.destination(url),
+        "host": addresses.destination(url),
         "credentials sent to new host": results is not None and form.new_host() is not None,
         "statuses": statuses,
     }

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
-from checks.bitrix24 import netpolicy
 from checks.engine.dispatch import check_now
 from checks.history_lists import portal_recent, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
+from checks.net import addresses
 from checks.status import PORTAL_FAILURES, BotState
 from dashboard.forms import MaintenanceForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -129,8 +129,8 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _destination(url: str) -> str:
     """Where the credentials would go: the host (and a port of its own) of `url`."""
     try:
-        return netpolicy.parse_address(url, allow_http=True).destination if url else ""
-    except netpolicy.AddressError:
+        return addresses.parse_address(url, allow_http=True).destination if url else ""
+    except addresses.AddressError:
         return ""
 
 
@@ -225,7 +225,7 @@ def portal_accept_redirect(request: HttpRequest, pk: int) -> HttpResponse:
     if not portal.redirected_to or address != portal.redirected_to:
         # The page was older than the portal's latest redirect: accept only what was shown.
         return HttpResponseBadRequest("The portal's new address changed meanwhile: reload the page.")
-    problem = netpolicy.portal_url_problem(address)
+    problem = addresses.portal_url_problem(address)
     if problem:
         messages.error(request, f"{portal.name}: the new address cannot be used: {problem}.")
         return redirect("dashboard:portal-detail", pk=portal.pk)

@@ -1,6 +1,10 @@
 """Shared set-up for the client tests: an in-process simulator and matching Portal/Bot rows."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 
 from checks.models import AuthType, Bot, Portal
 from simulator.server import Simulator
@@ -75,3 +79,25 @@ def oauth_bot(sim, portal: Portal, code: str, *, save=True, **sim_kwargs) -> Bot
     if save:
         bot.save()
     return bot
+
+
+def in_thread(call, limit: float = 10.0):
+    """(value, seconds) of call() run in a thread, so that a client that hangs fails the test instead."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"the client was still waiting after {limit:g} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"], time.monotonic() - started

@@ -12,8 +12,9 @@ from checks.bitrix24.broker import MAX_ANSWER, parse_expires_at
 from checks.bitrix24.client import verify_bots
 from checks.models import Bot, Portal
 from checks.status import Status
-from tests.bitrix24.brokers import BROKER_SECRET, answer, broker_portal, raw_broker, trickle
+from tests.bitrix24.brokers import BROKER_SECRET, broker_portal
 from tests.bitrix24.helpers import fast, oauth_bot, sim  # noqa: F401 - fixtures
+from tests.fixtures.receiver import answer, raw_receiver, trickle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
@@ -165,7 +166,7 @@ def test_a_broker_that_never_answers_is_unreachable_within_the_timeout(sim, sett
 )
 def test_an_answer_that_trickles_in_is_cut_at_the_deadline(settings, script_args):
     settings.BITRIX24_TIMEOUT = 1.0
-    with raw_broker(trickle(*script_args, every_s=0.3)) as server:
+    with raw_receiver(trickle(*script_args, every_s=0.3)) as server:
         portal = Portal.objects.create(
             name="trickle", url="http://127.0.0.1:9/p", auth_type="oauth", oauth_client_id="x",
             oauth_broker_url=server.url, oauth_broker_secret=BROKER_SECRET,
@@ -201,7 +202,7 @@ def brokered_by(url: str) -> tuple[Portal, Bot]:
     ids=["oversized", "no-token", "bad-expiry", "redirect", "404", "403", "503"],
 )
 def test_what_a_broker_answers_is_classified_with_a_clear_description(script, status, words):
-    with raw_broker(script) as server:
+    with raw_receiver(script) as server:
         portal, bot = brokered_by(server.url)
         [result] = verify_bots(portal, [bot])
     assert result.status == status
@@ -211,7 +212,7 @@ def test_what_a_broker_answers_is_classified_with_a_clear_description(script, st
 
 def test_the_broker_gets_the_secret_as_a_bearer_header_and_it_is_never_logged(caplog):
     caplog.set_level(logging.DEBUG)
-    with raw_broker(answer(401, b"")) as server:
+    with raw_receiver(answer(401, b"")) as server:
         portal, bot = brokered_by(server.url)
         [result] = verify_bots(portal, [bot])
     [request] = server.requests
@@ -223,7 +224,7 @@ def test_the_broker_gets_the_secret_as_a_bearer_header_and_it_is_never_logged(ca
 
 
 def test_a_refused_connection_is_unreachable():
-    with raw_broker(answer(200, b"")) as server:
+    with raw_receiver(answer(200, b"")) as server:
         url = server.url
     portal, bot = brokered_by(url)  # the server is gone: nothing listens there any more
     [result] = verify_bots(portal, [bot])

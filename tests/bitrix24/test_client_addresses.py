@@ -7,12 +7,12 @@ import sys
 import pytest
 
 from checks.bitrix24 import client as client_module
-from checks.bitrix24 import transport
 from checks.bitrix24.client import verify_bots
 from checks.bitrix24.oauth import refresh_access_token
 from checks.bitrix24.transport import Answer
 from checks.engine import verify
 from checks.models import Bot, Incident, Portal, Verification
+from checks.net import client as net_client
 from checks.status import Status
 from dashboard.logformat import MaskingFormatter
 from simulator.server import Simulator
@@ -137,7 +137,7 @@ def test_a_followed_redirect_that_redirects_again_is_not_followed_twice(sim):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_a_portal_on_a_private_network_is_refused_without_a_request(sim, settings, monkeypatch, host):
     settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
-    monkeypatch.setattr(transport._local, "session", None)  # no connection kept alive from before
+    monkeypatch.setattr(net_client._local, "session", None)  # no connection kept alive from before
     portal = webhook_portal(sim)
     bot = webhook_bot(sim, portal, "support_bot")
     # Written by the ORM: the hostname one is only found out when it resolves, at connect time.
@@ -153,8 +153,8 @@ def test_a_token_server_on_a_private_network_is_refused(sim, settings, monkeypat
     settings.BITRIX24_OAUTH_URL = sim.oauth_url
     portal = oauth_portal(sim)
     settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
-    monkeypatch.setattr(transport._local, "session", None)  # no connection kept alive from before
-    result = refresh_access_token(portal, transport.thread_session(), portal.oauth_access_token, persist=True)
+    monkeypatch.setattr(net_client._local, "session", None)  # no connection kept alive from before
+    result = refresh_access_token(portal, net_client.thread_session(), portal.oauth_access_token, persist=True)
     assert not result.ok and result.status == Status.MISCONFIGURED
     assert "BOTWATCH_ALLOW_PRIVATE_PORTALS=1" in result.description
     assert sim.stats("oauthco")["oauth_refreshes"] == 0

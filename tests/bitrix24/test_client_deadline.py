@@ -9,13 +9,13 @@ import threading
 import time
 
 import pytest
-from django.db import connection
 
 from checks.bitrix24.client import verify_bots
 from checks.models import Portal
 from checks.status import Status
 from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
     fast,
+    in_thread,
     oauth_bot,
     oauth_portal,
     sim,
@@ -34,28 +34,6 @@ TRICKLE = {"interval_s": 0.3, "sleep_s": 30}
 def short_timeout(fast):
     fast.BITRIX24_TIMEOUT = TIMEOUT
     fast.BITRIX24_RETRIES = 0
-
-
-def in_thread(call, limit: float = 10.0):
-    """(value, seconds) of call() run in a thread, so that a client that hangs fails the test instead."""
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"the client was still waiting after {limit:g} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"], time.monotonic() - started
 
 
 def verify_alone(portal, bot):

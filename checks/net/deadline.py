@@ -1,6 +1,6 @@
-"""Wall-clock limits: a run's deadline, and the watchdog that cuts an exchange when its time is up.
+"""Wall-clock limits: a run's deadline, and the watchdog that cuts an outside call when its time is up.
 
-requests' timeouts bound each read from the socket, not an exchange: a portal that sends its
+requests' timeouts bound each read from the socket, not an exchange: a peer that sends its
 headers and then one byte a second keeps the reading thread for as long as it likes, and so
 does one that never finishes its header block. So every exchange is watched: the sockets it
 uses are registered with a `Watch`, and one watchdog thread per process shuts them down when
@@ -40,6 +40,7 @@ class Watch:
         self.at = time.monotonic() + seconds
         self.expired = False
         self.done = False
+        self.refused = ""  # why an address was refused (checks.net.connection), for a caller that cannot see the error
         self._lock = threading.Lock()
         self._sockets: list[tuple[socket.socket, int]] = []
         self._connections: list = []

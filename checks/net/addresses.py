@@ -1,7 +1,8 @@
-"""Where BotWatch may send a portal's credentials: which addresses are portal addresses at all.
+"""The address rule of every outside call: which URLs BotWatch can call, which addresses it connects to.
 
-Pure, but for the settings it reads. Every message here names the scheme and the host at
-most, never a path or a query: a webhook address carries its code in the path.
+Pure, but for the settings it reads (BOTWATCH_ALLOW_HTTP, BOTWATCH_ALLOW_PRIVATE_PORTALS). Every
+message here names the scheme and the host at most, never a path or a query: a webhook address
+carries its code in the path.
 """
 
 import ipaddress
@@ -11,30 +12,6 @@ from urllib.parse import urljoin, urlsplit
 from django.conf import settings
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# The cloud domains Bitrix24 serves portals under (<portal>.bitrix24.<zone>). A renamed cloud
-# portal may move to another name under the same zone, and credentials may follow it there.
-CLOUD_ZONES = [
-    "com",
-    "de",
-    "eu",
-    "es",
-    "fr",
-    "it",
-    "pl",
-    "ua",
-    "by",
-    "kz",
-    "in",
-    "com.br",
-    "com.tr",
-    "jp",
-    "cn",
-    "id",
-    "vn",
-    "ru",
-    "co",
-]
-BITRIX24_CLOUD_DOMAINS = tuple(f"bitrix24.{zone}" for zone in CLOUD_ZONES)
 
 
 class AddressError(ValueError):
@@ -115,7 +92,7 @@ def portal_url_problem(url: str) -> str | None:
     """What the forms and the importer say about an address BotWatch could not call, or None.
 
     A private address written out (an IP literal, localhost) is refused here already; a name
-    that resolves to one is refused when the connection opens (checks.bitrix24.connection).
+    that resolves to one is refused when the connection opens (checks.net.connection).
     """
     try:
         address = parse_address(url)
@@ -157,34 +134,6 @@ def address_problem(ip: str, *, host: str = "", allow_private: bool | None = Non
         f"{host or ip} is on a loopback, private or link-local network "
         "(BOTWATCH_ALLOW_PRIVATE_PORTALS=1 allows it, e.g. for on-premise portals)"
     )
-
-
-def redirect_refusal(origin_url: str, target_url: str) -> str | None:
-    """None when a redirect from origin to target may carry the credentials (SPEC §5), else why not.
-
-    Allowed: the same host and port (an upgrade from http to https included), or a sibling one
-    label under the same Bitrix24 cloud domain. Never down to plain http, and http to http
-    only where BOTWATCH_ALLOW_HTTP allows the origin itself. AddressError for a broken target.
-    """
-    origin = parse_address(origin_url, allow_http=True)
-    target = parse_address(target_url, allow_http=True)
-    if target.scheme == "http" and (origin.scheme != "http" or not settings.BOTWATCH_ALLOW_HTTP):
-        return "plain http"
-    if target.host == origin.host and (target.port == origin.port or (origin.default_port and target.default_port)):
-        return None
-    if target.default_port and cloud_siblings(origin.host, target.host):
-        return None
-    return "another host"
-
-
-def cloud_siblings(first: str, second: str) -> bool:
-    """Both hosts are one label under the same Bitrix24 cloud domain (acme.bitrix24.com, b.bitrix24.com)."""
-    for domain in BITRIX24_CLOUD_DOMAINS:
-        suffix = "." + domain
-        labels = [host.removesuffix(suffix) for host in (first, second) if host.endswith(suffix)]
-        if len(labels) == 2 and all(label and "." not in label for label in labels):
-            return True
-    return False
 
 
 def join(url: str, location: str) -> str:
