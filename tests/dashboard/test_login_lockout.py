@@ -26,8 +26,9 @@ def failed_attempts(username: str):
     return AccessAttempt.objects.filter(username=username)
 
 
-def attempt(client, path: str, username: str, password: str, address: str = ATTACKER):
-    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+def attempt(client, path: str, username: str, password: str, address: str = ATTACKER, forwarded: str | None = None):
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
 
 
 def signed_in_as(client) -> str | None:
@@ -123,19 +124,9 @@ def test_behind_trusted_proxies_the_client_address_counts(client, settings):
     settings.BOTWATCH_TRUSTED_PROXIES = [ip_network("10.0.0.1")]
     make_user("vera", Role.VIEWER)
     for _ in range(6):
-        client.post(
-            "/login/",
-            {"username": "vera", "password": "wrong"},
-            REMOTE_ADDR="10.0.0.1",
-            HTTP_X_FORWARDED_FOR=ATTACKER,
-        )
+        attempt(client, "/login/", "vera", "wrong", address="10.0.0.1", forwarded=ATTACKER)
     # The same proxy, another client: not locked out.
-    response = client.post(
-        "/login/",
-        {"username": "vera", "password": PASSWORD},
-        REMOTE_ADDR="10.0.0.1",
-        HTTP_X_FORWARDED_FOR="198.51.100.20",
-    )
+    response = attempt(client, "/login/", "vera", PASSWORD, address="10.0.0.1", forwarded="198.51.100.20")
     assert response.status_code == 302
     assert failed_attempts("vera").get().ip_address == ATTACKER
 
@@ -145,18 +136,8 @@ def test_a_rotating_forwarded_for_from_outside_the_proxies_is_not_believed(clien
     settings.BOTWATCH_TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
     make_user("vera", Role.VIEWER)
     for n in range(12):
-        client.post(
-            "/login/",
-            {"username": "vera", "password": "wrong"},
-            REMOTE_ADDR=ATTACKER,
-            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
-        )
-    response = client.post(
-        "/login/",
-        {"username": "vera", "password": PASSWORD},
-        REMOTE_ADDR=ATTACKER,
-        HTTP_X_FORWARDED_FOR="198.51.100.99",
-    )
+        attempt(client, "/login/", "vera", "wrong", forwarded=f"198.51.100.{n}")
+    response = attempt(client, "/login/", "vera", PASSWORD, forwarded="198.51.100.99")
     assert response.status_code == 429 and signed_in_as(client) is None
     assert failed_attempts("vera").get().ip_address == ATTACKER
 
@@ -166,9 +147,7 @@ def test_through_the_proxy_a_forged_entry_before_the_client_is_not_believed(clie
     make_user("vera", Role.VIEWER)
     for n in range(6):
         forwarded = f"198.51.100.{n}, {ATTACKER}, 10.0.0.2"  # forged, the client, an inner proxy
-        client.post(
-            "/login/", {"username": "vera", "password": "wrong"}, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded
-        )
+        attempt(client, "/login/", "vera", "wrong", address="10.0.0.1", forwarded=forwarded)
     assert failed_attempts("vera").get().ip_address == ATTACKER
 
 
