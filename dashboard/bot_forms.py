@@ -8,7 +8,7 @@ from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, v
 from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
 from checks.validators import validate_bot_code
-from dashboard.forms import DashboardSecretsForm
+from dashboard.forms import DashboardSecretsForm, yaml_box
 
 
 class BotForm(DashboardSecretsForm):
@@ -42,10 +42,7 @@ class BotForm(DashboardSecretsForm):
 
     def clean_expect_text(self):
         text = self.cleaned_data.get("expect_text", "").strip()
-        try:
-            data = yaml.safe_load(text) if text else None
-        except yaml.YAMLError:
-            raise forms.ValidationError("Not YAML: write it as in the portal file, e.g. {eventMode: fetch}.") from None
+        data = yaml_box(text, "{eventMode: fetch}") if text else None
         clean, problems = validate_expect(data)
         if problems:
             raise forms.ValidationError([f"{where}: {message}" for where, message in problems])

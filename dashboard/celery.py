@@ -1,15 +1,26 @@
 """The Celery app of BotWatch; Celery reads Django settings with the CELERY_ prefix."""
 
+import logging.config
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("botwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def log_like_the_web_process(**kwargs) -> None:
+    """Workers and beat log through settings.LOGGING (masked, one entry a line: dashboard.logformat);
+    without a receiver here Celery would replace the root handlers with its own."""
+    logging.config.dictConfig(settings.LOGGING)
+
 
 # The beat schedule lives here, next to the app. Exactly one beat process runs: it only
 # enqueues small "look for due work" ticks; the claiming itself is safe against any

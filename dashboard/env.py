@@ -1,5 +1,6 @@
 """Parsing of environment variables: each helper names the variable in its error."""
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -87,6 +88,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or networks (`10.0.0.5`, `172.16.0.0/12`, `::1`); `0` or empty is none."""
+    items = env_list(name, [])
+    if items == ["0"]:
+        return []
+    networks = []
+    for item in items:
+        if item.isdigit():
+            raise ImproperlyConfigured(
+                f"{name}={item} is a count of proxies; it now lists their addresses or networks "
+                "(e.g. 10.0.0.5 or 172.16.0.0/12), and 0 or empty means none"
+            )
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network") from None
+    return networks
 
 
 def env_emails(name: str) -> list[str]:

@@ -20,6 +20,7 @@ from dashboard.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_proxy_header,
     env_rate,
     env_str,
@@ -136,7 +137,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Brute-force protection (django-axes): BOTWATCH_LOGIN_FAILURES wrong passwords for one user from
-# one address lock that pair out for BOTWATCH_LOCKOUT_MINUTES, on /login/ and /admin/login/ alike.
+# one address lock that pair out for BOTWATCH_LOCKOUT_MINUTES, on /login/ and /admin/login/ alike;
+# BOTWATCH_LOGIN_FAILURES_PER_ADDRESS across all users lock the address (dashboard/lockout.py).
 # The pair, not the user alone: nobody can lock an admin out from elsewhere. Kept in the database,
 # so every web process sees it. Unlock: the Users page, or `manage.py axes_reset_username NAME`.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -146,8 +148,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.locked_out"
 AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
-# How many proxies of our own sit in front of the web process (X-Forwarded-For; 0: REMOTE_ADDR).
-BOTWATCH_TRUSTED_PROXIES = env_int("BOTWATCH_TRUSTED_PROXIES", 0, minimum=0)
+# Across users: this many wrong passwords from one address lock the address out (password spraying).
+BOTWATCH_LOGIN_FAILURES_PER_ADDRESS = env_int("BOTWATCH_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+AXES_HANDLER = "dashboard.lockout.AddressLimitHandler"
+# The addresses or networks of our own proxies: only a request from one of them has its
+# X-Forwarded-For believed (dashboard/client_ip.py); none by default.
+BOTWATCH_TRUSTED_PROXIES = env_networks("BOTWATCH_TRUSTED_PROXIES")
 # Two-factor login (dashboard/twofactor.py): optional for everyone, required for admins with this.
 BOTWATCH_REQUIRE_2FA = env_bool("BOTWATCH_REQUIRE_2FA", False)
 OTP_TOTP_ISSUER = "BotWatch"

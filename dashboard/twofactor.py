@@ -56,6 +56,14 @@ def must_set_up(request: HttpRequest) -> bool:
     return settings.BOTWATCH_REQUIRE_2FA and user.is_authenticated and is_admin(user) and not has_device(request)
 
 
+def missing_required(user) -> bool:
+    """Whether the user must have two-factor login (BOTWATCH_REQUIRE_2FA, an admin) and has none;
+    for requests without a session, such as an API token's."""
+    if not (settings.BOTWATCH_REQUIRE_2FA and is_admin(user)):
+        return False
+    return not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def signed_in(request: HttpRequest) -> bool:
     """Signed in completely: the password, and the code when the user has two-factor."""
     return request.user.is_authenticated and not needs_code(request)

@@ -8,6 +8,7 @@ single-use refresh tokens are only ever used by the app. Faults with `method: br
 (inject_fault) make it fail: e.g. `html_500`, `timeout`, `invalid_grant`.
 """
 
+import hmac
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,7 +49,9 @@ class TokenBrokers:
             secret = self._brokers.get((portal, client_id))
             if secret is None:
                 return json_reply(404, {"error": "not_found", "error_description": "no broker at this address"})
-            if request.headers.get("authorization", "") != f"Bearer {secret}":
+            # In constant time: how long a wrong secret takes to refuse says nothing of how much matched.
+            shown = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(shown, f"Bearer {secret}".encode()):
                 return json_reply(401, {"error": "unauthorized", "error_description": "wrong broker secret"})
             state = self._portals[portal]
             state.stats["broker_calls"] += 1

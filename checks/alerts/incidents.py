@@ -60,7 +60,7 @@ def evaluate_run(
     if portal_at is not None:
         notification_ids += portal_incidents.evaluate_portal(portal_id, portal_at)
         notification_ids += warn_payment(portal_id, portal_at)
-    notification_ids += _evaluate_rows(verification_ids, inline=inline)
+    notification_ids += _evaluate_rows(verification_ids)
     dispatch(notification_ids, inline=inline)
     return notification_ids
 
@@ -70,12 +70,12 @@ def evaluate_verifications(verification_ids: list[int], *, inline: bool = False)
 
     inline=True (the `verify` command) delivers before returning; otherwise delivery is enqueued.
     """
-    notification_ids = _evaluate_rows(verification_ids, inline=inline)
+    notification_ids = _evaluate_rows(verification_ids)
     dispatch(notification_ids, inline=inline)
     return notification_ids
 
 
-def _evaluate_rows(verification_ids: list[int], *, inline: bool) -> list[int]:
+def _evaluate_rows(verification_ids: list[int]) -> list[int]:
     rows = (
         Verification.objects.filter(pk__in=verification_ids)
         .select_related("bot", "portal")
@@ -83,11 +83,11 @@ def _evaluate_rows(verification_ids: list[int], *, inline: bool) -> list[int]:
     )
     notification_ids = []
     for _portal_id, group in groupby(rows, key=lambda v: v.portal_id):
-        notification_ids += _evaluate_portal(list(group), inline=inline)
+        notification_ids += _evaluate_portal(list(group))
     return notification_ids
 
 
-def _evaluate_portal(verifications: list[Verification], *, inline: bool) -> list[int]:
+def _evaluate_portal(verifications: list[Verification]) -> list[int]:
     portal = verifications[0].portal
     alerts: dict[str, list[AlertItem]] = defaultdict(list)
     extra: list[int] = []  # the waves' emails
@@ -96,7 +96,7 @@ def _evaluate_portal(verifications: list[Verification], *, inline: bool) -> list
         if codes:
             waves.lock_codes(codes)
         for verification in verifications:
-            outcome = _evaluate_one(verification, extra, inline=inline)
+            outcome = _evaluate_one(verification, extra)
             if outcome and outcome.alert:
                 alerts[outcome.kind].append(outcome.item)
         return _queue_grouped(portal, alerts) + extra
@@ -124,7 +124,7 @@ def _key_part(kind: str, item: AlertItem) -> str:
     return str(item.incident.pk)
 
 
-def _evaluate_one(verification: Verification, extra: list[int], *, inline: bool = False) -> Outcome | None:
+def _evaluate_one(verification: Verification, extra: list[int]) -> Outcome | None:
     bot, portal = verification.bot, verification.portal
     if bot.last_verification_id not in (None, verification.pk):
         # A newer verification of this bot exists; its own evaluation decides.
@@ -147,7 +147,7 @@ def _evaluate_one(verification: Verification, extra: list[int], *, inline: bool 
     if incident is not None and incident.wave_id:
         return _in_wave(verification, incident, decision, extra)
     if decision.action == Action.OPEN and decision.alert and verification.status in WAVE_STATUSES and bot.code:
-        handled, outcome = _open_in_wave(verification, decision, extra, inline=inline)
+        handled, outcome = _open_in_wave(verification, decision)
         if handled:
             return outcome
     return handler(verification, incident, decision)
@@ -162,9 +162,7 @@ def _in_wave(verification: Verification, incident: Incident, decision: Decision,
     return None
 
 
-def _open_in_wave(
-    verification: Verification, decision: Decision, extra: list[int], *, inline: bool
-) -> tuple[bool, Outcome | None]:
+def _open_in_wave(verification: Verification, decision: Decision) -> tuple[bool, Outcome | None]:
     """The code's wave takes this portal (joined silently, or the third portal opens it); (False, None)
     when no wave is concerned and the incident opens as any other."""
     code, now = verification.bot.code, verification.checked_at
@@ -177,10 +175,7 @@ def _open_in_wave(
         return True, None  # another worker opened this bot's incident
     incident = outcome.item.incident
     if wave is None:
-        wave = waves.open_wave(code, [*parts, incident], now, inline=inline)
-        if wave is not None and inline:
-            extra += waves.announce(wave.pk)  # `verify`: nobody waits for more portals
-        wave = wave or waves.joinable(code, now)
+        wave = waves.open_wave(code, [*parts, incident], now) or waves.joinable(code, now)
     if wave is None:
         return True, outcome  # an older wave of this code is open, too old to join: an alert of its own
     waves.attach(wave, incident, now)

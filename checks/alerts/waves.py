@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from checks.alerts.messages import recipients_for
 from checks.alerts.portal_messages import render_wave_email
@@ -76,8 +76,12 @@ def recent_parts(code: str, portal_id: int, now: datetime) -> list[Incident]:
     )
 
 
-def open_wave(code: str, parts: list[Incident], now: datetime, *, inline: bool) -> Incident | None:
-    """A new wave over `parts` (the bot incidents that make it), or None when another worker opened one."""
+def open_wave(code: str, parts: list[Incident], now: datetime) -> Incident | None:
+    """A new wave over `parts` (the bot incidents that make it), or None when another worker opened one.
+
+    Whoever opens it (a worker, or `verify`), it gathers for BOTWATCH_WAVE_GRACE: its announcement
+    is enqueued for then, and `verify` waits for it (gathering_until, announce_due).
+    """
     grace = timedelta(seconds=settings.BOTWATCH_WAVE_GRACE)
     worst = parts[0].status
     for part in parts[1:]:
@@ -104,8 +108,7 @@ def open_wave(code: str, parts: list[Incident], now: datetime, *, inline: bool) 
     IncidentEvent.objects.create(incident=wave, kind=Kind.OPENED, status=worst, created_at=now, note=note)
     for part in parts:
         attach(wave, part, now)
-    if not inline:
-        transaction.on_commit(lambda: _enqueue_announcement(wave.pk, grace))
+    transaction.on_commit(lambda: _enqueue_announcement(wave.pk, grace))
     return wave
 
 
@@ -158,12 +161,24 @@ def announce(wave_id: int) -> list[int]:
         return _email(Kind.OPENED, wave, event, str(wave.pk))
 
 
-def send_wave_alerts(now: datetime) -> list[int]:
-    """The sweep: waves whose announcement is due (its task lost), and reminders of unacknowledged ones."""
+def announce_due(now: datetime) -> list[int]:
+    """The emails of the waves whose gathering is over by `now` and that are not announced yet."""
     ids = []
     due = Incident.objects.filter(kind=Incident.Kind.WAVE, state=OPEN, suppressed=True, announce_at__lte=now)
     for wave_id in due.values_list("pk", flat=True):
         ids += announce(wave_id)
+    return ids
+
+
+def gathering_until(since: datetime) -> datetime | None:
+    """When the last wave opened since `since` and not yet announced stops gathering; None: none is."""
+    waves = Incident.objects.filter(kind=Incident.Kind.WAVE, state=OPEN, suppressed=True, opened_at__gte=since)
+    return waves.aggregate(until=Max("announce_at"))["until"]
+
+
+def send_wave_alerts(now: datetime) -> list[int]:
+    """The sweep: waves whose announcement is due (its task lost), and reminders of unacknowledged ones."""
+    ids = announce_due(now)
     hours = settings.BOTWATCH_REMINDER_HOURS
     if hours <= 0:
         return ids

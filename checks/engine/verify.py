@@ -99,7 +99,10 @@ def _verify_chunk(client: Bitrix24Client, chunk: list[Bot], *, fresh: bool, prob
     except Exception as exc:
         # Not the exception's text: a library's message may hold a URL with a credential.
         name = type(exc).__name__
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("portal %s: internal error in the client (%s)\n%s", client.portal.pk, name, frames)
+        # The frames on the entry's one line (dashboard.logformat escapes line breaks in a message).
+        frames = " < ".join(
+            f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(traceback.extract_tb(exc.__traceback__))
+        )
+        log.error("portal %s: internal error in the client (%s) at %s", client.portal.pk, name, frames)
         description = f"internal error in BotWatch ({name}); see the worker log"
         return [BotResult(bot_pk=bot.pk, status=Status.ERROR, error_description=description) for bot in chunk]

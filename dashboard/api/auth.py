@@ -2,7 +2,9 @@
 
 No token: 401. A read token on a write: 403. A token never outlives its creator's access: the
 creator's account switched off or left without a role stops the token, and a write token whose
-creator is no longer an admin only reads. Tokens made by `create_api_token` have no creator.
+creator is no longer an admin only reads; with BOTWATCH_REQUIRE_2FA an admin's token works only
+while the admin has two-factor login (else the token would be a way around it). Tokens made by
+`create_api_token` have no creator.
 """
 
 from datetime import timedelta
@@ -16,6 +18,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from checks.models import ApiToken
+from dashboard import twofactor
 from dashboard.roles import Role, has_role, role_of
 
 # last_used_at is written at most this often per token: not one UPDATE per request.
@@ -65,6 +68,11 @@ def authenticate_bearer(header: str) -> ApiToken | None:
     token.role_now = effective_role(token)
     if token.role_now is None:
         raise AuthenticationFailed("The account that created this token has no access to BotWatch any more.")
+    if token.created_by is not None and twofactor.missing_required(token.created_by):
+        raise AuthenticationFailed(
+            "The account that created this token must use two-factor login (BOTWATCH_REQUIRE_2FA) "
+            "and has not set it up; its tokens work again once it has."
+        )
     _touch(token)
     return token
 

@@ -84,6 +84,6 @@ class IncidentAcknowledge(APIView):
         note = form.validated_data["note"]
         if not acknowledge(incident, request.user.audit_user, note=note):
             return Response(IncidentSerializer(get_object_or_404(incident_rows(), pk=pk)).data, status=409)
-        label = f"incident #{incident.pk}: {incident.bot.label} on {incident.portal.name}"
+        label = f"incident #{incident.pk}: {incident.subject}"
         audit(request, "acknowledge", incident, {"note": note}, label=label)
         return Response(IncidentSerializer(get_object_or_404(incident_rows(), pk=pk)).data)

@@ -174,9 +174,13 @@ class VerificationSerializer(serializers.Serializer):
 
 
 class IncidentSerializer(serializers.Serializer):
+    """A bot's incident, a whole portal's (no bot) or a fleet wave's (no portal; `bot` is the code)."""
+
     id = serializers.IntegerField()
-    portal = serializers.CharField(source="portal.name")
+    kind = serializers.ChoiceField(choices=Incident.Kind.choices)
+    portal = serializers.SerializerMethodField()
     bot = serializers.SerializerMethodField()
+    wave = serializers.IntegerField(source="wave_id", allow_null=True, help_text="The wave a bot's incident is part of")
     state = serializers.ChoiceField(choices=Incident.State.choices)
     status = serializers.ChoiceField(choices=Status.choices, help_text="The worst status seen")
     last_status = serializers.ChoiceField(choices=Status.choices)
@@ -191,8 +195,13 @@ class IncidentSerializer(serializers.Serializer):
     ack_note = serializers.CharField()
     bot_url = serializers.SerializerMethodField()
 
-    def get_bot(self, incident: Incident) -> str:
-        return bot_key(incident.bot)
+    def get_portal(self, incident: Incident) -> str | None:
+        return incident.portal.name if incident.portal is not None else None
+
+    def get_bot(self, incident: Incident) -> str | None:
+        if incident.kind == Incident.Kind.WAVE:
+            return incident.wave_code
+        return bot_key(incident.bot) if incident.bot is not None else None
 
     def get_error(self, incident: Incident) -> str | None:
         return incident.error_code or None
@@ -205,7 +214,9 @@ class IncidentSerializer(serializers.Serializer):
         user = incident.acknowledged_by
         return user.get_username() if user is not None else None
 
-    def get_bot_url(self, incident: Incident) -> str:
+    def get_bot_url(self, incident: Incident) -> str | None:
+        if incident.bot is None:
+            return None
         return bot_path(incident.portal.name, bot_key(incident.bot))
 
 

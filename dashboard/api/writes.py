@@ -16,6 +16,10 @@ from checks.portal_file import PortalFileError, upsert_portal_item, validate_por
 from dashboard.views.common import audit
 
 NON_FIELD = "non_field_errors"
+# Bots one request may write: its validation and upsert run inside the web request, so a request
+# of any size would hold a web worker for as long as it takes (20,000 bots: 14 s). More bots go in
+# further requests (PATCH adds and updates the bots it names), or in the portal file.
+MAX_BOTS_PER_REQUEST = 1000
 SECRET_PATHS = (
     ("webhook", "code"),
     ("oauth", "client_secret"),
@@ -63,6 +67,16 @@ def save_portal(request, body: object, *, name: str | None = None, create: bool 
 
 
 def _validate(item: dict, strip: str = "") -> None:
+    bots = item.get("bots")
+    if isinstance(bots, list) and len(bots) > MAX_BOTS_PER_REQUEST:
+        raise ValidationError(
+            {
+                "bots": [
+                    f"at most {MAX_BOTS_PER_REQUEST:,} bots in one request ({len(bots):,} given): send the others "
+                    "in further requests (PATCH adds and updates the bots it names), or import a portal file"
+                ]
+            }
+        )
     try:
         validate_portal_item(item)
     except PortalFileError as exc:

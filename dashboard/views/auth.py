@@ -8,6 +8,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard.lockout import locked_as_address
+
 
 def logout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -24,7 +26,7 @@ def locked_out(request: HttpRequest, original_response=None, credentials: dict |
     ctx = {
         "form": AuthenticationForm(request, initial={"username": username}),
         "next": "/admin/" if request.path.startswith("/admin/") else request.POST.get("next", ""),
-        "locked_out": {"username": username, "minutes": minutes},
+        "locked_out": {"username": username, "minutes": minutes, "address": locked_as_address(request, credentials)},
     }
     # 429 Too Many Requests: what django-axes answers by default, and what it is.
     return render(request, "registration/login.html", ctx, status=429)

@@ -154,3 +154,24 @@ def test_requests_are_throttled_per_token(client, settings):
     throttled = call(client, "get", "/api/v1/bots", first)
     assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
     assert call(client, "get", "/api/v1/bots", second).status_code == 200  # another token has its own budget
+
+
+@pytest.mark.parametrize("role", ["read", "write"])
+def test_with_2fa_required_an_admins_token_works_only_while_the_admin_has_it(client, settings, role):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = make_account(Role.ADMIN)
+    token = issue(role, user=user)  # made before two-factor was required
+    settings.BOTWATCH_REQUIRE_2FA = True
+    response = call(client, "get", "/api/v1/bots", token)
+    assert response.status_code == 401
+    assert "must use two-factor login (BOTWATCH_REQUIRE_2FA)" in response.json()["detail"]
+
+    TOTPDevice.objects.create(user=user, name="authenticator app", confirmed=True)
+    assert call(client, "get", "/api/v1/bots", token).status_code == 200
+
+
+def test_with_2fa_required_a_viewers_token_needs_none(client, settings):
+    token = issue("read", user=make_account(Role.VIEWER))
+    settings.BOTWATCH_REQUIRE_2FA = True
+    assert call(client, "get", "/api/v1/bots", token).status_code == 200

@@ -97,3 +97,43 @@ def test_a_note_over_2000_characters_is_400(client, write_token, incidents):
 def test_an_unknown_incident_is_404(client, write_token):
     assert call(client, "get", "/api/v1/incidents/999", write_token).status_code == 404
     assert call(client, "post", "/api/v1/incidents/999/acknowledge", write_token, {}).status_code == 404
+
+
+@pytest.fixture
+def wider() -> dict[str, Incident]:
+    """A whole portal's incident and a wave with one part: incidents without a bot, or without a portal."""
+    acme, globex = make_portal("acme", n_bots=1), make_portal("globex", n_bots=1)
+    down = Incident.objects.create(
+        kind=Incident.Kind.PORTAL, portal=acme, status=Status.UNREACHABLE, last_status=Status.UNREACHABLE
+    )
+    wave = Incident.objects.create(
+        kind=Incident.Kind.WAVE, wave_code="bot_0", status=Status.NOT_FOUND, last_status=Status.NOT_FOUND
+    )
+    part = open_incident(globex.bots.get())
+    Incident.objects.filter(pk=part.pk).update(wave=wave)
+    return {"down": down, "wave": wave, "part": part}
+
+
+def test_portal_incidents_and_waves_are_listed_and_read(client, read_token, wider):
+    rows = {row["id"]: row for row in call(client, "get", "/api/v1/incidents", read_token).json()["results"]}
+    down, wave, part = rows[wider["down"].pk], rows[wider["wave"].pk], rows[wider["part"].pk]
+    assert (down["kind"], down["portal"], down["bot"], down["bot_url"]) == ("portal", "acme", None, None)
+    assert (wave["kind"], wave["portal"], wave["bot"], wave["bot_url"]) == ("wave", None, "bot_0", None)
+    assert (part["kind"], part["wave"], part["bot_url"]) == (
+        "bot",
+        wider["wave"].pk,
+        "/api/v1/portals/globex/bots/bot_0",
+    )
+    for incident in wider.values():
+        response = call(client, "get", f"/api/v1/incidents/{incident.pk}", read_token)
+        assert response.status_code == 200 and response.json() == rows[incident.pk]
+
+
+@pytest.mark.parametrize(("name", "subject"), [("down", "portal acme"), ("wave", "wave of bot_0")])
+def test_acknowledging_a_portal_incident_or_a_wave_answers_and_is_audited(client, write_token, wider, name, subject):
+    incident = wider[name]
+    response = call(client, "post", f"/api/v1/incidents/{incident.pk}/acknowledge", write_token, {"note": "on it"})
+    assert response.status_code == 200, response.content
+    assert response.json()["ack_note"] == "on it"
+    log = AuditLog.objects.get(action="acknowledge")
+    assert log.object_repr == f"incident #{incident.pk}: {subject}"

@@ -224,3 +224,21 @@ def test_an_unknown_portal_is_404_everywhere(client):
         ("get", "/api/v1/portals/nope/bots"),
     ]:
         assert call(client, method, path, token, {}).status_code == 404, path
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_more_bots_than_one_request_may_write_is_400_naming_the_limit(client, write_token, method):
+    if method == "patch":
+        make_portal("acme", n_bots=1)
+    body = entry()
+    body["bots"] = [{"code": f"bot_{n}", "bot_token": f"tok-{n}"} for n in range(1001)]
+    path = "/api/v1/portals" if method == "post" else "/api/v1/portals/acme"
+    response = call(client, method, path, write_token, body if method != "patch" else {"bots": body["bots"]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "bots": [
+            "at most 1,000 bots in one request (1,001 given): send the others in further requests "
+            "(PATCH adds and updates the bots it names), or import a portal file"
+        ]
+    }
+    assert not Bot.objects.filter(code__startswith="bot_1").exists()

@@ -138,3 +138,33 @@ def test_the_alerts_page_shows_failing_channels_until_they_recover(
     assert ChannelDelivery.objects.filter(state="sent").count() == 1
     html = page(client, viewer, "dashboard:alerts")
     assert 'id="failing-channels"' not in html
+
+
+def test_an_alias_bomb_in_the_routes_box_is_refused_before_it_expands(client, dashboard_admin, settings):
+    settings.BOTWATCH_NOTIFY_URLS = []
+    client.force_login(dashboard_admin)
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for n, name in enumerate("bcdefg"):
+        previous = "abcdefg"[n]
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    bomb = "{" + ", ".join(levels) + ", not_found: *g}"  # 10**7 values from 420 bytes
+    post = portal_post("https://acme.bitrix24.com", action="save", routes_text=bomb)
+    html = client.post(reverse("dashboard:portal-create"), post).content.decode()
+    assert "the file expands to more than 200,000 values through its aliases" in html
+    assert not Portal.objects.exists()
+
+
+def test_an_alias_bomb_in_a_bots_expectations_is_refused(client, dashboard_admin):
+    from checks.bounded_load import LimitError, load_yaml
+    from dashboard.bot_forms import BotForm
+
+    bomb = (
+        "{a: &a [x, x, x, x, x, x, x, x, x, x], "
+        + ", ".join(f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]" for p, n in zip("abcdef", "bcdefg", strict=True))
+        + ", eventMode: *g}"
+    )
+    with pytest.raises(LimitError):
+        load_yaml(bomb)
+    form = BotForm(data={"code": "support_bot", "expect_text": bomb})
+    form.is_valid()
+    assert "expands to more than 200,000 values" in str(form.errors.get("expect_text"))

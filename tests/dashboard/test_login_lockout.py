@@ -3,6 +3,7 @@ user from one address, that pair is locked out with a clear message (even the ri
 refused); other users and other addresses are not; an admin or a command unlocks it."""
 
 from io import StringIO
+from ipaddress import ip_network
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -25,8 +26,9 @@ def failed_attempts(username: str):
     return AccessAttempt.objects.filter(username=username)
 
 
-def attempt(client, path: str, username: str, password: str, address: str = ATTACKER):
-    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address)
+def attempt(client, path: str, username: str, password: str, address: str = ATTACKER, forwarded: str | None = None):
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
 
 
 def signed_in_as(client) -> str | None:
@@ -119,21 +121,46 @@ def test_a_command_unlocks(client, command):
 
 
 def test_behind_trusted_proxies_the_client_address_counts(client, settings):
-    settings.BOTWATCH_TRUSTED_PROXIES = 1
+    settings.BOTWATCH_TRUSTED_PROXIES = [ip_network("10.0.0.1")]
     make_user("vera", Role.VIEWER)
     for _ in range(6):
-        client.post(
-            "/login/",
-            {"username": "vera", "password": "wrong"},
-            REMOTE_ADDR="10.0.0.1",
-            HTTP_X_FORWARDED_FOR=ATTACKER,
-        )
+        attempt(client, "/login/", "vera", "wrong", address="10.0.0.1", forwarded=ATTACKER)
     # The same proxy, another client: not locked out.
-    response = client.post(
-        "/login/",
-        {"username": "vera", "password": PASSWORD},
-        REMOTE_ADDR="10.0.0.1",
-        HTTP_X_FORWARDED_FOR="198.51.100.20",
-    )
+    response = attempt(client, "/login/", "vera", PASSWORD, address="10.0.0.1", forwarded="198.51.100.20")
     assert response.status_code == 302
     assert failed_attempts("vera").get().ip_address == ATTACKER
+
+
+def test_a_rotating_forwarded_for_from_outside_the_proxies_is_not_believed(client, settings):
+    # The web port published beside the proxy: a client sends its own X-Forwarded-For.
+    settings.BOTWATCH_TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
+    make_user("vera", Role.VIEWER)
+    for n in range(12):
+        attempt(client, "/login/", "vera", "wrong", forwarded=f"198.51.100.{n}")
+    response = attempt(client, "/login/", "vera", PASSWORD, forwarded="198.51.100.99")
+    assert response.status_code == 429 and signed_in_as(client) is None
+    assert failed_attempts("vera").get().ip_address == ATTACKER
+
+
+def test_through_the_proxy_a_forged_entry_before_the_client_is_not_believed(client, settings):
+    settings.BOTWATCH_TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
+    make_user("vera", Role.VIEWER)
+    for n in range(6):
+        forwarded = f"198.51.100.{n}, {ATTACKER}, 10.0.0.2"  # forged, the client, an inner proxy
+        attempt(client, "/login/", "vera", "wrong", address="10.0.0.1", forwarded=forwarded)
+    assert failed_attempts("vera").get().ip_address == ATTACKER
+
+
+def test_one_address_spraying_passwords_over_many_users_is_locked_out(client, settings):
+    settings.BOTWATCH_LOGIN_FAILURES_PER_ADDRESS = 8
+    for name in ("ann", "bob", "cid", "dee", "vera"):
+        make_user(name, Role.VIEWER)
+    for name in ("ann", "bob", "cid", "dee"):  # 2 each: no pair comes near BOTWATCH_LOGIN_FAILURES
+        for _ in range(2):
+            attempt(client, "/login/", name, "wrong-password")
+
+    response = attempt(client, "/login/", "vera", PASSWORD)
+
+    assert response.status_code == 429 and signed_in_as(client) is None
+    assert "Too many failed logins from your address" in response.content.decode()
+    assert attempt(client, "/login/", "vera", PASSWORD, address="198.51.100.20").status_code == 302

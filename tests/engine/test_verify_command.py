@@ -94,3 +94,40 @@ def test_incident_and_email_are_done_before_the_command_returns(simulator):
     incident = Incident.objects.get(bot__code="alpha")
     assert incident.state == Incident.State.OPEN and incident.status == Status.NOT_FOUND
     assert len(mail.outbox) == 1 and "alpha" in (mail.outbox[0].subject + mail.outbox[0].body)
+
+
+class FakeTime:
+    """The command's clock while a wave gathers: records the wait instead of sleeping it."""
+
+    def __init__(self):
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("grace", [0, 60])
+def test_a_wave_found_in_one_run_gathers_and_its_one_email_lists_every_portal(simulator, settings, monkeypatch, grace):
+    settings.BOTWATCH_WAVE_GRACE = grace
+    clock = FakeTime()
+    monkeypatch.setattr("checks.management.commands.verify.time", clock, raising=False)
+    names = ["acme", "globex", "hooli", "initech"]
+    for name in names:
+        add_portal(simulator, name)
+        simulator.remove_bot(name, "alpha")
+
+    code, _, err = verify()
+
+    assert code == 1
+    waves = [m for m in mail.outbox if "Fleet wave" in m.subject]
+    assert [m.subject for m in waves] == ["[BotWatch] Fleet wave: alpha BOT_NOT_FOUND on 4 portals"]
+    assert all(f"== {name}: alpha BOT_NOT_FOUND ==" in waves[0].body for name in names)
+    assert len(mail.outbox) == 3  # the first two portals' own emails, then the wave's
+    wave = Incident.objects.get(kind=Incident.Kind.WAVE)
+    assert not wave.suppressed and wave.parts.count() == 4
+    if grace:
+        assert len(clock.slept) == 1 and 0 < clock.slept[0] <= grace
+        assert "gathering its portals" in err
+    else:
+        assert clock.slept == []

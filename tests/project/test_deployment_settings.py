@@ -2,6 +2,7 @@
 Content-Security-Policy without inline code, HTTPS-only settings from an https SITE_URL, the
 session's age, and `manage.py check --deploy` clean with production-like settings."""
 
+import json
 import os
 import re
 import subprocess
@@ -122,3 +123,16 @@ def test_pages_hold_no_inline_script_handler_or_style(template):
     assert not re.search(r"\son[a-z]+=", text), "an on...= handler"
     assert not re.search(r"\sstyle=", text), "a style attribute"
     assert "<style" not in text
+
+
+def test_the_compose_demo_profile_publishes_no_simulator_control_api():
+    # The file as Compose resolves it (the binary .ci/run validates it with), demo profile on.
+    compose = Path(__import__("compose").__file__).parent / "docker-compose"
+    env = {**os.environ, "SECRET_KEY": "ci", "BOTWATCH_SECRET_KEYS": "ci-only-key-0000"}
+    result = subprocess.run(
+        [str(compose), "-f", "docker-compose.yml", "--profile", "demo", "config", "--format", "json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    services = json.loads(result.stdout)["services"]
+    assert "ports" not in services["simulator"] and services["simulator"]["expose"] == ["8090"]
+    assert [(p["host_ip"], p["published"]) for p in services["mail"]["ports"]] == [("127.0.0.1", "8025")]

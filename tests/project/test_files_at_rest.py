@@ -10,7 +10,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from checks.models import Bot, Portal
 
@@ -106,3 +106,33 @@ def test_export_with_secrets_is_0600_before_the_first_byte(tmp_path, monkeypatch
     assert mode(target) == 0o600
     text = target.read_text()
     assert "tok-secret" in text and "old content" not in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_secrets", [True, False])
+def test_export_to_a_file_replaces_a_symlink_or_a_linked_file_and_never_writes_through(tmp_path, with_secrets):
+    portal = Portal.objects.create(name="acme", url="https://acme.bitrix24.com", webhook_user_id=1, webhook_code="c0de")
+    Bot.objects.create(portal=portal, code="b", bot_token="tok-secret")
+    victim = tmp_path / "victim"
+    victim.write_text("someone else's\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(victim)
+    shared = tmp_path / "shared.yaml"  # pre-created, with a second name elsewhere (as another user's file would be)
+    shared.write_text("old\n")
+    other_name = tmp_path / "other-name"
+    os.link(shared, other_name)
+    flags = ["--with-secrets"] if with_secrets else []
+
+    for target in (link, shared):
+        call_command("export_portals", *flags, "-o", str(target), stderr=StringIO())
+        assert not target.is_symlink() and mode(target) == 0o600 and "acme" in target.read_text()
+
+    assert victim.read_text() == "someone else's\n" and other_name.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "other-name", "shared.yaml", "victim"]
+
+
+@pytest.mark.django_db
+def test_export_to_a_directory_it_cannot_write_names_the_file(tmp_path):
+    missing = tmp_path / "no-such-dir" / "out.yaml"
+    with pytest.raises(CommandError, match=f"cannot write {missing}: No such file or directory"):
+        call_command("export_portals", "-o", str(missing), stderr=StringIO())

@@ -82,6 +82,8 @@ def test_services_from_urls(tmp_path):
         ("BOTWATCH_ALLOW_PRIVATE_PORTALS", "lan", "BOTWATCH_ALLOW_PRIVATE_PORTALS='lan' is not a boolean"),
         ("BOTWATCH_WORKER_CONCURRENCY", "1", "BOTWATCH_WORKER_CONCURRENCY=1 is below the minimum of 2"),
         ("BOTWATCH_RESERVED_THREADS", "0", "BOTWATCH_RESERVED_THREADS=0 is below the minimum of 1"),
+        ("BOTWATCH_TRUSTED_PROXIES", "1", "BOTWATCH_TRUSTED_PROXIES=1 is a count of proxies; it now lists their"),
+        ("BOTWATCH_TRUSTED_PROXIES", "10.0.0.1,proxy", "BOTWATCH_TRUSTED_PROXIES: 'proxy' is not an IP address or"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):

@@ -1,5 +1,6 @@
 """Injected faults: Bitrix24 error codes, garbage answers and transport failures, by count, chance and bot."""
 
+import hmac
 import json
 import threading
 import time
@@ -279,3 +280,21 @@ def test_oauth_server_fault_hits_refreshes_only(simulator):
     assert (denied.status_code, denied.json()["error"]) == (400, "invalid_grant")
     assert requests.get(simulator.oauth_url, params=refresh, timeout=5).status_code == 200
     assert simulator.stats("umbrella")["oauth_refreshes"] == 1
+
+
+def test_the_broker_compares_its_secret_in_constant_time(simulator, monkeypatch):
+    simulator.add_portal("brokered", webhook_code=None)
+    simulator.add_oauth_app("brokered", "local.brk", "the-apps-own-client-secret")
+    url = simulator.add_broker("brokered", "local.brk", "broker-secret-7f3a9c")["broker_url"]
+    compared, real = [], hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("simulator.broker.hmac.compare_digest", spy)
+    wrong = requests.get(url, headers={"Authorization": "Bearer broker-secret-7f3a9X"}, timeout=5)
+    right = requests.get(url, headers={"Authorization": "Bearer broker-secret-7f3a9c"}, timeout=5)
+    assert (wrong.status_code, right.status_code) == (401, 200)
+    expected = b"Bearer broker-secret-7f3a9c"
+    assert compared == [(b"Bearer broker-secret-7f3a9X", expected), (expected, expected)]

@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from checks.models import AuditLog
 from checks.portal_export import export_portal_file
@@ -20,11 +18,13 @@ class Command(BaseCommand):
         if with_secrets:
             AuditLog.objects.create(actor="export_portals", action="export-with-secrets", object_type="portal file")
         if output:
-            if with_secrets:
-                # 0600 before the first byte: the file holds every credential in clear.
+            # A new file of ours, 0600 before the first byte (with secrets it holds every credential
+            # in clear), renamed into place: an existing file or symlink there is replaced, never
+            # written through.
+            try:
                 write_private(output, text.encode("utf-8"))
-            else:
-                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"cannot write {output}: {exc.strerror}") from None
             self.stderr.write(f"Wrote {output}")
         else:
             self.stdout.write(text, ending="")

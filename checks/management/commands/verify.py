@@ -1,11 +1,15 @@
 """`manage.py verify`: verify now, synchronously, through the workers' code path (SPEC §6)."""
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
+from checks.alerts import waves
+from checks.alerts.queue import dispatch
 from checks.engine.verify import verify_portal
 from checks.models import Bot, Portal, Verification
 from checks.status import Status
@@ -29,7 +33,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, portal: list[str], as_json: bool, **options):
         portals = self.select_portals(portal)
+        started = timezone.now()
         rows = self.verify_all(portals)
+        self.announce_waves(started)
         bots = {b.pk: b for b in Bot.objects.filter(pk__in=[r.bot_id for r in rows]).select_related("portal")}
         rows.sort(key=lambda r: (bots[r.bot_id].portal.name, bots[r.bot_id].label))
         for row in rows:
@@ -58,6 +64,18 @@ class Command(BaseCommand):
             return [row for p in portals for row in verify_portal(p.pk, manual=True, inline_alerts=True)]
         with ThreadPoolExecutor(max_workers=PARALLEL_PORTALS) as pool:
             return [row for rows in pool.map(verify_in_thread, [p.pk for p in portals]) for row in rows]
+
+    def announce_waves(self, started) -> None:
+        """A fleet wave opened by this run gathers for BOTWATCH_WAVE_GRACE as the workers' does, so
+        that its one email lists every portal of the run; then it is announced (once, whoever is first)."""
+        until = waves.gathering_until(started)
+        if until is None:
+            return
+        wait = (until - timezone.now()).total_seconds()
+        if wait > 0:
+            self.stderr.write(f"A fleet wave opened: gathering its portals for {wait:.0f} s (BOTWATCH_WAVE_GRACE).")
+            time.sleep(wait)
+        dispatch(waves.announce_due(until), inline=True)
 
     def format_json(self, row: Verification, bot: Bot) -> str:
         return json.dumps(
