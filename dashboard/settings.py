@@ -203,11 +203,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
-# The worker's pool and its size are set here (SPEC §2), so a plain `celery -A dashboard worker`
-# is right as it stands and --pool/--concurrency only override. Threads: a verification waits
-# on the network, so one process keeps many portals in flight.
+# The worker's pool and its size are set here, so a plain `celery -A dashboard worker` is right
+# as it stands and --pool/--concurrency only override (docs/processes.md). Threads: a check
+# waits on the network, so one process keeps many portals in flight. 32 threads keep a fleet of
+# 100,000 bots checked every 120 s on schedule with one worker (docs/performance.md); 8 fell
+# short. Each thread may hold a database connection: BOTWATCH_DB_POOL_SIZE stays above it.
 CELERY_WORKER_POOL = "threads"
-CELERY_WORKER_CONCURRENCY = env_int("BOTWATCH_WORKER_CONCURRENCY", 8, minimum=2)
+CELERY_WORKER_CONCURRENCY = env_int("BOTWATCH_WORKER_CONCURRENCY", 32, minimum=2)
 # Threads of each worker that verifications never take, so that alert deliveries and beat's
 # ticks always find one free (checks.engine.dispatch claims no more portals than the workers'
 # other threads can run).
