@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin
 
 from checks.alerts.rules import validate_thresholds
-from checks.expectations import validate_expect
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import (
     ApiToken,
@@ -23,6 +22,7 @@ from checks.models import (
     Subscription,
     Verification,
 )
+from checks.portal_file.expectations import validate_expect
 from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
 
 

@@ -4,9 +4,9 @@ import yaml
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
+from checks.portal_file.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.validators import validate_bot_code
 from dashboard.forms import DashboardSecretsForm
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from checks.alerts.channel_urls import fingerprint, is_channel_url, label
 from checks.alerts.channels import check_notify, check_routes
 from checks.bitrix24 import netpolicy
-from checks.bounded_load import LimitError, check_size
 from checks.forms import SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.portal_file.bounded import LimitError, check_size
 from checks.validators import validate_alert_emails, validate_portal_url
 from dashboard.roles import Role
 
@@ -262,7 +262,7 @@ class PortalForm(DashboardSecretsForm):
         return data
 
     def _brokered(self) -> None:
-        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (checks.portal_file does the same)."""
+        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (nor does the importer)."""
         for name in ("oauth_client_secret", "oauth_refresh_token"):
             if self.cleaned_data.get(name):
                 self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")

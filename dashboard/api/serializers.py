@@ -1,7 +1,7 @@
 """What the API answers, and the documented shape of what it takes.
 
 Portals and bots are written in the shape of the portal file (SPEC §4) and validated by the
-portal file's own validator (checks.portal_file), not by these serializers: here they describe
+portal file's own validator (checks.portal_file.schema), not by these serializers: here they describe
 that shape for the OpenAPI schema, secrets marked write-only, and render what goes out.
 """
 
@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checks.models import Bot, Incident, Verification, counters_of
-from checks.portal_export import export_portal
+from checks.portal_file.export import export_portal
 from checks.status import BotState, Status
 
 SECRET_HELP = "Write-only: never in an answer. Left out on an update, the stored value stays."  # noqa: S105

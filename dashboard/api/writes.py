@@ -11,8 +11,8 @@ from rest_framework.exceptions import ValidationError
 
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.models import Bot, Portal
-from checks.portal_export import export_bot, export_portal
-from checks.portal_file import PortalFileError, upsert_portal_item, validate_portal_item
+from checks.portal_file.export import export_bot, export_portal
+from checks.portal_file.load import PortalFileError, upsert_portal_item, validate_portal_item
 from dashboard.views.common import audit
 
 NON_FIELD = "non_field_errors"
@@ -121,5 +121,5 @@ def save_bot(request, portal: Portal, body: object, *, bot: Bot | None = None) -
 
 def _find_saved(portal: Portal, entry: dict) -> Bot:
     rows = Bot.objects.select_related("portal").filter(portal=portal)
-    # As checks.portal_file finds it: by code, else by id.
+    # As checks.portal_file.load finds it: by code, else by id.
     return rows.get(code=str(entry["code"])) if entry.get("code") else rows.get(bot_id=entry["id"])

@@ -16,14 +16,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from checks import bounded_load
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
 from checks.bitrix24.deadline import Deadline
 from checks.models import AuditLog, Bot, Portal
-from checks.portal_export import export_portal_file
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file import bounded
+from checks.portal_file.export import export_portal_file
+from checks.portal_file.load import PortalFileError, import_portal_file
 from checks.status import Status
 from dashboard.bot_forms import BotFormSet
 from dashboard.forms import PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
@@ -245,7 +245,7 @@ def portal_file(request: HttpRequest) -> HttpResponse:
             ctx["problems"] = ctx["problem_count"] = None
             ctx["too_big"] = (
                 "The pasted text is too large to paste: upload it as a file "
-                f"(up to {bounded_load.MAX_FILE_BYTES // (1024 * 1024)} MB)."
+                f"(up to {bounded.MAX_FILE_BYTES // (1024 * 1024)} MB)."
             )
             return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():

@@ -213,7 +213,7 @@ def test_bad_file_changes_nothing_already_stored(tmp_path):
 @pytest.mark.django_db
 def test_failure_during_write_rolls_back(tmp_path, monkeypatch):
     """A failure after some rows were written leaves the database as it was."""
-    from checks import portal_file
+    from checks.portal_file import load as portal_file
 
     real = portal_file._upsert
     written = []

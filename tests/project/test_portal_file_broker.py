@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from checks.models import AuthType, Portal
-from checks.portal_file import PortalFileError, validate_portal_item
+from checks.portal_file.load import PortalFileError, validate_portal_item
 from tests.project.test_portal_file import export, import_problems, run_import
 
 pytestmark = pytest.mark.django_db

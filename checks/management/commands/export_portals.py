@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from checks.models import AuditLog
-from checks.portal_export import export_portal_file
+from checks.portal_file.export import export_portal_file
 from checks.private_files import write_private
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from checks.bounded_load import MAX_FILE_BYTES, LimitError, check_size
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file.bounded import MAX_FILE_BYTES, LimitError, check_size
+from checks.portal_file.load import PortalFileError, import_portal_file
 
 
 class Command(BaseCommand):

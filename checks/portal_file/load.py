@@ -1,9 +1,9 @@
-"""The portal file (SPEC §4): validation and import (one transaction, idempotent upsert).
+"""Loading a portal file (docs/portal-file.md): parse, validate and import (one transaction, idempotent upsert).
 
 Validation collects every problem with its place (`portals[2].bots[0]: ...`) before anything is
 written; the import then runs in one transaction, so a bad file changes nothing. The API imports
 one portal at a time through the same validator (`import_portal`), its problems keyed by field.
-Export: checks.portal_export.
+Export: checks.portal_file.export.
 """
 
 import json
@@ -17,10 +17,10 @@ from django.utils import timezone
 from checks.alerts.channels import apply_channel_settings
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
-from checks.bounded_load import LimitError, load_json, load_yaml
-from checks.expectations import validate_expect
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
-from checks.portal_validation import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
+from checks.portal_file.bounded import LimitError, load_json, load_yaml
+from checks.portal_file.expectations import validate_expect
+from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
 # per statement (Django lowers it further for SQLite on its own).
@@ -58,7 +58,7 @@ class ImportSummary:
 
 
 def parse_portal_file(text: str, fmt: str | None = None) -> object:
-    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/bounded_load.py)."""
+    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/portal_file/bounded.py)."""
     try:
         if fmt == "json":
             return load_json(text)

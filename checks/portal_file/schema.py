@@ -1,7 +1,7 @@
-"""Checking a portal file (SPEC §4), entry by entry: every problem with its place, nothing written.
+"""Checking a portal file, entry by entry: every problem with its place, nothing written.
 
 The keys of the file, and the validator that checks portals, their auth, alerts, channels and
-bots; checks.portal_file parses the file, runs this, and writes what passed.
+bots; checks.portal_file.load parses the file, runs this, and writes what passed.
 """
 
 import reprlib
@@ -12,9 +12,9 @@ from django.core.validators import validate_slug
 from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
 from checks.bitrix24 import netpolicy
-from checks.expectations import validate_backlog_minutes, validate_expect
-from checks.hostmove import secrets_kept, stored_bot_tokens
 from checks.models import AuthType, Portal
+from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
+from checks.portal_file.hostmove import secrets_kept, stored_bot_tokens
 from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -179,7 +179,7 @@ class PortalValidator:
         return AuthType.OAUTH
 
     def broker(self, where: str, block: dict, secret_stored: bool) -> None:
-        """A token broker instead of a refresh token (SPEC §10): BotWatch then never refreshes."""
+        """A token broker instead of a refresh token: BotWatch then never refreshes."""
         self.address(where, self.text(where, block, "broker_url", required=True), "broker_url")
         self.text(where, block, "broker_secret", required=not secret_stored)
         for key in REFRESH_KEYS:
