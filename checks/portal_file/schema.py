@@ -14,7 +14,7 @@ from checks.alerts.rules import validate_thresholds
 from checks.bitrix24 import netpolicy
 from checks.models import AuthType, Portal
 from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
-from checks.portal_file.hostmove import secrets_kept, stored_bot_tokens
+from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -38,17 +38,28 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
+    """Which stored bots, by code or id, hold a token (an entry may then leave it out)."""
+    if portal is None:
+        return {}
+    return {(bot.code or bot.bot_id): bool(bot.bot_token) for bot in portal.bots.all()}
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 class PortalValidator:
-    def __init__(self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset()):
+    def __init__(
+        self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset(), can_confirm: bool = True
+    ):
         self.problems: list[str] = []
         self.located: list[tuple[str, str]] = []
         self.existing = existing
         self.confirmed_hosts = confirmed_hosts  # --send-credentials-to
+        self.can_confirm = can_confirm  # the API has no confirmation: its clients give the secrets again
         self.credentials_sent_to: set[str] = set()
+        self.moves: dict[str, Move] = {}  # portal name -> the move accepted for it
 
     def problem(self, where: str, message: str, key: str | None = None) -> None:
         where = where.lstrip(".")  # one portal on its own (the API) has no `portals[i]` in front
@@ -138,15 +149,44 @@ class PortalValidator:
 
     def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
         """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
-        old, new = netpolicy.destination(existing.url) if existing else None, netpolicy.destination(url)
-        kept = secrets_kept(item, existing) if old and new and old != new else []
-        if kept and new in self.confirmed_hosts:
-            self.credentials_sent_to.add(new)
-        elif kept:
-            self.problem(
-                where, f"url moves {existing.name} from {old} to {new}: give {', '.join(kept)} again, "
-                f"or confirm with --send-credentials-to {new}",
-            )  # fmt: skip
+        oauth = item.get("oauth") if isinstance(item.get("oauth"), dict) else {}
+        broker_url = str(oauth.get("broker_url") or "")
+        move = find_move(existing, url, broker_url)
+        if move is None:
+            return
+        auth = AuthType.WEBHOOK if "webhook" in item else AuthType.OAUTH
+        blocks = {key: item[key] for key in ("webhook", "oauth") if isinstance(item.get(key), dict)}
+        given = {f"{key}.{name}" for key, block in blocks.items() for name, value in block.items() if value}
+        named = self.named_bots(item, existing)
+        renewed = {bot.pk for bot, (_, entry) in named.items() if entry.get("bot_token")}
+        places, bots = secrets_left_behind(existing, auth, bool(broker_url), given, renewed)
+        kept = places + [f"bots[{named[bot][0]}].bot_token" if bot in named else f"the bot_token of {bot.label}"
+                         for bot in bots]  # fmt: skip
+        if not kept:
+            return
+        if move.accepted_by(self.confirmed_hosts):
+            self.credentials_sent_to.update(move.hosts)
+            self.moves[existing.name] = move
+            return
+        key = "url" if move.steps[0][0] == "url" else "oauth.broker_url"
+        accept = f"or confirm with --send-credentials-to {','.join(move.hosts)}" if self.can_confirm else ""
+        self.problem(where, f"{move.describe(existing.name)}: give {', '.join(kept)} again{', ' if accept else ''}"
+                     f"{accept}", key=key)  # fmt: skip
+
+    @staticmethod
+    def named_bots(item: dict, existing: Portal) -> dict:
+        """The stored bots an entry names: bot -> (index in the entry's bots, the entry)."""
+        stored = list(existing.bots.all())
+        by_code = {bot.code: bot for bot in stored if bot.code}
+        by_id = {bot.bot_id: bot for bot in stored if bot.bot_id is not None}
+        bots = item.get("bots") if isinstance(item.get("bots"), list) else []
+        named = {}
+        for index, entry in enumerate(bots):
+            if isinstance(entry, dict):
+                bot = by_code.get(entry.get("code")) if entry.get("code") else by_id.get(entry.get("id"))
+                if bot is not None:
+                    named.setdefault(bot, (index, entry))
+        return named
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item

@@ -20,7 +20,7 @@ from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24 import netpolicy
 from checks.bitrix24.client import verify_bots
 from checks.bitrix24.deadline import Deadline
-from checks.models import AuditLog, Bot, Portal
+from checks.models import AuditLog, AuthType, Bot, Portal
 from checks.portal_file import bounded
 from checks.portal_file.export import export_portal_file
 from checks.portal_file.load import PortalFileError, import_portal_file
@@ -112,6 +112,8 @@ def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Port
         for bot in formset.deleted_objects:
             bot.delete()
         changes = _diff(before, portal, secrets)
+        if (move := form.move()) is not None:
+            changes["moves"] = move.audit()  # accepted by this admin, or every secret given again
         if bots or formset.deleted_objects:
             changes["bots"] = {
                 "saved": [b.label for b in bots],
@@ -163,14 +165,19 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
 
 def _audit_test(request: HttpRequest, form: PortalForm, portal: Portal, results: list[dict] | None) -> None:
     """Every test connection is recorded: it sends credentials somewhere, saved or not."""
-    url = getattr(form, "cleaned_data", {}).get("url") or ""
+    data = getattr(form, "cleaned_data", {})
     statuses = None if results is None else {r["bot"].label: str(r["result"].status) if r["result"] else "not tested"
                                              for r in results}  # fmt: skip
+    move = form.move()
     changes = {
-        "host": netpolicy.destination(url),
-        "credentials sent to new host": results is not None and form.new_host() is not None,
+        "host": netpolicy.destination(data.get("url") or ""),
+        "credentials sent to new host": results is not None and move is not None,
         "statuses": statuses,
     }
+    if data.get("auth_type") == AuthType.OAUTH and data.get("oauth_broker_url"):
+        changes["broker host"] = netpolicy.destination(data["oauth_broker_url"])
+    if move is not None:
+        changes["moves"] = move.audit()
     label = portal.name if portal.pk else str(form.data.get("name", ""))[:100]
     audit(request, "test connection", portal if portal.pk else None, changes, label=label)
 

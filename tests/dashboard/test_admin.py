@@ -90,7 +90,9 @@ def _portal_post(portal: Portal, **overrides) -> dict:
 def test_empty_secret_keeps_the_stored_one(admin_client, portals):
     webhook, _ = portals
     url = reverse("admin:checks_portal_change", args=[webhook.pk])
-    response = admin_client.post(url, _portal_post(webhook, url="https://acme2.bitrix24.com", webhook_code=""))
+    # A move to another host keeps the stored secrets only when the admin accepts it for that host.
+    data = _portal_post(webhook, url="https://acme2.bitrix24.com", webhook_code="")
+    response = admin_client.post(url, {**data, "send_credentials_to": "acme2.bitrix24.com"})
     assert response.status_code == 302, response.content.decode()[:2000]
     webhook.refresh_from_db()
     assert webhook.url == "https://acme2.bitrix24.com"

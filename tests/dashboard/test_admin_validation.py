@@ -49,7 +49,10 @@ def test_admin_portal_form_refuses_what_the_dashboard_refuses(admin_client, port
 @pytest.mark.urls("tests.urls_admin")
 def test_admin_accepts_http_when_allowed_and_good_emails(admin_client, portal, settings):
     settings.BOTWATCH_ALLOW_HTTP = True
-    response = admin_post(admin_client, portal, url="http://acme.local:8080/", alert_emails='["a@example.com"]')
+    response = admin_post(
+        admin_client, portal, url="http://acme.local:8080/", alert_emails='["a@example.com"]',
+        send_credentials_to="acme.local:8080",
+    )  # fmt: skip
     assert response.status_code == 302
     portal.refresh_from_db()
     assert (portal.url, portal.alert_emails) == ("http://acme.local:8080", ["a@example.com"])
