@@ -23,7 +23,7 @@ from checks.models import (
     Verification,
 )
 from checks.portal_file.expectations import validate_expect
-from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
+from checks.portal_file.schema import validate_alert_emails, validate_bot_code, validate_portal_url
 
 # The inline bot rows' prefix: the formset's default, the name of Portal.bots.
 BOT_ROWS = "bots"
@@ -62,7 +62,7 @@ class PortalForm(PortalSecretsForm):
             "next_check_at",
         )
 
-    # The same rules as the dashboard and the portal file (checks/validators.py).
+    # The same rules as the dashboard and the portal file (checks/portal_file/schema.py).
     def clean_url(self) -> str:
         return validate_portal_url(self.cleaned_data["url"])
 

@@ -7,7 +7,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
 from checks.portal_file.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
-from checks.validators import validate_bot_code
+from checks.portal_file.schema import validate_bot_code
 from dashboard.forms import DashboardSecretsForm
 
 

@@ -14,7 +14,7 @@ from checks.bitrix24 import netpolicy
 from checks.forms import PortalSecretsForm, SecretFieldsForm, secret_field
 from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
 from checks.portal_file.bounded import LimitError, check_size
-from checks.validators import validate_alert_emails, validate_portal_url
+from checks.portal_file.schema import validate_alert_emails, validate_portal_url
 from dashboard.roles import Role
 
 MUTE_CHOICES = [

@@ -1,13 +1,19 @@
-"""Checking a portal file, entry by entry: every problem with its place, nothing written.
+"""The rules of a portal and its bots, for every way in: every problem with its place, nothing written.
 
-The keys of the file, and the validator that checks portals, their auth, alerts, channels and
-bots; checks.portal_file.load parses the file, runs this, and writes what passed.
+The keys of the portal file, the rules of each value (an address, alert emails, a bot's code),
+and the validator that checks portals, their auth, alerts, channels and bots. The importer and
+the API run the validator (checks.portal_file.load); the dashboard's forms, the Django admin and
+the API's documented shape take their rules and bounds from here. Each rule raises Django's
+ValidationError with a message that never quotes a secret (a URL's user info, a path).
 """
 
+import re
 import reprlib
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_slug
+from django.core.validators import validate_email, validate_slug
 
 from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
@@ -15,7 +21,6 @@ from checks.bitrix24 import netpolicy
 from checks.models import AuthType, Portal
 from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
 from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
-from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
@@ -36,6 +41,73 @@ def shown(value: object) -> str:
     """A value as a problem quotes it: a repr of at most 80 characters."""
     text = _short.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
+# A bot's code as Bitrix24 takes it (imbot.v2.Bot.register `code`, "unique code for the bot within
+# the application"; the docs give no alphabet): kept to what every Bitrix24 accepts and every URL,
+# log line and email subject carries as it is.
+BOT_CODE_MAX = 100
+BOT_CODE = re.compile(r"[A-Za-z0-9_.-]+")
+BOT_CODE_RULE = f"letters a-z and A-Z, digits, '_', '-' and '.', at most {BOT_CODE_MAX} characters"
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
+def validate_portal_url(url: str) -> str:
+    """The portal's address, without a trailing slash: https (or http when allowed), a host, a valid port."""
+    url = str(url).strip()
+    if _has_control(url) or " " in url:
+        raise ValidationError("The address must not hold spaces or control characters.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("The address must be an https:// address with a host name.")
+    if parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
+        raise ValidationError(f"{HTTPS_HINT}.")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("The address must not carry a user name or password; give the credentials below.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = parts.netloc.rsplit(":", 1)[-1][:10]
+        problem = "is out of range" if raw.isdigit() else "is not a port number"
+        raise ValidationError(f"Port {raw} {problem} (1-65535).")
+    return url.rstrip("/")
+
+
+def validate_alert_emails(emails: object) -> list[str]:
+    """A list of email addresses (empty: the default recipients)."""
+    if emails in (None, ""):
+        return []
+    if not isinstance(emails, list):
+        raise ValidationError("Alert emails must be a list of email addresses.")
+    for email in emails:
+        try:
+            validate_email(email)
+        except (ValidationError, TypeError):
+            shown = repr(email) if len(repr(email)) <= 80 else repr(email)[:77] + "..."
+            raise ValidationError(f"{shown} is not an email address.") from None
+    return list(emails)
+
+
+def as_problem(error: ValidationError) -> str:
+    """A ValidationError as one line of a problem list: `Port 99999 is out of range (1-65535)`."""
+    return " ".join(error.messages).rstrip(".")
+
+
+def validate_bot_code(code: str) -> str:
+    """A bot's code (empty: the bot is named by its id)."""
+    if len(code) > BOT_CODE_MAX:
+        raise ValidationError(f"Code is longer than {BOT_CODE_MAX} characters.")
+    if _has_control(code):
+        raise ValidationError("Code must not hold control characters (line breaks, tabs).")
+    if code and not BOT_CODE.fullmatch(code):
+        raise ValidationError(f"Code {shown(code)} may only hold {BOT_CODE_RULE}.")
+    return code
 
 
 def stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
@@ -256,7 +328,7 @@ class PortalValidator:
             try:
                 validate_bot_code(code)
             except ValidationError as exc:
-                self.problem(place, as_problem(exc))
+                self.problem(place, as_problem(exc), key="code")
             bot_id = bot.get("id")
             if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
                 self.problem(place, "id must be a positive whole number")

@@ -265,7 +265,7 @@ def test_missing_file_exits_2(tmp_path):
 def test_an_address_botwatch_could_not_call_is_a_problem(tmp_path):
     text = GOOD.replace("https://acme.bitrix24.com", "https://acme.bitrix24.com:99999")
     assert import_problems(tmp_path, text) == [
-        # One validator for the dashboard, the admin and the importer (checks.validators).
+        # One validator for the dashboard, the admin and the importer (checks.portal_file.schema).
         "portals[0]: url: Port 99999 is out of range (1-65535)"
     ]
 
