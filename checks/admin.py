@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from checks.alerts.rules import validate_thresholds
-from checks.forms import PortalSecretsForm, SecretFieldsForm, secret_field
+from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import (
     ApiToken,
     AuditLog,
@@ -23,13 +23,13 @@ from checks.models import (
     Verification,
 )
 from checks.portal_file.expectations import validate_expect
-from checks.portal_file.schema import validate_alert_emails, validate_bot_code, validate_portal_url
+from checks.portal_file.schema import validate_alert_emails, validate_bot_code
 
 # The inline bot rows' prefix: the formset's default, the name of Portal.bots.
 BOT_ROWS = "bots"
 
 
-class PortalForm(PortalSecretsForm):
+class PortalForm(PortalRulesForm):
     accept_hint = "type {hosts} in “Send stored credentials to”"
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("OAuth client secret")
@@ -62,10 +62,7 @@ class PortalForm(PortalSecretsForm):
             "next_check_at",
         )
 
-    # The same rules as the dashboard and the portal file (checks/portal_file/schema.py).
-    def clean_url(self) -> str:
-        return validate_portal_url(self.cleaned_data["url"])
-
+    # The rules of the dashboard and the portal file (checks.forms.PortalRulesForm, checks/portal_file/schema.py).
     def clean_alert_emails(self) -> list[str]:
         return validate_alert_emails(self.cleaned_data["alert_emails"])
 
@@ -138,7 +135,7 @@ class AuditedAdmin(admin.ModelAdmin):
                 changes[name] = "changed"  # never the value
             elif name not in secrets and name != "send_credentials_to" and before != after:
                 changes[name] = [before, after]
-        move = form.move() if isinstance(form, PortalSecretsForm) else None
+        move = form.move() if isinstance(form, PortalRulesForm) else None
         if move is not None:
             changes["moves"] = move.audit()
         super().save_model(request, obj, form, change)

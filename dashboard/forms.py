@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from checks.alerts.channel_urls import fingerprint, is_channel_url, label
 from checks.alerts.channels import check_notify, check_routes
-from checks.bitrix24 import netpolicy
-from checks.forms import PortalSecretsForm, SecretFieldsForm, secret_field
-from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
+from checks.models import Bot, MaintenanceWindow, NotifyMode, Portal
 from checks.portal_file.bounded import LimitError, check_size
-from checks.portal_file.schema import validate_alert_emails, validate_portal_url
+from checks.portal_file.schema import validate_alert_emails
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -92,7 +91,7 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-class PortalForm(PortalSecretsForm, DashboardSecretsForm):
+class PortalForm(PortalRulesForm, DashboardSecretsForm):
     notify_add = forms.CharField(
         required=False,
         label="Add channels",
@@ -208,65 +207,9 @@ class PortalForm(PortalSecretsForm, DashboardSecretsForm):
             changed.append("routes")
         return changed
 
-    def clean_url(self) -> str:
-        url = validate_portal_url(self.cleaned_data["url"])
-        problem = netpolicy.portal_url_problem(url)
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        return url
-
-    def clean_oauth_broker_url(self) -> str:
-        url = self.cleaned_data.get("oauth_broker_url", "")
-        if not url:
-            return url
-        url = validate_portal_url(url)
-        problem = netpolicy.portal_url_problem(url)
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        return url
-
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
         return validate_alert_emails(emails)
-
-    def clean_interval(self):
-        interval = self.cleaned_data.get("interval")
-        if interval is not None and interval < 30:
-            raise forms.ValidationError("At least 30 seconds.")
-        return interval
-
-    def clean(self):
-        data = super().clean()
-        if data.get("auth_type") == AuthType.WEBHOOK:
-            if not data.get("webhook_user_id"):
-                self.add_error("webhook_user_id", "Required for webhook portals.")
-            self._require_secret("webhook_code", "Required for webhook portals.")
-        elif data.get("auth_type") == AuthType.OAUTH:
-            if not data.get("oauth_client_id"):
-                self.add_error("oauth_client_id", "Required for OAuth portals.")
-            if data.get("oauth_broker_url"):
-                self._require_secret("oauth_broker_secret", "Required with a token broker.")
-                self._brokered()
-            else:
-                for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
-                    self._require_secret(name, "Required for OAuth portals without a token broker.")
-                self.instance.oauth_broker_secret = ""
-        return data
-
-    def _brokered(self) -> None:
-        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (nor does the importer)."""
-        for name in ("oauth_client_secret", "oauth_refresh_token"):
-            if self.cleaned_data.get(name):
-                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
-        if self.move() or self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
-            self.instance.oauth_access_token = ""  # the broker's token for this portal, at the first call
-            self.instance.oauth_expires_at = None
-        self.instance.oauth_client_secret = self.instance.oauth_refresh_token = ""
-        self.instance.oauth_refresh_issued_at = None
-
-    def _require_secret(self, name: str, message: str) -> None:
-        if not self.has_secret(name):
-            self.add_error(name, message)
 
 
 def check_new_host(form: PortalForm, formset) -> bool:

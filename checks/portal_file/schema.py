@@ -79,6 +79,23 @@ def validate_portal_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def validate_address(url: str) -> str:
+    """An address BotWatch may call: a valid portal address that the network rule allows."""
+    url = validate_portal_url(url)
+    if problem := netpolicy.portal_url_problem(url):
+        raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+    return url
+
+
+def validate_interval(interval: object) -> object:
+    """Seconds between checks (None: the default)."""
+    if interval is not None and (
+        not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
+    ):
+        raise ValidationError(f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+    return interval
+
+
 def validate_alert_emails(emails: object) -> list[str]:
     """A list of email addresses (empty: the default recipients)."""
     if emails in (None, ""):
@@ -192,11 +209,10 @@ class PortalValidator:
         self.host_move(where, item, existing, url)
         auth = self.auth(where, item, existing)
         self.emails(where, item.get("alert_emails"))
-        interval = item.get("interval")
-        if interval is not None and (
-            not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
-        ):
-            self.problem(where, f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+        try:
+            validate_interval(item.get("interval"))
+        except ValidationError as exc:
+            self.problem(where, as_problem(exc))
         if "thresholds" in item:
             try:
                 validate_thresholds(item["thresholds"])
@@ -212,12 +228,9 @@ class PortalValidator:
         if not url:
             return
         try:
-            validate_portal_url(url)
+            validate_address(url)
         except ValidationError as exc:
             self.problem(where, f"{key}: {as_problem(exc)}", key=key)
-            return
-        if problem := netpolicy.portal_url_problem(url):
-            self.problem(where, f"{key}: {problem}", key=key)
 
     def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
         """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
