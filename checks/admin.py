@@ -145,6 +145,11 @@ class AuditedAdmin(admin.ModelAdmin):
         _audit(request, f"delete {obj._meta.model_name} (admin)", obj, {})
         super().delete_model(request, obj)
 
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            _audit(request, f"delete {obj._meta.model_name} (admin)", obj, {})
+        super().delete_queryset(request, queryset)
+
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
         tokens = [f.instance.label for f in formset.forms if f.cleaned_data.get("bot_token")]
@@ -161,15 +166,7 @@ def _plain(value: object) -> object:
 
 
 def _audit(request, action: str, obj, changes: dict) -> None:
-    AuditLog.objects.create(
-        user=request.user if request.user.is_authenticated else None,
-        actor=request.user.get_username(),
-        action=action,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk or ""),
-        object_repr=str(obj)[:200],
-        changes=changes,
-    )
+    AuditLog.record(request.user, request.user.get_username(), action, obj, changes)
 
 
 @admin.register(Portal)
