@@ -174,3 +174,21 @@ def test_api_and_portal_file_moving_the_broker(client, write_token, brokered, ne
     assert "broker_url moves acme from" in err.getvalue()
     assert Portal.objects.get().oauth_broker_url == brokered.oauth_broker_url
     assert_nothing_stored_reached(new_host)
+
+
+def test_api_broker_move_with_its_secret_given_again_is_audited_old_to_new(client, write_token, brokered, new_host):
+    oauth = {"client_id": brokered.oauth_client_id, "broker_url": new_host.url, "broker_secret": "new-secret"}
+    assert call(client, "patch", "/api/v1/portals/acme", write_token, {"oauth": oauth}).status_code == 200
+    entry = AuditLog.objects.get(action="edit portal")
+    assert entry.changes["broker_url"] == [brokered.oauth_broker_url, new_host.url]
+    assert "new-secret" not in str(entry.changes)
+
+
+def test_portal_file_move_accepted_by_the_admin_is_audited_old_to_new(acme, new_host, tmp_path):
+    path = tmp_path / "moved.yaml"
+    path.write_text(f"portals:\n  - name: acme\n    url: {new_host.base}\n    webhook: {{user_id: 1}}\n")
+    host = new_host.base.split("/")[2]
+    call_command("import_portals", str(path), "--send-credentials-to", host, stdout=StringIO())
+    entry = AuditLog.objects.get(action="import")
+    assert entry.changes["moves"] == {"acme": {"url": [acme.url.split("/")[2], host]}}
+    assert Portal.objects.get().webhook_code == CODE  # accepted: the stored secrets go along
