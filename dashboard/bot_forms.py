@@ -1,4 +1,4 @@
-"""The portal form's bot rows: code or id, token (write-only), expectations of SPEC §7."""
+"""The portal form's bot rows: code or id, token (write-only), expectations (expect, backlog_minutes)."""
 
 import yaml
 from django import forms
@@ -73,7 +73,7 @@ class BotForm(DashboardSecretsForm):
 
 class BaseBotFormSet(BaseInlineFormSet):
     def check_tokens(self, auth_type: str) -> bool:
-        """Webhook calls carry each bot's token (SPEC §4): it must be set, typed now or stored."""
+        """Webhook calls carry each bot's token: it must be set, typed now or stored."""
         ok = True
         if auth_type != AuthType.WEBHOOK:
             return ok

@@ -1,4 +1,4 @@
-"""import_portals / export_portals (SPEC §4): round trip, idempotence, every error, rollback."""
+"""import_portals / export_portals: round trip, idempotence, every error, rollback."""
 
 import json
 from io import StringIO

@@ -1,4 +1,4 @@
-"""The portal file's token broker (SPEC §10): oauth {client_id, broker_url, broker_secret}; no secret in exports."""
+"""The portal file's token broker: oauth {client_id, broker_url, broker_secret}; no secret in exports."""
 
 import pytest
 import yaml

@@ -8,7 +8,7 @@ from checks.portal_file.load import PortalFileError, import_portal_file
 
 
 class Command(BaseCommand):
-    help = "Import portals and their expected bots from a YAML or JSON portal file (SPEC §4)."
+    help = "Import portals and their expected bots from a YAML or JSON portal file (docs/portal-file.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of the portal file (.yaml, .yml or .json), or - for standard input")
