@@ -5,7 +5,7 @@
     .venv/bin/python bench/import.py --portals 200 --bots 50
 
 Writes a portal file (compact JSON: 100,000 bots in YAML pass the 200,000-value bound of
-checks/bounded_load.py) of webhook portals, each bot with a code and a token, every tenth
+checks/portal_file/bounded.py) of webhook portals, each bot with a code and a token, every tenth
 bot also with an id, an `expect` and a `backlog_minutes`. Then, on an emptied database
 (default bw_import_bench, created if missing), runs the command twice through
 `call_command`, as `manage.py` would: the first import creates every portal and bot, the

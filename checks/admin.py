@@ -4,8 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from checks.alerts.rules import validate_thresholds
-from checks.expectations import validate_expect
-from checks.forms import SecretFieldsForm, secret_field
+from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import (
     ApiToken,
     AuditLog,
@@ -23,16 +22,26 @@ from checks.models import (
     Subscription,
     Verification,
 )
-from checks.validators import validate_alert_emails, validate_bot_code, validate_portal_url
+from checks.portal_file.expectations import validate_expect
+from checks.portal_file.schema import validate_alert_emails, validate_bot_code
+
+# The inline bot rows' prefix: the formset's default, the name of Portal.bots.
+BOT_ROWS = "bots"
 
 
-class PortalForm(SecretFieldsForm):
-    secret_fields = Portal.SECRET_FIELDS
+class PortalForm(PortalRulesForm):
+    accept_hint = "type {hosts} in “Send stored credentials to”"
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("OAuth client secret")
     oauth_access_token = secret_field("OAuth access token")
     oauth_refresh_token = secret_field("OAuth refresh token")
     oauth_broker_secret = secret_field("Token broker secret")
+    send_credentials_to = forms.CharField(
+        required=False,
+        label="Send stored credentials to",
+        help_text="Only when the address moves to another host: that host, to send the stored secrets there "
+        "(recorded in the audit log). Otherwise give them again.",
+    )
 
     class Meta:
         model = Portal
@@ -53,10 +62,7 @@ class PortalForm(SecretFieldsForm):
             "next_check_at",
         )
 
-    # The same rules as the dashboard and the portal file (checks/validators.py).
-    def clean_url(self) -> str:
-        return validate_portal_url(self.cleaned_data["url"])
-
+    # The rules of the dashboard and the portal file (checks.forms.PortalRulesForm, checks/portal_file/schema.py).
     def clean_alert_emails(self) -> list[str]:
         return validate_alert_emails(self.cleaned_data["alert_emails"])
 
@@ -65,6 +71,28 @@ class PortalForm(SecretFieldsForm):
             return validate_thresholds(self.cleaned_data["thresholds"] or {})
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        self.check_move(self.renewed_bots(), data.get("send_credentials_to", ""))
+        return data
+
+    def renewed_bots(self) -> set[int]:
+        """The stored bots the inline rows give a new token (or delete): their tokens go nowhere old.
+
+        The inline formset is validated after this form, so its rows are read as posted.
+        """
+        prefix, renewed = BOT_ROWS, set()
+        for index in range(_count(self.data.get(f"{prefix}-TOTAL_FORMS"))):
+            row = f"{prefix}-{index}-"
+            pk = self.data.get(row + "id", "")
+            if pk.isdigit() and (self.data.get(row + "bot_token", "").strip() or self.data.get(row + "DELETE")):
+                renewed.add(int(pk))
+        return renewed
+
+
+def _count(value: object) -> int:
+    return min(int(value), 10_000) if isinstance(value, str) and value.isdigit() else 0
 
 
 class BotForm(SecretFieldsForm):
@@ -94,8 +122,55 @@ class BotInline(admin.TabularInline):
     show_change_link = True
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every save and delete through the admin goes into BotWatch's audit log: plain fields old -> new,
+    secrets as "changed", a host move an admin accepted with its hosts."""
+
+    def save_model(self, request, obj, form, change):
+        changes = {}
+        secrets = getattr(form, "secret_fields", ())
+        for name in form.changed_data:
+            before, after = _plain(form.initial.get(name)), _plain(form.cleaned_data.get(name))
+            if name in secrets and form.cleaned_data.get(name):
+                changes[name] = "changed"  # never the value
+            elif name not in secrets and name != "send_credentials_to" and before != after:
+                changes[name] = [before, after]
+        move = form.move() if isinstance(form, PortalRulesForm) else None
+        if move is not None:
+            changes["moves"] = move.audit()
+        super().save_model(request, obj, form, change)
+        _audit(request, f"{'edit' if change else 'add'} {obj._meta.model_name} (admin)", obj, changes)
+
+    def delete_model(self, request, obj):
+        _audit(request, f"delete {obj._meta.model_name} (admin)", obj, {})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            _audit(request, f"delete {obj._meta.model_name} (admin)", obj, {})
+        super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        tokens = [f.instance.label for f in formset.forms if f.cleaned_data.get("bot_token")]
+        saved = [bot.label for bot in formset.new_objects + [bot for bot, _ in formset.changed_objects]]
+        if saved or formset.deleted_objects or tokens:
+            deleted = [bot.label for bot in formset.deleted_objects]
+            changes = {"bots": {"saved": saved, "deleted": deleted, "tokens changed": tokens}}
+            _audit(request, "edit bots (admin)", form.instance, changes)
+
+
+def _plain(value: object) -> object:
+    """A value as JSON keeps it in the audit log."""
+    return value if value is None or isinstance(value, (str, int, float, bool, list, dict)) else str(value)
+
+
+def _audit(request, action: str, obj, changes: dict) -> None:
+    AuditLog.record(request.user, request.user.get_username(), action, obj, changes)
+
+
 @admin.register(Portal)
-class PortalAdmin(admin.ModelAdmin):
+class PortalAdmin(AuditedAdmin):
     form = PortalForm
     list_display = ("name", "url", "auth_type", "status", "plan", "paused", "next_check_at")
     list_filter = ("auth_type", "status", "paused")
@@ -105,7 +180,7 @@ class PortalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(AuditedAdmin):
     form = BotForm
     list_display = ("label", "portal", "status", "problem_list", "status_since", "last_checked_at", "enabled")
     list_filter = ("status", "enabled", "portal")

@@ -1,6 +1,13 @@
-"""Write-only secret inputs, shared by the admin and the dashboard: the stored value is never rendered."""
+"""Write-only secret inputs, shared by the admin and the dashboard: the stored value is never rendered.
+
+A portal's form also keeps its stored secrets with their hosts (checks.portal_file.hostmove).
+"""
 
 from django import forms
+
+from checks.models import AuthType, Portal
+from checks.portal_file.hostmove import PORTAL_SECRETS, Move, find_move, secrets_left_behind
+from checks.portal_file.schema import validate_address, validate_interval
 
 
 def secret_field(label: str) -> forms.CharField:
@@ -55,3 +62,97 @@ class SecretFieldsForm(forms.ModelForm):
         for name in changed:
             setattr(self.instance, name, self.cleaned_data[name])
         return changed
+
+
+class PortalRulesForm(SecretFieldsForm):
+    """A portal's form, the dashboard's and the Django admin's: the rules of checks.portal_file.schema
+    on each field, the credentials each kind of auth needs, and an address moved to another host
+    that takes no stored secret along unasked."""
+
+    secret_fields = Portal.SECRET_FIELDS
+    accept_hint = "confirm the move to {hosts}"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The portal as stored: its secrets were given for its hosts.
+        self.instance_before = Portal.objects.get(pk=self.instance.pk) if self.instance.pk else None
+        self.pending_host = ""  # set by check_move: the hosts a confirmation is asked for
+
+    def clean_url(self) -> str:
+        return validate_address(self.cleaned_data["url"])
+
+    def clean_oauth_broker_url(self) -> str:
+        url = self.cleaned_data.get("oauth_broker_url", "")
+        return validate_address(url) if url else url
+
+    def clean_interval(self):
+        return validate_interval(self.cleaned_data.get("interval"))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("auth_type") == AuthType.WEBHOOK:
+            if not data.get("webhook_user_id"):
+                self.add_error("webhook_user_id", "Required for webhook portals.")
+            self._require_secret("webhook_code", "Required for webhook portals.")
+        elif data.get("auth_type") == AuthType.OAUTH:
+            if not data.get("oauth_client_id"):
+                self.add_error("oauth_client_id", "Required for OAuth portals.")
+            if data.get("oauth_broker_url"):
+                self._require_secret("oauth_broker_secret", "Required with a token broker.")
+                self._brokered()
+            else:
+                for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
+                    self._require_secret(name, "Required for OAuth portals without a token broker.")
+                self.instance.oauth_broker_secret = ""
+        return data
+
+    def _brokered(self) -> None:
+        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (nor does the importer)."""
+        for name in ("oauth_client_secret", "oauth_refresh_token"):
+            if self.cleaned_data.get(name):
+                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
+        if self.move() or self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
+            self.instance.oauth_access_token = ""  # the broker's token for this portal, at the first call
+            self.instance.oauth_expires_at = None
+        self.instance.oauth_client_secret = self.instance.oauth_refresh_token = ""
+        self.instance.oauth_refresh_issued_at = None
+
+    def _require_secret(self, name: str, message: str) -> None:
+        if not self.has_secret(name):
+            self.add_error(name, message)
+
+    def move(self) -> Move | None:
+        """How the typed addresses move the stored portal to other hosts, or None.
+
+        Kept from the first call after the fields are cleaned: an error on an address takes it
+        out of cleaned_data, and the audit still says where it was to go.
+        """
+        if not hasattr(self, "_move"):
+            data = getattr(self, "cleaned_data", {})
+            broker = data.get("oauth_broker_url") if data.get("auth_type") == AuthType.OAUTH else ""
+            self._move = find_move(self.instance_before, data.get("url") or "", broker or "")
+        return self._move
+
+    def check_move(self, renewed: set[int], accepted: str) -> bool:
+        """False, with an error naming each stored secret, when a move would take them along unasked.
+
+        renewed: pks of the stored bots given a token now (or deleted); accepted: the hosts the
+        admin confirmed, comma-separated.
+        """
+        move = self.move()
+        if move is None or move.accepted_by(accepted.split(",")):
+            return True
+        data = self.cleaned_data
+        given = {place for place, name in PORTAL_SECRETS.items() if data.get(name)}
+        brokered = bool(data.get("oauth_broker_url"))
+        places, bots = secrets_left_behind(self.instance_before, data.get("auth_type"), brokered, given, renewed)
+        kept = [self.fields[PORTAL_SECRETS[p]].label for p in places] + [f"bot token of {b.label}" for b in bots]
+        if not kept:
+            return True
+        self.pending_host = ",".join(move.hosts)
+        self.add_error(
+            "url" if move.steps[0][0] == "url" else "oauth_broker_url",
+            f"This {move.describe(self.instance_before.name)}, and would send the stored {', '.join(kept)} "
+            f"there. Give them again, or {self.accept_hint.format(hosts=self.pending_host)}.",
+        )
+        return False

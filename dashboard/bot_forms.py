@@ -1,13 +1,13 @@
-"""The portal form's bot rows: code or id, token (write-only), expectations of SPEC §7."""
+"""The portal form's bot rows: code or id, token (write-only), expectations (expect, backlog_minutes)."""
 
 import yaml
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from checks.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
 from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
-from checks.validators import validate_bot_code
+from checks.portal_file.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
+from checks.portal_file.schema import validate_bot_code
 from dashboard.forms import DashboardSecretsForm, yaml_box
 
 
@@ -70,7 +70,7 @@ class BotForm(DashboardSecretsForm):
 
 class BaseBotFormSet(BaseInlineFormSet):
     def check_tokens(self, auth_type: str) -> bool:
-        """Webhook calls carry each bot's token (SPEC §4): it must be set, typed now or stored."""
+        """Webhook calls carry each bot's token: it must be set, typed now or stored."""
         ok = True
         if auth_type != AuthType.WEBHOOK:
             return ok

@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from checks.alerts.channel_urls import fingerprint, is_channel_url, label
 from checks.alerts.channels import check_notify, check_routes
-from checks.bounded_load import LimitError, check_size, load_yaml
-from checks.forms import SecretFieldsForm, secret_field
-from checks.models import AuthType, Bot, MaintenanceWindow, NotifyMode, Portal
-from checks.net import addresses
-from checks.validators import validate_alert_emails, validate_portal_url
+from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
+from checks.models import Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.portal_file.bounded import LimitError, check_size, load_yaml
+from checks.portal_file.schema import validate_alert_emails
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -102,7 +101,7 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-class PortalForm(DashboardSecretsForm):
+class PortalForm(PortalRulesForm, DashboardSecretsForm):
     notify_add = forms.CharField(
         required=False,
         label="Add channels",
@@ -126,7 +125,7 @@ class PortalForm(DashboardSecretsForm):
         label="Alert emails",
         help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
     )
-    secret_fields = Portal.SECRET_FIELDS
+    accept_hint = "tick “Send the stored credentials to {hosts}”"
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("Client secret")
     oauth_access_token = secret_field("Access token")
@@ -176,14 +175,6 @@ class PortalForm(DashboardSecretsForm):
             (route, [label(t) if is_channel_url(t) else t for t in targets])
             for route, targets in sorted((self.instance.routes or {}).items())
         ]
-        # Where the stored secrets were given for; a new host must not get them unasked.
-        self.stored_destination = addresses.destination(self.instance.url) if self.instance.pk else None
-        self.pending_host = ""  # set by check_new_host: the host a confirmation is asked for
-
-    def new_host(self) -> str | None:
-        """The host the address moves to, when it is not the one the stored secrets were given for."""
-        new = addresses.destination(self.cleaned_data.get("url") or "")
-        return new if self.stored_destination and new and new != self.stored_destination else None
 
     def clean_notify_mode(self) -> str:
         return self.cleaned_data.get("notify_mode") or self.instance.notify_mode or NotifyMode.ADD
@@ -221,65 +212,9 @@ class PortalForm(DashboardSecretsForm):
             changed.append("routes")
         return changed
 
-    def clean_url(self) -> str:
-        url = validate_portal_url(self.cleaned_data["url"])
-        problem = addresses.portal_url_problem(url)
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        return url
-
-    def clean_oauth_broker_url(self) -> str:
-        url = self.cleaned_data.get("oauth_broker_url", "")
-        if not url:
-            return url
-        url = validate_portal_url(url)
-        problem = addresses.portal_url_problem(url)
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        return url
-
     def clean_alert_emails(self) -> list[str]:
         emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
         return validate_alert_emails(emails)
-
-    def clean_interval(self):
-        interval = self.cleaned_data.get("interval")
-        if interval is not None and interval < 30:
-            raise forms.ValidationError("At least 30 seconds.")
-        return interval
-
-    def clean(self):
-        data = super().clean()
-        if data.get("auth_type") == AuthType.WEBHOOK:
-            if not data.get("webhook_user_id"):
-                self.add_error("webhook_user_id", "Required for webhook portals.")
-            self._require_secret("webhook_code", "Required for webhook portals.")
-        elif data.get("auth_type") == AuthType.OAUTH:
-            if not data.get("oauth_client_id"):
-                self.add_error("oauth_client_id", "Required for OAuth portals.")
-            if data.get("oauth_broker_url"):
-                self._require_secret("oauth_broker_secret", "Required with a token broker.")
-                self._brokered()
-            else:
-                for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
-                    self._require_secret(name, "Required for OAuth portals without a token broker.")
-                self.instance.oauth_broker_secret = ""
-        return data
-
-    def _brokered(self) -> None:
-        """The app's backend owns the refresh chain: BotWatch keeps no copy of it (checks.portal_file does the same)."""
-        for name in ("oauth_client_secret", "oauth_refresh_token"):
-            if self.cleaned_data.get(name):
-                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
-        if self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
-            self.instance.oauth_access_token = ""  # the new broker's token, at the first call
-            self.instance.oauth_expires_at = None
-        self.instance.oauth_client_secret = self.instance.oauth_refresh_token = ""
-        self.instance.oauth_refresh_issued_at = None
-
-    def _require_secret(self, name: str, message: str) -> None:
-        if not self.has_secret(name):
-            self.add_error(name, message)
 
 
 def check_new_host(form: PortalForm, formset) -> bool:
@@ -287,27 +222,12 @@ def check_new_host(form: PortalForm, formset) -> bool:
 
     Otherwise an error on the address naming each secret, and a checkbox to confirm (the page
     shows it for `form.pending_host`). Save and Test connection both ask, so neither sends them.
+    Bots the request leaves out keep their stored tokens, so they count too.
     """
-    new = form.new_host()
-    if new is None or form.cleaned_data.get("confirm_credentials_host") == new:
-        return True
-    auth = form.cleaned_data.get("auth_type")
-    names = ("webhook_code",) if auth == AuthType.WEBHOOK else Portal.SECRET_FIELDS[1:]
-    kept = [form.fields[n].label for n in names if not form.cleaned_data.get(n) and form.has_stored_secret(n)]
-    if auth == AuthType.WEBHOOK:
-        bots = [
-            f for f in formset.live_forms() if not f.cleaned_data.get("bot_token") and f.has_stored_secret("bot_token")
-        ]
-        kept += [f"bot token of {f.instance.label}" for f in bots]
-    if not kept:
-        return True
-    form.pending_host = new
-    form.add_error(
-        "url",
-        f"This moves the portal from {form.stored_destination} to {new}, and would send the stored "
-        f"{', '.join(kept)} there. Give them again, or tick “Send the stored credentials to {new}”.",
-    )
-    return False
+    live = formset.live_forms()
+    renewed = {f.instance.pk for f in formset.forms if f.instance.pk and f not in live}  # deleted
+    renewed |= {f.instance.pk for f in live if f.instance.pk and f.cleaned_data.get("bot_token")}
+    return form.check_move(renewed, form.cleaned_data.get("confirm_credentials_host", ""))
 
 
 def _line(place: str) -> int:

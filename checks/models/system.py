@@ -29,3 +29,18 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["-at"], name="auditlog_time")]
+
+    @classmethod
+    def record(
+        cls, user, actor: str, action: str, obj=None, changes: dict | None = None, label: str = ""
+    ) -> "AuditLog":
+        """One entry: `changes` must never carry a secret (only "changed")."""
+        return cls.objects.create(
+            user=user if user is not None and user.is_authenticated else None,
+            actor=actor,
+            action=action,
+            object_type=type(obj).__name__.lower() if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None and obj.pk else "",
+            object_repr=(label or (str(obj) if obj is not None else ""))[:200],
+            changes=changes or {},
+        )

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from checks.engine.dispatch import check_now
 from checks.engine.verify import verify_portal
 from checks.models import Bot, Incident, Portal
-from checks.portal_export import bots_in_file_order
+from checks.portal_file.export import bots_in_file_order
 from dashboard.api.common import ByName, bot_rows, get_portal
 from dashboard.api.serializers import BotSerializer, CheckNowSerializer, PortalSerializer, UninstalledSerializer
 from dashboard.api.writes import patched_portal, save_portal

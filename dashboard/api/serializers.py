@@ -1,8 +1,9 @@
 """What the API answers, and the documented shape of what it takes.
 
-Portals and bots are written in the shape of the portal file (SPEC §4) and validated by the
-portal file's own validator (checks.portal_file), not by these serializers: here they describe
-that shape for the OpenAPI schema, secrets marked write-only, and render what goes out.
+Portals and bots are written in the shape of the portal file (docs/portal-file.md) and validated
+by the portal file's own validator (checks.portal_file.schema), not by these serializers: here they
+describe that shape for the OpenAPI schema, with the schema's own rules and bounds, secrets marked
+write-only, and render what goes out.
 """
 
 from django.urls import reverse
@@ -10,7 +11,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checks.models import Bot, Incident, Verification, counters_of
-from checks.portal_export import export_portal
+from checks.portal_file.expectations import MAX_BACKLOG_MINUTES
+from checks.portal_file.export import export_portal
+from checks.portal_file.schema import BOT_CODE, BOT_CODE_MAX, BOT_CODE_RULE, MIN_INTERVAL
 from checks.status import BotState, Status
 
 SECRET_HELP = "Write-only: never in an answer. Left out on an update, the stored value stays."  # noqa: S105
@@ -46,11 +49,16 @@ class OAuthSerializer(serializers.Serializer):
 class BotFileSerializer(serializers.Serializer):
     """One bot as in the portal file."""
 
-    code = serializers.CharField(required=False, help_text="The bot's code; give a code or an id")
+    code = serializers.RegexField(
+        BOT_CODE.pattern,
+        max_length=BOT_CODE_MAX,
+        required=False,
+        help_text=f"The bot's code ({BOT_CODE_RULE}); give a code or an id",
+    )
     id = serializers.IntegerField(required=False, min_value=1, help_text="The bot's id on the portal")
     bot_token = serializers.CharField(write_only=True, required=False, help_text="Webhook portals. " + SECRET_HELP)
     enabled = serializers.BooleanField(required=False, default=True)
-    backlog_minutes = serializers.IntegerField(required=False, min_value=1, max_value=1440)
+    backlog_minutes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_BACKLOG_MINUTES)
     expect = serializers.DictField(
         required=False, help_text="Expected configuration: eventMode, language, type, isHidden, ..., commands"
     )
@@ -72,7 +80,7 @@ class PortalSerializer(serializers.Serializer):
     webhook = WebhookSerializer(required=False, help_text="Incoming-webhook auth; give webhook or oauth")
     oauth = OAuthSerializer(required=False)
     alert_emails = serializers.ListField(child=serializers.EmailField(), required=False)
-    interval = serializers.IntegerField(required=False, min_value=30, help_text="Seconds between checks")
+    interval = serializers.IntegerField(required=False, min_value=MIN_INTERVAL, help_text="Seconds between checks")
     thresholds = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
     paused = serializers.BooleanField(required=False, default=False)
     bots = BotFileSerializer(many=True, required=False)
@@ -143,7 +151,7 @@ class BotSerializer(serializers.Serializer):
 
 
 class BotDetailSerializer(BotSerializer):
-    expect = serializers.DictField(help_text="Expected configuration (SPEC §7)")
+    expect = serializers.DictField(help_text="Expected configuration: imbot.v2.Bot.get fields and commands")
     backlog_minutes = serializers.IntegerField(allow_null=True)
     fields = serializers.DictField(help_text="The Bot object of the last extended answer")
     users = serializers.ListField(child=serializers.DictField())

@@ -1,13 +1,29 @@
-"""/api/v1/: the resources of SPEC §10, the OpenAPI schema and its docs page (Swagger UI, served locally)."""
+"""/api/v1/: portals, bots and incidents (docs/api.md), the OpenAPI schema and its docs page (Swagger UI)."""
 
 from django.contrib.auth.decorators import login_required
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from dashboard.api import bots, incidents, portals
 from dashboard.api.auth import BearerTokenAuthentication, SchemaReader
 
 app_name = "api"
+
+
+class BotKey:
+    """A bot's code or id in a path: anything at all, so that a URL can be built for every stored
+    bot, even one whose code predates today's rule (a `/` in it, say)."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(BotKey, "botkey")
 
 schema = SpectacularAPIView.as_view(
     authentication_classes=[BearerTokenAuthentication, *SchemaReader.session], permission_classes=[SchemaReader]
@@ -25,8 +41,10 @@ urlpatterns = [
     path("portals/<str:name>/check", portals.PortalCheck.as_view(), name="portal-check"),
     path("portals/<str:name>/uninstalled", portals.PortalUninstalled.as_view(), name="portal-uninstalled"),
     path("portals/<str:name>/bots", bots.PortalBots.as_view(), name="portal-bots"),
-    path("portals/<str:name>/bots/<str:bot>", bots.BotDetail.as_view(), name="bot-detail"),
-    path("portals/<str:name>/bots/<str:bot>/verifications", bots.BotVerifications.as_view(), name="bot-verifications"),
+    path(
+        "portals/<str:name>/bots/<botkey:bot>/verifications", bots.BotVerifications.as_view(), name="bot-verifications"
+    ),
+    path("portals/<str:name>/bots/<botkey:bot>", bots.BotDetail.as_view(), name="bot-detail"),
     path("bots", bots.BotList.as_view(), name="bot-list"),
     path("incidents", incidents.IncidentList.as_view(), name="incident-list"),
     path("incidents/<int:pk>", incidents.IncidentDetail.as_view(), name="incident-detail"),

@@ -11,8 +11,8 @@ from rest_framework.exceptions import ValidationError
 
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.models import Bot, Portal
-from checks.portal_export import export_bot, export_portal
-from checks.portal_file import PortalFileError, upsert_portal_item, validate_portal_item
+from checks.portal_file.export import export_bot, export_portal
+from checks.portal_file.load import PortalFileError, upsert_portal_item, validate_portal_item
 from dashboard.views.common import audit
 
 NON_FIELD = "non_field_errors"
@@ -54,14 +54,15 @@ def save_portal(request, body: object, *, name: str | None = None, create: bool 
             raise ValidationError({"name": [f"must be {name!r}, the portal in the address, or be left out"]})
         item["name"] = name
     with transaction.atomic():
-        existing = isinstance(item.get("name"), str) and Portal.objects.filter(name=item["name"]).exists()
+        stored = Portal.objects.filter(name=item["name"]).first() if isinstance(item.get("name"), str) else None
+        existing = stored is not None
         if create and existing:
             path = f"/api/v1/portals/{item['name']}"
             raise ValidationError({"name": [f"a portal named {item['name']!r} exists: PUT or PATCH {path} changes it"]})
         _validate(item)
         summary = upsert_portal_item(item)
         portal = Portal.objects.get(name=item["name"])
-        audit(request, "edit portal" if existing else "add portal", portal, _changes(item, summary))
+        audit(request, "edit portal" if existing else "add portal", portal, _changes(item, summary, stored, portal))
         transaction.on_commit(lambda: refresh_credential_warnings([portal.pk]))
     return portal, not existing
 
@@ -83,8 +84,11 @@ def _validate(item: dict, strip: str = "") -> None:
         raise ValidationError(field_errors(exc.located, strip)) from None
 
 
-def _changes(item: dict, summary) -> dict:
+def _changes(item: dict, summary, before: Portal | None, after: Portal) -> dict:
     changes: dict = {"keys": sorted(k for k in item if k != "bots")}
+    for key, name in (("url", "url"), ("broker_url", "oauth_broker_url")):
+        if before is not None and getattr(before, name) != getattr(after, name):
+            changes[key] = [getattr(before, name), getattr(after, name)]
     given = [f"{block}.{key}" for block, key in SECRET_PATHS if (item.get(block) or {}).get(key)]
     tokens = [str(b.get("code") or b.get("id")) for b in item.get("bots") or [] if b.get("bot_token")]
     if given:
@@ -135,5 +139,5 @@ def save_bot(request, portal: Portal, body: object, *, bot: Bot | None = None) -
 
 def _find_saved(portal: Portal, entry: dict) -> Bot:
     rows = Bot.objects.select_related("portal").filter(portal=portal)
-    # As checks.portal_file finds it: by code, else by id.
+    # As checks.portal_file.load finds it: by code, else by id.
     return rows.get(code=str(entry["code"])) if entry.get("code") else rows.get(bot_id=entry["id"])

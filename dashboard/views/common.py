@@ -102,15 +102,7 @@ def audit(request: HttpRequest, action: str, obj=None, changes: dict | None = No
     Through the API the actor is the token ("API token grafana") and the user the account that made it.
     """
     user = getattr(request.user, "audit_user", request.user)
-    AuditLog.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
-        actor=request.user.get_username(),
-        action=action,
-        object_type=type(obj).__name__.lower() if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None and obj.pk else "",
-        object_repr=(label or (str(obj) if obj is not None else ""))[:200],
-        changes=changes or {},
-    )
+    AuditLog.record(user, request.user.get_username(), action, obj, changes, label)
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:

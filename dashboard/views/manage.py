@@ -16,14 +16,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from checks import bounded_load
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24.client import verify_bots
-from checks.models import AuditLog, Bot, Portal
+from checks.models import AuditLog, AuthType, Bot, Portal
 from checks.net import addresses
 from checks.net.deadline import Deadline
-from checks.portal_export import export_portal_file
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file import bounded
+from checks.portal_file.export import export_portal_file
+from checks.portal_file.load import PortalFileError, import_portal_file
 from checks.status import Status
 from dashboard.bot_forms import BotFormSet
 from dashboard.forms import PortalFileForm, PortalForm, RoleForm, UserCreateForm, check_new_host
@@ -112,6 +112,8 @@ def _save(request: HttpRequest, form: PortalForm, formset, before: dict) -> Port
         for bot in formset.deleted_objects:
             bot.delete()
         changes = _diff(before, portal, secrets)
+        if (move := form.move()) is not None:
+            changes["moves"] = move.audit()  # accepted by this admin, or every secret given again
         if bots or formset.deleted_objects:
             changes["bots"] = {
                 "saved": [b.label for b in bots],
@@ -163,14 +165,19 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
 
 def _audit_test(request: HttpRequest, form: PortalForm, portal: Portal, results: list[dict] | None) -> None:
     """Every test connection is recorded: it sends credentials somewhere, saved or not."""
-    url = getattr(form, "cleaned_data", {}).get("url") or ""
+    data = getattr(form, "cleaned_data", {})
     statuses = None if results is None else {r["bot"].label: str(r["result"].status) if r["result"] else "not tested"
                                              for r in results}  # fmt: skip
+    move = form.move()
     changes = {
-        "host": addresses.destination(url),
-        "credentials sent to new host": results is not None and form.new_host() is not None,
+        "host": addresses.destination(data.get("url") or ""),
+        "credentials sent to new host": results is not None and move is not None,
         "statuses": statuses,
     }
+    if data.get("auth_type") == AuthType.OAUTH and data.get("oauth_broker_url"):
+        changes["broker host"] = addresses.destination(data["oauth_broker_url"])
+    if move is not None:
+        changes["moves"] = move.audit()
     label = portal.name if portal.pk else str(form.data.get("name", ""))[:100]
     audit(request, "test connection", portal if portal.pk else None, changes, label=label)
 
@@ -245,7 +252,7 @@ def portal_file(request: HttpRequest) -> HttpResponse:
             ctx["problems"] = ctx["problem_count"] = None
             ctx["too_big"] = (
                 "The pasted text is too large to paste: upload it as a file "
-                f"(up to {bounded_load.MAX_FILE_BYTES // (1024 * 1024)} MB)."
+                f"(up to {bounded.MAX_FILE_BYTES // (1024 * 1024)} MB)."
             )
             return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():

@@ -218,8 +218,10 @@ def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def portal_accept_redirect(request: HttpRequest, pk: int) -> HttpResponse:
-    """The address the portal redirects to becomes its address, and the stored credentials go there."""
-    require_role(request, Role.OPERATOR)
+    """The address the portal redirects to becomes its address, and the stored credentials go there.
+
+    An admin's act: it decides where the credentials go, which only admins manage."""
+    require_role(request, Role.ADMIN)
     portal = get_portal(pk)
     address = request.POST.get("address", "")
     if not portal.redirected_to or address != portal.redirected_to:

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from checks.models import AuthType, Bot, Portal
+from checks.models import AuditLog, AuthType, Bot, Portal
 
 pytestmark = pytest.mark.urls("tests.urls_admin")
 
@@ -90,7 +90,9 @@ def _portal_post(portal: Portal, **overrides) -> dict:
 def test_empty_secret_keeps_the_stored_one(admin_client, portals):
     webhook, _ = portals
     url = reverse("admin:checks_portal_change", args=[webhook.pk])
-    response = admin_client.post(url, _portal_post(webhook, url="https://acme2.bitrix24.com", webhook_code=""))
+    # A move to another host keeps the stored secrets only when the admin accepts it for that host.
+    data = _portal_post(webhook, url="https://acme2.bitrix24.com", webhook_code="")
+    response = admin_client.post(url, {**data, "send_credentials_to": "acme2.bitrix24.com"})
     assert response.status_code == 302, response.content.decode()[:2000]
     webhook.refresh_from_db()
     assert webhook.url == "https://acme2.bitrix24.com"
@@ -116,3 +118,23 @@ def test_bad_thresholds_are_refused_naming_the_status(admin_client, portals):
     assert response.status_code == 302
     webhook.refresh_from_db()
     assert webhook.thresholds == {"not_owner": 4}
+
+
+def test_admin_edits_and_deletes_go_into_the_audit_log(admin_client, portals):
+    webhook, oauth = portals
+    bot = webhook.bots.get()
+    url = reverse("admin:checks_portal_change", args=[webhook.pk])
+    data = _portal_post(webhook, interval="600", webhook_code="new-code")
+    data.update({"bots-TOTAL_FORMS": "1", "bots-INITIAL_FORMS": "1", "bots-0-id": str(bot.pk)})
+    data.update({"bots-0-portal": str(webhook.pk), "bots-0-code": "support_bot", "bots-0-bot_token": "new-token"})
+    data["bots-0-enabled"] = "on"
+    assert admin_client.post(url, data).status_code == 302
+    edit = AuditLog.objects.get(action="edit portal (admin)")
+    assert edit.actor == "admin" and edit.object_repr == "acme"
+    assert edit.changes["interval"] == [None, 600] and edit.changes["webhook_code"] == "changed"
+    bots = AuditLog.objects.get(action="edit bots (admin)")
+    assert bots.changes["bots"]["tokens changed"] == ["support_bot"]
+    assert admin_client.post(reverse("admin:checks_portal_delete", args=[oauth.pk]), {"post": "yes"}).status_code == 302
+    assert AuditLog.objects.filter(action="delete portal (admin)", object_repr="globex").exists()
+    logged = str(list(AuditLog.objects.values_list("changes", flat=True)))
+    assert "new-code" not in logged and "new-token" not in logged

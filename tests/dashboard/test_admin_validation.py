@@ -49,7 +49,10 @@ def test_admin_portal_form_refuses_what_the_dashboard_refuses(admin_client, port
 @pytest.mark.urls("tests.urls_admin")
 def test_admin_accepts_http_when_allowed_and_good_emails(admin_client, portal, settings):
     settings.BOTWATCH_ALLOW_HTTP = True
-    response = admin_post(admin_client, portal, url="http://acme.local:8080/", alert_emails='["a@example.com"]')
+    response = admin_post(
+        admin_client, portal, url="http://acme.local:8080/", alert_emails='["a@example.com"]',
+        send_credentials_to="acme.local:8080",
+    )  # fmt: skip
     assert response.status_code == 302
     portal.refresh_from_db()
     assert (portal.url, portal.alert_emails) == ("http://acme.local:8080", ["a@example.com"])
@@ -100,3 +103,22 @@ def test_importer_refuses_a_port_out_of_range_and_a_bot_code_with_a_line_break(t
         call_command("import_portals", str(path), stderr=err)
     assert "Port 99999 is out of range" in err.getvalue()
     assert "portals[0].bots[0]: Code must not hold control characters" in err.getvalue()
+
+
+@pytest.mark.urls("tests.urls_admin")
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"interval": "10"}, "interval must be a whole number of seconds, at least 30"),
+        ({"url": "https://10.0.0.5/acme"}, "BOTWATCH_ALLOW_PRIVATE_PORTALS=1"),
+        ({"auth_type": "oauth", "oauth_client_id": "local.1"}, "Required for OAuth portals without a token broker."),
+    ],
+)
+def test_admin_portal_form_takes_the_rules_of_the_portal_file(admin_client, portal, settings, overrides, message):
+    """One set of rules (checks.portal_file.schema): the admin refuses what the file and the dashboard refuse."""
+    settings.BOTWATCH_ALLOW_PRIVATE_PORTALS = False
+    response = admin_post(admin_client, portal, **overrides)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    portal.refresh_from_db()
+    assert (portal.url, portal.interval, portal.auth_type) == ("https://acme.bitrix24.com", None, "webhook")

@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from checks.models import AuditLog, AuthType, Bot, Incident, Portal
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file.load import PortalFileError, import_portal_file
 from tests.fixtures.api import call, entry, issue
 from tests.fixtures.dashboard import make_portal
 

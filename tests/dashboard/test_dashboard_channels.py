@@ -155,7 +155,7 @@ def test_an_alias_bomb_in_the_routes_box_is_refused_before_it_expands(client, da
 
 
 def test_an_alias_bomb_in_a_bots_expectations_is_refused(client, dashboard_admin):
-    from checks.bounded_load import LimitError, load_yaml
+    from checks.portal_file.bounded import LimitError, load_yaml
     from dashboard.bot_forms import BotForm
 
     bomb = (

@@ -72,8 +72,8 @@ def refused_portal() -> Portal:
     return portal
 
 
-def test_a_refused_redirect_is_shown_with_a_button_that_accepts_the_new_address(client, operator, monkeypatch):
-    client.force_login(operator)
+def test_a_refused_redirect_is_shown_with_a_button_that_accepts_the_new_address(client, dashboard_admin, monkeypatch):
+    client.force_login(dashboard_admin)
     queued = []
     monkeypatch.setattr(portals_views, "check_now", lambda pk: queued.append(pk) or True)
     portal = refused_portal()
@@ -86,13 +86,13 @@ def test_a_refused_redirect_is_shown_with_a_button_that_accepts_the_new_address(
     portal.refresh_from_db()
     assert (portal.url, portal.redirected_to, portal.redirect_refused) == ("https://acme.example.org", "", False)
     entry = AuditLog.objects.get(action="accept new address")
-    assert entry.actor == "otto" and entry.changes["url"] == ["https://acme.bitrix24.com", "https://acme.example.org"]
+    assert entry.actor == "ada" and entry.changes["url"] == ["https://acme.bitrix24.com", "https://acme.example.org"]
     assert entry.changes["credentials sent to"] == "acme.example.org"
     assert queued == [portal.pk]  # checked at once on the new address
 
 
-def test_accepting_an_address_the_portal_no_longer_points_to_is_refused(client, operator):
-    client.force_login(operator)
+def test_accepting_an_address_the_portal_no_longer_points_to_is_refused(client, dashboard_admin):
+    client.force_login(dashboard_admin)
     portal = refused_portal()
     response = client.post(
         reverse("dashboard:portal-accept-redirect", args=[portal.pk]), {"address": "https://evil.example.net"}
@@ -101,14 +101,19 @@ def test_accepting_an_address_the_portal_no_longer_points_to_is_refused(client, 
     assert Portal.objects.get(pk=portal.pk).url == "https://acme.bitrix24.com"
 
 
-def test_a_viewer_cannot_accept_a_new_address(client, viewer):
-    client.force_login(viewer)
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_an_admin_accepts_a_new_address(client, role, request):
+    """Where the stored credentials go is an admin's decision, as every other credential is."""
+    client.force_login(request.getfixturevalue(role))
     portal = refused_portal()
+    page = client.get(reverse("dashboard:portal-detail", args=[portal.pk])).content.decode()
+    assert "Accept new address" not in page
     response = client.post(
         reverse("dashboard:portal-accept-redirect", args=[portal.pk]), {"address": "https://acme.example.org"}
     )
     assert response.status_code == 403
     assert Portal.objects.get(pk=portal.pk).url == "https://acme.bitrix24.com"
+    assert not AuditLog.objects.filter(action="accept new address").exists()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""import_portals / export_portals (SPEC §4): round trip, idempotence, every error, rollback."""
+"""import_portals / export_portals: round trip, idempotence, every error, rollback."""
 
 import json
 from io import StringIO
@@ -213,7 +213,7 @@ def test_bad_file_changes_nothing_already_stored(tmp_path):
 @pytest.mark.django_db
 def test_failure_during_write_rolls_back(tmp_path, monkeypatch):
     """A failure after some rows were written leaves the database as it was."""
-    from checks import portal_file
+    from checks.portal_file import load as portal_file
 
     real = portal_file._upsert
     written = []
@@ -265,7 +265,7 @@ def test_missing_file_exits_2(tmp_path):
 def test_an_address_botwatch_could_not_call_is_a_problem(tmp_path):
     text = GOOD.replace("https://acme.bitrix24.com", "https://acme.bitrix24.com:99999")
     assert import_problems(tmp_path, text) == [
-        # One validator for the dashboard, the admin and the importer (checks.validators).
+        # One validator for the dashboard, the admin and the importer (checks.portal_file.schema).
         "portals[0]: url: Port 99999 is out of range (1-65535)"
     ]
 

@@ -1,10 +1,10 @@
-"""The portal file's token broker (SPEC §10): oauth {client_id, broker_url, broker_secret}; no secret in exports."""
+"""The portal file's token broker: oauth {client_id, broker_url, broker_secret}; no secret in exports."""
 
 import pytest
 import yaml
 
 from checks.models import AuthType, Portal
-from checks.portal_file import PortalFileError, validate_portal_item
+from checks.portal_file.load import PortalFileError, validate_portal_item
 from tests.project.test_portal_file import export, import_problems, run_import
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from checks import bounded_load
 from checks.models import AuditLog, Bot, Portal
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file import bounded
+from checks.portal_file.load import PortalFileError, import_portal_file
 
 MAX_PROBLEMS = 100  # the first 100 problems are listed, then a count
 
@@ -97,8 +97,8 @@ def test_moderate_json_nesting_beyond_the_limit_is_refused(tmp_path):
     assert_refused(tmp_path, json.dumps({"portals": nested}), "nested more than 32", "portals.json")
 
 
-OVER = bounded_load.MAX_FILE_BYTES + 1024
-TOO_LARGE = f"larger than {bounded_load.MAX_FILE_BYTES // (1024 * 1024)} MB"
+OVER = bounded.MAX_FILE_BYTES + 1024
+TOO_LARGE = f"larger than {bounded.MAX_FILE_BYTES // (1024 * 1024)} MB"
 
 
 def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
@@ -109,12 +109,12 @@ def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
 def test_a_large_file_without_aliases_is_not_counted_as_an_expansion(monkeypatch):
     """A fleet's file has more values than aliases may add (100,000 bots: about 500,000); here with
     the bound at 1,000, a file of 5,000 values loads and 1,000 more through aliases do not."""
-    monkeypatch.setattr(bounded_load, "MAX_VALUES", 1000)
+    monkeypatch.setattr(bounded, "MAX_VALUES", 1000)
     text = "bots:\n" + "".join(f"  - {{code: b{i}, bot_token: t{i}}}\n" for i in range(1000))
-    assert len(bounded_load.load_yaml(text)["bots"]) == 1000
+    assert len(bounded.load_yaml(text)["bots"]) == 1000
     bomb = "a: &a [" + ", ".join(["x"] * 100) + "]\nb: [" + ", ".join(["*a"] * 11) + "]\n"
-    with pytest.raises(bounded_load.LimitError, match="expands to more than 1,000 values"):
-        bounded_load.load_yaml(bomb)
+    with pytest.raises(bounded.LimitError, match="expands to more than 1,000 values"):
+        bounded.load_yaml(bomb)
 
 
 def test_ten_thousand_problems_are_listed_as_the_first_hundred_and_a_count(tmp_path):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from checks.models import AuditLog
-from checks.portal_export import export_portal_file
+from checks.portal_file.export import export_portal_file
 from checks.private_files import write_private
 
 

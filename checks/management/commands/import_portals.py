@@ -3,12 +3,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from checks.bounded_load import MAX_FILE_BYTES, LimitError, check_size
-from checks.portal_file import PortalFileError, import_portal_file
+from checks.portal_file.bounded import MAX_FILE_BYTES, LimitError, check_size
+from checks.portal_file.load import PortalFileError, import_portal_file
 
 
 class Command(BaseCommand):
-    help = "Import portals and their expected bots from a YAML or JSON portal file (SPEC §4)."
+    help = "Import portals and their expected bots from a YAML or JSON portal file (docs/portal-file.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of the portal file (.yaml, .yml or .json), or - for standard input")

@@ -1,4 +1,4 @@
-"""The portal file written out (SPEC §4): `export_portals`, the dashboard's download, the API's portals.
+"""The portal file written out: `export_portals`, the dashboard's download, the API's portals.
 
 Secrets are left out unless asked for; a file exported without them imports again and keeps the
 stored ones.

@@ -1,9 +1,9 @@
-"""The portal file (SPEC §4): validation and import (one transaction, idempotent upsert).
+"""Loading a portal file (docs/portal-file.md): parse, validate and import (one transaction, idempotent upsert).
 
 Validation collects every problem with its place (`portals[2].bots[0]: ...`) before anything is
 written; the import then runs in one transaction, so a bad file changes nothing. The API imports
 one portal at a time through the same validator (`import_portal`), its problems keyed by field.
-Export: checks.portal_export.
+Export: checks.portal_file.export.
 """
 
 import json
@@ -17,10 +17,12 @@ from django.utils import timezone
 from checks.alerts.channels import apply_channel_settings
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
-from checks.bounded_load import LimitError, load_json, load_yaml
-from checks.expectations import validate_expect
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
-from checks.portal_validation import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
+from checks.net import addresses
+from checks.portal_file.bounded import LimitError, load_json, load_yaml
+from checks.portal_file.expectations import validate_expect
+from checks.portal_file.hostmove import Move
+from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
 # per statement (Django lowers it further for SQLite on its own).
@@ -58,7 +60,7 @@ class ImportSummary:
 
 
 def parse_portal_file(text: str, fmt: str | None = None) -> object:
-    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/bounded_load.py)."""
+    """YAML or JSON text to Python data; a syntax error names the line. Bounded (checks/portal_file/bounded.py)."""
     try:
         if fmt == "json":
             return load_json(text)
@@ -74,8 +76,8 @@ def parse_portal_file(text: str, fmt: str | None = None) -> object:
         raise PortalFileError([f"{where}not valid YAML or JSON: {problem}"]) from None
 
 
-def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], list[str], dict[str, Portal]]:
-    """The portals of a valid file, the hosts that will get stored credentials (confirmed moves),
+def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], dict[str, Move], dict[str, Portal]]:
+    """The portals of a valid file, the moves that take stored credentials to new hosts (confirmed),
     and the stored portals the file names, with their bots (what the import then writes over)."""
     listed = data.get("portals") if isinstance(data, dict) else None
     names = [p.get("name") for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
@@ -84,7 +86,7 @@ def validate_portal_file(data: object, confirmed_hosts=()) -> tuple[list[dict], 
     portals = validator.document(data)
     if validator.problems:
         raise PortalFileError(validator.problems, validator.located)
-    return portals, sorted(validator.credentials_sent_to), existing
+    return portals, validator.moves, existing
 
 
 def stored_portals(names: list[str]) -> dict[str, Portal]:
@@ -99,7 +101,7 @@ def validate_portal_item(item: object) -> dict:
     """One portal entry on its own (the API): the file's checks, problems keyed from the portal down."""
     name = item.get("name") if isinstance(item, dict) else None
     existing = {p.name: p for p in Portal.objects.filter(name=name)} if isinstance(name, str) else {}
-    validator = PortalValidator(existing)
+    validator = PortalValidator(existing, can_confirm=False)
     if isinstance(item, dict):
         validator.portal("", item)
     else:
@@ -121,15 +123,18 @@ def import_portal_file(text: str, *, fmt: str | None = None, actor: str = "", se
     """
     data = parse_portal_file(text, fmt)
     with transaction.atomic():
-        portals, sent_to, existing = validate_portal_file(data, send_credentials_to)
+        portals, moves, existing = validate_portal_file(data, send_credentials_to)
         summary = write_portals(portals, existing)
         changes = {"created": summary.portals_created, "updated": summary.portals_updated}
+        if moves:  # accepted by the admin who imports: each portal's old and new hosts
+            changes["credentials sent to"] = sorted({host for move in moves.values() for host in move.hosts})
+            changes["moves"] = {name: move.audit() for name, move in moves.items()}
         AuditLog.objects.create(
             actor=actor or "import_portals",
             action="import",
             object_type="portal file",
             object_repr=str(summary)[:200],
-            changes={**changes, "credentials sent to": sent_to} if sent_to else changes,
+            changes=changes,
         )
         ids = summary.portal_ids
         transaction.on_commit(lambda: refresh_credential_warnings(ids))
@@ -199,6 +204,7 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
     created = portal is None
     if created:
         portal = Portal(name=item["name"])
+    moved = bool(portal.url) and addresses.destination(portal.url) != addresses.destination(item["url"])
     portal.url = item["url"].rstrip("/")
     if "webhook" in item:
         block = item["webhook"]
@@ -206,7 +212,7 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
         portal.webhook_user_id = block["user_id"]
         portal.webhook_code = str(block.get("code") or portal.webhook_code)
     else:
-        _set_oauth(portal, item["oauth"])
+        _set_oauth(portal, item["oauth"], moved)
     portal.alert_emails = list(item.get("alert_emails") or [])
     portal.interval = item.get("interval")
     if "thresholds" in item:
@@ -217,11 +223,11 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
     return portal, old
 
 
-def _set_oauth(portal: Portal, block: dict) -> None:
+def _set_oauth(portal: Portal, block: dict, moved: bool) -> None:
     portal.auth_type = AuthType.OAUTH
     portal.oauth_client_id = str(block["client_id"])
     if block.get("broker_url"):
-        _set_broker(portal, block)
+        _set_broker(portal, block, moved)
         return
     portal.oauth_broker_url = portal.oauth_broker_secret = ""
     if block.get("refresh_token") and str(block["refresh_token"]) != portal.oauth_refresh_token:
@@ -231,9 +237,10 @@ def _set_oauth(portal: Portal, block: dict) -> None:
             setattr(portal, f"oauth_{secret}", str(block[secret]))
 
 
-def _set_broker(portal: Portal, block: dict) -> None:
-    if portal.oauth_broker_url != block["broker_url"]:
-        portal.oauth_access_token, portal.oauth_expires_at = "", None  # the new broker's token, at the first call
+def _set_broker(portal: Portal, block: dict, moved: bool) -> None:
+    if moved or portal.oauth_broker_url != block["broker_url"]:
+        # A token for another portal or from another broker: the broker's own, at the first call.
+        portal.oauth_access_token, portal.oauth_expires_at = "", None
     portal.oauth_broker_url = str(block["broker_url"])
     if block.get("broker_secret"):
         portal.oauth_broker_secret = str(block["broker_secret"])

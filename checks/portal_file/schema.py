@@ -1,21 +1,26 @@
-"""Checking a portal file (SPEC §4), entry by entry: every problem with its place, nothing written.
+"""The rules of a portal and its bots, for every way in: every problem with its place, nothing written.
 
-The keys of the file, and the validator that checks portals, their auth, alerts, channels and
-bots; checks.portal_file parses the file, runs this, and writes what passed.
+The keys of the portal file, the rules of each value (an address, alert emails, a bot's code),
+and the validator that checks portals, their auth, alerts, channels and bots. The importer and
+the API run the validator (checks.portal_file.load); the dashboard's forms, the Django admin and
+the API's documented shape take their rules and bounds from here. Each rule raises Django's
+ValidationError with a message that never quotes a secret (a URL's user info, a path).
 """
 
+import re
 import reprlib
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_slug
+from django.core.validators import validate_email, validate_slug
 
 from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
-from checks.expectations import validate_backlog_minutes, validate_expect
-from checks.hostmove import secrets_kept, stored_bot_tokens
 from checks.models import AuthType, Portal
 from checks.net import addresses
-from checks.validators import as_problem, validate_alert_emails, validate_bot_code, validate_portal_url
+from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
+from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
@@ -38,17 +43,112 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+HTTPS_HINT = "Bitrix24 requires HTTPS; set BOTWATCH_ALLOW_HTTP=1 to allow http"
+# A bot's code as Bitrix24 takes it (imbot.v2.Bot.register `code`, "unique code for the bot within
+# the application"; the docs give no alphabet): kept to what every Bitrix24 accepts and every URL,
+# log line and email subject carries as it is.
+BOT_CODE_MAX = 100
+BOT_CODE = re.compile(r"[A-Za-z0-9_.-]+")
+BOT_CODE_RULE = f"letters a-z and A-Z, digits, '_', '-' and '.', at most {BOT_CODE_MAX} characters"
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
+def validate_portal_url(url: str) -> str:
+    """The portal's address, without a trailing slash: https (or http when allowed), a host, a valid port."""
+    url = str(url).strip()
+    if _has_control(url) or " " in url:
+        raise ValidationError("The address must not hold spaces or control characters.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("The address must be an https:// address with a host name.")
+    if parts.scheme == "http" and not settings.BOTWATCH_ALLOW_HTTP:
+        raise ValidationError(f"{HTTPS_HINT}.")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("The address must not carry a user name or password; give the credentials below.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = parts.netloc.rsplit(":", 1)[-1][:10]
+        problem = "is out of range" if raw.isdigit() else "is not a port number"
+        raise ValidationError(f"Port {raw} {problem} (1-65535).")
+    return url.rstrip("/")
+
+
+def validate_address(url: str) -> str:
+    """An address BotWatch may call: a valid portal address that the network rule allows."""
+    url = validate_portal_url(url)
+    if problem := addresses.portal_url_problem(url):
+        raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+    return url
+
+
+def validate_interval(interval: object) -> object:
+    """Seconds between checks (None: the default)."""
+    if interval is not None and (
+        not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
+    ):
+        raise ValidationError(f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+    return interval
+
+
+def validate_alert_emails(emails: object) -> list[str]:
+    """A list of email addresses (empty: the default recipients)."""
+    if emails in (None, ""):
+        return []
+    if not isinstance(emails, list):
+        raise ValidationError("Alert emails must be a list of email addresses.")
+    for email in emails:
+        try:
+            validate_email(email)
+        except (ValidationError, TypeError):
+            shown = repr(email) if len(repr(email)) <= 80 else repr(email)[:77] + "..."
+            raise ValidationError(f"{shown} is not an email address.") from None
+    return list(emails)
+
+
+def as_problem(error: ValidationError) -> str:
+    """A ValidationError as one line of a problem list: `Port 99999 is out of range (1-65535)`."""
+    return " ".join(error.messages).rstrip(".")
+
+
+def validate_bot_code(code: str) -> str:
+    """A bot's code (empty: the bot is named by its id)."""
+    if len(code) > BOT_CODE_MAX:
+        raise ValidationError(f"Code is longer than {BOT_CODE_MAX} characters.")
+    if _has_control(code):
+        raise ValidationError("Code must not hold control characters (line breaks, tabs).")
+    if code and not BOT_CODE.fullmatch(code):
+        raise ValidationError(f"Code {shown(code)} may only hold {BOT_CODE_RULE}.")
+    return code
+
+
+def stored_bot_tokens(portal: Portal | None) -> dict[object, bool]:
+    """Which stored bots, by code or id, hold a token (an entry may then leave it out)."""
+    if portal is None:
+        return {}
+    return {(bot.code or bot.bot_id): bool(bot.bot_token) for bot in portal.bots.all()}
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 class PortalValidator:
-    def __init__(self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset()):
+    def __init__(
+        self, existing: dict[str, Portal], confirmed_hosts: frozenset[str] = frozenset(), can_confirm: bool = True
+    ):
         self.problems: list[str] = []
         self.located: list[tuple[str, str]] = []
         self.existing = existing
         self.confirmed_hosts = confirmed_hosts  # --send-credentials-to
+        self.can_confirm = can_confirm  # the API has no confirmation: its clients give the secrets again
         self.credentials_sent_to: set[str] = set()
+        self.moves: dict[str, Move] = {}  # portal name -> the move accepted for it
 
     def problem(self, where: str, message: str, key: str | None = None) -> None:
         where = where.lstrip(".")  # one portal on its own (the API) has no `portals[i]` in front
@@ -109,11 +209,10 @@ class PortalValidator:
         self.host_move(where, item, existing, url)
         auth = self.auth(where, item, existing)
         self.emails(where, item.get("alert_emails"))
-        interval = item.get("interval")
-        if interval is not None and (
-            not isinstance(interval, int) or isinstance(interval, bool) or interval < MIN_INTERVAL
-        ):
-            self.problem(where, f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
+        try:
+            validate_interval(item.get("interval"))
+        except ValidationError as exc:
+            self.problem(where, as_problem(exc))
         if "thresholds" in item:
             try:
                 validate_thresholds(item["thresholds"])
@@ -129,24 +228,50 @@ class PortalValidator:
         if not url:
             return
         try:
-            validate_portal_url(url)
+            validate_address(url)
         except ValidationError as exc:
             self.problem(where, f"{key}: {as_problem(exc)}", key=key)
-            return
-        if problem := addresses.portal_url_problem(url):
-            self.problem(where, f"{key}: {problem}", key=key)
 
     def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
         """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""
-        old, new = addresses.destination(existing.url) if existing else None, addresses.destination(url)
-        kept = secrets_kept(item, existing) if old and new and old != new else []
-        if kept and new in self.confirmed_hosts:
-            self.credentials_sent_to.add(new)
-        elif kept:
-            self.problem(
-                where, f"url moves {existing.name} from {old} to {new}: give {', '.join(kept)} again, "
-                f"or confirm with --send-credentials-to {new}",
-            )  # fmt: skip
+        oauth = item.get("oauth") if isinstance(item.get("oauth"), dict) else {}
+        broker_url = str(oauth.get("broker_url") or "")
+        move = find_move(existing, url, broker_url)
+        if move is None:
+            return
+        auth = AuthType.WEBHOOK if "webhook" in item else AuthType.OAUTH
+        blocks = {key: item[key] for key in ("webhook", "oauth") if isinstance(item.get(key), dict)}
+        given = {f"{key}.{name}" for key, block in blocks.items() for name, value in block.items() if value}
+        named = self.named_bots(item, existing)
+        renewed = {bot.pk for bot, (_, entry) in named.items() if entry.get("bot_token")}
+        places, bots = secrets_left_behind(existing, auth, bool(broker_url), given, renewed)
+        kept = places + [f"bots[{named[bot][0]}].bot_token" if bot in named else f"the bot_token of {bot.label}"
+                         for bot in bots]  # fmt: skip
+        if not kept:
+            return
+        if move.accepted_by(self.confirmed_hosts):
+            self.credentials_sent_to.update(move.hosts)
+            self.moves[existing.name] = move
+            return
+        key = "url" if move.steps[0][0] == "url" else "oauth.broker_url"
+        accept = f"or confirm with --send-credentials-to {','.join(move.hosts)}" if self.can_confirm else ""
+        self.problem(where, f"{move.describe(existing.name)}: give {', '.join(kept)} again{', ' if accept else ''}"
+                     f"{accept}", key=key)  # fmt: skip
+
+    @staticmethod
+    def named_bots(item: dict, existing: Portal) -> dict:
+        """The stored bots an entry names: bot -> (index in the entry's bots, the entry)."""
+        stored = list(existing.bots.all())
+        by_code = {bot.code: bot for bot in stored if bot.code}
+        by_id = {bot.bot_id: bot for bot in stored if bot.bot_id is not None}
+        bots = item.get("bots") if isinstance(item.get("bots"), list) else []
+        named = {}
+        for index, entry in enumerate(bots):
+            if isinstance(entry, dict):
+                bot = by_code.get(entry.get("code")) if entry.get("code") else by_id.get(entry.get("id"))
+                if bot is not None:
+                    named.setdefault(bot, (index, entry))
+        return named
 
     def auth(self, where: str, item: dict, existing: Portal | None) -> str:
         has_webhook, has_oauth = "webhook" in item, "oauth" in item
@@ -179,7 +304,7 @@ class PortalValidator:
         return AuthType.OAUTH
 
     def broker(self, where: str, block: dict, secret_stored: bool) -> None:
-        """A token broker instead of a refresh token (SPEC §10): BotWatch then never refreshes."""
+        """A token broker instead of a refresh token: BotWatch then never refreshes."""
         self.address(where, self.text(where, block, "broker_url", required=True), "broker_url")
         self.text(where, block, "broker_secret", required=not secret_stored)
         for key in REFRESH_KEYS:
@@ -216,7 +341,7 @@ class PortalValidator:
             try:
                 validate_bot_code(code)
             except ValidationError as exc:
-                self.problem(place, as_problem(exc))
+                self.problem(place, as_problem(exc), key="code")
             bot_id = bot.get("id")
             if bot_id is not None and not (_is_int(bot_id) and bot_id >= 1):
                 self.problem(place, "id must be a positive whole number")
