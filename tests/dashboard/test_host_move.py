@@ -14,10 +14,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from checks.models import AuditLog, Bot, Portal
-from tests.bitrix24.brokers import BROKER_SECRET, answer, broker_portal, raw_broker
+from tests.bitrix24.brokers import BROKER_SECRET, broker_portal
 from tests.dashboard.test_admin import _portal_post
 from tests.dashboard.test_dashboard_manage import portal_post
 from tests.fixtures.api import call
+from tests.fixtures.receiver import answer, raw_receiver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
@@ -27,7 +28,7 @@ CODE, TOKEN = "stored-code-9f2c", "stored-token-4b7e"
 @pytest.fixture
 def new_host():
     """Another host that answers every request with a server error and keeps what it received."""
-    with raw_broker(answer(500, {"error": "nope"})) as server:
+    with raw_receiver(answer(500, {"error": "nope"})) as server:
         server.base = server.url.removesuffix("/token")
         yield server
 
