@@ -19,8 +19,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from checks import bounded_load
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.bitrix24 import netpolicy
-from checks.bitrix24.client import verify_bots
 from checks.bitrix24.deadline import Deadline
+from checks.engine.verify import check_bots
 from checks.models import AuditLog, Bot, Portal
 from checks.portal_export import export_portal_file
 from checks.portal_file import PortalFileError, import_portal_file
@@ -84,7 +84,7 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
     if not bots:
         return []
     deadline = Deadline(2 * settings.BITRIX24_TIMEOUT + 5)
-    results: list = verify_bots(portal, bots, persist=False, deadline=deadline)
+    results: list = check_bots(portal, bots, persist=False, deadline=deadline)
     results += [None] * (len(bots) - len(results))
     return [
         {"bot": bot, "result": result, "hint": TEST_HINTS.get(result.status, "") if result else ""}
