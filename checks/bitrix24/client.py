@@ -1,7 +1,7 @@
 """The Bitrix24 client: the only code in BotWatch that calls imbot.v2.Bot.get.
 
 `verify_bots(portal, bots)` returns one classified BotResult per bot and never raises for
-anything Bitrix24 or the network does; `verify_run` also probes the portal itself. On the way
+anything Bitrix24 or the network does; with probe=True the client's run also probes the portal itself. On the way
 it paces itself per portal, retries transient failures a bounded number of times, refreshes an
 expired OAuth token once, re-POSTs once to a renamed portal, honours OPERATION_TIME_LIMIT
 (blocking the portal until its reset), batches bots of one portal, makes the health calls
@@ -75,16 +75,6 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-def verify_run(
-    portal: Portal, bots: Sequence[Bot], *, known: PortalResult | None = None, fresh: bool = False, **options
-) -> tuple[PortalResult | None, list[BotResult]]:
-    """verify_bots with the portal probe (none when `known`: a later chunk of the same run, whose
-    bots are then not called when the portal fails); returns the portal's outcome and the bots'."""
-    client = Bitrix24Client(portal, **options)
-    results = client.verify_bots(bots, fresh=fresh, probe=known is None, known=known)
-    return client.portal_result or known, results
-
-
 class Bitrix24Client(BrokerCalls):
     """One verification run against one portal.
 
@@ -124,7 +114,7 @@ class Bitrix24Client(BrokerCalls):
         self.caller_saves_batch = caller_saves_batch  # see verify_bots
         self.deadline = deadline
         self.timed_out: BotResult | None = None  # the outcome of this run's first timeout
-        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_run)
+        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_bots with probe=True)
 
     # -- public -------------------------------------------------------------------------
 

@@ -18,9 +18,6 @@ from checks.status import ResponseFormat, Status
 
 COUNTERS = ("countMessage", "countCommand", "countChat", "countUser")
 
-# Owner-only fields of the extended Bot object (reference/bitrix24-api-notes.md §1.7).
-EXTENDED_FIELDS = (*COUNTERS, "moduleId", "eventMode")
-
 # Error codes with a meaning of their own (SPEC §5); anything else falls back on the HTTP status.
 CODE_STATUS: dict[str, Status] = {
     # imbot.v2 BotController

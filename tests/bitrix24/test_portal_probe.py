@@ -7,21 +7,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from checks.bitrix24.client import verify_bots, verify_run
+from checks.bitrix24.client import verify_bots
 from checks.bitrix24.probe import AppInfo, PortalResult, ProbeCall, apply_answer, parse_app_info
 from checks.status import Status
-from tests.bitrix24.helpers import fast, oauth_bot, oauth_portal, sim, webhook_bot, webhook_portal  # noqa: F401
+from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
+    fast,
+    oauth_bot,
+    oauth_portal,
+    oauth_server,
+    sim,
+    two_bots,
+    verify_run,
+    webhook_bot,
+    webhook_portal,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
-
-
-@pytest.fixture(autouse=True)
-def _oauth_server(sim, settings):
-    settings.BITRIX24_OAUTH_URL = sim.oauth_url
-
-
-def two_bots(sim, portal):
-    return [webhook_bot(sim, portal, "support_bot"), webhook_bot(sim, portal, "sales_bot")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast", "oauth_server")]
 
 
 def test_the_probe_rides_in_the_bots_batch(sim):

@@ -7,18 +7,17 @@ import pytest
 from checks.bitrix24.probe import AppInfo
 from checks.engine.verify import call_client
 from checks.status import Status
-from tests.bitrix24.helpers import fast, oauth_bot, oauth_portal, sim, webhook_bot, webhook_portal  # noqa: F401
+from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
+    fast,
+    oauth_bot,
+    oauth_portal,
+    oauth_server,
+    sim,
+    two_bots,
+    webhook_portal,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
-
-
-@pytest.fixture(autouse=True)
-def _oauth_server(sim, settings):
-    settings.BITRIX24_OAUTH_URL = sim.oauth_url
-
-
-def two_bots(sim, portal):
-    return [webhook_bot(sim, portal, "support_bot"), webhook_bot(sim, portal, "sales_bot")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast", "oauth_server")]
 
 
 def test_oauth_app_info_days_left_and_not_installed(sim):
