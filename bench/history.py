@@ -116,8 +116,8 @@ class Fleet:
         self.messages = {bot.pk: pick.randint(0, 5000) for bot in bots}
 
     def result(self, bot, step: int):
-        from checks.bitrix24.health import Problem
         from checks.bitrix24.types import BotResult
+        from checks.health.bot import Problem
         from checks.status import ResponseFormat, Status
 
         until, status = self.bad_until.get(bot.pk, (-1, ""))

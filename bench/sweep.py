@@ -14,7 +14,7 @@ deep, per portal; the given latency on every request), then, in the same run:
   with the health calls of SPEC §7 (the bench's bots are in fetch mode, so each has an
   Event.get beside its Bot.get), and once more with them switched off in this process:
   what a sweep cost before the health checks (requests per bot, before and after);
-- engine: beat's tick (`checks.tasks.dispatch_due`, sent every 5 s as beat does) claims as
+- engine: beat's tick (`checks.engine.tasks.dispatch_due`, sent every 5 s as beat does) claims as
   many portals as the workers can run, each finished run claims the next due one, one task per
   portal, until every portal is verified;
 - naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
@@ -326,14 +326,14 @@ def floor_measured(args: argparse.Namespace, control) -> Figures:
 @contextmanager
 def without_health_calls():
     """The client as it was before the health checks: Bot.get only (patched in this process)."""
-    from checks.bitrix24 import health_calls
+    from checks.bitrix24 import client
 
-    saved = health_calls.side_calls, health_calls.catch_up_calls
-    health_calls.side_calls = health_calls.catch_up_calls = lambda *args: []
+    saved = client.side_calls, client.catch_up_calls
+    client.side_calls = client.catch_up_calls = lambda *args: []
     try:
         yield
     finally:
-        health_calls.side_calls, health_calls.catch_up_calls = saved
+        client.side_calls, client.catch_up_calls = saved
 
 
 def floor_before_health_checks(args: argparse.Namespace, control) -> Figures:

@@ -1,3 +1,5 @@
+"""The Django app of the domain: models, engine, client, verdicts, alerts."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The Django app of the web UI and the API; its system checks and groups are set up when ready."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 

@@ -27,19 +27,19 @@ def log_like_the_web_process(**kwargs) -> None:
 # number of beats or workers (checks.engine.claims).
 app.conf.beat_schedule = {
     # Claims due portals and enqueues one verification task per claimed portal.
-    "dispatch-due-portals": {"task": "checks.tasks.dispatch_due", "schedule": 5.0},
+    "dispatch-due-portals": {"task": "checks.engine.tasks.dispatch_due", "schedule": 5.0},
     # Hourly: folds complete days into aggregates and drops raw history past its window
     # (checks.engine.retention; idempotent, so a missed hour is caught up by the next).
-    "prune-history": {"task": "checks.tasks.prune_history", "schedule": crontab(minute=17)},
+    "prune-history": {"task": "checks.engine.tasks.prune_history", "schedule": crontab(minute=17)},
     # Reminders for open, unacknowledged incidents (BOTWATCH_REMINDER_HOURS).
-    "send-reminders": {"task": "checks.alert_tasks.send_reminders", "schedule": 300.0},
+    "send-reminders": {"task": "checks.alerts.tasks.send_reminders", "schedule": 300.0},
     # Re-sends notifications whose delivery failed (an SMTP outage delays, never drops).
-    "retry-notifications": {"task": "checks.alert_tasks.retry_pending", "schedule": 60.0},
+    "retry-notifications": {"task": "checks.alerts.tasks.retry_pending", "schedule": 60.0},
     # Credential warnings (long bot tokens, old refresh tokens): recomputed hourly ...
-    "refresh-credential-warnings": {"task": "checks.alerts.refresh_credential_warnings", "schedule": 3600.0},
+    "refresh-credential-warnings": {"task": "checks.alerts.tasks.refresh_credential_warnings", "schedule": 3600.0},
     # ... and sent in a weekly digest, Monday morning (one per recipient list and ISO week).
     "credential-digest": {
-        "task": "checks.alerts.send_credential_digest",
+        "task": "checks.alerts.tasks.send_credential_digest",
         "schedule": crontab(day_of_week=1, hour=8, minute=0),
     },
 }

@@ -220,11 +220,12 @@ BOTWATCH_RESERVED_THREADS = env_int("BOTWATCH_RESERVED_THREADS", 2, minimum=1)
 TASK_QUEUES = ("verify", "alerts", "ticks", "maintenance", "celery")
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUES]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# By the tasks' names (each its module's).
 CELERY_TASK_ROUTES = {
-    "checks.tasks.verify_portal": {"queue": "verify"},
-    "checks.tasks.dispatch_due": {"queue": "ticks"},
-    "checks.tasks.prune_history": {"queue": "maintenance"},
-    "checks.alert_tasks.*": {"queue": "alerts"},
+    "checks.engine.tasks.verify_portal": {"queue": "verify"},
+    "checks.engine.tasks.dispatch_due": {"queue": "ticks"},
+    "checks.engine.tasks.prune_history": {"queue": "maintenance"},
+    "checks.alerts.tasks.*": {"queue": "alerts"},
 }
 
 # Email (SPEC §3): SMTP when EMAIL_HOST is set, else printed to the console.

@@ -1,3 +1,5 @@
+"""The site's URLs: login, the API, metrics, health, the admin and the dashboard pages."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -1,3 +1,5 @@
+"""The dashboard pages' URLs (namespace `dashboard`)."""
+
 from django.urls import path
 
 from dashboard.views import account, alerts, bot_health, bots, channels, manage, overview, portals, twofactor

@@ -1,3 +1,5 @@
+"""The WSGI application the web process serves."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -1,12 +1,11 @@
-"""What operators do to incidents and alerting: acknowledge, mute, unmute, list, timeline."""
+"""What operators do to incidents and alerting: acknowledge, mute and unmute (mute until None)."""
 
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from checks.models import Bot, Incident, IncidentEvent, Notification, Portal
+from checks.models import Bot, Incident, IncidentEvent, Portal
 
 
 def acknowledge(incident: Incident, user, note: str = "") -> bool:
@@ -38,14 +37,6 @@ def mute_bot(bot: Bot, until: datetime | None, user) -> None:
     bot.muted_until = until
 
 
-def unmute_portal(portal: Portal, user) -> None:
-    mute_portal(portal, None, user)
-
-
-def unmute_bot(bot: Bot, user) -> None:
-    mute_bot(bot, None, user)
-
-
 def _check_until(until: datetime | None) -> None:
     if until is None:
         return
@@ -67,24 +58,3 @@ def _set_mute(rows, incidents, until: datetime | None, user) -> None:
             for i in incidents.filter(state=Incident.State.OPEN)
         ]
         IncidentEvent.objects.bulk_create(events)
-
-
-def list_incidents(state: str | None = None, portal: Portal | None = None):
-    """Incidents for the dashboard, open first then newest; bot, portal and acknowledger joined."""
-    if state is not None and state not in Incident.State.values:
-        raise ValueError(f"incident state {state!r} is not one of {', '.join(Incident.State.values)}")
-    rows = Incident.objects.select_related("bot", "portal", "acknowledged_by")
-    if state:
-        rows = rows.filter(state=state)
-    if portal is not None:
-        rows = rows.filter(portal=portal)
-    # Index incident_state_time serves this order.
-    return rows.order_by("state", "-opened_at")
-
-
-def incident_timeline(incident: Incident) -> list[IncidentEvent]:
-    """The incident's events in order, each with its user and the notifications that reported it."""
-    events = incident.events.select_related("user").prefetch_related(
-        Prefetch("notifications", queryset=Notification.objects.order_by("created_at"))
-    )
-    return list(events.order_by("created_at", "pk"))

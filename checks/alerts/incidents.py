@@ -65,16 +65,6 @@ def evaluate_run(
     return notification_ids
 
 
-def evaluate_verifications(verification_ids: list[int], *, inline: bool = False) -> list[int]:
-    """Open, escalate or resolve incidents from freshly recorded verifications; returns notification ids.
-
-    inline=True (the `verify` command) delivers before returning; otherwise delivery is enqueued.
-    """
-    notification_ids = _evaluate_rows(verification_ids)
-    dispatch(notification_ids, inline=inline)
-    return notification_ids
-
-
 def _evaluate_rows(verification_ids: list[int]) -> list[int]:
     rows = (
         Verification.objects.filter(pk__in=verification_ids)

@@ -23,13 +23,12 @@ from checks.models import IncidentEvent, Notification, Portal
 log = logging.getLogger(__name__)
 
 KEY_MAX = 200  # Notification.key max_length
-# Wire names of the alert tasks, kept from earlier releases so that queued messages survive
-# an upgrade; checks.alerts.tasks registers the tasks under them.
-DELIVER_TASK = "checks.alert_tasks.deliver_notification"
-DELIVER_CHANNEL_TASK = "checks.alerts.deliver_channel"
-REMINDERS_TASK = "checks.alert_tasks.send_reminders"
-RETRY_TASK = "checks.alert_tasks.retry_pending"
-ANNOUNCE_TASK = "checks.alerts.announce_wave"
+# The alert tasks' names (checks.alerts.tasks also runs messages queued under their earlier names).
+DELIVER_TASK = "checks.alerts.tasks.deliver_notification"
+DELIVER_CHANNEL_TASK = "checks.alerts.tasks.deliver_channel"
+REMINDERS_TASK = "checks.alerts.tasks.send_reminders"
+RETRY_TASK = "checks.alerts.tasks.retry_pending"
+ANNOUNCE_TASK = "checks.alerts.tasks.announce_wave"
 # A new row is sent by its own task; the retry sweep leaves it alone for this long.
 SWEEP_GRACE = timedelta(minutes=2)
 

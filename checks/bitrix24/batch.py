@@ -93,11 +93,6 @@ def pack_plans(plans: list[Planned], limit: int = BATCH_SIZE, reserve: int = 0) 
     return packs
 
 
-def build_commands(client: BatchCaller, bots: list[Bot]) -> dict[str, str]:
-    """The `cmd` of one batch for these bots and their due health calls."""
-    return pack_commands(client, [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)])
-
-
 def pack_commands(client: BatchCaller, pack: list[Planned], calls: list[ProbeCall] | None = None) -> dict[str, str]:
     # Query encoding inside cmd (batch.md); the portal reads each as "method?params".
     commands = {call.key: call.method for call in calls or []}
@@ -126,7 +121,7 @@ def verify_pack(
     if parsed is None:
         failure = client.classify(_as_bad(answer) if isinstance(answer.payload, Mapping) else answer)
         return _everyone(failure, pack, calls)
-    results = [_entry(f"bot{i}", *parsed, answer) for i in range(len(pack))]
+    results = [entry_result(f"bot{i}", *parsed, answer) for i in range(len(pack))]
     if all(r.error_code == NOT_ALLOWED for r in results):
         return None
     for i, (plan, result) in enumerate(zip(pack, results, strict=True)):
@@ -182,12 +177,6 @@ def _apply_side(result: BotResult, call: SideCall, key: str, done: dict, errors:
     apply_side_answer(result, call, done.get(key), times.get(key), error[0] if error else None)
 
 
-def parse_batch(answer: Answer, keys: list[str]) -> list[BotResult] | None:
-    """Per-key Bot.get results of a 200 batch answer, or None when it is not shaped like one."""
-    parts = batch_parts(answer)
-    return None if parts is None else [_entry(key, *parts, answer) for key in keys]
-
-
 def batch_parts(answer: Answer) -> tuple[dict, dict, dict] | None:
     """(result, result_error, result_time) of a 200 batch answer, or None when not shaped like one."""
     outer = answer.payload.get("result") if isinstance(answer.payload, Mapping) else None
@@ -200,7 +189,8 @@ def batch_parts(answer: Answer) -> tuple[dict, dict, dict] | None:
     )
 
 
-def _entry(key: str, done: dict, errors: dict, times: dict, answer: Answer) -> BotResult:
+def entry_result(key: str, done: dict, errors: dict, times: dict, answer: Answer) -> BotResult:
+    """The Bot.get result of one batch command `key`, from batch_parts(answer)."""
     if key in errors:
         error = error_fields(errors[key])
         if error is not None:

@@ -1,10 +1,15 @@
 """The Bitrix24 client: the only code in BotWatch that calls imbot.v2.Bot.get.
 
 `verify_bots(portal, bots)` returns one classified BotResult per bot and never raises for
-anything Bitrix24 or the network does; `verify_run` also probes the portal itself (SPEC §8).
-On the way it paces itself per portal, retries transient failures a bounded number of times,
-refreshes an expired OAuth token once, re-POSTs once to a renamed portal, honours
-OPERATION_TIME_LIMIT, and batches bots of one portal.
+anything Bitrix24 or the network does; with probe=True the client's run also probes the portal itself. On the way
+it paces itself per portal, retries transient failures a bounded number of times, refreshes an
+expired OAuth token once, re-POSTs once to a renamed portal, honours OPERATION_TIME_LIMIT
+(blocking the portal until its reset), batches bots of one portal, makes the health calls
+beside Bot.get (checks.bitrix24.sidecalls) and the portal probe (checks.bitrix24.probe).
+
+It returns what Bitrix24 said, classified (checks.bitrix24.outcome): the bot's fields, its
+events, its commands, the probe's answers. It judges nothing: the problems and `degraded` are
+the verdict's (checks.health), which the engine asks after the client.
 """
 
 import copy
@@ -13,37 +18,40 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24 import batch, preflight, redirects
+from checks.bitrix24 import batch, preflight, probe, redirects
 from checks.bitrix24.broker import BrokerCalls
-from checks.bitrix24.health_calls import HealthCalls
-from checks.bitrix24.limits import OperatingLimits
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
-from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport
+from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport, error_fields
 from checks.bitrix24.pacing import wait_for_slot
-from checks.bitrix24.probe import PortalResult, from_failure, not_verified
-from checks.bitrix24.probing import PortalProbe
+from checks.bitrix24.probe import PortalResult, ProbeCall, from_failure, not_verified
 from checks.bitrix24.sidecalls import (
-    assess,
+    SideCall,
+    apply_side_answer,
+    catch_up_calls,
     refuse_offset,
+    side_calls,
+    target_id,
 )
 from checks.bitrix24.transport import MAX_BODY, Answer, exchange, mask_url
 from checks.bitrix24.types import BOT_GET, BotResult
 from checks.models import AuthType, Bot, Portal
 from checks.net.client import thread_session
 from checks.net.deadline import BudgetSpent, Deadline
-from checks.status import ResponseFormat, Status
+from checks.status import PORTAL_FAILURES, ResponseFormat, Status
 
 log = logging.getLogger("checks.bitrix24")
 
 # Transient answers worth a bounded retry; OVERLOAD_LIMIT and PORTAL_DELETED are not transient.
 NOT_RETRIED = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED", "OPERATION_TIME_LIMIT"})
 TIMED_OUT_EARLIER = " (not called: the portal timed out earlier in this run)"
+OPERATING_BLOCK = timedelta(minutes=10)  # RU system-errors table: lifted after 10 minutes
 
 
 def verify_bots(
@@ -55,7 +63,7 @@ def verify_bots(
     caller_saves_batch: bool = False,
     deadline: Deadline | None = None,
 ) -> list[BotResult]:
-    """Verify each bot of one portal; one BotResult per bot, in order (SPEC §5).
+    """Call Bot.get for each bot of one portal; one classified BotResult per bot, in order.
 
     fresh=True: the caller loaded `portal` from the database just before, so the client
     does not read its tokens, block and batch support again. caller_saves_batch=True: a
@@ -68,18 +76,13 @@ def verify_bots(
     return client.verify_bots(bots, fresh=fresh)
 
 
-def verify_run(
-    portal: Portal, bots: Sequence[Bot], *, known: PortalResult | None = None, fresh: bool = False, **options
-) -> tuple[PortalResult | None, list[BotResult]]:
-    """verify_bots with the portal probe (none when `known`: a later chunk of the same run, whose
-    bots are then not called when the portal fails); returns the portal's outcome and the bots'."""
-    client = Bitrix24Client(portal, **options)
-    results = client.verify_bots(bots, fresh=fresh, probe=known is None, known=known)
-    return client.portal_result or known, results
-
-
-class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
+class Bitrix24Client(BrokerCalls):
     """One verification run against one portal.
+
+    Read from the top: verify_bots (the run), then one call (call, _send, post), then the
+    health calls beside Bot.get, the portal probe, the OPERATION_TIME_LIMIT block, and what
+    happens before and after. BrokerCalls adds the token broker's two calls (an OAuth portal
+    whose token the app's own backend hands out).
 
     persist=False touches no database row at all (the dashboard's "test connection" on
     unsaved objects): no pacing reservation, no lock, no blocked_until, and no token refresh,
@@ -112,14 +115,15 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
         self.caller_saves_batch = caller_saves_batch  # see verify_bots
         self.deadline = deadline
         self.timed_out: BotResult | None = None  # the outcome of this run's first timeout
-        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_run)
+        self.portal_result: PortalResult | None = None  # what the portal probe said (verify_bots with probe=True)
 
     # -- public -------------------------------------------------------------------------
 
     def verify_bots(
         self, bots: Sequence[Bot], *, fresh: bool = False, probe: bool = False, known: PortalResult | None = None
     ) -> list[BotResult]:
-        """probe: the portal probe rides along (portal_result); known: what it said earlier in this run."""
+        """probe: the portal probe rides along (portal_result); known: the portal's outcome earlier in
+        this run (its bots are not called when it fails)."""
         bots = list(bots)
         if not bots:
             return []
@@ -140,7 +144,7 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
             if calls and self.portal_result is None:
                 self.portal_result = self.probe_singly(calls)
             if self.portal_result is not None and self.portal_result.failing:
-                return self.settle_portal([self._finish(not_verified(self.portal_result), bot) for bot in bots])
+                return self._settle([self._finish(not_verified(self.portal_result), bot) for bot in bots])
             for index, bot in enumerate(bots):
                 if results[index] is None:
                     results[index] = self.verify_bot(bot)
@@ -150,7 +154,7 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
             log.warning("portal=%s time budget spent: %d of %d bots not verified", self.portal.name,
                         results.count(None), len(bots))  # fmt: skip
         done = list(itertools.takewhile(lambda result: result is not None, results))
-        return self.settle_portal([self._finish(result, bot) for result, bot in zip(done, bots, strict=False)])
+        return self._settle([self._finish(result, bot) for result, bot in zip(done, bots, strict=False)])
 
     def verify_bot(self, bot: Bot) -> BotResult:
         """Bot.get for one bot as a single call, then its due health calls, one by one."""
@@ -301,7 +305,7 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
         return spare
 
     def _refresh_and_retry(self, method: str, params: dict, refused: Answer) -> Answer | BotResult:
-        if self.portal.uses_broker:  # never a refresh: the app's backend owns the chain (SPEC §10)
+        if self.portal.uses_broker:  # never a refresh: the app's backend owns the chain (checks.bitrix24.broker)
             refresh = self.refetch_from_broker(self.portal.oauth_access_token)
         else:
             seconds = self._call_seconds()
@@ -328,6 +332,129 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
             self.timed_out = copy.deepcopy(failed)  # the token server would keep every later bot waiting too
         return failed
 
+    # -- the health calls beside Bot.get ---------------------------------------------------
+
+    def bot_params(self, bot: Bot, *, by_code: bool = False) -> dict:
+        # By the id pinned when the bot was first seen: a lookup by code can match another
+        # application's bot. botId wins on the portal when both are given; send only one.
+        bot_id = None if by_code else target_id(bot)
+        params: dict = {"botId": bot_id} if bot_id else {"code": bot.code}
+        if self._token(bot):
+            params["botToken"] = self._token(bot)
+        return params
+
+    def side_calls(self, bot: Bot) -> list[SideCall]:
+        return side_calls(bot, self._token(bot), timezone.now())
+
+    def _token(self, bot: Bot) -> str | None:
+        return bot.bot_token if self.portal.auth_type != AuthType.OAUTH and bot.bot_token else None
+
+    def catch_up(self, bots: list[Bot], results: list[BotResult]) -> None:
+        """The health calls this run's answers made possible (catch_up_calls), in the same run."""
+        now = timezone.now()
+        pairs = [
+            (result, call)
+            for bot, result in zip(bots, results, strict=True)
+            for call in catch_up_calls(bot, result, self._token(bot), now)
+        ]
+        if len(pairs) > 1 and self.portal.batch_supported is not False and batch.run_side_calls(self, pairs):
+            return
+        for result, call in pairs:
+            self.single_side_call(result, call)
+
+    def single_side_call(self, result: BotResult, call: SideCall) -> None:
+        answer = self.call(call.method, call.params)
+        if isinstance(answer, BotResult):
+            result.side_notes.append(f"{call.method} not answered: {answer.error_code or answer.status}")
+            return
+        payload = answer.payload if isinstance(answer.payload, dict) else {}
+        code = answer.error_code or (None if answer.is_success else f"HTTP {answer.http_status}")
+        apply_side_answer(result, call, payload.get("result"), payload.get("time"), code)
+
+    def follow_code(self, bot: Bot, result: BotResult) -> BotResult:
+        """The pinned id is gone: does the bot's code answer as another id (re-registered)?"""
+        if result.status != Status.NOT_FOUND or not bot.code or target_id(bot) is None:
+            return result
+        by_code = self.get_bot(self.bot_params(bot, by_code=True))
+        if by_code.status == Status.OK and by_code.response_format == ResponseFormat.EXTENDED:
+            return by_code  # the verdict then reports `reregistered` (id pinned -> id now)
+        if by_code.response_format == ResponseFormat.BRIEF:
+            seen = by_code.fields.get("id")
+            result.error_description += (
+                f"; code {bot.code} now answers as id {seen} in the brief format "
+                "(another application's bot, or another token)"
+            )
+        return result
+
+    # -- the portal probe -------------------------------------------------------------------
+
+    def probe_calls(self) -> list[ProbeCall]:
+        return probe.probe_calls(self.portal, timezone.now())
+
+    def probe_singly(self, calls: list[ProbeCall]) -> PortalResult:
+        """The probe one call after another, before any bot (a portal without batch); it stops at
+        the first sign that the portal fails, so that a failing portal's bots are not called at all."""
+        result = PortalResult()
+        for call in calls:
+            answer = self.call(call.method, {})
+            if isinstance(answer, BotResult):
+                return from_failure(answer)
+            if answer.failure is not None or (not answer.is_success and answer.error_code is None):
+                return from_failure(self.classify(answer))
+            if answer.error_code is not None:
+                failure = self.classify(answer)
+                if failure.status in PORTAL_FAILURES and call.method != probe.APP_INFO:
+                    return from_failure(failure)
+                probe.apply_answer(result, call, None, error_fields(answer.payload))
+                continue
+            payload = answer.payload if isinstance(answer.payload, dict) else {}
+            probe.apply_answer(result, call, payload.get("result"), None)
+            if result.failing:
+                break
+        return result
+
+    # -- OPERATION_TIME_LIMIT ---------------------------------------------------------------
+
+    def note_answer(self, answer: Answer) -> None:
+        """Remember operating_reset_at from successes; block the portal on OPERATION_TIME_LIMIT."""
+        if answer.error_code == "OPERATION_TIME_LIMIT":
+            self.block()
+        elif answer.is_success and isinstance(answer.payload, dict):
+            self.note_time(answer.payload.get("time"))
+
+    def note_time(self, time_obj) -> None:
+        reset = time_obj.get("operating_reset_at") if isinstance(time_obj, dict) else None
+        if isinstance(reset, (int, float)) and not isinstance(reset, bool):
+            try:
+                self.reset_at = datetime.fromtimestamp(reset, UTC)
+            except (OverflowError, OSError, ValueError):
+                return
+
+    def block(self) -> None:
+        """OPERATION_TIME_LIMIT: no call to this portal before operating_reset_at (or ~10 minutes).
+
+        The block is kept on the portal row, so that every worker leaves the portal alone.
+        """
+        now = timezone.now()
+        reset = self.reset_at
+        # A reset time in the past or far off is not believed: the documented 10 minutes then.
+        until = reset if reset and now < reset < now + 2 * OPERATING_BLOCK else now + OPERATING_BLOCK
+        self.portal.blocked_until = until
+        if self.persist:
+            later = Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
+            Portal.objects.filter(later, pk=self.portal.pk).update(blocked_until=until)
+
+    def _blocked_result(self) -> BotResult | None:
+        until = self.portal.blocked_until
+        if until is None or until <= timezone.now():
+            return None
+        return BotResult(
+            bot_pk=None,
+            status=Status.RATE_LIMITED,
+            error_code="OPERATION_TIME_LIMIT",
+            error_description=f"not calling the portal before {until:%Y-%m-%d %H:%M:%S} UTC (OPERATION_TIME_LIMIT)",
+        )
+
     # -- before and after -----------------------------------------------------------------
 
     def _check_bots(self, bots: list[Bot]) -> None:
@@ -353,11 +480,16 @@ class Bitrix24Client(HealthCalls, BrokerCalls, PortalProbe, OperatingLimits):
 
     def _finish(self, result: BotResult, bot: Bot) -> BotResult:
         result.bot_pk = bot.pk
-        assess(result, bot, timezone.now())
         result.redirect_url = result.redirect_url or self.redirect_url
         result.error_description = self.redact(result.error_description, bot.bot_token)
         log.debug("portal=%s bot=%s status=%s error=%s", self.portal.name, bot.label, result.status, result.error_code)
         return result
+
+    def _settle(self, results: list[BotResult]) -> list[BotResult]:
+        """The probe's outcome, redacted like the bots' (the verdict is the engine's to ask for)."""
+        if self.portal_result is not None:
+            self.portal_result.error_description = self.redact(self.portal_result.error_description)
+        return results
 
     def redact(self, text: str, *extra: str) -> str:
         """Belt and braces: no stored secret survives in a description, whatever the portal echoed."""

@@ -8,17 +8,15 @@ a body, however broken; a body Bitrix24 should never send becomes `bad_response`
 import json
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from checks.bitrix24.types import BotResult
+from checks.bitrix24.types import BotResult, EventPeek
 from checks.net.client import TransportFailure
 from checks.status import ResponseFormat, Status
 
 COUNTERS = ("countMessage", "countCommand", "countChat", "countUser")
-
-# Owner-only fields of the extended Bot object (reference/bitrix24-api-notes.md §1.7).
-EXTENDED_FIELDS = (*COUNTERS, "moduleId", "eventMode")
 
 # Error codes with a meaning of their own (SPEC §5); anything else falls back on the HTTP status.
 CODE_STATUS: dict[str, Status] = {
@@ -293,3 +291,56 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().upper()
+    return text in {"Y", "1", "TRUE"} if text else None
+
+
+def bot_id_of(fields: Mapping) -> int | None:
+    value = fields.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def parse_event_peek(result: Any, time: Mapping | None) -> EventPeek | None:
+    """The `result` of Event.get (limit 1): the oldest event's date, or None when unreadable."""
+    if not isinstance(result, Mapping):
+        return None
+    events = result.get("events")
+    if not isinstance(events, list):
+        return None
+    portal_now = parse_moment((time or {}).get("start")) or parse_moment((time or {}).get("date_start"))
+    if not events:
+        return EventPeek(None, portal_now)
+    first = events[0] if isinstance(events[0], Mapping) else {}
+    oldest = parse_moment(first.get("date"))
+    return EventPeek(oldest, portal_now) if oldest is not None else None
+
+
+def parse_command_names(result: Any) -> list[str] | None:
+    """The command names of a Command.list `result`, or None when unreadable."""
+    commands = result.get("commands") if isinstance(result, Mapping) else None
+    if not isinstance(commands, list):
+        return None
+    return [str(c["command"])[:100] for c in commands if isinstance(c, Mapping) and c.get("command")]
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 string (the portal's format) or Unix seconds; None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and 10 <= len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None

@@ -1,4 +1,4 @@
-"""The portal probe (SPEC §8): what every run asks of the portal itself, beside its bots.
+"""The portal probe: what every run asks of the portal itself, beside its bots.
 
 `server.time` on every run (the call the JS SDK's health check makes), `profile` on every run of a
 webhook portal (it answers an empty object when the webhook's user was switched off), `app.info`
@@ -6,18 +6,18 @@ at least daily (the app's STATUS, INSTALLED, PAYMENT_EXPIRED and DAYS under OAut
 LICENSE, through a webhook too). Sources: reference/bitrix24-health-signals.md §2, §3.
 
 The calls ride in the first batch of the run where the portal allows batch, else they go first as
-single calls, and a failing portal's bots are then not called at all. Pure parsing here: the
-client makes the calls and hands the answers in.
+single calls, and a failing portal's bots are then not called at all. Pure reading here: the
+client makes the calls and hands the answers in; what they say is classified as for any call (a
+portal that refuses the call fails). The portal's problems and its `degraded` are the verdict's
+(checks.health.portal), not the client's.
 """
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from checks.bitrix24.health import Problem, as_bool
-from checks.bitrix24.outcome import classify_error, clean_text
+from checks.bitrix24.outcome import as_bool, classify_error, clean_text
 from checks.bitrix24.types import BotResult
 from checks.models import AuthType, Portal
 from checks.status import PORTAL_FAILURES, Status
@@ -27,6 +27,10 @@ PROFILE = "profile"
 APP_INFO = "app.info"
 # "At least daily", with room for the runs' jitter.
 APP_INFO_EVERY = timedelta(hours=23)
+WEBHOOK_USER_OFF = (
+    "the webhook's user is switched off: profile answers an empty object (dismissed or deactivated); "
+    "the webhook stops working with it"
+)
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,18 @@ class AppInfo:
 
 @dataclass
 class PortalResult:
-    """The portal's own outcome of one run, in the §5 taxonomy."""
+    """The portal's own outcome of one run, in the statuses of a bot's outcome."""
 
     status: Status = Status.OK
     error_code: str | None = None
     error_description: str = ""
     http_status: int | None = None
     duration_ms: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    # What the verdict (checks.health.portal) found: checks.health.bot.Problem items; the client sets none.
+    problems: list = field(default_factory=list)
     app_info: AppInfo | None = None  # when app.info was called and answered in this run
     notes: list[str] = field(default_factory=list)  # probe calls that got no usable answer
+    user_off: bool = False  # profile answered an empty object: the webhook's user is switched off
 
     @property
     def failing(self) -> bool:
@@ -103,12 +109,6 @@ def apply_answer(result: PortalResult, call: ProbeCall, value: Any, error: tuple
         result.app_info = parse_app_info(value)
         if result.app_info is None:
             result.notes.append(f"{APP_INFO}: answer without a readable result")
-        elif result.app_info.installed is False:
-            detail = (
-                "app.info INSTALLED is false: the app's installation was never finished (installFinish), "
-                "so Bitrix24 sends it no events"
-            )
-            result.problems.append(Problem("app_installed", detail, "app_installed"))
 
 
 def _apply_error(result: PortalResult, call: ProbeCall, code: str, description: str) -> None:
@@ -125,26 +125,12 @@ def _apply_error(result: PortalResult, call: ProbeCall, code: str, description: 
 def _apply_profile(result: PortalResult, value: Any) -> None:
     # profile.md: "If the user is inactive, the object is empty" (PHP sends an empty array as []).
     if isinstance(value, Mapping | list) and not value:
-        detail = (
-            "the webhook's user is switched off: profile answers an empty object (dismissed or deactivated); "
-            "the webhook stops working with it"
-        )
-        result.problems.append(Problem("webhook_user", detail, "webhook_user"))
+        result.user_off = True
         if not result.failing:
             result.status = Status.AUTH_FAILED
-            result.error_description = detail
+            result.error_description = WEBHOOK_USER_OFF
     elif not isinstance(value, Mapping):
         result.notes.append(f"{PROFILE}: answer without a user")
-
-
-def finish(result: PortalResult) -> PortalResult:
-    """A portal problem (the app's installation not finished) makes an otherwise working portal degraded."""
-    if result.status == Status.OK and result.problems:
-        result.status = Status.DEGRADED
-        result.error_description = "; ".join(f"{p.check}: {p.detail}" for p in result.problems)
-    elif result.status == Status.OK:
-        result.error_description = "; ".join(result.notes)
-    return result
 
 
 def parse_app_info(value: Any) -> AppInfo | None:
@@ -180,18 +166,3 @@ def not_verified(portal: PortalResult) -> BotResult:
         duration_ms=portal.duration_ms,
         by_portal=True,
     )
-
-
-def shared_failure(portal: PortalResult | None, results: list[BotResult]) -> PortalResult | None:
-    """A working probe but every bot failing alike on the portal's side (a webhook without the imbot scope,
-    Bot.get blocked): the portal's failure after all. None when the bots failed each on their own."""
-    if portal is None or portal.failing or not results:
-        return None
-    first = results[0]
-    same = all(r.status == first.status and r.error_code == first.error_code for r in results)
-    if first.status not in PORTAL_FAILURES or not same:
-        return None
-    shared = copy.copy(portal)
-    shared.status, shared.error_code, shared.http_status = first.status, first.error_code, first.http_status
-    shared.error_description = f"every bot answered {first.error_code or first.status}: {first.error_description}"
-    return shared

@@ -1,4 +1,4 @@
-"""Health calls beside Bot.get (SPEC §7): imbot.v2.Event.get and imbot.v2.Command.list.
+"""The health calls beside Bot.get: imbot.v2.Event.get and imbot.v2.Command.list, and their answers.
 
 They ride in the same `batch` as the bot's Bot.get where the portal allows batch (25 fetch
 bots x {Bot.get, Event.get} = one batch of 50), else they follow it as single calls. Only
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-from checks.bitrix24.health import bot_id_of, find_problems, parse_command_names, parse_event_peek
+from checks.bitrix24.outcome import bot_id_of, parse_command_names, parse_event_peek
 from checks.bitrix24.types import COMMAND_LIST, EVENT_GET, BotResult
 from checks.models import Bot
 from checks.status import ResponseFormat, Status
@@ -125,27 +125,3 @@ def apply_side_answer(result: BotResult, call: SideCall, value, time, error_code
         if names is None:
             result.side_notes.append(f"{call.method}: answer without a readable commands list")
         result.command_names = names
-
-
-def assess(result: BotResult, bot: Bot, now: datetime) -> None:
-    """Run the §7 checks on an extended answer; problems make it `degraded`."""
-    if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED:
-        return
-    names = result.command_names if result.command_names is not None else bot.commands_seen
-    health = find_problems(
-        result.fields,
-        result.users,
-        now=now,
-        expect=bot.expect or {},
-        backlog_minutes=bot.backlog_minutes,
-        pinned_id=target_id(bot),
-        events=result.event_peek,
-        command_names=names,
-    )
-    result.problems = health.problems
-    result.event_backlog_s = health.event_backlog_s
-    notes = list(result.side_notes)
-    if health.problems:
-        result.status = Status.DEGRADED
-        notes = [f"{p.check}: {p.detail}" for p in health.problems] + notes
-    result.error_description = "; ".join(notes)

@@ -1,13 +1,21 @@
 """What the Bitrix24 client hands to the rest of BotWatch: one classified result per bot."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from checks.bitrix24.health import EventPeek, Problem
 from checks.status import ResponseFormat, Status
 
 BOT_GET = "imbot.v2.Bot.get"  # the method that every verification calls
 EVENT_GET = "imbot.v2.Event.get"  # a fetch-mode bot's queue: read with limit 1, never an offset
 COMMAND_LIST = "imbot.v2.Command.list"
+
+
+@dataclass(frozen=True)
+class EventPeek:
+    """What imbot.v2.Event.get (limit 1, never an offset) said about a bot's queue."""
+
+    oldest_at: datetime | None  # the oldest pending event's date; None when the queue is empty
+    portal_now: datetime | None = None  # the portal's clock at that answer (no clock skew)
 
 
 @dataclass
@@ -27,7 +35,8 @@ class BotResult:
     time: dict = field(default_factory=dict)  # the `time` object: duration, processing, operating, ...
     redirect_url: str = ""  # new portal address when the portal answered with a redirect
     attempts: int = 1  # HTTP requests this outcome took (retries of transient failures included)
-    problems: list[Problem] = field(default_factory=list)  # failed health checks (status degraded)
+    # What the verdict (checks.health) found: checks.health.bot.Problem items; the client sets none.
+    problems: list = field(default_factory=list)
     event_backlog_s: int | None = None  # age of the oldest pending event; None: not looked at
     command_names: list[str] | None = None  # from a Command.list made in this run
     event_peek: EventPeek | None = None  # from an Event.get made in this run

@@ -3,8 +3,8 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checks.bitrix24.health import describe_changes
 from checks.engine.dispatch import check_now
+from checks.health.bot import describe_changes
 from checks.models import Bot, BotEvent
 
 

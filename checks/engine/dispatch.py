@@ -17,9 +17,8 @@ from checks.models import Bot
 
 log = logging.getLogger(__name__)
 
-# The verify task's wire name, kept from earlier releases so that queued messages survive an
-# upgrade; checks.engine.tasks registers the task under it.
-VERIFY_TASK = "checks.tasks.verify_portal"
+# The verify task's name (checks.engine.tasks also runs messages queued under its earlier name).
+VERIFY_TASK = "checks.engine.tasks.verify_portal"
 # A tick's claim when no live worker reports its capacity (workers of an earlier release): the
 # portals beyond it wait for the next ticks, 5 s apart, rather than crowd the queue at once.
 CLAIM_LIMIT = 1000

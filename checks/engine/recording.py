@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from checks import checklog, hourly
 from checks.alerts.incidents import evaluate_run
-from checks.bitrix24.health import config_changes, config_of, describe_changes
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
@@ -24,6 +23,7 @@ from checks.engine.claims import LostClaim, interval_for, lease_until, next_due,
 from checks.engine.hours import add_check, add_to_tally, pack_check, store_hours
 from checks.engine.portal_state import portal_changes, state_document
 from checks.engine.runs import Run
+from checks.health.bot import config_changes, config_of, describe_changes
 from checks.models import Bot, BotEvent, Portal, Verification
 from checks.status import ResponseFormat, Status, needs_alerting, problem_keys
 

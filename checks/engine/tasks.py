@@ -27,29 +27,39 @@ VERIFY_HARD_LIMIT = 300
 WORKER_HEARTBEAT_EVERY = 15  # seconds
 
 
-@shared_task(name="checks.tasks.dispatch_due", acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
-def dispatch_due() -> int:
+DISPATCH_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 50, "time_limit": 60}
+VERIFY_OPTIONS = {
+    "acks_late": True,
+    "ignore_result": True,
+    "soft_time_limit": VERIFY_SOFT_LIMIT,
+    "time_limit": VERIFY_HARD_LIMIT,
+}
+PRUNE_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 3000, "time_limit": 3600}
+
+
+def run_dispatch_due() -> int:
     return dispatch.dispatch_due()
 
 
-@shared_task(
-    name=dispatch.VERIFY_TASK,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=VERIFY_SOFT_LIMIT,
-    time_limit=VERIFY_HARD_LIMIT,
-)
-def verify_portal_task(portal_id: int, claim_token: str | None = None, manual: bool = False) -> int:
+def run_verify_portal(portal_id: int, claim_token: str | None = None, manual: bool = False) -> int:
     rows = verify.verify_portal(portal_id, claim_token, manual=manual)
     dispatch.refill()  # this run's place is free: the next due portal takes it
     return len(rows)
 
 
-@shared_task(
-    name="checks.tasks.prune_history", acks_late=True, ignore_result=True, soft_time_limit=3000, time_limit=3600
-)
-def prune_history() -> dict:
+def run_prune_history() -> dict:
     return retention.prune_history()
+
+
+dispatch_due = shared_task(name="checks.engine.tasks.dispatch_due", **DISPATCH_OPTIONS)(run_dispatch_due)
+verify_portal_task = shared_task(name=dispatch.VERIFY_TASK, **VERIFY_OPTIONS)(run_verify_portal)
+prune_history = shared_task(name="checks.engine.tasks.prune_history", **PRUNE_OPTIONS)(run_prune_history)
+
+# The names these tasks had before they moved into checks.engine (a module checks.tasks): a
+# message queued under one before an upgrade is run by the same function.
+shared_task(name="checks.tasks.dispatch_due", **DISPATCH_OPTIONS)(run_dispatch_due)
+shared_task(name="checks.tasks.verify_portal", **VERIFY_OPTIONS)(run_verify_portal)
+shared_task(name="checks.tasks.prune_history", **PRUNE_OPTIONS)(run_prune_history)
 
 
 class ProcessHeartbeat(threading.Thread):

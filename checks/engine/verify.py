@@ -1,8 +1,15 @@
-"""One run over a portal: load the due bots, call the client chunk by chunk, record."""
+"""One run over a portal: load the due bots, ask the client chunk by chunk, then the verdicts, record.
+
+The client (checks.bitrix24) returns what Bitrix24 said; the verdicts (checks.health) say what
+is wrong with it (a bot's problems, the portal's status); recording (checks.engine.recording)
+writes both and hands status changes to alerting. See docs/architecture-walk.md.
+"""
 
 import logging
 import traceback
 import uuid
+
+from django.utils import timezone
 
 from checks.bitrix24.client import Bitrix24Client
 from checks.bitrix24.probe import PortalResult
@@ -10,6 +17,8 @@ from checks.bitrix24.types import BotResult
 from checks.engine.claims import LostClaim, lease_seconds, next_portal_check, release_claim
 from checks.engine.recording import record_results
 from checks.engine.runs import start_run
+from checks.health import bot as bot_health
+from checks.health import portal as portal_health
 from checks.models import Bot, Portal, Verification
 from checks.net.deadline import Deadline
 from checks.status import Status
@@ -58,12 +67,25 @@ def run_seconds() -> float:
     return min(RUN_BUDGET, lease - min(LEASE_MARGIN, lease / 4))
 
 
+def check_bots(portal: Portal, bots: list[Bot], **options) -> list[BotResult]:
+    """The bots' outcomes with their verdicts, without the portal probe and without recording.
+
+    The dashboard's "test connection" passes persist=False (nothing is written, unsaved copies
+    welcome) and a deadline (the results are then for the first bots only). options: those of
+    checks.bitrix24.client.Bitrix24Client, and `fresh` of its verify_bots.
+    """
+    fresh = options.pop("fresh", False)
+    client = Bitrix24Client(portal, **options)
+    return judge_bots(client, list(bots), client.verify_bots(bots, fresh=fresh))
+
+
 def call_client(
     portal: Portal, bots: list[Bot], budget: float | None = None, *, caller_saves_batch: bool = False
 ) -> tuple[PortalResult | None, list[BotResult]]:
-    """The portal's outcome and the results for the first bots, chunk by chunk, until the run's deadline.
+    """The portal's outcome and the results for the first bots, chunk by chunk, until the run's
+    deadline, each judged (checks.health) as its chunk comes back.
 
-    The first chunk probes the portal (SPEC §8); the later ones are not called at all when it fails.
+    The first chunk probes the portal; the later ones are not called at all when it fails.
     Celery's time limits are not enforced by the threads pool; the deadline is what keeps a
     run inside its lease even on a slow, unbatched portal. One client for the whole run: a
     timeout in one chunk answers for the others without calling again. caller_saves_batch:
@@ -77,25 +99,44 @@ def call_client(
         chunk = bots[start : start + CHUNK]
         # start_run read the portal row moments before the first chunk; later chunks re-read
         # it, since an earlier one may have refreshed tokens or blocked the portal.
-        answers = _verify_chunk(client, chunk, fresh=start == 0, probe=start == 0)
+        first = start == 0
+        answers = _verify_chunk(client, chunk, fresh=first, probe=first, known=outcome)
         if len(answers) > len(chunk):
             raise RuntimeError(f"client returned {len(answers)} results for {len(chunk)} bots of portal {portal.pk}")
-        results += answers
-        outcome = client.portal_result or outcome
+        results += judge_bots(client, chunk, answers)
+        if first and client.portal_result is not None:
+            outcome = portal_health.find_problems(client.portal_result)
+        # A later chunk's bots failing alike make the portal fail too, and the next chunk is not called.
+        outcome = portal_health.settle(outcome, answers)
         if len(answers) < len(chunk):
             log.warning("portal %s: time budget spent after %d of %d bots", portal.pk, len(results), len(bots))
             break
     return outcome, results
 
 
-def _verify_chunk(client: Bitrix24Client, chunk: list[Bot], *, fresh: bool, probe: bool) -> list[BotResult]:
+def judge_bots(client: Bitrix24Client, bots: list[Bot], results: list[BotResult]) -> list[BotResult]:
+    """Each bot's verdict (checks.health.bot.assess) on what the client returned for it.
+
+    Its description is then redacted like the client's own: a problem quotes the bot's
+    fields, and no stored secret survives in a description, whatever the portal echoed.
+    """
+    now = timezone.now()
+    for bot, result in zip(bots, results, strict=False):
+        bot_health.assess(result, bot, now)
+        result.error_description = client.redact(result.error_description, bot.bot_token)
+    return results
+
+
+def _verify_chunk(
+    client: Bitrix24Client, chunk: list[Bot], *, fresh: bool, probe: bool, known: PortalResult | None
+) -> list[BotResult]:
     """The client's results; should it ever raise, an `error` per bot, so that the run is still recorded.
 
-    The first chunk probes the portal (SPEC §8); later ones go by what it said, and are not
-    called when the portal fails.
+    The first chunk probes the portal; later ones go by the portal's outcome so far (`known`),
+    and are not called when the portal fails.
     """
     try:
-        return client.verify_bots(chunk, fresh=fresh, probe=probe, known=None if probe else client.portal_result)
+        return client.verify_bots(chunk, fresh=fresh, probe=probe, known=known)
     except Exception as exc:
         # Not the exception's text: a library's message may hold a URL with a credential.
         name = type(exc).__name__

@@ -2,12 +2,12 @@
 
 Pure: each problem comes back as (place within the value, message), and the caller puts its
 own place in front (`portals[0].bots[1]`). The fields are those of imbot.v2.Bot.get
-(reference/imbot.v2.Bot.get.txt); see checks.bitrix24.health for how they are compared.
+(reference/imbot.v2.Bot.get.txt); see checks.health.bot for how they are compared.
 """
 
 import re
 
-from checks.bitrix24.health import CONFIG_FIELDS
+from checks.health.bot import CONFIG_FIELDS
 
 BOT_TYPES = ("bot", "network", "openline", "personal", "supervisor")
 EVENT_MODES = ("fetch", "webhook")

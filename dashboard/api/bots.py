@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checks.bitrix24.health import CHECKS
+from checks.health.bot import CHECKS
 from checks.models import Bot
 from checks.status import BotState, Status
 from dashboard.api.common import Cursor, HistoryPages, bot_rows, find_bot, get_portal

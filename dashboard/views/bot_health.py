@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from checks.bitrix24.health import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age, show
 from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_configuration
+from checks.health.bot import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age, show
 from checks.models import Bot, BotEvent, CredentialWarning
 from dashboard.roles import Role, require_role
 from dashboard.views.common import audit, get_bot, redirect_back

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checks.alerts.credentials import refresh_credential_warnings
-from checks.bitrix24.client import verify_bots
+from checks.engine.verify import check_bots
 from checks.models import AuditLog, AuthType, Bot, Portal
 from checks.net import addresses
 from checks.net.deadline import Deadline
@@ -84,7 +84,7 @@ def test_connection(form: PortalForm, formset) -> list[dict]:
     if not bots:
         return []
     deadline = Deadline(2 * settings.BITRIX24_TIMEOUT + 5)
-    results: list = verify_bots(portal, bots, persist=False, deadline=deadline)
+    results: list = check_bots(portal, bots, persist=False, deadline=deadline)
     results += [None] * (len(bots) - len(results))
     return [
         {"bot": bot, "result": result, "hint": TEST_HINTS.get(result.status, "") if result else ""}

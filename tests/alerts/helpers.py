@@ -4,11 +4,12 @@ the way the engine records them (checks.engine.apply_result), and the evaluation
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Prefetch
 
-from checks.alerts.incidents import evaluate_verifications
+from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.types import BotResult
 from checks.engine.recording import apply_result
-from checks.models import Bot, Portal, Verification
+from checks.models import Bot, Incident, IncidentEvent, Notification, Portal, Verification
 from checks.status import ResponseFormat, Status
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -87,3 +88,31 @@ def sweep(bots: list[Bot], status: Status, at: datetime, inline: bool = True, **
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def evaluate_verifications(verification_ids: list[int], *, inline: bool = False) -> list[int]:
+    """Incidents from freshly recorded verifications, as after a run that said nothing about its
+    portal (checks.alerts.incidents.evaluate_run without portal state); notification ids."""
+    portal_id = Verification.objects.filter(pk__in=verification_ids).values_list("portal_id", flat=True).first()
+    return evaluate_run(verification_ids, portal_id, None, inline=inline)
+
+
+def list_incidents(state: str | None = None, portal: Portal | None = None):
+    """Incidents, open first then newest; bot, portal and acknowledger joined."""
+    if state is not None and state not in Incident.State.values:
+        raise ValueError(f"incident state {state!r} is not one of {', '.join(Incident.State.values)}")
+    rows = Incident.objects.select_related("bot", "portal", "acknowledged_by")
+    if state:
+        rows = rows.filter(state=state)
+    if portal is not None:
+        rows = rows.filter(portal=portal)
+    # Index incident_state_time serves this order.
+    return rows.order_by("state", "-opened_at")
+
+
+def incident_timeline(incident: Incident) -> list[IncidentEvent]:
+    """The incident's events in order, each with its user and the notifications that reported it."""
+    events = incident.events.select_related("user").prefetch_related(
+        Prefetch("notifications", queryset=Notification.objects.order_by("created_at"))
+    )
+    return list(events.order_by("created_at", "pk"))

@@ -9,11 +9,23 @@ from django.db import connection
 from django.utils import timezone
 
 from checks.alerts import actions, delivery
-from checks.alerts.incidents import evaluate_verifications, send_reminders
+from checks.alerts.incidents import send_reminders
 from checks.alerts.tasks import deliver_notification
 from checks.models import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
 from checks.status import Status
-from tests.alerts.helpers import BOT_TOKEN, T0, WEBHOOK_CODE, make_bot, make_portal, minutes, record, sweep
+from tests.alerts.helpers import (
+    BOT_TOKEN,
+    T0,
+    WEBHOOK_CODE,
+    evaluate_verifications,
+    incident_timeline,
+    list_incidents,
+    make_bot,
+    make_portal,
+    minutes,
+    record,
+    sweep,
+)
 
 pytestmark = pytest.mark.django_db
 Kind = IncidentEvent.Kind
@@ -340,7 +352,7 @@ def test_reminder_every_period_while_open_and_not_after_acknowledgement(bot, smt
     assert len(smtp_sink.messages) == 2
     incident.refresh_from_db()
     assert (incident.acknowledged_by, incident.ack_note) == (user, "customer reinstalls the app")
-    kinds = [(e.kind, e.user) for e in actions.incident_timeline(incident)]
+    kinds = [(e.kind, e.user) for e in incident_timeline(incident)]
     assert kinds == [(Kind.OPENED, None), (Kind.REMINDER, None), (Kind.ACKNOWLEDGED, user)]
 
 
@@ -367,7 +379,7 @@ def test_muted_portal_opens_silently_and_alerts_if_still_failing_when_the_mute_e
     incident = Incident.objects.get()
     assert incident.suppressed and incident.state == "open"  # history kept
 
-    actions.unmute_portal(portal, user)
+    actions.mute_portal(portal, None, user)
     assert len(send_reminders(inline=True)) == 1
     assert send_reminders(inline=True) == []
     [message] = smtp_sink.wait_for(1)
@@ -378,7 +390,7 @@ def test_muted_portal_opens_silently_and_alerts_if_still_failing_when_the_mute_e
 def test_incident_opened_and_closed_while_muted_sends_nothing(bot, smtp_sink):
     actions.mute_bot(bot, timezone.now() + timedelta(hours=1), None)
     sweep([bot], Status.NOT_FOUND, T0)
-    actions.unmute_bot(bot, None)
+    actions.mute_bot(bot, None, None)
     sweep([bot], Status.OK, T0 + minutes(5))
     assert smtp_sink.messages == []
     assert Incident.objects.get().state == "resolved"
@@ -421,7 +433,7 @@ def test_mute_is_recorded_on_open_incidents(bot):
     assert (event.user, event.note) == (user, f"muted until {until.isoformat()}")
 
 
-# --- Dashboard helpers -----------------------------------------------------------------------
+# --- Reads the tests use (tests/alerts/helpers.py) ----------------------------------------
 
 
 def test_list_incidents_open_first_with_bounded_queries(portal, django_assert_max_num_queries):
@@ -429,11 +441,11 @@ def test_list_incidents_open_first_with_bounded_queries(portal, django_assert_ma
     sweep(bots, Status.NOT_FOUND, T0)
     sweep(bots[:3], Status.OK, T0 + minutes(5))
     with django_assert_max_num_queries(1):
-        rows = [(i.state, i.bot.code, i.portal.name, i.acknowledged_by) for i in actions.list_incidents()]
+        rows = [(i.state, i.bot.code, i.portal.name, i.acknowledged_by) for i in list_incidents()]
     assert [r[0] for r in rows] == ["open"] * 3 + ["resolved"] * 3
-    assert actions.list_incidents(state="resolved", portal=portal).count() == 3
+    assert list_incidents(state="resolved", portal=portal).count() == 3
     with pytest.raises(ValueError, match="'closed' is not one of open, resolved"):
-        actions.list_incidents(state="closed")
+        list_incidents(state="closed")
 
 
 def test_timeline_lists_events_with_their_notifications(bot, smtp_sink):
@@ -442,7 +454,7 @@ def test_timeline_lists_events_with_their_notifications(bot, smtp_sink):
     sweep([bot], Status.RATE_LIMITED, T0 + minutes(2))
     sweep([bot], Status.NOT_FOUND, T0 + minutes(3))
     sweep([bot], Status.OK, T0 + minutes(4))
-    timeline = actions.incident_timeline(Incident.objects.get())
+    timeline = incident_timeline(Incident.objects.get())
     assert [(e.kind, e.status) for e in timeline] == [
         (Kind.OPENED, Status.RATE_LIMITED),
         (Kind.ESCALATED, Status.NOT_FOUND),

@@ -9,10 +9,9 @@ import pytest
 from django.db import connection
 
 from checks.alerts import delivery
-from checks.alerts.incidents import evaluate_verifications
 from checks.models import Incident, IncidentEvent, Notification
 from checks.status import Status
-from tests.alerts.helpers import T0, make_bot, make_portal, minutes, record, sweep
+from tests.alerts.helpers import T0, evaluate_verifications, make_bot, make_portal, minutes, record, sweep
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -8,10 +8,9 @@ import pytest
 from django.utils import timezone
 
 from checks.alerts import channel_delivery
-from checks.alerts.incidents import evaluate_verifications
 from checks.models import ChannelDelivery
 from checks.status import Status
-from tests.alerts.helpers import T0, make_bot, make_portal, minutes, record, sweep
+from tests.alerts.helpers import T0, evaluate_verifications, make_bot, make_portal, minutes, record, sweep
 from tests.alerts.test_alerts_races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

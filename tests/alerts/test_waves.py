@@ -6,10 +6,10 @@ records them, then evaluated as the workers do (delivery enqueued; the rows are 
 import pytest
 
 from checks.alerts import waves
-from checks.alerts.incidents import evaluate_verifications, send_reminders
+from checks.alerts.incidents import send_reminders
 from checks.models import Incident, IncidentEvent, Notification
 from checks.status import Status
-from tests.alerts.helpers import T0, make_bot, make_portal, minutes, record
+from tests.alerts.helpers import T0, evaluate_verifications, make_bot, make_portal, minutes, record
 from tests.alerts.test_alerts_races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,10 +2,16 @@
 
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 from django.db import connection
 
+from checks.bitrix24.batch import Planned, batch_parts, entry_result, pack_commands
+from checks.bitrix24.client import Bitrix24Client
+from checks.bitrix24.probe import PortalResult
+from checks.bitrix24.transport import Answer
+from checks.bitrix24.types import BotResult
 from checks.models import AuthType, Bot, Portal
 from simulator.server import Simulator
 
@@ -17,6 +23,12 @@ CLIENT_SECRET = "client-secret-abcdef"
 def sim(simulator: Simulator) -> Simulator:
     """The shared in-process simulator (tests/fixtures/simulator.py), started on a free port."""
     return simulator
+
+
+@pytest.fixture
+def oauth_server(sim, settings):
+    """OAuth refreshes go to the simulator's token server."""
+    settings.BITRIX24_OAUTH_URL = sim.oauth_url
 
 
 @pytest.fixture
@@ -101,3 +113,28 @@ def in_thread(call, limit: float = 10.0):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"], time.monotonic() - started
+
+
+def verify_run(
+    portal: Portal, bots: Sequence[Bot], *, known: PortalResult | None = None, fresh: bool = False, **options
+) -> tuple[PortalResult | None, list[BotResult]]:
+    """The client's run with the portal probe (none when `known`: a later chunk of the same run, whose
+    bots are then not called when the portal fails); the portal's outcome and the bots', unjudged."""
+    client = Bitrix24Client(portal, **options)
+    results = client.verify_bots(bots, fresh=fresh, probe=known is None, known=known)
+    return client.portal_result or known, results
+
+
+def build_commands(client: Bitrix24Client, bots: list[Bot]) -> dict[str, str]:
+    """The `cmd` of one batch for these bots and their due health calls."""
+    return pack_commands(client, [Planned(i, bot, client.side_calls(bot)) for i, bot in enumerate(bots)])
+
+
+def parse_batch(answer: Answer, keys: list[str]) -> list[BotResult] | None:
+    """Per-key Bot.get results of a 200 batch answer, or None when it is not shaped like one."""
+    parts = batch_parts(answer)
+    return None if parts is None else [entry_result(key, *parts, answer) for key in keys]
+
+
+def two_bots(sim, portal: Portal) -> list[Bot]:
+    return [webhook_bot(sim, portal, "support_bot"), webhook_bot(sim, portal, "sales_bot")]

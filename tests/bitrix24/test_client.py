@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from checks.bitrix24.client import Bitrix24Client, verify_bots
+from checks.health.bot import assess
 from checks.models import Bot, Portal
 from checks.status import ResponseFormat, Status
 from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
@@ -48,8 +49,11 @@ def test_extended_answer_is_ok_with_counters_fields_users_and_time(sim):
     assert {"duration", "processing", "operating", "operating_reset_at"} <= set(result.time)
     assert result.http_status == 200
     assert result.error_code is None
-    # A fetch-mode bot's queue is looked at in the same run (SPEC §7 event_backlog).
+    # A fetch-mode bot's queue is looked at in the same run (the event_backlog check).
     assert sim.stats("acme")["methods"] == {"imbot.v2.bot.get": 1, "imbot.v2.event.get": 1}
+    # The client judges nothing; the verdict on its answer (checks.health.bot) finds an empty queue.
+    assert result.event_backlog_s is None
+    assess(result, bot, timezone.now())
     assert result.event_backlog_s == 0
 
 

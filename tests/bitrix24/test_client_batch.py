@@ -5,11 +5,10 @@ import json
 
 import pytest
 
-from checks.bitrix24.batch import build_commands
 from checks.bitrix24.client import Bitrix24Client, verify_bots
 from checks.models import Bot, Portal
 from checks.status import Status
-from tests.bitrix24.helpers import fast, sim, webhook_bot, webhook_portal  # noqa: F401 - fixtures
+from tests.bitrix24.helpers import build_commands, fast, parse_batch, sim, webhook_bot, webhook_portal  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
 
@@ -146,7 +145,6 @@ def test_renamed_portal_batch_is_reposted_and_reported(sim):
     ],
 )
 def test_odd_batch_shapes_never_crash(outer):
-    from checks.bitrix24.batch import parse_batch
     from checks.bitrix24.transport import Answer
 
     answer = Answer(http_status=200, body=json.dumps(outer).encode(), content_type="application/json")

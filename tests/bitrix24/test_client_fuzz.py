@@ -5,11 +5,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.bitrix24.batch import parse_batch
 from checks.bitrix24.outcome import classify_bot_payload, classify_response
 from checks.bitrix24.transport import Answer
 from checks.bitrix24.types import BotResult
 from checks.status import Status
+from tests.bitrix24.helpers import parse_batch
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

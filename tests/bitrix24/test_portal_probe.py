@@ -1,6 +1,5 @@
-"""The portal probe over HTTP (SPEC §8): server.time, profile and app.info in the bots' batch; a failing
-portal gives its bots its status without calling them; a switched-off webhook user, an app whose
-installation was not finished, every bot failing alike on the portal's side."""
+"""The portal probe over HTTP: server.time, profile and app.info in the bots' batch; a failing portal
+gives its bots its status without calling them. The portal's verdict: tests/health/test_portal.py."""
 # ruff: noqa: F811 - the fixtures imported from tests.bitrix24.helpers are parameters here
 
 from datetime import timedelta
@@ -8,21 +7,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from checks.bitrix24.client import verify_bots, verify_run
+from checks.bitrix24.client import verify_bots
 from checks.bitrix24.probe import AppInfo, PortalResult, ProbeCall, apply_answer, parse_app_info
 from checks.status import Status
-from tests.bitrix24.helpers import fast, oauth_bot, oauth_portal, sim, webhook_bot, webhook_portal  # noqa: F401
+from tests.bitrix24.helpers import (  # noqa: F401 - fixtures
+    fast,
+    oauth_bot,
+    oauth_portal,
+    oauth_server,
+    sim,
+    two_bots,
+    verify_run,
+    webhook_bot,
+    webhook_portal,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast")]
-
-
-@pytest.fixture(autouse=True)
-def _oauth_server(sim, settings):
-    settings.BITRIX24_OAUTH_URL = sim.oauth_url
-
-
-def two_bots(sim, portal):
-    return [webhook_bot(sim, portal, "support_bot"), webhook_bot(sim, portal, "sales_bot")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast", "oauth_server")]
 
 
 def test_the_probe_rides_in_the_bots_batch(sim):
@@ -58,19 +58,6 @@ def test_verify_bots_alone_does_not_probe(sim):
     portal = webhook_portal(sim)
     verify_bots(portal, two_bots(sim, portal))
     assert set(sim.stats("acme")["methods"]) == {"batch", "imbot.v2.bot.get"}
-
-
-def test_oauth_app_info_days_left_and_not_installed(sim):
-    portal = oauth_portal(sim)
-    bots = [oauth_bot(sim, portal, "assistant_bot")]
-    sim.set_app_info("oauthco", "local.app1", days=5, installed=False)
-    outcome, [result] = verify_run(portal, bots)
-    assert outcome.app_info == AppInfo(license="en_pro100", status="P", installed=False, payment_expired=False, days=5)
-    # Not a failing portal: its bots are verified and keep their own status.
-    assert (outcome.status, result.status, result.by_portal) == (Status.DEGRADED, Status.OK, False)
-    assert [p.check for p in outcome.problems] == ["app_installed"]
-    assert "installFinish" in outcome.error_description
-    assert "profile" not in sim.stats("oauthco")["methods"]  # only webhook portals have a webhook user
 
 
 @pytest.mark.parametrize(
@@ -110,26 +97,6 @@ def test_without_batch_the_probe_goes_first_and_a_failing_portal_spares_its_bots
     assert (outcome.status, outcome.error_code) == (Status.AUTH_FAILED, "INVALID_CREDENTIALS")
     assert all(r.by_portal and r.status == Status.AUTH_FAILED for r in results)
     assert sim.stats("acme")["methods"] == {"server.time": 1}
-
-
-def test_a_switched_off_webhook_user_fails_the_portal(sim):
-    portal = webhook_portal(sim)
-    bots = two_bots(sim, portal)
-    sim.set_webhook_user_active("acme", False)
-    outcome, results = verify_run(portal, bots)
-    assert outcome.status == Status.AUTH_FAILED and [p.check for p in outcome.problems] == ["webhook_user"]
-    assert "webhook's user is switched off" in outcome.error_description
-    assert all(r.status == Status.AUTH_FAILED and r.by_portal and r.counters is None for r in results)
-
-
-def test_every_bot_failing_alike_on_the_portals_side_is_the_portals_failure(sim):
-    portal = webhook_portal(sim)
-    bots = two_bots(sim, portal)
-    sim.inject_fault("acme", "insufficient_scope", method="imbot.v2.bot.get")
-    outcome, results = verify_run(portal, bots)
-    assert (outcome.status, outcome.error_code) == (Status.AUTH_FAILED, "insufficient_scope")
-    assert outcome.error_description.startswith("every bot answered insufficient_scope")
-    assert all(r.by_portal for r in results)
 
 
 def test_bots_failing_each_on_their_own_leave_the_portal_alone(sim):

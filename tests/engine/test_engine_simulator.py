@@ -93,7 +93,7 @@ def test_check_now_claims_and_enqueues_a_verification(simulator, django_capture_
         message = queue.get(timeout=5)
         message.ack()
         queue.close()
-    assert message.headers["task"] == "checks.tasks.verify_portal"
+    assert message.headers["task"] == "checks.engine.tasks.verify_portal"
     args, kwargs, _ = message.decode()
     assert args[0] == portal.pk and kwargs == {"manual": True}
     assert dispatch.check_now(portal.pk) is False  # already claimed: a run is on its way

@@ -20,12 +20,12 @@ QUEUES = {"verify", "alerts", "ticks", "maintenance", "celery"}
 @pytest.mark.parametrize(
     ("task", "queue"),
     [
-        ("checks.tasks.verify_portal", "verify"),
-        ("checks.tasks.dispatch_due", "ticks"),
-        ("checks.tasks.prune_history", "maintenance"),
-        ("checks.alert_tasks.deliver_notification", "alerts"),
-        ("checks.alert_tasks.retry_pending", "alerts"),
-        ("checks.alert_tasks.send_reminders", "alerts"),
+        ("checks.engine.tasks.verify_portal", "verify"),
+        ("checks.engine.tasks.dispatch_due", "ticks"),
+        ("checks.engine.tasks.prune_history", "maintenance"),
+        ("checks.alerts.tasks.deliver_notification", "alerts"),
+        ("checks.alerts.tasks.retry_pending", "alerts"),
+        ("checks.alerts.tasks.send_reminders", "alerts"),
     ],
 )
 def test_each_task_has_its_queue(task, queue):

@@ -1,3 +1,5 @@
+"""`manage.py export_portals`: the portals and their bots as a portal file."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from checks.models import AuditLog

@@ -1,3 +1,5 @@
+"""`manage.py import_portals`: portals and their bots from a YAML or JSON portal file."""
+
 import sys
 from pathlib import Path
 

@@ -1,3 +1,5 @@
+"""`manage.py rotate_secrets`: every stored credential re-encrypted with the first key."""
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import TextField

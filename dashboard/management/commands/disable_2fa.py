@@ -1,3 +1,5 @@
+"""`manage.py disable_2fa`: remove a user's two-factor login."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 

@@ -1,15 +1,20 @@
-"""Bot health beyond existence (SPEC §7): the problems an extended Bot.get answer reveals.
+"""A bot's verdict: the problems an extended Bot.get answer reveals, and `degraded` when it has any.
 
-Pure: no Django, no I/O, `now` passed in. The client gathers what Bitrix24 said (the bot's
-fields and users, the oldest pending event, the registered commands) and this module says
-what is wrong with it. Facts and sources: reference/bitrix24-health-signals.md.
+Pure: no I/O, `now` passed in. The client (checks.bitrix24) gathers what Bitrix24 said (the
+bot's fields and users, the oldest pending event, the registered commands); the engine hands
+that here (`assess`) and this module says what is wrong with it.
 """
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from checks.bitrix24.outcome import as_bool, bot_id_of
+from checks.bitrix24.sidecalls import target_id
+from checks.bitrix24.types import BotResult, EventPeek
+from checks.models import Bot
+from checks.status import ResponseFormat, Status
 
 # The fields of the Bot object that `expect` may pin and the learned baseline follows.
 CONFIG_FIELDS = ("type", "eventMode", "language", "isHidden", "isSupportOpenline", "isReactionsEnabled", "backgroundId")
@@ -19,7 +24,7 @@ DEFAULT_BACKLOG_MINUTES = 15
 # past this age the backlog is critical (events are about to be lost).
 CRITICAL_BACKLOG = timedelta(hours=20)
 EVENTS_KEPT = timedelta(hours=24)
-# The checks of SPEC §7, by the names problems carry (and the API's `problem` filter takes).
+# A bot's health checks, by the names problems carry (and the API's `problem` filter takes).
 CHECKS = ("user_inactive", "event_backlog", "drift", "commands", "reregistered")
 
 
@@ -37,17 +42,37 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class EventPeek:
-    """What imbot.v2.Event.get (limit 1, never an offset) said about a bot's queue."""
-
-    oldest_at: datetime | None  # the oldest pending event's date; None when the queue is empty
-    portal_now: datetime | None = None  # the portal's clock at that answer (no clock skew)
-
-
-@dataclass(frozen=True)
 class Health:
     problems: list[Problem]
     event_backlog_s: int | None  # age of the oldest pending event; 0 when none; None: not looked
+
+
+def assess(result: BotResult, bot: Bot, now: datetime) -> None:
+    """The health checks on an extended answer; problems make it `degraded`.
+
+    The notes of health calls that got no usable answer become the description of a bot
+    that is otherwise fine.
+    """
+    if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED:
+        return
+    names = result.command_names if result.command_names is not None else bot.commands_seen
+    health = find_problems(
+        result.fields,
+        result.users,
+        now=now,
+        expect=bot.expect or {},
+        backlog_minutes=bot.backlog_minutes,
+        pinned_id=target_id(bot),
+        events=result.event_peek,
+        command_names=names,
+    )
+    result.problems = health.problems
+    result.event_backlog_s = health.event_backlog_s
+    notes = list(result.side_notes)
+    if health.problems:
+        result.status = Status.DEGRADED
+        notes = [f"{p.check}: {p.detail}" for p in health.problems] + notes
+    result.error_description = "; ".join(notes)
 
 
 def find_problems(
@@ -61,7 +86,7 @@ def find_problems(
     events: EventPeek | None = None,
     command_names: Sequence[str] | None = None,
 ) -> Health:
-    """Every §7 check over one extended answer, in a fixed order."""
+    """Every health check over one extended answer, in a fixed order."""
     expect = expect or {}
     problems = [*_user_inactive(fields, users)]
     backlog_s = None
@@ -161,15 +186,6 @@ def same_value(name: str, wanted: Any, got: Any) -> bool:
     return wanted == got
 
 
-def as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    text = str(value).strip().upper()
-    return text in {"Y", "1", "TRUE"} if text else None
-
-
 def is_false(value: Any) -> bool:
     return value is not None and as_bool(value) is False
 
@@ -184,50 +200,6 @@ def show(value: Any) -> str:
 
 def command_name(name: Any) -> str:
     return str(name).strip().lstrip("/").lower()
-
-
-def bot_id_of(fields: Mapping) -> int | None:
-    value = fields.get("id")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def parse_event_peek(result: Any, time: Mapping | None) -> EventPeek | None:
-    """The `result` of Event.get (limit 1): the oldest event's date, or None when unreadable."""
-    if not isinstance(result, Mapping):
-        return None
-    events = result.get("events")
-    if not isinstance(events, list):
-        return None
-    portal_now = parse_moment((time or {}).get("start")) or parse_moment((time or {}).get("date_start"))
-    if not events:
-        return EventPeek(None, portal_now)
-    first = events[0] if isinstance(events[0], Mapping) else {}
-    oldest = parse_moment(first.get("date"))
-    return EventPeek(oldest, portal_now) if oldest is not None else None
-
-
-def parse_command_names(result: Any) -> list[str] | None:
-    """The command names of a Command.list `result`, or None when unreadable."""
-    commands = result.get("commands") if isinstance(result, Mapping) else None
-    if not isinstance(commands, list):
-        return None
-    return [str(c["command"])[:100] for c in commands if isinstance(c, Mapping) and c.get("command")]
-
-
-def parse_moment(value: Any) -> datetime | None:
-    """An ISO 8601 string (the portal's format) or Unix seconds; None for anything else."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str) and 10 <= len(value) <= 40:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
 
 
 def describe_age(age: timedelta) -> str:

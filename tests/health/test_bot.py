@@ -1,18 +1,14 @@
-"""checks.bitrix24.health and sidecalls: the SPEC §7 checks, without I/O, `now` passed in."""
+"""A bot's health checks (checks.health.bot), the answers they read (checks.bitrix24.outcome) and the
+offset guard of the health calls (checks.bitrix24.sidecalls): without I/O, `now` passed in."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from checks.bitrix24.health import (
-    EventPeek,
-    config_changes,
-    describe_changes,
-    find_problems,
-    parse_command_names,
-    parse_event_peek,
-)
+from checks.bitrix24.outcome import parse_command_names, parse_event_peek
 from checks.bitrix24.sidecalls import OffsetRefused, event_peek_params, refuse_offset
+from checks.bitrix24.types import EventPeek
+from checks.health.bot import config_changes, describe_changes, find_problems
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FIELDS = {"id": 456, "code": "support_bot", "type": "bot", "eventMode": "fetch", "language": "de", "isHidden": False}
