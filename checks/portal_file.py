@@ -23,7 +23,7 @@ from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 from checks.portal_validation import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
-# per statement (Django lowers it further for SQLite on its own).
+# per statement.
 BATCH = 1000
 
 

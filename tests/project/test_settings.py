@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.embedded_db import is_running, running
+from dashboard.env import parse_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "SECRET_KEY": "s" * 50,
@@ -37,7 +40,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
     result = start(tmp_path)
     assert result.returncode == 0, result.stderr
     engine, broker, interval, email = result.stdout.split()
-    assert engine == "django.db.backends.sqlite3"
+    assert engine == "django.db.backends.postgresql"
     assert broker == "filesystem://"
     assert interval == "300"
     assert email == "django.core.mail.backends.console.EmailBackend"
@@ -72,7 +75,7 @@ def test_services_from_urls(tmp_path):
         ("BOTWATCH_CHECK_INTERVAL", "10", "BOTWATCH_CHECK_INTERVAL=10 is below the minimum of 30"),
         ("BITRIX24_TIMEOUT", "fast", "BITRIX24_TIMEOUT='fast' is not a number"),
         ("EMAIL_PORT", "99999", "EMAIL_PORT=99999 is above the maximum of 65535"),
-        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: 'mysql://x/y' must be a sqlite:/// or postgres:// URL"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: 'mysql://x/y' must be a postgres:// URL"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL: 'localhost:6379' must start with one of redis://, rediss://"),
         ("SITE_URL", "botwatch.example.com", "SITE_URL: 'botwatch.example.com' must start with one of http://"),
         ("BITRIX24_OAUTH_URL", "https://", "BITRIX24_OAUTH_URL: 'https://' has no host name"),
@@ -101,9 +104,9 @@ REUSE = (
 )
 
 
-def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path, postgres):
+def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path):
+    # DATABASE_URL's server when the run has one, else the command's own embedded server.
     env = {**GOOD, "BOTWATCH_VAR_DIR": str(tmp_path), "BOTWATCH_DB_POOL_SIZE": "12"}
-    env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v0", "-c", REUSE],
         cwd=ROOT,
@@ -163,3 +166,24 @@ def test_good_notify_urls_start(tmp_path):
     result = start(tmp_path, BOTWATCH_NOTIFY_URLS=urls, BOTWATCH_NOTIFY_TIMEOUT="3")
     assert result.returncode == 0, result.stderr
     assert "AAHs3cretT0ken" not in result.stderr
+
+
+def test_a_command_on_its_own_stops_the_embedded_server_it_started(tmp_path):
+    result = start(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+    assert not is_running(tmp_path)
+
+
+def test_a_command_leaves_running_the_embedded_server_it_found_running(tmp_path):
+    with running(tmp_path):
+        result = start(tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert is_running(tmp_path)
+    assert not is_running(tmp_path)
+
+
+def test_the_embedded_server_socket_folder_is_the_host():
+    config = parse_database_url("DATABASE_URL", "postgresql://postgres:@/botwatch?host=/srv/bw/var/postgres")
+    assert (config["HOST"], config["NAME"], config["USER"]) == ("/srv/bw/var/postgres", "botwatch", "postgres")
+    assert "host" not in config["OPTIONS"]
