@@ -9,6 +9,7 @@ and, on an empty database, imports the simulator's demo portals.
 import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -99,8 +100,15 @@ def allow_the_simulator() -> None:
         os.environ["BOTWATCH_ALLOW_PRIVATE_PORTALS"] = "1"
 
 
+def stop_on_terminate(signum, frame) -> None:
+    """SIGTERM (a service manager, `timeout`, make passing it on) before the processes run: unwind,
+    so that the database started here stops too."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     os.chdir(ROOT)
+    signal.signal(signal.SIGTERM, stop_on_terminate)
     tighten_env_file()
     allow_the_simulator()
     with contextlib.ExitStack() as stack:
@@ -119,6 +127,8 @@ def run_processes() -> int:
     bin_dir = str(Path(PYTHON).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     honcho = subprocess.Popen([os.path.join(bin_dir, "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)
+    # From here SIGTERM goes to honcho, which stops every process; the database stops after them.
+    signal.signal(signal.SIGTERM, lambda signum, frame: honcho.send_signal(signum))
     try:
         if demo:
             import_demo_when_ready(honcho)
