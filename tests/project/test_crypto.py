@@ -23,7 +23,7 @@ def stored(table: str, column: str, pk: int) -> str:
         return cursor.fetchone()[0]
 
 
-def test_database_file_holds_no_credential_in_clear(tmp_path):
+def test_database_file_holds_no_credential_in_clear(tmp_path, var_dir):
     """Through the real commands on the embedded PostgreSQL of their own var folder: the bytes on
     disk (tables and write-ahead log, each command stopping the server with a checkpoint) never
     contain a secret."""
@@ -32,7 +32,7 @@ def test_database_file_holds_no_credential_in_clear(tmp_path):
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "SECRET_KEY": "x" * 40,
         "BOTWATCH_SECRET_KEYS": NEW_KEY,
-        "BOTWATCH_VAR_DIR": str(tmp_path / "var"),
+        "BOTWATCH_VAR_DIR": str(var_dir),
         "CELERY_BROKER_URL": "memory://",
     }
     env.pop("REDIS_URL", None)
@@ -46,7 +46,7 @@ def test_database_file_holds_no_credential_in_clear(tmp_path):
     )
     for args in (["migrate", "-v0"], ["import_portals", str(portal_file)]):
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
-    raw = b"".join(path.read_bytes() for path in (tmp_path / "var" / "postgres").rglob("*") if path.is_file())
+    raw = b"".join(path.read_bytes() for path in (var_dir / "postgres").rglob("*") if path.is_file())
     assert b"support_bot" in raw  # the file is readable: the check below means something
     assert b"WEBHOOKCODEPLAINTEXT" not in raw
     assert b"BOTTOKENPLAINTEXT" not in raw

@@ -28,13 +28,13 @@ def _usual_umask():
     os.umask(old)
 
 
-def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+def manage(folder: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="dashboard.settings",
         SECRET_KEY="s" * 50,
         BOTWATCH_SECRET_KEYS="k" * 32,
-        BOTWATCH_VAR_DIR=str(tmp_path / "var"),
+        BOTWATCH_VAR_DIR=str(folder / "var"),
         **extra,
     )
     return subprocess.run(
@@ -53,9 +53,9 @@ def test_make_env_writes_the_file_0600_and_never_over_another(tmp_path):
     assert again.returncode != 0 and target.read_text() == before
 
 
-def test_the_var_folder_and_the_embedded_database_are_private_from_the_start(tmp_path):
-    manage(tmp_path, "migrate", "-v0")
-    var = tmp_path / "var"
+def test_the_var_folder_and_the_embedded_database_are_private_from_the_start(var_dir):
+    manage(var_dir, "migrate", "-v0")
+    var = var_dir / "var"
     # Run as root, the embedded server runs as a user of its own in root's group, which needs
     # passage (no listing) through var/ to its data folder.
     assert mode(var) == (0o710 if os.geteuid() == 0 else 0o700)

@@ -53,7 +53,7 @@ def count(var_dir: Path, table: str) -> int:
         return 0
 
 
-def test_run_serves_login_and_verifies_demo_portals(tmp_path):
+def test_run_serves_login_and_verifies_demo_portals(tmp_path, var_dir):
     web_port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(
@@ -61,7 +61,7 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
         SECRET_KEY="run-test-secret-key-" + "x" * 30,
         BOTWATCH_SECRET_KEYS="run-test-encryption-key",
         BOTWATCH_ALLOW_HTTP="1",
-        BOTWATCH_VAR_DIR=str(tmp_path),
+        BOTWATCH_VAR_DIR=str(var_dir),
         BOTWATCH_WEB_PORT=str(web_port),
         BOTWATCH_SIMULATOR_PORT=str(sim_port),
         BOTWATCH_CHECK_INTERVAL="30",
@@ -89,8 +89,8 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
 
         page = wait_for(login_page, 120, "the login page", proc)
         assert "Log in" in page.text
-        wait_for(lambda: count(tmp_path, "checks_verification") > 0, 90, "verifications in the database", proc)
-        portals = count(tmp_path, "checks_portal")
+        wait_for(lambda: count(var_dir, "checks_verification") > 0, 90, "verifications in the database", proc)
+        portals = count(var_dir, "checks_portal")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -104,7 +104,7 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
     assert "Admin login created: user 'admin', with the password from DJANGO_SUPERUSER_PASSWORD" in output
     assert "run-test-password" not in output
     assert portals >= 3, output[-3000:]
-    assert not is_running(tmp_path), "the embedded PostgreSQL outlived make run"
+    assert not is_running(var_dir), "the embedded PostgreSQL outlived make run"
     # Every child is gone: nothing in the session still holds the web port.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", web_port)) != 0
