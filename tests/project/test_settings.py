@@ -183,7 +183,8 @@ def test_a_command_leaves_running_the_embedded_server_it_found_running(var_dir):
     assert not is_running(var_dir)
 
 
-def test_the_embedded_server_socket_folder_is_the_host():
+def test_the_embedded_server_socket_folder_is_the_host(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the URL below is the default then
     config = parse_database_url("DATABASE_URL", "postgresql://postgres:@/botwatch?host=/srv/bw/var/postgres")
     assert (config["HOST"], config["NAME"], config["USER"]) == ("/srv/bw/var/postgres", "botwatch", "postgres")
     assert "host" not in config["OPTIONS"]
