@@ -169,11 +169,10 @@ def populate(base_url: str, args: argparse.Namespace) -> None:
         (Bot(portal=p, code=f"bot{b}", bot_token=f"token{b}") for p in portals for b in range(args.bots)),
         batch_size=2000,
     )
-    if connection.vendor == "postgresql":
-        # Statistics for the tables just refilled, as a database in use has them; otherwise
-        # autovacuum's ANALYZE lands in the middle of a measured sweep, or plans are guessed.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE checks_portal, checks_bot, checks_verification")
+    # Statistics for the tables just refilled, as a database in use has them; otherwise
+    # autovacuum's ANALYZE lands in the middle of a measured sweep, or plans are guessed.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE checks_portal, checks_bot, checks_verification")
 
 
 def reset_simulator(control, args: argparse.Namespace) -> None:

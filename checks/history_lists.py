@@ -6,23 +6,13 @@ whatever the number of bots.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
-from django.utils.dateparse import parse_datetime
 
 from checks import checklog, hourly
 from checks.checklog import Check
 from checks.models import Bot, CheckHour, Verification
-
-
-def stored_datetime(value) -> datetime:
-    """A datetime column as a raw cursor hands it over: aware from PostgreSQL, naive UTC (or its text)
-    from SQLite."""
-    parsed = value if isinstance(value, datetime) else parse_datetime(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def open_checks(bot: Bot) -> list[Check]:
@@ -45,17 +35,10 @@ def _newest_hours(needs: dict[int, int], most: int) -> list[tuple]:
     needs = {pk: need for pk, need in needs.items() if need > 0}
     if not needs:
         return []
-    if connection.vendor == "postgresql":
-        sql = _NEWEST_HOURS.format(table=CheckHour._meta.db_table, size=checklog.SIZE)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [list(needs), list(needs.values()), most])
-            return cursor.fetchall()
-    return list(
-        CheckHour.objects.filter(bot_id__in=list(needs))
-        .annotate(rn=Window(RowNumber(), partition_by=F("bot_id"), order_by=F("hour").desc()))
-        .filter(rn__lte=most)
-        .values_list("bot_id", "hour", "data")
-    )
+    sql = _NEWEST_HOURS.format(table=CheckHour._meta.db_table, size=checklog.SIZE)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(needs), list(needs.values()), most])
+        return cursor.fetchall()
 
 
 def recent_beats(bots: list[Bot], limit: int = 30) -> dict[int, list[dict]]:
@@ -132,8 +115,7 @@ def portal_recent(portal_id: int, since: datetime, limit: int = 25) -> list[Port
     and one more for the error codes when some of those checks failed."""
     quote = connection.ops.quote_name
     sql = _PORTAL_RECENT.format(bot=quote(Bot._meta.db_table), hour=quote(CheckHour._meta.db_table))
-    first = connection.ops.adapt_datetimefield_value(hourly.hour_start(since))
-    params = {"portal": portal_id, "first": first, "need": limit * checklog.SIZE}
+    params = {"portal": portal_id, "first": hourly.hour_start(since), "need": limit * checklog.SIZE}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -142,7 +124,6 @@ def portal_recent(portal_id: int, since: datetime, limit: int = 25) -> list[Port
         if kind == 0:
             bots[pk] = Bot(pk=pk, portal_id=portal_id, code=code, bot_id=remote)
         if start is not None:
-            start = stored_datetime(start)
             checks += [(pk, c) for c in checklog.decode(data, start) if c.checked_at >= since]
     checks.sort(key=lambda item: item[1].checked_at, reverse=True)
     checks = checks[:limit]

@@ -35,25 +35,3 @@ def write_private(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def ensure_private(path: str | Path, *, create: bool) -> None:
-    """Makes `path` 0600: created empty when missing (if `create`), group and other bits removed otherwise."""
-    path = Path(path)
-    if create and not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE))
-    if path.exists() and path.stat().st_mode & 0o077:
-        path.chmod(PRIVATE)
-
-
-def private_sqlite(name: str) -> None:
-    """An SQLite database file and its journals, 0600.
-
-    Created before SQLite opens it, because SQLite gives the -wal and -shm files it creates the
-    mode of the database file; existing ones from before are tightened.
-    """
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return
-    ensure_private(name, create=True)
-    for suffix in ("-wal", "-shm", "-journal"):
-        ensure_private(name + suffix, create=False)

@@ -1,8 +1,8 @@
 """Checks counted by status since BotWatch began counting: botwatch_verifications_total.
 
 Every run adds its checks to its portal's CheckTally row in the same statement that records
-them (checks.engine.pg, checks.engine.hours.add_to_tally), so the totals are exact the moment a
-run is committed, and retention, which deletes old history, never touches them. The rows of
+them (checks.engine.pg), so the totals are exact the moment a run is committed, and retention,
+which deletes old history, never touches them. The rows of
 deleted portals stay: a Prometheus counter must never go down.
 """
 

@@ -156,31 +156,28 @@ def env_proxy_header(name: str) -> tuple[str, str] | None:
 
 
 def parse_database_url(name: str, default: str, pool_size: int = 40) -> dict:
+    """A postgres:// URL; a socket folder as `?host=/path` (the embedded server's form) becomes HOST."""
     value = str(_raw(name, default))
-    scheme = urlsplit(value).scheme
-    if scheme not in ("sqlite", "postgres", "postgresql", "pgsql"):
-        raise ImproperlyConfigured(f"{name}: {_safe(value)!r} must be a sqlite:/// or postgres:// URL")
+    if urlsplit(value).scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(
+            f"{name}: {_safe(value)!r} must be a postgres:// URL (BotWatch runs on PostgreSQL only; "
+            f"leave {name} unset for the embedded one)"
+        )
     try:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises assorted errors on garbled URLs
         raise ImproperlyConfigured(f"{name} cannot be parsed: {type(exc).__name__}") from None
-    if scheme == "sqlite":
-        # Web, worker and beat share the file: wait for locks instead of failing, and take
-        # the write lock at BEGIN so that a read-then-write transaction cannot deadlock.
-        config["OPTIONS"] = {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    else:
-        # A pool of connections per process (psycopg_pool through Django). Celery's Django
-        # fixup closes the database connection before and after every task, so without a
-        # pool each verification paid a new PostgreSQL connection and a backend with cold
-        # caches; closing now hands the connection back. Checked when handed out, so one
-        # lost on a database restart is replaced rather than failing a request.
-        config["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
-        config["CONN_HEALTH_CHECKS"] = True
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_size, "timeout": 30}
+    options = config.setdefault("OPTIONS", {})
+    if "host" in options:
+        config["HOST"] = options.pop("host")
+    # A pool of connections per process (psycopg_pool through Django). Celery's Django
+    # fixup closes the database connection before and after every task, so without a
+    # pool each verification paid a new PostgreSQL connection and a backend with cold
+    # caches; closing now hands the connection back. Checked when handed out, so one
+    # lost on a database restart is replaced rather than failing a request.
+    config["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    config["CONN_HEALTH_CHECKS"] = True
+    options["pool"] = {"min_size": 2, "max_size": pool_size, "timeout": 30}
     return config
 
 

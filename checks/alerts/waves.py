@@ -40,11 +40,8 @@ WAVE_JOIN = timedelta(hours=1)
 def lock_codes(codes: set[str]) -> None:
     """Serialise wave decisions per bot code until the caller's transaction ends.
 
-    Sorted, so that two evaluations needing the same codes queue instead of deadlocking. SQLite
-    lets one writer in at a time anyway.
+    Sorted, so that two evaluations needing the same codes queue instead of deadlocking.
     """
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         for code in sorted(codes):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"botwatch-wave:{code}"])

@@ -5,9 +5,8 @@ most plans, reference §3.1) and answers 503 QUERY_LIMIT_EXCEEDED when it overfl
 customer's own integrations share that bucket. BotWatch therefore paces itself well below
 it with GCRA: `pace_next_at` is the theoretical arrival time (TAT) of the next request.
 A request may go at max(now, TAT - burst tolerance); reserving it moves TAT one interval
-on. On PostgreSQL the reservation is one UPDATE that computes the new TAT under the row's
-lock and returns the slot; elsewhere (SQLite) it is a conditional UPDATE on the value read,
-retried when another worker reserved in between. Neither needs Redis.
+on. The reservation is one UPDATE that computes the new TAT under the row's lock and returns
+the slot (no Redis needed); `next_slot` is the same rule in Python, for reading and testing.
 """
 
 import time
@@ -21,8 +20,6 @@ from checks.db import raw_cursor
 from checks.models import Portal
 from checks.net.deadline import BudgetSpent
 
-MAX_ATTEMPTS = 100
-
 
 def next_slot(tat: datetime | None, now: datetime, rate: float, burst: int) -> tuple[datetime, datetime]:
     """(when this request may go, the new TAT) under GCRA; pure."""
@@ -35,19 +32,11 @@ def next_slot(tat: datetime | None, now: datetime, rate: float, burst: int) -> t
 
 def reserve_slot(portal_pk: int, now: Callable[[], datetime] = timezone.now) -> datetime:
     """Reserve the next request slot of a portal; returns when to send it."""
-    if connection.vendor == "postgresql":
-        return _reserve_pg(portal_pk, now())
-    for _ in range(MAX_ATTEMPTS):
-        row = Portal.objects.filter(pk=portal_pk).values_list("pace_next_at", "pace_rate", "pace_burst").first()
-        if row is None:
-            return now()
-        tat, rate, burst = row
-        slot, new_tat = next_slot(tat, now(), rate, burst)
-        # Only if no other worker reserved in between; else read again and retry.
-        if Portal.objects.filter(pk=portal_pk, pace_next_at=tat).update(pace_next_at=new_tat):
-            return slot
-    # Constant contention for this row: go on rather than stall; Bitrix24's bucket is deeper.
-    return now()
+    at = now()
+    sql = PG_RESERVE.format(table=connection.ops.quote_name(Portal._meta.db_table))
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        row = cursor.execute(sql, {"now": at, "id": portal_pk}).fetchone()
+    return at if row is None else row[0]
 
 
 # next_slot in SQL: TAT' = max(TAT, now) + interval, and the slot is TAT' - interval * burst
@@ -60,13 +49,6 @@ WHERE id = %(id)s
 RETURNING GREATEST(%(now)s,
     pace_next_at - make_interval(secs => GREATEST(pace_burst, 1) / GREATEST(pace_rate, 0.001)))
 """
-
-
-def _reserve_pg(portal_pk: int, now: datetime) -> datetime:
-    sql = PG_RESERVE.format(table=connection.ops.quote_name(Portal._meta.db_table))
-    with connection.wrap_database_errors, raw_cursor() as cursor:
-        row = cursor.execute(sql, {"now": now, "id": portal_pk}).fetchone()
-    return now if row is None else row[0]
 
 
 def wait_for_slot(

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -86,8 +85,8 @@ def claim_portal(portal_id: int, now: datetime | None = None) -> uuid.UUID | Non
     """Take the portal's lease if nobody holds a live one; the token proves ownership."""
     now = now or timezone.now()
     token = uuid.uuid4()
-    # Conditional update: on PostgreSQL a concurrent UPDATE waits for the row lock, then
-    # re-checks the WHERE on the new row and finds the lease taken; SQLite serialises writes.
+    # Conditional update: a concurrent UPDATE waits for the row lock, then re-checks the WHERE
+    # on the new row and finds the lease taken.
     won = (
         Portal.objects.filter(pk=portal_id, paused=False)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
@@ -102,15 +101,8 @@ def claim_due_portals(
     """Claim up to `limit` due portals; by_portal: found by the portals' own next check (cheap)."""
     now = now or timezone.now()
     portal_ids = (hinted_portal_ids if by_portal else due_portal_ids)(now, limit)
-    if connection.vendor == "postgresql":
-        # One conditional UPDATE for the whole tick rather than one per portal.
-        return pg.claim_portals(portal_ids, now, lease_until(now)) if portal_ids else []
-    claims = []
-    for portal_id in portal_ids:
-        token = claim_portal(portal_id, now)
-        if token is not None:
-            claims.append((portal_id, token))
-    return claims
+    # One conditional UPDATE for the whole tick rather than one per portal.
+    return pg.claim_portals(portal_ids, now, lease_until(now)) if portal_ids else []
 
 
 def release_claim(portal_id: int, token: uuid.UUID, **changes) -> bool:

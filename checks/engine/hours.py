@@ -2,19 +2,18 @@
 
 A check becomes an entry appended to its bot's open hour (Bot.hour_checks); when a bot's next
 check falls in another hour, or the open hour is full, the finished hour moves into a CheckHour
-row. On PostgreSQL the recording statement does this (checks.engine.pg); here is the portable
-path, the rules both follow, and the hourly job's step that closes the hours of bots no longer
-checked.
+row. The recording statement does this (checks.engine.pg); here are the entries it appends,
+the rule for which checks are also whole rows, and the hourly job's step that closes the hours
+of bots no longer checked.
 """
 
-from collections import Counter
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection
 
 from checks import checklog
 from checks.db import raw_cursor
-from checks.models import Bot, CheckHour, CheckTally, Verification
+from checks.models import Bot, CheckHour, Verification
 from checks.status import ResponseFormat, Status
 
 
@@ -63,49 +62,6 @@ def pack_check(row: Verification, hour: datetime) -> checklog.PackedCheck:
     return checklog.PackedCheck(entry=entry, hour=hour, detailed=is_detailed(row))
 
 
-def add_check(bot: Bot, packed: checklog.PackedCheck) -> CheckHour | None:
-    """Append a check to the bot's open hour (as the recording statement does); returns the
-    finished hour to store, if this check closes one."""
-    data = bytes(bot.hour_checks or b"")
-    closing = None
-    if data and bot.hour_start is not None and (bot.hour_start != packed.hour or len(data) >= checklog.OPEN_BYTES):
-        closing = CheckHour(bot_id=bot.pk, hour=bot.hour_start, data=data)
-    if closing is not None or bot.hour_start != packed.hour:
-        data = b""
-    bot.hour_checks = data + packed.entry
-    bot.hour_start = packed.hour
-    return closing
-
-
-def store_hours(hours: list[CheckHour]) -> None:
-    """Write finished hours; one already stored for that bot and hour (a clock behind another
-    worker's, or a full open hour) gets these checks appended."""
-    if not hours:
-        return
-    stored = {
-        (row.bot_id, row.hour): bytes(row.data)
-        for row in CheckHour.objects.filter(bot_id__in={h.bot_id for h in hours}, hour__in={h.hour for h in hours})
-    }
-    new = []
-    for hour in hours:
-        before = stored.get((hour.bot_id, hour.hour))
-        if before is None:
-            new.append(hour)
-        else:
-            CheckHour.objects.filter(bot_id=hour.bot_id, hour=hour.hour).update(data=before + bytes(hour.data))
-    CheckHour.objects.bulk_create(new)
-
-
-def add_to_tally(portal_id: int, statuses: list[str], at: datetime) -> None:
-    """Count a run's checks into its portal's tally (the portable twin of the statement's `tally`)."""
-    if not statuses:
-        return
-    tally, _ = CheckTally.objects.select_for_update().get_or_create(portal_id=portal_id, defaults={"updated_at": at})
-    counts = Counter(tally.counts)
-    counts.update(str(status) for status in statuses)
-    CheckTally.objects.filter(portal_id=portal_id).update(counts=dict(counts), updated_at=max(tally.updated_at, at))
-
-
 # The hourly job: bots whose open hour ended before `before` (no longer checked, or not since)
 # have it moved into CheckHour. A bot being recorded right now is skipped (its own check closes
 # the hour); the lock makes sure no check appended meanwhile is left behind.
@@ -126,14 +82,8 @@ UPDATE {bot} AS b SET hour_checks = ''::bytea, hour_start = NULL FROM lk WHERE b
 def close_idle_hours(now: datetime, settle: timedelta) -> int:
     """Move every open hour that ended `settle` ago or earlier into CheckHour; returns how many."""
     before = now - settle - timedelta(hours=1)
-    if connection.vendor == "postgresql":
-        quote = connection.ops.quote_name
-        sql = CLOSE_IDLE.format(bot=quote(Bot._meta.db_table), hour=quote(CheckHour._meta.db_table))
-        with connection.wrap_database_errors, raw_cursor() as cursor:
-            cursor.execute(sql, {"before": before})
-            return cursor.rowcount
-    with transaction.atomic():
-        idle = list(Bot.objects.filter(hour_start__lt=before).values_list("pk", "hour_start", "hour_checks"))
-        store_hours([CheckHour(bot_id=pk, hour=start, data=bytes(data)) for pk, start, data in idle if data])
-        Bot.objects.filter(pk__in=[pk for pk, _, _ in idle]).update(hour_checks=b"", hour_start=None)
-    return len(idle)
+    quote = connection.ops.quote_name
+    sql = CLOSE_IDLE.format(bot=quote(Bot._meta.db_table), hour=quote(CheckHour._meta.db_table))
+    with connection.wrap_database_errors, raw_cursor() as cursor:
+        cursor.execute(sql, {"before": before})
+        return cursor.rowcount

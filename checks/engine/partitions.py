@@ -1,4 +1,4 @@
-"""The raw history tables' daily partitions on PostgreSQL (declarative partitioning by range).
+"""The raw history tables' daily partitions (PostgreSQL's declarative partitioning by range).
 
 checks_verification is partitioned by `slot` and checks_checkhour by `hour`, one partition per
 UTC day named <table>_pYYYYMMDD, plus a default partition for keys outside them (a bot whose
@@ -22,10 +22,6 @@ AHEAD_DAYS = 3
 # DROP TABLE of a partition locks the parent briefly; the workers' inserts must never queue
 # behind a retention job that waits for a long query: give up and try at the next run instead.
 LOCK_TIMEOUT = "5s"
-
-
-def is_partitioned() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def day_bounds_utc(day: date) -> tuple[datetime, datetime]:

@@ -2,7 +2,7 @@
 whole verification rows, bot states, tallies and the claim's release, all or nothing.
 
 The claim token and the unique (bot, slot) constraint make a redelivered task write nothing
-twice. PostgreSQL takes the one-statement path of checks.engine.pg.
+twice. The writing itself is one statement (checks.engine.pg).
 """
 
 import logging
@@ -10,22 +10,20 @@ from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from checks import checklog, hourly
+from checks import hourly
 from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
-from checks.engine.claims import LostClaim, interval_for, lease_until, next_due, next_portal_check, release_claim
-from checks.engine.hours import add_check, add_to_tally, pack_check, store_hours
-from checks.engine.portal_state import portal_changes, state_document
+from checks.engine.claims import LostClaim, interval_for, next_due
+from checks.engine.hours import pack_check
+from checks.engine.portal_state import state_document
 from checks.engine.runs import Run
-from checks.health.bot import config_changes, config_of, describe_changes
-from checks.models import Bot, BotEvent, Portal, Verification
-from checks.status import ResponseFormat, Status, needs_alerting, problem_keys
+from checks.health.bot import config_changes, describe_changes
+from checks.models import Bot, BotEvent, Verification
+from checks.status import ResponseFormat, problem_keys
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +120,6 @@ def write_results(
     next_at = next_due(now, interval_for(run.portal)) if run.scheduled else None
     redirected_to = last_redirect(results) if run.scheduled else None
     events = config_events(run, results, now)
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            written, alerting, portal_alerting = _write_portable(
-                run, rows, by_bot, entries, next_at, redirected_to, document
-            )
-            save_events(events, written)
-            return written, alerting, portal_alerting
     # One statement: a transaction of its own in autocommit (the workers); inside a caller's
     # transaction a savepoint, so that a refused write leaves that transaction usable. A run
     # that saw configuration changes writes their events in the same transaction (rare).
@@ -155,157 +146,6 @@ def save_events(events: list[BotEvent], written: list[Verification]) -> None:
     kept = {row.bot_id for row in written}
     if events := [event for event in events if event.bot_id in kept]:
         BotEvent.objects.bulk_create(events)
-
-
-STATE_FIELDS = [
-    "status",
-    "status_since",
-    "consecutive_failures",
-    "failure_streak",
-    "next_check_at",
-    "last_checked_at",
-    "last_ok_at",
-    "last_error",
-    "last_duration_ms",
-    "last_verification",
-    "last_ok_verification",
-    "count_message",
-    "count_command",
-    "count_chat",
-    "count_user",
-    "remote_id",
-    "fields",
-    "users",
-    "problems",
-    "event_backlog_s",
-    "pinned_id",
-    "baseline",
-    "commands_seen",
-    "commands_checked_at",
-    "hour_checks",
-    "hour_start",
-]
-
-
-def _write_portable(
-    run: Run,
-    rows: list[Verification],
-    by_bot: dict[int, BotResult],
-    entries: dict[int, checklog.PackedCheck],
-    next_at: datetime | None,
-    redirected_to: str | None,
-    document: dict,
-) -> tuple[list[Verification], list[int], bool]:
-    """write_results on SQLite, inside its transaction: statement by statement."""
-    # A scheduled run first proves that the lease is still ours.
-    held = Portal.objects.filter(pk=run.portal.pk, claim_token=run.token)
-    if run.scheduled and not held.update(claimed_until=lease_until(timezone.now())):
-        raise LostClaim
-    portal_state, portal_alerting = portal_changes(run.portal.pk, document)
-    # Bots deleted while their check was in flight would fail the foreign keys at commit.
-    alive = set(Bot.objects.filter(pk__in=[r.bot_id for r in rows]).values_list("pk", flat=True))
-    rows = [r for r in rows if r.bot_id in alive]
-    for_alerting = update_bot_states(run, rows, by_bot, entries, next_at) if rows else []
-    if rows:
-        add_to_tally(run.portal.pk, [row.status for row in rows], rows[0].checked_at)
-    if run.scheduled:
-        changes = {"next_check_at": next_portal_check(run.portal.pk), **portal_state}
-        if redirected_to:
-            changes["redirected_to"] = redirected_to
-        if run.portal.batch_supported is not None:  # what a first batch learned; a known answer stays
-            changes["batch_supported"] = Coalesce(F("batch_supported"), Value(run.portal.batch_supported))
-        release_claim(run.portal.pk, run.token, **changes)
-    elif portal_state:
-        Portal.objects.filter(pk=run.portal.pk).update(**portal_state)
-    return rows, for_alerting, portal_alerting
-
-
-def update_bot_states(
-    run: Run,
-    rows: list[Verification],
-    by_bot: dict[int, BotResult],
-    entries: dict[int, checklog.PackedCheck],
-    next_at: datetime | None,
-) -> list[int]:
-    """Write the checks that say something whole, add every check to its bot's hour and apply it
-    to its bot; returns the ids of the rows alerting must look at."""
-    bots = {bot.pk: bot for bot in run.bots}
-    # Re-read the state under lock: a manual `verify` may have moved it since the run began.
-    # Plain values onto the run's own objects: no second decryption of every bot token.
-    for state in Bot.objects.select_for_update().filter(pk__in=[r.bot_id for r in rows]).values("pk", *STATE_FIELDS):
-        bot = bots[state.pop("pk")]
-        for name, value in state.items():
-            setattr(bot, Bot._meta.get_field(name).attname, value)
-    bots = {row.bot_id: bots[row.bot_id] for row in rows}
-    alerting = {row.bot_id for row in rows if needs_alerting(row.status, bots[row.bot_id].status)}
-    Verification.objects.bulk_create([r for r in rows if entries[r.bot_id].detailed or r.bot_id in alerting])
-    finished = []
-    for row in rows:
-        bot = bots[row.bot_id]
-        finished.append(add_check(bot, entries[row.bot_id]))
-        apply_result(bot, row, by_bot[row.bot_id])
-        bot.next_check_at = next_at or bot.next_check_at
-    store_hours([hour for hour in finished if hour is not None])
-    save_states(list(bots.values()))
-    return sorted(row.pk for row in rows if row.bot_id in alerting)
-
-
-def save_states(bots: list[Bot]) -> None:
-    """One UPDATE per bot, sent as one executemany.
-
-    Django's bulk_update builds a CASE per field and row; for 50 bots x 18 fields that costs
-    more CPU than the whole HTTP exchange of the portal.
-    """
-    fields = [Bot._meta.get_field(name) for name in STATE_FIELDS]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    table, pk = quote(Bot._meta.db_table), quote(Bot._meta.pk.column)
-    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model, values bound
-    params = [[f.get_db_prep_save(getattr(bot, f.attname), connection) for f in fields] + [bot.pk] for bot in bots]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
-    """The bot's current state after one verification (touches this bot only)."""
-    if bot.status != row.status:
-        bot.status = row.status
-        bot.status_since = row.checked_at
-    written = row.pk is not None  # written whole (checks.engine.hours.is_detailed)
-    if row.status == Status.OK:
-        bot.consecutive_failures = 0
-        bot.failure_streak = {}
-        bot.last_ok_at = row.checked_at
-        if written:
-            bot.last_ok_verification = row
-    else:
-        bot.consecutive_failures += 1
-        streak = dict(bot.failure_streak or {})
-        streak[row.status] = streak.get(row.status, 0) + 1
-        bot.failure_streak = streak
-    bot.last_checked_at = row.checked_at
-    bot.last_error = row.error_code
-    bot.last_duration_ms = row.duration_ms
-    if written:
-        bot.last_verification = row
-    if result.counters:
-        bot.count_message = row.count_message
-        bot.count_command = row.count_command
-        bot.count_chat = row.count_chat
-        bot.count_user = row.count_user
-    if result.fields:
-        bot.fields = result.fields
-        bot.remote_id = pg.remote_bot_id(result.fields) or bot.remote_id
-        bot.users = result.users or []
-    bot.problems = row.problems
-    bot.event_backlog_s = row.event_backlog_s
-    if result.response_format == ResponseFormat.EXTENDED:
-        # The first owner's answer pins the id; later ones never move it (SPEC §7 `reregistered`).
-        bot.pinned_id = bot.pinned_id or pg.remote_bot_id(result.fields)
-        bot.baseline = config_of(result.fields)
-    if result.command_names is not None:
-        bot.commands_seen = result.command_names
-        bot.commands_checked_at = row.checked_at
 
 
 def config_events(run: Run, results: list[BotResult], now: datetime) -> list[BotEvent]:

@@ -1,15 +1,14 @@
 """History retention: raw history for BOTWATCH_RAW_HISTORY_HOURS, the rest for BOTWATCH_HISTORY_DAYS.
 
 The hourly history job (prune_history), in this order, so that nothing is dropped unfolded:
-1. creates the raw tables' partitions for the next days (PostgreSQL);
+1. creates the raw tables' partitions for the next days;
 2. moves the open hours of bots no longer checked into CheckHour (checks.engine.hours);
 3. folds every complete day into one DailyStat row per bot, with each hour packed
    (checks.hourly), before any of its checks can go; a day is complete SETTLE after its end,
    when the runs that checked in its last moments have been recorded;
 4. copies the verification rows that changed something into VerificationChange, clears the
    bots' pointers to the rows about to go, and drops whole day partitions of verifications and
-   packed hours older than the raw window (PostgreSQL; on SQLite, and for the default
-   partitions, it deletes);
+   packed hours older than the raw window (rows in the default partitions are deleted);
 5. deletes change rows and daily aggregates older than BOTWATCH_HISTORY_DAYS.
 Every step is idempotent: a job interrupted anywhere is finished by the next one.
 """
@@ -149,12 +148,11 @@ def aggregate_recent(now: datetime) -> int:
 def prune_history(now: datetime | None = None) -> dict[str, int]:
     """The hourly history job (see the module's docstring); returns what it did."""
     now = now or timezone.now()
-    if partitions.is_partitioned():
-        partitions.ensure_partitions(now)
+    partitions.ensure_partitions(now)
     closed = close_idle_hours(now, SETTLE)
     aggregated = aggregate_recent(now)
     cutoff = raw_cutoff(now)
-    hours_leaving = partitions.HOURS.leaving_before(cutoff) if partitions.is_partitioned() else cutoff
+    hours_leaving = partitions.HOURS.leaving_before(cutoff)
     # Complete days nobody folded yet (beat was down when they completed): their hours are all
     # still here, so fold them now. A day whose dropping was interrupted already has stats
     # and is left alone, since its remaining hours would undercount it.
@@ -198,23 +196,20 @@ def release_pointers(rows) -> None:
 
 def drop_raw_before(cutoff: datetime) -> tuple[int, int]:
     """(partitions dropped, rows deleted): verifications of slots and packed hours before `cutoff` go,
-    changes kept. On PostgreSQL a day partition goes whole once its last key is past `cutoff`; the
-    rows of the partition `cutoff` falls in wait for it."""
+    changes kept. A day partition goes whole once its last key is past `cutoff`; the rows of the
+    partition `cutoff` falls in wait for it."""
     dropped = deleted = 0
-    if partitions.is_partitioned():
-        verifications_cutoff = partitions.VERIFICATIONS.leaving_before(cutoff)
-        for day, name in partitions.VERIFICATIONS.expired(verifications_cutoff):
-            start, end = partitions.day_bounds_utc(day)
-            rows = Verification.objects.filter(slot__gte=start, slot__lt=end)
-            keep_changes(rows)
-            release_pointers(rows)
-            dropped += partitions.drop(name)
-        hours_cutoff = partitions.HOURS.leaving_before(cutoff)
-        for _day, name in partitions.HOURS.expired(hours_cutoff):
-            dropped += partitions.drop(name)
-    else:
-        verifications_cutoff = hours_cutoff = cutoff
-    # SQLite, and on PostgreSQL the default partitions' keys before every day partition.
+    verifications_cutoff = partitions.VERIFICATIONS.leaving_before(cutoff)
+    for day, name in partitions.VERIFICATIONS.expired(verifications_cutoff):
+        start, end = partitions.day_bounds_utc(day)
+        rows = Verification.objects.filter(slot__gte=start, slot__lt=end)
+        keep_changes(rows)
+        release_pointers(rows)
+        dropped += partitions.drop(name)
+    hours_cutoff = partitions.HOURS.leaving_before(cutoff)
+    for _day, name in partitions.HOURS.expired(hours_cutoff):
+        dropped += partitions.drop(name)
+    # The default partitions' keys before every day partition.
     deleted += CheckHour.objects.filter(hour__lt=hours_cutoff).delete()[0]
     return dropped, deleted + delete_before(verifications_cutoff)
 

@@ -81,7 +81,8 @@ class Verification(Outcome):
 
     class Meta:
         ordering = ["-checked_at"]
-        # On PostgreSQL the primary key is (id, slot), as partitioning by slot requires.
+        # In the database the primary key is (id, slot), as partitioning by slot requires
+        # (checks/migrations/0001_initial.py).
         constraints = [models.UniqueConstraint(fields=["bot", "slot"], name="verification_once_per_slot")]
 
     @property

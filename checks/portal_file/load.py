@@ -25,7 +25,7 @@ from checks.portal_file.hostmove import Move
 from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
-# per statement (Django lowers it further for SQLite on its own).
+# per statement.
 BATCH = 1000
 
 

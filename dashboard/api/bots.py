@@ -39,7 +39,7 @@ def with_problem(rows, problem: str | None):
         return rows
     if problem not in CHECKS:
         raise ValidationError({"problem": [f"unknown check {problem!r} (known: {', '.join(CHECKS)})"]})
-    # The problems column as text: the same on PostgreSQL (jsonb) and SQLite (JSON text).
+    # The problems column (jsonb) as its text, which writes each problem as `"check": "<name>"`.
     return rows.annotate(problems_text=Cast("problems", TextField())).filter(
         problems_text__contains=f'"check": "{problem}"'
     )

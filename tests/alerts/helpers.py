@@ -1,5 +1,5 @@
-"""Helpers for the alerting tests: portals and bots in the database, verifications recorded
-the way the engine records them (checks.engine.apply_result), and the evaluation after it."""
+"""Helpers for the alerting tests: portals and bots in the database, verifications recorded with
+the bot state the engine's recording statement leaves (checks.engine.pg), and the evaluation after it."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +8,8 @@ from django.db.models import Prefetch
 
 from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.types import BotResult
-from checks.engine.recording import apply_result
+from checks.engine.pg import remote_bot_id
+from checks.health.bot import config_of
 from checks.models import Bot, Incident, IncidentEvent, Notification, Portal, Verification
 from checks.status import ResponseFormat, Status
 
@@ -116,3 +117,45 @@ def incident_timeline(incident: Incident) -> list[IncidentEvent]:
         Prefetch("notifications", queryset=Notification.objects.order_by("created_at"))
     )
     return list(events.order_by("created_at", "pk"))
+
+
+def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
+    """The bot's state after one verification, as the recording statement sets it."""
+    if bot.status != row.status:
+        bot.status = row.status
+        bot.status_since = row.checked_at
+    written = row.pk is not None  # written whole (checks.engine.hours.is_detailed)
+    if row.status == Status.OK:
+        bot.consecutive_failures = 0
+        bot.failure_streak = {}
+        bot.last_ok_at = row.checked_at
+        if written:
+            bot.last_ok_verification = row
+    else:
+        bot.consecutive_failures += 1
+        streak = dict(bot.failure_streak or {})
+        streak[row.status] = streak.get(row.status, 0) + 1
+        bot.failure_streak = streak
+    bot.last_checked_at = row.checked_at
+    bot.last_error = row.error_code
+    bot.last_duration_ms = row.duration_ms
+    if written:
+        bot.last_verification = row
+    if result.counters:
+        bot.count_message = row.count_message
+        bot.count_command = row.count_command
+        bot.count_chat = row.count_chat
+        bot.count_user = row.count_user
+    if result.fields:
+        bot.fields = result.fields
+        bot.remote_id = remote_bot_id(result.fields) or bot.remote_id
+        bot.users = result.users or []
+    bot.problems = row.problems
+    bot.event_backlog_s = row.event_backlog_s
+    if result.response_format == ResponseFormat.EXTENDED:
+        # The first owner's answer pins the id; later ones never move it (SPEC §7 `reregistered`).
+        bot.pinned_id = bot.pinned_id or remote_bot_id(result.fields)
+        bot.baseline = config_of(result.fields)
+    if result.command_names is not None:
+        bot.commands_seen = result.command_names
+        bot.commands_checked_at = row.checked_at

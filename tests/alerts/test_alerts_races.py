@@ -13,7 +13,7 @@ from checks.models import Incident, IncidentEvent, Notification
 from checks.status import Status
 from tests.alerts.helpers import T0, evaluate_verifications, make_bot, make_portal, minutes, record, sweep
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def race(target, workers: int) -> list:
@@ -52,7 +52,7 @@ def race(target, workers: int) -> list:
     ],
     ids=["open", "escalate", "resolve"],
 )
-def test_two_workers_evaluating_one_state_change_send_one_email(postgres, smtp_sink, before, change, subject):
+def test_two_workers_evaluating_one_state_change_send_one_email(smtp_sink, before, change, subject):
     bot = make_bot(make_portal())
     for i, status in enumerate(before):
         sweep([bot], status, T0 + minutes(i))
@@ -70,7 +70,7 @@ def test_two_workers_evaluating_one_state_change_send_one_email(postgres, smtp_s
     assert set(kinds.values()) == {1}, kinds
 
 
-def test_many_workers_delivering_one_notification_send_it_once(postgres, smtp_sink):
+def test_many_workers_delivering_one_notification_send_it_once(smtp_sink):
     bot = make_bot(make_portal())
     smtp_sink.stop()
     [pk] = sweep([bot], Status.NOT_FOUND, T0)

@@ -17,7 +17,7 @@ from tests.alerts.helpers import simulator_portal
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.history import all_checks, checks_of
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow]
 
 HOOK = "hook-s3cret-w0rk3r"
 TOKEN = "support-token-5e1f0c"

@@ -7,7 +7,7 @@ from checks.models import Bot, Incident, Notification
 from tests.alerts.helpers import simulator_portal
 from tests.alerts.test_alerts_workers import settle, start_workers, sweep
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow]
 
 HOOK = "hook-s3cret-b4ckl0g"
 TOKEN = "queue-token-8d2e71"

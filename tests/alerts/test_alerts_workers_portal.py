@@ -15,7 +15,7 @@ from tests.alerts.test_alerts_workers import settle, start_workers
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.history import all_checks
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow]
 
 HOOK = "hook-s3cret-f1eet"
 TOKEN = "fleet-token-2c9d"

@@ -13,7 +13,7 @@ from checks.status import Status
 from tests.alerts.helpers import T0, evaluate_verifications, make_bot, make_portal, minutes, record, sweep
 from tests.alerts.test_alerts_races import race
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def _channels(settings, webhook_receiver):
     settings.BOTWATCH_NOTIFY_URLS = [webhook_receiver.url("default")]
 
 
-def test_workers_evaluating_one_incident_and_its_recovery_post_once_each(postgres, webhook_receiver):
+def test_workers_evaluating_one_incident_and_its_recovery_post_once_each(webhook_receiver):
     bot = make_bot(make_portal(notify=[webhook_receiver.url("acme")]))
     row = record(bot, Status.NOT_FOUND, T0)
     race(lambda: evaluate_verifications([row.pk], inline=True), workers=4)
@@ -38,7 +38,7 @@ def test_workers_evaluating_one_incident_and_its_recovery_post_once_each(postgre
     ]
 
 
-def test_many_workers_delivering_one_channel_row_post_once(postgres, webhook_receiver):
+def test_many_workers_delivering_one_channel_row_post_once(webhook_receiver):
     webhook_receiver.stop()
     sweep([make_bot(make_portal())], Status.NOT_FOUND, T0)  # first attempt fails: nobody listens
     webhook_receiver.start()

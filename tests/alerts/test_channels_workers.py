@@ -12,7 +12,7 @@ from checks.models import ChannelDelivery, Notification
 from tests.alerts.test_alerts_workers import TOKEN, setup_portal, start_workers, sweep
 from tests.fixtures.celery_worker import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow]
 
 
 def settle(receiver, count: int) -> None:

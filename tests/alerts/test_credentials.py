@@ -1,6 +1,6 @@
 """Credential warnings (SPEC §7): long bot tokens and old refresh tokens, and the weekly digest."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -58,8 +58,10 @@ def test_an_oauth_refresh_token_older_than_150_days_warns():
 def test_the_weekly_digest_goes_once_per_week_and_lists_every_warning(smtp_sink):
     for name in ("acme", "globex"):
         Bot.objects.create(portal=webhook_portal(name), code=f"{name}_bot", bot_token=LONG)
-    refresh_credential_warnings()
-    monday = timezone.now()
+    # A fixed Monday morning: the clock's own would cross into the next ISO week two hours later
+    # every Sunday from 22:00.
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    refresh_credential_warnings(now=monday)
     [pk] = send_credential_digest(monday, inline=True)
     assert send_credential_digest(monday + timedelta(hours=2), inline=True) == []  # a second beat, same week
     [email] = smtp_sink.wait_for(1)

@@ -40,7 +40,8 @@ def test_the_paid_period_ending_warns_once(simulator, smtp_sink, portal):
     simulator.set_app_info("umbrella", "local.umbrella.app", days=5)
     verify(portal)
     [email] = smtp_sink.messages
-    end = (timezone.now() + timedelta(days=5)).date()
+    # Five days from the day app.info was read, not from whatever day it is by now.
+    end = Portal.objects.get(pk=portal.pk).app_info_checked_at.date() + timedelta(days=5)
     assert email["Subject"] == f"[BotWatch] umbrella: the app's paid period ends in 5 days ({end:%Y-%m-%d})"
     assert email["To"] == "owner@example.com"
     text = smtp_sink.text_of(email)

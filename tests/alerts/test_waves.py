@@ -122,8 +122,7 @@ def test_the_sweep_announces_a_wave_whose_task_was_lost_and_reminds_one_wave(set
     assert subjects == ["[BotWatch] Still failing: fleet wave of support_bot on 3 of 3 portals"]
 
 
-@pytest.mark.postgres
-def test_two_portals_evaluated_at_once_cannot_both_miss_the_wave(postgres):
+def test_two_portals_evaluated_at_once_cannot_both_miss_the_wave():
     bots = fleet(3)
     fail(bots[0], T0)
     rows = [record(bot, Status.NOT_FOUND, T0 + minutes(1)).pk for bot in bots[1:]]

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from checks.models import Portal
 from tests.bitrix24.helpers import fast, oauth_bot, oauth_portal, sim, webhook_bot  # noqa: F401 - fixtures
+from tests.fixtures.celery_worker import database_url
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres", "transactional_db", "fast")]
+pytestmark = [pytest.mark.usefixtures("transactional_db", "fast")]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,11 +33,6 @@ while not (barrier / "go").exists():
     time.sleep(0.005)
 print(json.dumps([r.status for r in verify_bots(portal, bots)]))
 """
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def run_workers(portal: Portal, oauth_url: str, barrier: Path, count: int = 2, timeout: float = 90) -> list[list[str]]:

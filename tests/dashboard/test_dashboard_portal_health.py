@@ -2,11 +2,10 @@
 portals as well as bots, "3 portals down (41 bots)", and the portal page's health: status, problems, the
 plan and the app's paid period."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from checks.models import Portal
 from checks.status import Status
@@ -54,8 +53,9 @@ def test_the_counts_say_how_many_portals_are_down_and_their_bots(viewer_client, 
     assert "data-portals-down" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
 
 
-def test_the_portal_page_shows_its_health_plan_and_paid_period(viewer_client, fleet):
-    today = timezone.now().date()
+def test_the_portal_page_shows_its_health_plan_and_paid_period(viewer_client, fleet, django_clock):
+    # The page counts the days left from its own today: one fixed day for both, whatever the hour.
+    today = django_clock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC)).date()
     Portal.objects.filter(name="acme").update(
         auth_type="oauth", plan="de_ent250", app_status="P", app_installed=False,
         app_paid_until=today + timedelta(days=5), last_error_description="connection refused",

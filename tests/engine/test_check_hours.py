@@ -173,7 +173,6 @@ def test_an_hour_is_the_local_one(bot, settings):
     assert hourly.hour_start(datetime(2026, 6, 15, 10, 40, tzinfo=UTC)) == datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
 
 
-@pytest.mark.usefixtures("postgres")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_of_one_bot_lose_no_check(bot):
     """Two runs of the same bot record at the same moments, across an hour boundary, from two

@@ -85,7 +85,7 @@ class TestClaiming:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_on_postgres_have_exactly_one_winner(postgres):
+def test_concurrent_claims_on_postgres_have_exactly_one_winner():
     portal = make_portal()
     make_bots(portal, 1)
     winners, barrier = [], threading.Barrier(8)

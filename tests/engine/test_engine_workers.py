@@ -13,7 +13,7 @@ from checks.status import Status
 from tests.fixtures.celery_worker import CeleryProcesses, wait_for
 from tests.fixtures.history import all_checks
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow]
 
 INTERVAL = 30  # the smallest interval BotWatch allows
 
@@ -108,9 +108,8 @@ def test_worker_killed_mid_sweep_loses_no_check(celery_procs, simulator):
     assert dict(Verification.objects.values_list("bot_id", "slot")) == slots
 
 
-def test_checks_resume_after_the_broker_restarts(transactional_db, postgres, private_redis, simulator, tmp_path):
+def test_checks_resume_after_the_broker_restarts(transactional_db, private_redis, simulator, tmp_path):
     add_portals(simulator, 1, 2)
-    (tmp_path / "var").mkdir()
     procs = CeleryProcesses(private_redis.url, tmp_path)
     try:
         procs.start_worker("w1")

@@ -1,6 +1,5 @@
 """Installed but broken (SPEC §7): the health checks through the engine and the real client,
-against the simulator over HTTP. Each runs on the suite's database (SQLite locally, PostgreSQL
-in CI), so both recording paths are exercised."""
+against the simulator over HTTP, recorded by the engine's one recording statement."""
 
 import json
 from datetime import timedelta

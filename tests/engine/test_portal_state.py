@@ -1,6 +1,5 @@
-"""The portal's own state, written with each run (SPEC §8): through the engine and the real client against
-the simulator over HTTP, on the suite's database (SQLite locally; PostgreSQL takes the one-statement
-recording path), for scheduled and manual runs."""
+"""The portal's own state, written with each run: through the engine and the real
+client against the simulator over HTTP and its one recording statement, for scheduled and manual runs."""
 
 from datetime import timedelta
 

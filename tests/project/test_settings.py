@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.embedded_db import is_running, running
+from dashboard.env import parse_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "SECRET_KEY": "s" * 50,
@@ -19,9 +22,9 @@ PRINT = (
 )
 
 
-def start(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
+def start(var_dir, **overrides: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(GOOD, BOTWATCH_VAR_DIR=str(tmp_path))
+    env.update(GOOD, BOTWATCH_VAR_DIR=str(var_dir))
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -33,20 +36,20 @@ def start(tmp_path, **overrides: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_embedded_defaults_need_no_server(tmp_path):
-    result = start(tmp_path)
+def test_embedded_defaults_need_no_server(var_dir):
+    result = start(var_dir)
     assert result.returncode == 0, result.stderr
     engine, broker, interval, email = result.stdout.split()
-    assert engine == "django.db.backends.sqlite3"
+    assert engine == "django.db.backends.postgresql"
     assert broker == "filesystem://"
     assert interval == "300"
     assert email == "django.core.mail.backends.console.EmailBackend"
-    assert (tmp_path / "broker" / "queue").is_dir()
+    assert (var_dir / "broker" / "queue").is_dir()
 
 
-def test_services_from_urls(tmp_path):
+def test_services_from_urls(var_dir):
     result = start(
-        tmp_path,
+        var_dir,
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
         REDIS_URL="redis://127.0.0.1:6379/0",
         EMAIL_HOST="smtp.example.com",
@@ -72,7 +75,7 @@ def test_services_from_urls(tmp_path):
         ("BOTWATCH_CHECK_INTERVAL", "10", "BOTWATCH_CHECK_INTERVAL=10 is below the minimum of 30"),
         ("BITRIX24_TIMEOUT", "fast", "BITRIX24_TIMEOUT='fast' is not a number"),
         ("EMAIL_PORT", "99999", "EMAIL_PORT=99999 is above the maximum of 65535"),
-        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: 'mysql://x/y' must be a sqlite:/// or postgres:// URL"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: 'mysql://x/y' must be a postgres:// URL"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL: 'localhost:6379' must start with one of redis://, rediss://"),
         ("SITE_URL", "botwatch.example.com", "SITE_URL: 'botwatch.example.com' must start with one of http://"),
         ("BITRIX24_OAUTH_URL", "https://", "BITRIX24_OAUTH_URL: 'https://' has no host name"),
@@ -86,8 +89,8 @@ def test_services_from_urls(tmp_path):
         ("BOTWATCH_TRUSTED_PROXIES", "10.0.0.1,proxy", "BOTWATCH_TRUSTED_PROXIES: 'proxy' is not an IP address or"),
     ],
 )
-def test_bad_value_stops_start_up_naming_the_variable(tmp_path, name, value, message):
-    result = start(tmp_path, **{name: value})
+def test_bad_value_stops_start_up_naming_the_variable(var_dir, name, value, message):
+    result = start(var_dir, **{name: value})
     assert result.returncode == 2
     assert result.stderr.strip() == f"BotWatch configuration error: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr
@@ -103,9 +106,9 @@ REUSE = (
 )
 
 
-def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path, postgres):
-    env = {**GOOD, "BOTWATCH_VAR_DIR": str(tmp_path), "BOTWATCH_DB_POOL_SIZE": "12"}
-    env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+def test_a_closed_postgresql_connection_goes_back_to_the_pool(var_dir):
+    # DATABASE_URL's server when the run has one, else the command's own embedded server.
+    env = {**GOOD, "BOTWATCH_VAR_DIR": str(var_dir), "BOTWATCH_DB_POOL_SIZE": "12"}
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v0", "-c", REUSE],
         cwd=ROOT,
@@ -121,8 +124,8 @@ def test_a_closed_postgresql_connection_goes_back_to_the_pool(tmp_path, postgres
     assert max_size == 12
 
 
-def test_passwords_in_urls_are_not_echoed(tmp_path):
-    result = start(tmp_path, DATABASE_URL="mysql://user:hunter2@db/x")
+def test_passwords_in_urls_are_not_echoed(var_dir):
+    result = start(var_dir, DATABASE_URL="mysql://user:hunter2@db/x")
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
     assert "DATABASE_URL" in result.stderr
@@ -150,18 +153,40 @@ def test_passwords_in_urls_are_not_echoed(tmp_path):
         ),
     ],
 )
-def test_a_bad_notify_url_stops_start_up_naming_it_without_its_secret(tmp_path, value, message, secret):
-    result = start(tmp_path, BOTWATCH_NOTIFY_URLS=value, BOTWATCH_ALLOW_HTTP="0")
+def test_a_bad_notify_url_stops_start_up_naming_it_without_its_secret(var_dir, value, message, secret):
+    result = start(var_dir, BOTWATCH_NOTIFY_URLS=value, BOTWATCH_ALLOW_HTTP="0")
     assert result.returncode == 2
     assert message in result.stderr
     assert secret not in result.stderr and secret not in result.stdout
     assert "Traceback" not in result.stderr
 
 
-def test_good_notify_urls_start(tmp_path):
+def test_good_notify_urls_start(var_dir):
     urls = (
         "json://127.0.0.1:9/hook\n  tgram://123456789:AAHs3cretT0ken/42 bitrix24s://b24.example.com/rest/1/c/?dialog=4"
     )
-    result = start(tmp_path, BOTWATCH_NOTIFY_URLS=urls, BOTWATCH_NOTIFY_TIMEOUT="3")
+    result = start(var_dir, BOTWATCH_NOTIFY_URLS=urls, BOTWATCH_NOTIFY_TIMEOUT="3")
     assert result.returncode == 0, result.stderr
     assert "AAHs3cretT0ken" not in result.stderr
+
+
+def test_a_command_on_its_own_stops_the_embedded_server_it_started(var_dir):
+    result = start(var_dir)
+    assert result.returncode == 0, result.stderr
+    assert (var_dir / "postgres" / "PG_VERSION").exists()
+    assert not is_running(var_dir)
+
+
+def test_a_command_leaves_running_the_embedded_server_it_found_running(var_dir):
+    with running(var_dir):
+        result = start(var_dir)
+        assert result.returncode == 0, result.stderr
+        assert is_running(var_dir)
+    assert not is_running(var_dir)
+
+
+def test_the_embedded_server_socket_folder_is_the_host(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the URL below is the default then
+    config = parse_database_url("DATABASE_URL", "postgresql://postgres:@/botwatch?host=/srv/bw/var/postgres")
+    assert (config["HOST"], config["NAME"], config["USER"]) == ("/srv/bw/var/postgres", "botwatch", "postgres")
+    assert "host" not in config["OPTIONS"]

@@ -14,8 +14,7 @@ from checks.engine.verify import verify_portal
 from checks.models import Bot, Portal, Verification
 from checks.status import Status
 
-# Portals verified at once on PostgreSQL; each has its own rate limit, so they overlap
-# well. SQLite allows one writer, so there they go one after another.
+# Portals verified at once; each has its own rate limit, so they overlap well.
 PARALLEL_PORTALS = 8
 
 
@@ -60,7 +59,7 @@ class Command(BaseCommand):
         return [p for p in portals if not p.paused]
 
     def verify_all(self, portals: list[Portal]) -> list[Verification]:
-        if connection.vendor != "postgresql" or len(portals) < 2:
+        if len(portals) < 2:
             return [row for p in portals for row in verify_portal(p.pk, manual=True, inline_alerts=True)]
         with ThreadPoolExecutor(max_workers=PARALLEL_PORTALS) as pool:
             return [row for rows in pool.map(verify_in_thread, [p.pk for p in portals]) for row in rows]
