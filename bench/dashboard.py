@@ -97,7 +97,7 @@ def seed(args: argparse.Namespace) -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
-    from checks import hourly
+    from checks.history import days
     from checks.models import Bot, DailyStat, Incident, IncidentEvent, Portal, VerificationChange
 
     if Bot.objects.count() == args.bots and not args.reseed:
@@ -114,8 +114,8 @@ def seed(args: argparse.Namespace) -> None:
     Bot.objects.bulk_create((_bot(portals[g // args.per_portal], g) for g in range(args.bots)), batch_size=2000)
     per_bot = seed_checks(args.raw_hours)
     # One packed day for every row: the pages unpack it whatever it holds.
-    day = [hourly.Hour(12, h % 3 == 0, 12 * 150, (1000 + h, 3, 60, 20)) for h in range(24)]
-    hours = hourly.pack(day, (1023, 3, 60, 20))
+    day = [days.Hour(12, h % 3 == 0, 12 * 150, (1000 + h, 3, 60, 20)) for h in range(24)]
+    hours = days.pack(day, (1023, 3, 60, 20))
     insert_select(
         DailyStat, _DAILY, "FROM checks_bot b CROSS JOIN generate_series(1, %(days)s) AS d",
         {"days": args.days, "hours": hours},
@@ -167,12 +167,12 @@ def seed_checks(raw_hours: int) -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from checks import checklog, hourly
+    from checks.history import checklog, days
     from checks.models import Bot
 
     rng = random.Random(15)
     now = timezone.now()
-    current = hourly.hour_start(now)
+    current = days.hour_start(now)
     hours = [current - timedelta(hours=h) for h in range(raw_hours, 0, -1)]
     bots = list(
         Bot.objects.values_list("id", "portal_id", "count_message", "count_command", "count_chat", "count_user")
@@ -284,12 +284,11 @@ def time_fold() -> None:
     """The hourly job's fold of yesterday (the part of it the seeded hours cover) into DailyStat."""
     from django.utils import timezone
 
-    from checks import hourly
-    from checks.engine import retention
+    from checks.history import days, retention
     from checks.models import CheckHour
 
     day = timezone.localdate() - timedelta(days=1)
-    start, end = hourly.day_start(day), hourly.day_start(day + timedelta(days=1))
+    start, end = days.day_start(day), days.day_start(day + timedelta(days=1))
     hours = CheckHour.objects.filter(hour__gte=start, hour__lt=end).count()
     began, cpu = time.perf_counter(), time.process_time()
     written = retention.aggregate_day(day)

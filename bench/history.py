@@ -8,7 +8,7 @@ Creates its own PostgreSQL database (default bw_history_bench, dropped and made 
 imports nothing from outside: N bots on portals of --per-portal, then moves a simulated clock
 through the days in steps of the check interval. Every step records each portal's run through
 the engine's own write (checks.engine.recording.write_results: on PostgreSQL the statement the
-workers run) and, once per simulated hour, runs the history job (checks.engine.retention.
+workers run) and, once per simulated hour, runs the history job (checks.history.retention.
 prune_history) at that time: open hours closed, partitions created and dropped, days folded,
 changes kept. Outcomes are drawn with a fixed seed: mostly OK, with short incidents (not found,
 unreachable, degraded) and counters that grow.
@@ -104,7 +104,7 @@ def setup_django(url: str) -> None:
 
     settings.TIME_ZONE = "UTC"
     call_command("migrate", verbosity=0)
-    logging.getLogger("checks.engine.retention").setLevel(logging.WARNING)
+    logging.getLogger("checks.history.retention").setLevel(logging.WARNING)
 
 
 class Fleet:
@@ -226,7 +226,7 @@ class Layouts:
         from django.conf import settings
         from django.db import connection
 
-        from checks.engine.partitions import AHEAD_DAYS, day_bounds_utc
+        from checks.history.partitions import AHEAD_DAYS, day_bounds_utc
 
         cutoff = now - timedelta(hours=settings.BOTWATCH_RAW_HISTORY_HOURS)
         with connection.cursor() as cursor:
@@ -290,8 +290,8 @@ def main() -> None:
     setup_django(args.database_url)
 
     from checks.engine.recording import build_verification, write_results
-    from checks.engine.retention import prune_history
     from checks.engine.runs import Run
+    from checks.history.retention import prune_history
     from checks.models import Bot, Portal
 
     portals = []

@@ -101,8 +101,8 @@ def main() -> None:
     from django.core.cache import cache
     from django.test import Client
 
+    from checks.history.tally import verification_totals
     from checks.models import ApiToken, Bot
-    from checks.tally import verification_totals
 
     token = ApiToken.issue("bench", "read")[1]
     client = Client()

@@ -26,7 +26,7 @@ otherwise), lets them run, and prints:
   (pg_database_size); worker CPU milliseconds per check. WAL is the cluster's: run the bench on a
   cluster nothing else writes to (an embedded one: see docs/performance.md).
 
-Checks are read from whichever layout the code wrote: packed hours (checks.checklog), or a
+Checks are read from whichever layout the code wrote: packed hours (checks.history.checklog), or a
 verification row per check (the layout before them), so --before can name a commit of either.
 
 --before REF runs the same load first with the code of git REF (exported with `git archive`
@@ -285,7 +285,7 @@ def packed() -> bool:
 
 def recorded_checks(t0, t1) -> list[tuple]:
     """(bot id, portal id, checked_at, slot) of every scheduled check recorded from t0 to t1."""
-    from checks import checklog
+    from checks.history import checklog
     from checks.models import Bot, CheckHour, Verification
 
     if not packed():

@@ -257,8 +257,8 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
 def checks_recorded() -> int:
     """Checks recorded so far: the portals' tallies, which each run adds to as it records (a code
     before them wrote a verification row per check: those are counted instead)."""
+    from checks.history.tally import verification_totals
     from checks.models import Verification
-    from checks.tally import verification_totals
 
     return sum(verification_totals().values()) or Verification.objects.count()
 

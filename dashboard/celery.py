@@ -29,7 +29,7 @@ app.conf.beat_schedule = {
     # Claims due portals and enqueues one verification task per claimed portal.
     "dispatch-due-portals": {"task": "checks.engine.tasks.dispatch_due", "schedule": 5.0},
     # Hourly: folds complete days into aggregates and drops raw history past its window
-    # (checks.engine.retention; idempotent, so a missed hour is caught up by the next).
+    # (checks.history.retention; idempotent, so a missed hour is caught up by the next).
     "prune-history": {"task": "checks.engine.tasks.prune_history", "schedule": crontab(minute=17)},
     # Reminders for open, unacknowledged incidents (BOTWATCH_REMINDER_HOURS).
     "send-reminders": {"task": "checks.alerts.tasks.send_reminders", "schedule": 300.0},

@@ -26,9 +26,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
 from rest_framework.views import APIView
 
+from checks.history.tally import last_recorded_at, verification_totals
 from checks.models import Bot, Incident
 from checks.status import BotState, Status
-from checks.tally import last_recorded_at, verification_totals
 
 CACHE_KEY = "botwatch:metrics"
 # Per-bot families: (Bot column or None, name, type, help). countChat and countUser can go down

@@ -249,7 +249,7 @@ BITRIX24_RETRY_DELAY = env_float("BITRIX24_RETRY_DELAY", 0.5, minimum=0.0)
 BOTWATCH_CHECK_INTERVAL = env_int("BOTWATCH_CHECK_INTERVAL", 300, minimum=30)
 BOTWATCH_HISTORY_DAYS = env_int("BOTWATCH_HISTORY_DAYS", 90, minimum=1)
 # Every single verification is kept this long (at least a day: the 24-hour chart and uptime read
-# them); after that, the ones that changed something, and hourly aggregates (checks.engine.retention).
+# them); after that, the ones that changed something, and hourly aggregates (checks.history.retention).
 BOTWATCH_RAW_HISTORY_HOURS = env_int("BOTWATCH_RAW_HISTORY_HOURS", 24, minimum=24, maximum=24 * 90)
 BOTWATCH_REMINDER_HOURS = env_int("BOTWATCH_REMINDER_HOURS", 24, minimum=0)
 # Notification channels (Apprise URLs and Bitrix24 chats) every alert goes to, besides email.

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from django.db.models import Func, Max, Subquery, Sum
 from django.utils import timezone
 
+from checks.history.tally import last_recorded_at
 from checks.models import Bot, Heartbeat, Portal
-from checks.tally import last_recorded_at
 
 BEAT = "beat"  # touched by every dispatch tick: beat, broker and a worker all alive
 WORKER = "worker:"  # + hostname

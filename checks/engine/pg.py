@@ -16,11 +16,11 @@ from functools import cache
 
 from django.db import connection
 
-from checks import checklog
 from checks.bitrix24.types import BotResult
 from checks.db import raw_cursor
 from checks.engine.portal_state import needs_portal_alerting
 from checks.health.bot import config_of
+from checks.history import checklog
 from checks.models import Bot, CheckHour, CheckTally, Portal, Verification
 from checks.status import BotState, ResponseFormat, Status, needs_alerting
 

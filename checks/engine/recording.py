@@ -12,16 +12,16 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from checks import hourly
 from checks.alerts.incidents import evaluate_run
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
 from checks.engine import pg
 from checks.engine.claims import LostClaim, interval_for, next_due
-from checks.engine.hours import pack_check
 from checks.engine.portal_state import state_document
 from checks.engine.runs import Run
 from checks.health.bot import config_changes, describe_changes
+from checks.history import days
+from checks.history.hours import pack_check
 from checks.models import Bot, BotEvent, Verification
 from checks.status import ResponseFormat, problem_keys
 
@@ -113,7 +113,7 @@ def write_results(
     document = document or {"status": None}
     by_bot = {bot.pk: result for bot, result in zip(run.bots, results, strict=True)}
     # Every row of a run has the same time, so the same local hour.
-    hour = hourly.hour_start(rows[0].checked_at) if rows else None
+    hour = days.hour_start(rows[0].checked_at) if rows else None
     entries = {row.bot_id: pack_check(row, hour) for row in rows}
     # One next time for the whole run: a portal's bots stay together in one batch, and the
     # jitter spreads the portals.

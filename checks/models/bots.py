@@ -54,7 +54,7 @@ class Bot(models.Model):
     remote_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bot id seen on the portal")
     fields = models.JSONField(default=dict, blank=True)
     users = models.JSONField(default=list, blank=True)
-    # The checks of the hour being checked now (checks.checklog), appended by each check in the
+    # The checks of the hour being checked now (checks.history.checklog), appended by each check in the
     # update it makes anyway; the next hour's first check moves them into a CheckHour row.
     hour_checks = models.BinaryField(default=b"", blank=True)
     hour_start = models.DateTimeField(null=True, blank=True, help_text="The local hour of hour_checks")

@@ -1,6 +1,6 @@
 """Verification history at fleet scale (SPEC §5 records, issue: 90 days on one small machine).
 
-- CheckHour: every check of a bot in one local hour, 36 bytes each (checks.checklog); the
+- CheckHour: every check of a bot in one local hour, 36 bytes each (checks.history.checklog); the
   hour being checked now lives on the bot's own row (Bot.hour_checks) until it is over. Kept
   for BOTWATCH_RAW_HISTORY_HOURS (on PostgreSQL partitioned by day on `hour`, old partitions
   dropped whole).
@@ -10,7 +10,7 @@
 - VerificationChange: the verifications that changed something (status, error, problems, the
   first one, the manual ones), copied out before their raw rows go and kept BOTWATCH_HISTORY_DAYS.
 - DailyStat: one row per bot per day with the day's totals and, packed, each hour's checks,
-  failures, latency and counters (checks.hourly): exact uptime on hour boundaries, hourly charts.
+  failures, latency and counters (checks.history.days): exact uptime on hour boundaries, hourly charts.
 - CheckTally: checks counted by status per portal as they are recorded (/metrics).
 """
 
@@ -107,7 +107,7 @@ class VerificationChange(Outcome):
 
 
 class CheckHour(models.Model):
-    """Every check of one bot in one local hour, packed (checks.checklog): the raw history.
+    """Every check of one bot in one local hour, packed (checks.history.checklog): the raw history.
 
     Written when the bot's next check starts a new hour (or its open hour is full), from the
     entries kept on the bot's row meanwhile (Bot.hour_checks); the hourly history job closes
@@ -118,7 +118,7 @@ class CheckHour(models.Model):
     pk = models.CompositePrimaryKey("bot_id", "hour")
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="hours")
     hour = models.DateTimeField(help_text="Start of the local hour")
-    data = models.BinaryField(help_text="36 bytes per check (checks.checklog)")
+    data = models.BinaryField(help_text="36 bytes per check (checks.history.checklog)")
 
     class Meta:
         ordering = ["bot_id", "hour"]
@@ -164,7 +164,7 @@ class BotEvent(models.Model):
 class DailyStat(models.Model):
     """Per-bot daily aggregate that outlives the raw verifications (charts, uptime).
 
-    `hours` packs each local hour of the day (checks.hourly): checks, failures, latency and the
+    `hours` packs each local hour of the day (checks.history.days): checks, failures, latency and the
     hour's last counters, so uptime over any whole hours stays exact and the 7-day chart keeps
     one point an hour.
     """

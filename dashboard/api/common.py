@@ -15,7 +15,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from checks.history_read import history
+from checks.history.read import history
 from checks.models import Bot, Portal
 from dashboard.views.common import PORTAL_SECRETS, RELATED_PORTAL_SECRETS
 
@@ -56,7 +56,7 @@ def find_bot(portal: Portal, key: str) -> Bot:
 
 
 class HistoryPages:
-    """Cursor pages over a bot's history (checks.history_read.history: every check kept raw, then the
+    """Cursor pages over a bot's history (checks.history.read.history: every check kept raw, then the
     changes kept from before), newest first, in the same shape as the other pages. A cursor is the
     time a page ends at (the next page has the older rows) or starts at (the previous one)."""
 

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from checks import history_read
 from checks.alerts import actions
+from checks.history import read as history_read
 from checks.models import DailyStat, Incident
 from checks.status import Status
 from dashboard.csv_export import download_name, safe_row
@@ -44,7 +44,7 @@ COUNTERS = [
 RANGES = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 RAW_DAYS = 7
 HISTORY_PAGE = 50
-# Uptime windows in hours; each starts on the hour (checks.history_read.window_start).
+# Uptime windows in hours; each starts on the hour (checks.history.read.window_start).
 UPTIME_WINDOWS = [24, 24 * 7, 24 * 30]
 UPTIME_LABELS = ["24 hours", "7 days", "30 days"]
 CSV_FIELDS = [

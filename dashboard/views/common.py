@@ -36,7 +36,7 @@ BOT_LIST_FIELDS = (
     "portal__status_since",
     "portal__last_error",
     "portal__problems",
-    # The open hour of packed checks: the heartbeat bars (checks.history_lists).
+    # The open hour of packed checks: the heartbeat bars (checks.history.lists).
     "hour_start",
     "hour_checks",
 )

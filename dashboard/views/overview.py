@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from checks.history_lists import counters_before, recent_beats
+from checks.history.lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
 from checks.status import PORTAL_FAILURES, SEVERITY, BotState, Status
 from dashboard.views.common import BOT_LIST_FIELDS, checks_banner

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
 from checks.engine.dispatch import check_now
-from checks.history_lists import portal_recent, recent_beats
+from checks.history.lists import portal_recent, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
 from checks.net import addresses
 from checks.status import PORTAL_FAILURES, BotState

@@ -124,7 +124,7 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
     if bot.status != row.status:
         bot.status = row.status
         bot.status_since = row.checked_at
-    written = row.pk is not None  # written whole (checks.engine.hours.is_detailed)
+    written = row.pk is not None  # written whole (checks.history.hours.is_detailed)
     if row.status == Status.OK:
         bot.consecutive_failures = 0
         bot.failure_streak = {}

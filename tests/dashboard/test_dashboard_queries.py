@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from checks import checklog, hourly
+from checks.history import checklog, days
 from checks.models import Bot, CheckHour, Incident, IncidentEvent, Portal, Verification
 from checks.status import BotState, Status
 
@@ -38,14 +38,14 @@ def seed(n_bots: int, per_portal: int = 50, checks: int = 3) -> None:
 
     # Packed hours of checks 13 hours apart, and a failed check written whole on every tenth bot.
     def entry(at):
-        return checklog.encode(hour=hourly.hour_start(at), checked_at=at, slot=at, status=Status.OK, counters=(1,) * 4)
+        return checklog.encode(hour=days.hour_start(at), checked_at=at, slot=at, status=Status.OK, counters=(1,) * 4)
 
     CheckHour.objects.bulk_create(
-        CheckHour(bot=bot, hour=hourly.hour_start(at), data=entry(at))
+        CheckHour(bot=bot, hour=days.hour_start(at), data=entry(at))
         for bot in bots
         for at in (now - timedelta(hours=k * 13) for k in range(1, checks))
     )
-    Bot.objects.filter(pk__in=[b.pk for b in bots]).update(hour_start=hourly.hour_start(now), hour_checks=entry(now))
+    Bot.objects.filter(pk__in=[b.pk for b in bots]).update(hour_start=days.hour_start(now), hour_checks=entry(now))
     Verification.objects.bulk_create(
         Verification(bot=bot, portal_id=bot.portal_id, slot=now, checked_at=now, status=Status.NOT_FOUND)
         for bot in bots
@@ -107,7 +107,7 @@ def test_bot_page_query_count_does_not_grow_with_history(client, dashboard_admin
     client.get(url)
     few = count_queries(client, url)
     now = timezone.now()
-    start = hourly.hour_start(now)
+    start = days.hour_start(now)
     hours = [start - timedelta(hours=h) for h in range(14, 62)]  # two more days of packed hours
     CheckHour.objects.bulk_create(
         CheckHour(

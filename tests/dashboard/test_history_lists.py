@@ -7,8 +7,8 @@ import pytest
 from django.core.paginator import Paginator
 from django.utils import timezone
 
-from checks import history_read
-from checks.history_lists import counters_before, portal_recent, recent_beats
+from checks.history import read as history_read
+from checks.history.lists import counters_before, portal_recent, recent_beats
 from checks.models import Bot, VerificationChange
 from checks.status import Status
 from tests.fixtures.api import call

@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
+from checks.history.tally import verification_totals
 from checks.models import Bot, CheckHour, Portal, Verification
 from checks.status import Status
-from checks.tally import verification_totals
 from dashboard.metrics import BOT_FAMILIES, CACHE_KEY, bot_families
 from tests.fixtures.api import call
 from tests.fixtures.dashboard import add_history, make_portal, open_incident

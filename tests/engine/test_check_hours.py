@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from checks import checklog, hourly
-from checks.engine import hours
 from checks.engine.recording import build_verification, write_results
 from checks.engine.runs import Run
+from checks.history import checklog, days, hours
+from checks.history.tally import last_recorded_at, verification_totals
 from checks.models import Bot, CheckHour, CheckTally, Portal, Verification
 from checks.status import Status
-from checks.tally import last_recorded_at, verification_totals
 from tests.fixtures.history import checks_of, record_check, result_for
 
 T0 = datetime(2026, 6, 15, 10, 2, tzinfo=UTC)
@@ -170,7 +169,7 @@ def test_an_hour_is_the_local_one(bot, settings):
     record_check(bot, datetime(2026, 6, 15, 10, 40, tzinfo=UTC), count=2)
     (row,) = CheckHour.objects.filter(bot=bot)
     assert row.hour == datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
-    assert hourly.hour_start(datetime(2026, 6, 15, 10, 40, tzinfo=UTC)) == datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
+    assert days.hour_start(datetime(2026, 6, 15, 10, 40, tzinfo=UTC)) == datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.db import connection
 
-from checks import checklog, history_read, hourly
-from checks.engine import partitions, retention
+from checks.history import checklog, days, partitions, retention
+from checks.history import read as history_read
 from checks.models import Bot, CheckHour, DailyStat, Portal, Verification, VerificationChange
 from checks.status import Status
 from tests.fixtures.history import checks_of, record_check
@@ -53,7 +53,7 @@ def test_old_raw_rows_go_and_their_day_is_kept_with_its_hours(bot, settings):
     assert (stat.checks, stat.failures, stat.total_duration_ms) == (4, 2, 60)
     assert stat.uptime == 0.5
     assert (stat.count_message, stat.count_command, stat.count_chat, stat.count_user) == (9, 1, 2, 3)
-    hours = hourly.unpack(stat.hours, hourly.base_of(stat))
+    hours = days.unpack(stat.hours, days.base_of(stat))
     assert len(hours) == 24
     assert [(h.checks, h.failures, h.total_ms) for h in hours[1:5]] == [(1, 0, 10), (2, 1, 40), (0, 0, 0), (1, 1, 10)]
     assert hours[1].counters == (5, 1, 2, 3) and hours[2].counters == (9, 1, 2, 3) and hours[4].counters is None
@@ -147,7 +147,7 @@ def pack(bot: Bot, checks: list[tuple[datetime, str]]) -> None:
     """Packed hours holding these checks, as the recording leaves them (written in bulk: 3,500 checks)."""
     hours: dict[datetime, bytes] = {}
     for at, status in checks:
-        start = hourly.hour_start(at)
+        start = days.hour_start(at)
         entry = checklog.encode(hour=start, checked_at=at, slot=at, status=status, duration_ms=5)
         hours[start] = hours.get(start, b"") + entry
     CheckHour.objects.bulk_create(CheckHour(bot=bot, hour=start, data=data) for start, data in hours.items())
@@ -204,11 +204,11 @@ def test_the_seven_day_chart_has_hours_before_the_raw_rows(bot, settings):
 
 def test_hours_pack_and_unpack():
     base = (1000, 5, 7, 2**40)
-    hours = [hourly.Hour(3, 1, 900, (990, 5, 7, 2**40 - 3)), hourly.Hour(), hourly.Hour(65535, 0, 2**32 - 1, None)]
-    data = hourly.pack(hours, base)
-    assert len(data) < 3 * hourly.HOUR.size  # compressed
-    assert hourly.unpack(data, base) == hours
-    assert hourly.unpack(data, None)[0].counters is None
+    hours = [days.Hour(3, 1, 900, (990, 5, 7, 2**40 - 3)), days.Hour(), days.Hour(65535, 0, 2**32 - 1, None)]
+    data = days.pack(hours, base)
+    assert len(data) < 3 * days.HOUR.size  # compressed
+    assert days.unpack(data, base) == hours
+    assert days.unpack(data, None)[0].counters is None
 
 
 @pytest.mark.django_db(transaction=True)  # rows committed, as the workers' are

@@ -1,4 +1,4 @@
-"""Every check in the bots' packed hours (checks.checklog), and the tallies of /metrics.
+"""Every check in the bots' packed hours (checks.history.checklog), and the tallies of /metrics.
 
 A check becomes an entry appended to its bot's open hour (Bot.hour_checks); when a bot's next
 check falls in another hour, or the open hour is full, the finished hour moves into a CheckHour
@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from checks import checklog
 from checks.db import raw_cursor
+from checks.history import checklog
 from checks.models import Bot, CheckHour, Verification
 from checks.status import ResponseFormat, Status
 

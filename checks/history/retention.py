@@ -2,9 +2,9 @@
 
 The hourly history job (prune_history), in this order, so that nothing is dropped unfolded:
 1. creates the raw tables' partitions for the next days;
-2. moves the open hours of bots no longer checked into CheckHour (checks.engine.hours);
+2. moves the open hours of bots no longer checked into CheckHour (checks.history.hours);
 3. folds every complete day into one DailyStat row per bot, with each hour packed
-   (checks.hourly), before any of its checks can go; a day is complete SETTLE after its end,
+   (checks.history.days), before any of its checks can go; a day is complete SETTLE after its end,
    when the runs that checked in its last moments have been recorded;
 4. copies the verification rows that changed something into VerificationChange, clears the
    bots' pointers to the rows about to go, and drops whole day partitions of verifications and
@@ -21,9 +21,8 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from checks import checklog, hourly
-from checks.engine import partitions
-from checks.engine.hours import close_idle_hours
+from checks.history import checklog, days, partitions
+from checks.history.hours import close_idle_hours
 from checks.models import Bot, CheckHour, DailyStat, Verification, VerificationChange
 from checks.models.history import CHANGE_FIELDS
 
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 DELETE_BATCH = 5000
 FETCH_BATCH = 10000
 BOT_CHUNK = 1000  # bots folded at once: a day of their hours is read in one query
-COUNTER_FIELDS = list(hourly.COUNTERS)
+COUNTER_FIELDS = list(days.COUNTERS)
 # How long after a moment every check made before it is recorded (a run records within
 # seconds of its checks; the claim's lease bounds the worst case far above this in theory,
 # but a run that late is also too late for its slot and rare).
@@ -40,14 +39,14 @@ SETTLE = timedelta(minutes=2)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    return hourly.day_start(day), hourly.day_start(day + timedelta(days=1))
+    return days.day_start(day), days.day_start(day + timedelta(days=1))
 
 
-def fold_hours(day: date, pieces: list[tuple[datetime, bytes]]) -> list[hourly.Hour]:
+def fold_hours(day: date, pieces: list[tuple[datetime, bytes]]) -> list[days.Hour]:
     """A bot's day as DailyStat keeps it, from its packed hours (start, data) within that day."""
-    start = hourly.day_start(day)
-    size = hourly.hours_in(day)
-    hours = [hourly.Hour() for _ in range(size)]
+    start = days.day_start(day)
+    size = days.hours_in(day)
+    hours = [days.Hour() for _ in range(size)]
     counted_at = [None] * size  # when each hour's counters were seen (entries may be out of order)
     for begins, data in pieces:
         offset = int((begins - start).total_seconds() * 1000)
@@ -102,7 +101,7 @@ def aggregate_day(day: date, *, only_missing: bool = False) -> int:
     return written
 
 
-def daily_stat(day: date, bot_id: int, hours: list[hourly.Hour]) -> DailyStat:
+def daily_stat(day: date, bot_id: int, hours: list[days.Hour]) -> DailyStat:
     last = next((h.counters for h in reversed(hours) if h.counters is not None), None)
     return DailyStat(
         bot_id=bot_id,
@@ -110,7 +109,7 @@ def daily_stat(day: date, bot_id: int, hours: list[hourly.Hour]) -> DailyStat:
         checks=sum(h.checks for h in hours),
         failures=sum(h.failures for h in hours),
         total_duration_ms=sum(h.total_ms for h in hours),
-        hours=hourly.pack(hours, last),
+        hours=days.pack(hours, last),
         **dict(zip(COUNTER_FIELDS, last or (None,) * 4, strict=True)),
     )
 

@@ -1,6 +1,6 @@
 """Many bots' recent checks at once, for list pages: heartbeat bars, counters a day ago, a
 portal's newest checks. Each takes the bots as the page loaded them (with their open hours,
-checks.checklog) and reads as few packed hours as it needs, in a fixed number of queries
+checks.history.checklog) and reads as few packed hours as it needs, in a fixed number of queries
 whatever the number of bots.
 """
 
@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from checks import checklog, hourly
-from checks.checklog import Check
+from checks.history import checklog, days
+from checks.history.checklog import Check
 from checks.models import Bot, CheckHour, Verification
 
 
@@ -115,7 +115,7 @@ def portal_recent(portal_id: int, since: datetime, limit: int = 25) -> list[Port
     and one more for the error codes when some of those checks failed."""
     quote = connection.ops.quote_name
     sql = _PORTAL_RECENT.format(bot=quote(Bot._meta.db_table), hour=quote(CheckHour._meta.db_table))
-    params = {"portal": portal_id, "first": hourly.hour_start(since), "need": limit * checklog.SIZE}
+    params = {"portal": portal_id, "first": days.hour_start(since), "need": limit * checklog.SIZE}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from django.db.models import QuerySet, Value
 from django.utils import timezone
 
-from checks import checklog, hourly
-from checks.checklog import Check
+from checks.history import checklog, days
+from checks.history.checklog import Check
 from checks.models import Bot, CheckHour, DailyStat, Verification, VerificationChange
 from checks.models.history import CHANGE_FIELDS
 from checks.status import ResponseFormat, Status
@@ -50,7 +50,7 @@ class HistoryRow:
             status=check.status,
             http_status=check.http_status,
             duration_ms=check.duration_ms,
-            # A check with nothing more to say answered in the extended format (checks.engine.hours).
+            # A check with nothing more to say answered in the extended format (checks.history.hours).
             response_format=ResponseFormat.EXTENDED if check.ok else "",
             **dict(zip(checklog.COUNTERS, counters, strict=True)),
             manual=check.manual,
@@ -88,7 +88,7 @@ def bot_checks(bot: Bot | int, since: datetime | None = None) -> list[Check]:
 
 def window_start(now: datetime, hours: int) -> datetime:
     """Uptime windows start on a local hour boundary: the hour `hours` hours ago began."""
-    return hourly.hour_start(now - timedelta(hours=hours))
+    return days.hour_start(now - timedelta(hours=hours))
 
 
 def _stats(bot_id: int, first_day: date):
@@ -102,20 +102,20 @@ def uptime_counts(bot_id: int, *starts: datetime, raw: list[Check] | None = None
     first = min(starts)
     stats = list(_stats(bot_id, timezone.localdate(first)))
     # The days folded so far for this bot end here; the packed checks after it count for themselves.
-    folded_until = max([first, *(hourly.day_start(s.day + timedelta(days=1)) for s in stats)])
+    folded_until = max([first, *(days.day_start(s.day + timedelta(days=1)) for s in stats)])
     totals = []
     for start in starts:
         checks = good = 0
         for stat in stats:
-            begins = hourly.day_start(stat.day)
-            if hourly.day_start(stat.day + timedelta(days=1)) <= start:
+            begins = days.day_start(stat.day)
+            if days.day_start(stat.day + timedelta(days=1)) <= start:
                 continue
             if begins >= start or not stat.hours:
                 # A whole day in the window (or one folded before hours were kept: counted whole).
                 checks, good = checks + stat.checks, good + stat.checks - stat.failures
                 continue
             skip = int((start - begins).total_seconds() // 3600)
-            for hour in hourly.unpack(stat.hours, None)[skip:]:
+            for hour in days.unpack(stat.hours, None)[skip:]:
                 checks, good = checks + hour.checks, good + hour.checks - hour.failures
         totals.append([checks, good])
     later = [c for c in (bot_checks(bot_id, folded_until) if raw is None else raw) if c.checked_at >= folded_until]
@@ -151,14 +151,14 @@ def chart_points(bot_id: int, since: datetime, raw: list[Check] | None = None) -
     oldest = raw_since(raw)
     # The packed checks cover the whole range when they begin before it: no daily rows needed.
     stats = list(_stats(bot_id, timezone.localdate(since))) if oldest is None or oldest > since else []
-    folded_until = hourly.day_start(stats[-1].day + timedelta(days=1)) if stats else since
+    folded_until = days.day_start(stats[-1].day + timedelta(days=1)) if stats else since
     # Hours up to the first whole hour of packed checks (never past the folded days); checks after.
-    boundary = folded_until if oldest is None else min(folded_until, hourly.hour_start(oldest) + timedelta(hours=1))
+    boundary = folded_until if oldest is None else min(folded_until, days.hour_start(oldest) + timedelta(hours=1))
     boundary = max(boundary, since)
     points = []
     for stat in stats:
-        begins = hourly.day_start(stat.day)
-        for index, hour in enumerate(hourly.unpack(stat.hours, hourly.base_of(stat))):
+        begins = days.day_start(stat.day)
+        for index, hour in enumerate(days.unpack(stat.hours, days.base_of(stat))):
             at = begins + timedelta(hours=index)
             if hour.checks and since <= at and at + timedelta(hours=1) <= boundary:
                 m, cmd, c, u = hour.counters or (None,) * 4
