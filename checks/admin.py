@@ -23,7 +23,7 @@ from checks.models import (
     Verification,
 )
 from checks.portal_file.expectations import validate_expect
-from checks.portal_file.schema import validate_alert_emails, validate_bot_code
+from checks.portal_file.schema import validate_alert_emails, validate_bot_code, validate_customer, validate_tags
 
 # The inline bot rows' prefix: the formset's default, the name of Portal.bots.
 BOT_ROWS = "bots"
@@ -53,6 +53,10 @@ class PortalForm(PortalRulesForm):
             "oauth_client_id",
             "oauth_broker_url",
             "alert_emails",
+            "customer_name",
+            "customer_contacts",
+            "customer_notes",
+            "tags",
             "interval",
             "thresholds",
             "paused",
@@ -65,6 +69,12 @@ class PortalForm(PortalRulesForm):
     # The rules of the dashboard and the portal file (checks.forms.PortalRulesForm, checks/portal_file/schema.py).
     def clean_alert_emails(self) -> list[str]:
         return validate_alert_emails(self.cleaned_data["alert_emails"])
+
+    def clean_customer_contacts(self) -> list[str]:
+        return validate_customer({"contacts": self.cleaned_data["customer_contacts"] or []})["contacts"]
+
+    def clean_tags(self) -> list[str]:
+        return validate_tags(self.cleaned_data["tags"] or [])
 
     def clean_thresholds(self):
         try:

@@ -13,7 +13,7 @@ from checks.alerts.channels import check_notify, check_routes
 from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import Bot, MaintenanceWindow, NotifyMode, Portal
 from checks.portal_file.bounded import LimitError, check_size, load_yaml
-from checks.portal_file.schema import validate_alert_emails
+from checks.portal_file.schema import validate_alert_emails, validate_customer, validate_tags
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
@@ -125,6 +125,14 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         label="Alert emails",
         help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
     )
+    customer_contacts = forms.CharField(
+        required=False,
+        label="Customer contacts",
+        help_text="Comma-separated email addresses of the customer's own people (not alerted; for reports).",
+    )
+    tags = forms.CharField(
+        required=False, label="Tags", help_text="Comma-separated words to filter by, e.g. premium, de."
+    )
     accept_hint = "tick “Send the stored credentials to {hosts}”"
     webhook_code = secret_field("Webhook code")
     oauth_client_secret = secret_field("Client secret")
@@ -144,6 +152,10 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "oauth_client_id",
             "oauth_broker_url",
             "alert_emails",
+            "customer_name",
+            "customer_contacts",
+            "customer_notes",
+            "tags",
             "interval",
             "pace_rate",
             "pace_burst",
@@ -158,6 +170,8 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "webhook_user_id": "Webhook user id",
             "oauth_client_id": "Client id",
             "oauth_broker_url": "Token broker address",
+            "customer_name": "Customer",
+            "customer_notes": "Notes",
         }
         help_texts = {
             "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "
@@ -167,6 +181,9 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
+        self.initial["customer_contacts"] = ", ".join(self.instance.customer_contacts or [])
+        self.initial["tags"] = ", ".join(self.instance.tags or [])
+        self.fields["customer_notes"].widget.attrs["rows"] = 3
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
         self.fields["notify_remove"].choices = [(fingerprint(url), label(url)) for url in self.instance.notify or []]
@@ -213,8 +230,21 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         return changed
 
     def clean_alert_emails(self) -> list[str]:
-        emails = [e.strip() for e in self.cleaned_data["alert_emails"].replace(";", ",").split(",") if e.strip()]
-        return validate_alert_emails(emails)
+        return validate_alert_emails(_words(self.cleaned_data["alert_emails"]))
+
+    def clean_customer_contacts(self) -> list[str]:
+        return validate_customer({"contacts": _words(self.cleaned_data["customer_contacts"])})["contacts"]
+
+    def clean_customer_notes(self) -> str:
+        return validate_customer({"notes": self.cleaned_data["customer_notes"]})["notes"]
+
+    def clean_tags(self) -> list[str]:
+        return validate_tags(_words(self.cleaned_data["tags"]))
+
+
+def _words(text: str) -> list[str]:
+    """A comma- (or semicolon-) separated box as its non-empty items."""
+    return [word.strip() for word in text.replace(";", ",").split(",") if word.strip()]
 
 
 def check_new_host(form: PortalForm, formset) -> bool:

@@ -231,7 +231,7 @@ class Migration(migrations.Migration):
                             ),
                         ),
                         ("hour", models.DateTimeField(help_text="Start of the local hour")),
-                        ("data", models.BinaryField(help_text="36 bytes per check (checks.checklog)")),
+                        ("data", models.BinaryField(help_text="36 bytes per check (checks.history.checklog)")),
                         (
                             "bot",
                             models.ForeignKey(

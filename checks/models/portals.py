@@ -58,6 +58,11 @@ class Portal(models.Model):
     oauth_broker_secret = EncryptedTextField(blank=True, default="")
 
     alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
+    # Whose portal it is, so a support team finds it by the customer's name and can reach them.
+    customer_name = models.CharField(max_length=200, blank=True, default="")
+    customer_contacts = models.JSONField(default=list, blank=True, help_text="The customer's email addresses")
+    customer_notes = models.TextField(max_length=2000, blank=True, default="")
+    tags = models.JSONField(default=list, blank=True, help_text="Labels to filter by, e.g. premium, de")
     interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL"
     )

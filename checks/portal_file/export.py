@@ -36,6 +36,15 @@ def export_portal(portal: Portal, *, with_secrets: bool = False) -> dict:
         item["oauth"] = _export_oauth(portal, with_secrets)
     if portal.alert_emails:
         item["alert_emails"] = list(portal.alert_emails)
+    customer = {
+        "name": portal.customer_name,
+        "contacts": list(portal.customer_contacts),
+        "notes": portal.customer_notes,
+    }
+    if any(customer.values()):
+        item["customer"] = {key: value for key, value in customer.items() if value}
+    if portal.tags:
+        item["tags"] = list(portal.tags)
     if portal.interval:
         item["interval"] = portal.interval
     if portal.thresholds:

@@ -22,7 +22,7 @@ from checks.net import addresses
 from checks.portal_file.bounded import LimitError, load_json, load_yaml
 from checks.portal_file.expectations import validate_expect
 from checks.portal_file.hostmove import Move
-from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator
+from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator, validate_customer, validate_tags
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
 # per statement.
@@ -214,6 +214,12 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
     else:
         _set_oauth(portal, item["oauth"], moved)
     portal.alert_emails = list(item.get("alert_emails") or [])
+    if "customer" in item:
+        customer = validate_customer(item["customer"])
+        portal.customer_name, portal.customer_contacts = customer["name"], customer["contacts"]
+        portal.customer_notes = customer["notes"]
+    if "tags" in item:
+        portal.tags = validate_tags(item["tags"])
     portal.interval = item.get("interval")
     if "thresholds" in item:
         portal.thresholds = validate_thresholds(item["thresholds"])

@@ -24,6 +24,11 @@ from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
+PORTAL_KEYS |= {"customer", "tags"}
+CUSTOMER_KEYS = {"name", "contacts", "notes"}
+MAX_CUSTOMER_NAME, MAX_NOTES, MAX_TAGS = 200, 2000, 20
+# Tags are words to filter by in addresses and lists: lower case, no spaces.
+TAG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token", "broker_url", "broker_secret"}
 REFRESH_KEYS = ("client_secret", "access_token", "refresh_token")
@@ -94,6 +99,39 @@ def validate_interval(interval: object) -> object:
     ):
         raise ValidationError(f"interval must be a whole number of seconds, at least {MIN_INTERVAL}")
     return interval
+
+
+def validate_customer(value: object) -> dict:
+    """`{name, contacts, notes}`, each optional: who the portal belongs to and how to reach them."""
+    if not isinstance(value, dict):
+        raise ValidationError("must be a mapping with name, contacts and notes")
+    unknown = sorted(set(value) - CUSTOMER_KEYS)
+    if unknown:
+        raise ValidationError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(CUSTOMER_KEYS))})")
+    name, notes = value.get("name", ""), value.get("notes", "")
+    if not isinstance(name, str) or len(name) > MAX_CUSTOMER_NAME:
+        raise ValidationError(f"name must be text of at most {MAX_CUSTOMER_NAME} characters")
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        raise ValidationError(f"notes must be text of at most {MAX_NOTES} characters")
+    contacts = value.get("contacts", [])
+    if not isinstance(contacts, list):
+        raise ValidationError("contacts must be a list of email addresses")
+    return {"name": name.strip(), "contacts": validate_alert_emails(contacts), "notes": notes.strip()}
+
+
+def validate_tags(value: object) -> list[str]:
+    """A list of short lower-case words; duplicates dropped, order kept."""
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise ValidationError(f"must be a list of at most {MAX_TAGS} tags")
+    tags: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str) or not TAG.fullmatch(tag.strip().lower()):
+            raise ValidationError(
+                f"tag {shown(tag)} may only hold lower-case letters, digits, '_', '-' and '.' (at most 32)"
+            )
+        if tag.strip().lower() not in tags:
+            tags.append(tag.strip().lower())
+    return tags
 
 
 def validate_alert_emails(emails: object) -> list[str]:
@@ -209,6 +247,10 @@ class PortalValidator:
         self.host_move(where, item, existing, url)
         auth = self.auth(where, item, existing)
         self.emails(where, item.get("alert_emails"))
+        if "customer" in item:
+            self.run_rule(where, "customer", validate_customer, item["customer"])
+        if "tags" in item:
+            self.run_rule(where, "tags", validate_tags, item["tags"])
         try:
             validate_interval(item.get("interval"))
         except ValidationError as exc:
@@ -310,6 +352,14 @@ class PortalValidator:
         for key in REFRESH_KEYS:
             if block.get(key):
                 self.problem(where, f"{key} cannot go with broker_url: the broker hands out the access token")
+
+    def run_rule(self, where: str, key: str, validate, value: object) -> None:
+        """Runs one of the schema's validators; its problems are placed under `key`."""
+        try:
+            validate(value)
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.problem(where, f"{key}: {message}", key=key)
 
     def emails(self, where: str, emails: object) -> None:
         if emails is None:

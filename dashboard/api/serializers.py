@@ -72,6 +72,12 @@ class PortalSummarySerializer(serializers.Serializer):
     redirected_to = serializers.CharField(help_text="New address the portal redirected to, if it was renamed")
 
 
+class CustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=200)
+    contacts = serializers.ListField(child=serializers.EmailField(), required=False)
+    notes = serializers.CharField(required=False, max_length=2000)
+
+
 class PortalSerializer(serializers.Serializer):
     """One portal in the shape of an entry of the portal file; answers add `summary` and leave secrets out."""
 
@@ -80,6 +86,8 @@ class PortalSerializer(serializers.Serializer):
     webhook = WebhookSerializer(required=False, help_text="Incoming-webhook auth; give webhook or oauth")
     oauth = OAuthSerializer(required=False)
     alert_emails = serializers.ListField(child=serializers.EmailField(), required=False)
+    customer = CustomerSerializer(required=False, help_text="Whose portal it is; left out keeps what is stored")
+    tags = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
     interval = serializers.IntegerField(required=False, min_value=MIN_INTERVAL, help_text="Seconds between checks")
     thresholds = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
     paused = serializers.BooleanField(required=False, default=False)
