@@ -1,4 +1,4 @@
-"""Credential warnings (SPEC §7): credentials that work today and will bite later.
+"""Credential warnings: credentials that work today and will bite later.
 
 Not incidents: they show on the portal and bot pages and the overview, and go out once a
 week in a digest. Kept in a table refreshed hourly (and after an import or a save), so the

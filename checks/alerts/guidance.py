@@ -176,7 +176,7 @@ BY_STATUS: dict[str, Guidance] = {
     ),
 }
 
-# Per failed health check of a degraded bot (SPEC §7; reference/bitrix24-health-signals.md).
+# Per failed health check of a degraded bot (docs/statuses.md, "Health problems").
 BY_PROBLEM: dict[str, Guidance] = {
     "event_backlog": (
         [
@@ -219,7 +219,7 @@ BY_PROBLEM: dict[str, Guidance] = {
     ),
 }
 
-# Problems of a portal itself (SPEC §8; reference/bitrix24-health-signals.md §2, §5).
+# Problems of a portal itself (docs/statuses.md, "Portal statuses").
 BY_PROBLEM["webhook_user"] = (
     [
         "The user who created the incoming webhook was dismissed or switched off: profile answers an empty "

@@ -11,7 +11,7 @@ from checks.status import Status
 
 
 class Incident(models.Model):
-    """One bad episode: of one bot, of a whole portal (SPEC §8), or of one bot code on many portals (a wave).
+    """One bad episode: of one bot, of a whole portal, or of one bot code on many portals (a wave).
 
     A bot incident opens after its threshold and resolves with an ok verification. A portal incident
     stands for every bot of a failing portal (none of them opens its own meanwhile). A wave groups the
