@@ -2,11 +2,11 @@
 
 - CheckHour: every check of a bot in one local hour, 36 bytes each (checks.checklog); the
   hour being checked now lives on the bot's own row (Bot.hour_checks) until it is over. Kept
-  for BOTWATCH_RAW_HISTORY_HOURS (on PostgreSQL partitioned by day on `hour`, old partitions
-  dropped whole).
+  for BOTWATCH_RAW_HISTORY_HOURS (partitioned by day on `hour`, old partitions dropped
+  whole).
 - Verification: the checks that have something to say (a failure, a change, a manual check,
-  a redirect: checks.engine.recording.is_detailed), whole, one row each, kept as long; on
-  PostgreSQL partitioned by day on `slot`. Alerting reads them.
+  a redirect: checks.engine.hours.is_detailed), whole, one row each, kept as long;
+  partitioned by day on `slot`. Alerting reads them.
 - VerificationChange: the verifications that changed something (status, error, problems, the
   first one, the manual ones), copied out before their raw rows go and kept BOTWATCH_HISTORY_DAYS.
 - DailyStat: one row per bot per day with the day's totals and, packed, each hour's checks,
