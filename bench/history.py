@@ -7,8 +7,8 @@
 Creates its own PostgreSQL database (default bw_history_bench, dropped and made again each run),
 imports nothing from outside: N bots on portals of --per-portal, then moves a simulated clock
 through the days in steps of the check interval. Every step records each portal's run through
-the engine's own write (checks.engine.recording.write_results: on PostgreSQL the statement the
-workers run) and, once per simulated hour, runs the history job (checks.history.retention.
+the engine's own write (checks.engine.recording.write_results: the statement the workers
+run) and, once per simulated hour, runs the history job (checks.history.retention.
 prune_history) at that time: open hours closed, partitions created and dropped, days folded,
 changes kept. Outcomes are drawn with a fixed seed: mostly OK, with short incidents (not found,
 unreachable, degraded) and counters that grow.

@@ -11,7 +11,7 @@ deep, per portal; the given latency on every request), then, in the same run:
   parallel);
 - floor, measured: the same client sending the fewest requests from as many threads as the
   workers have, with no Celery and no database: the HTTP part of a sweep on this machine;
-  with the health calls of SPEC §7 (the bench's bots are in fetch mode, so each has an
+  with the health calls (the bench's bots are in fetch mode, so each has an
   Event.get beside its Bot.get), and once more with them switched off in this process:
   what a sweep cost before the health checks (requests per bot, before and after);
 - engine: beat's tick (`checks.engine.tasks.dispatch_due`, sent every 5 s as beat does) claims as

@@ -11,7 +11,7 @@ class Status(models.TextChoices):
     OK = "ok", "OK"
     NOT_FOUND = "not_found", "Bot not found"
     NOT_OWNER = "not_owner", "Not owner (brief format)"
-    # Answers in the extended format, but a health check of SPEC §7 fails.
+    # Answers in the extended format, but a health check fails (docs/statuses.md).
     DEGRADED = "degraded", "Degraded"
     AUTH_FAILED = "auth_failed", "Authorization failed"
     MISCONFIGURED = "misconfigured", "Misconfigured"
@@ -41,7 +41,7 @@ class BotState(models.TextChoices):
     ERROR = Status.ERROR.value, Status.ERROR.label
 
 
-# Consecutive bad verifications before an incident opens (SPEC §5, "default alerting").
+# Consecutive bad verifications before an incident opens, unless a portal overrides them (docs/statuses.md).
 DEFAULT_THRESHOLDS: dict[str, int] = {
     Status.NOT_FOUND: 1,
     Status.NOT_OWNER: 2,
@@ -74,7 +74,7 @@ SEVERITY: dict[str, int] = {
 
 
 # A portal failing with one of these (its probe, or every bot of a run alike) fails its bots too: they are
-# recorded with the portal's status, and one portal incident stands for them all (SPEC §8).
+# recorded with the portal's status, and one portal incident stands for them all.
 PORTAL_FAILURES = frozenset(
     {Status.UNREACHABLE, Status.SERVER_ERROR, Status.PORTAL_UNAVAILABLE, Status.AUTH_FAILED, Status.RATE_LIMITED}
 )

@@ -66,7 +66,7 @@ def ages_by_host(ages: dict[str, float], prefix: str) -> dict[str, float]:
 def may_see_details(request) -> bool:
     """Who gets the parts, host names and errors: a signed-in user of any role (two-factor code given).
 
-    The hook for read API tokens (SPEC §10): once they exist, accept `Authorization: Bearer`
+    The hook for read API tokens: once they exist, accept `Authorization: Bearer`
     with a read token here as well.
     """
     return twofactor.signed_in(request)

@@ -1,4 +1,4 @@
-"""BotWatch settings, read from environment variables (SPEC §3).
+"""BotWatch settings, read from environment variables (docs/configuration.md).
 
 Every variable is parsed here, once, at start-up. A missing or malformed value raises
 ImproperlyConfigured naming the variable, so a typo stops the process instead of
@@ -111,7 +111,7 @@ REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    # A cache every process on this machine sees (SPEC §2: no in-process caches).
+    # A cache every process on this machine sees: an in-process cache would differ per process.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -219,7 +219,7 @@ CELERY_TASK_ROUTES = {
     "checks.alerts.tasks.*": {"queue": "alerts"},
 }
 
-# Email (SPEC §3): SMTP when EMAIL_HOST is set, else printed to the console.
+# Email: SMTP when EMAIL_HOST is set, else printed to the console.
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -257,7 +257,7 @@ BOTWATCH_NOTIFY_URLS = env_channel_urls("BOTWATCH_NOTIFY_URLS", allow_http=BOTWA
 # Seconds a channel may take to connect and to answer; a Bitrix24 chat post is cut off after it.
 BOTWATCH_NOTIFY_TIMEOUT = env_float("BOTWATCH_NOTIFY_TIMEOUT", 10.0, minimum=0.5)
 
-# The REST API (SPEC §10, dashboard/api/): bearer tokens only, JSON only, a request budget per token
+# The REST API (dashboard/api/, docs/api.md): bearer tokens only, JSON only, a request budget per token
 # kept in the cache (Redis, or the file cache under var/), so every web process counts the same.
 BOTWATCH_API_RATE = env_rate("BOTWATCH_API_RATE", "600/minute")
 # /metrics is rendered at most once per this many seconds, whichever web process is asked.
@@ -287,7 +287,7 @@ SPECTACULAR_SETTINGS = {
         "VerificationStatusEnum": "checks.status.Status",
     },
 }
-# Seconds a fleet wave gathers the portals failing together before its one email (SPEC §8).
+# Seconds a fleet wave gathers the portals failing together before its one email.
 BOTWATCH_WAVE_GRACE = env_int("BOTWATCH_WAVE_GRACE", 60, minimum=0, maximum=900)
 
 LOGGING = {

@@ -1,4 +1,4 @@
-"""A token broker, as an app's own backend would serve one (SPEC §10), for BotWatch's tests and demo.
+"""A token broker, as an app's own backend would serve one, for BotWatch's tests and demo.
 
 The app owns its portal's OAuth chain: it refreshes when its access token has expired (or is
 about to) and hands the current access token to whoever shows the broker secret, at

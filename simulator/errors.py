@@ -1,7 +1,7 @@
 """Bitrix24 error codes with their documented HTTP status and text, and the simulator's injectable faults.
 
 The table follows the system-errors include of every REST method page and the imbot.v2
-controller errors (reference/bitrix24-api-notes.md §5.1, §5.2, §2.3, §2.4).
+controller errors (https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/bots/bot-get.html and the system errors every method page lists).
 """
 
 import json

@@ -2,7 +2,7 @@
 
 Pure helpers on plain data (no lock, no clock of their own): the control actions (simulator.actions),
 the REST methods (simulator.methods) and the scenario validation (simulator.scenario) share them.
-Facts: reference/bitrix24-health-signals.md §1, §1a.
+Facts: https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/events/event-get.html.
 """
 
 from datetime import UTC, datetime

@@ -143,7 +143,7 @@ def event_get(portal: PortalState, caller: Caller, params: dict, rng: random.Ran
     """The fetch queue, oldest first. Only `offset > 0` acknowledges: it deletes the events with id < offset.
 
     Without an offset (or 0) the queue is only read; events older than 24 h are gone without notice
-    (EventService, reference/bitrix24-health-signals.md §1a).
+    (as Bitrix24's event service does).
     """
     bot = require_owner(portal, caller, params)
     kept = health.expire(bot.events, now)
@@ -193,7 +193,7 @@ def profile(portal: PortalState, caller: Caller, params: dict, rng: random.Rando
     """The acting user (profile.md): "If the user is inactive, the object is empty", which PHP sends as `[]`.
 
     Whether a switched-off user's webhook still answers other methods is not documented; here it does,
-    so that only `profile` tells (reference/bitrix24-health-signals.md §2, §5).
+    so that only `profile` tells (https://apidocs.bitrix24.com/api-reference/common/users/profile.html).
     """
     if not portal.user_active:
         return []

@@ -3,7 +3,7 @@ a portal's plan, its acting user, its app's paid period and installation.
 
 A mixin of Simulator (simulator.server); each action is also a control API action (simulator.control).
 What they change is what BotWatch's portal probe reads (`server.time`, `profile`, `app.info`: simulator.methods)
-and what every other request of the portal meets. Facts: reference/bitrix24-health-signals.md §2, §3.
+and what every other request of the portal meets. Facts: https://apidocs.bitrix24.com/api-reference/common/system/app-info.html.
 """
 
 import threading

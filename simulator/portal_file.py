@@ -1,8 +1,8 @@
-"""The BotWatch portal file (SPEC §4) entry for one scenario portal: the credentials and the bots to expect."""
+"""The portal file (docs/portal-file.md) entry for one scenario portal: the credentials and the bots to expect."""
 
 
 def portal_file_entry(url: str, portal: dict, tokens: dict[str, dict], first_ids: list[int]) -> dict:
-    """SPEC §4: the credentials BotWatch should hold, and the bots it should expect."""
+    """The credentials BotWatch should hold, and the bots it should expect."""
     auth = portal.get("auth") or ("webhook" if portal.get("webhook") else "oauth")
     entry: dict = {"name": portal["name"], "url": url}
     bots = list(zip(portal.get("bots") or [], first_ids, strict=True))

@@ -1,4 +1,4 @@
-"""Scenario files for the simulator (YAML), and the BotWatch portal file (SPEC §4) that matches one.
+"""Scenario files for the simulator (YAML), and the BotWatch portal file (docs/portal-file.md) that matches one.
 
 ```yaml
 defaults: {rate: 2, burst: 50, latency_ms: 0, operating_limit: 480}
@@ -14,7 +14,7 @@ portals:
       - {code: support_bot, token: tok1, counters: {countMessage: 10}}
       - {code: sales_bot, token: old_tok, rotated_token: new_tok}   # BotWatch keeps old_tok
       - {id: 321, app: local.app1}
-      # installed but broken (SPEC §7); expect and backlog_minutes go into the portal file as they are
+      # installed but broken; expect and backlog_minutes go into the portal file as they are
       - {code: queue_bot, token: tok3, event_mode: fetch, events: {count: 40, age_s: 5400}, backlog_minutes: 15}
       - {code: help_bot, token: tok4, commands: [help], user_active: false, expect: {commands: [help, start]}}
       - {code: moved_bot, token: tok5, reregistered: true, fields: {language: de}}   # the file keeps the old id
@@ -235,7 +235,7 @@ def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> N
 
 
 def _check_health(bot: dict, where: str, problems: list[str]) -> None:
-    """The keys that make a bot installed but broken (SPEC §7), and what BotWatch should expect of it."""
+    """The keys that make a bot installed but broken, and what BotWatch should expect of it."""
     if bot.get("event_mode") not in (None, *health.EVENT_MODES):
         problems.append(f"{where}.event_mode: must be webhook or fetch")
     for key in ("user_active", "reregistered"):

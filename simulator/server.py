@@ -1,7 +1,7 @@
 """A faithful Bitrix24 REST simulator over real HTTP, for BotWatch's tests, demo and benchmarks.
 
 Portals live under a path prefix (`{base}/{portal}/rest/...`), the OAuth server at `{base}/oauth/token/`,
-the control API at `{base}/_control/...`. Behaviour follows reference/bitrix24-api-notes.md §10.
+the control API at `{base}/_control/...`. Behaviour follows the Bitrix24 REST documentation (apidocs.bitrix24.com).
 Pure stdlib (+ PyYAML for scenarios); safe to import without Django.
 
 Choices where the notes leave room:

@@ -5,7 +5,7 @@
   own channels, `replace` to the portal's own only.
 - `Portal.routes`, `{class: [URL or email, ...]}`: alerts of that class go there instead of the
   usual emails and channels (auth_failed to the integration owner, not_found to on-call). Users
-  subscribed to the portal still get every email. A class is a status of SPEC §5, or `payment`
+  subscribed to the portal still get every email. A class is a status (docs/statuses.md), or `payment`
   (the application's paid period, for portal alerts).
 
 Every writer of a Notification row calls `targets_for()` for its recipients and channels, and

@@ -1,4 +1,4 @@
-"""Credential warnings (SPEC §7): credentials that work today and will bite later.
+"""Credential warnings: credentials that work today and will bite later.
 
 Not incidents: they show on the portal and bot pages and the overview, and go out once a
 week in a digest. Kept in a table refreshed hourly (and after an import or a save), so the
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 Kind = CredentialWarning.Kind
 # Bitrix24 refuses bot tokens over 40 characters in Bot.register since 06.08.2026, so a bot
-# that must be registered again would fail (reference/bitrix24-health-signals.md §6).
+# that must be registered again would fail (the chat bots change log: https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/change-log.html).
 MAX_BOT_TOKEN = 40
 REFRESH_TOKEN_LIFETIME = timedelta(days=180)
 REFRESH_TOKEN_WARNING = timedelta(days=150)

@@ -1,8 +1,8 @@
 """Probable causes and what to do, per Bitrix24 error code and per status, for alert emails.
 
-Written from the Bitrix24 REST notes (shared/reference/bitrix24-api-notes.md: §2 auth, §3
-limits, §5 errors, §7 "How a bot disappears"). An error code's own entry wins over its
-status's entry; a status without an entry falls back on the generic one.
+Written from the Bitrix24 REST documentation (apidocs.bitrix24.com: authorization, limits, the
+system errors every method page lists, the chat bots' change log). An error code's own entry
+wins over its status's entry; a status without an entry falls back on the generic one.
 """
 
 from checks.status import Status
@@ -176,7 +176,7 @@ BY_STATUS: dict[str, Guidance] = {
     ),
 }
 
-# Per failed health check of a degraded bot (SPEC §7; reference/bitrix24-health-signals.md).
+# Per failed health check of a degraded bot (docs/statuses.md, "Health problems").
 BY_PROBLEM: dict[str, Guidance] = {
     "event_backlog": (
         [
@@ -219,7 +219,7 @@ BY_PROBLEM: dict[str, Guidance] = {
     ),
 }
 
-# Problems of a portal itself (SPEC §8; reference/bitrix24-health-signals.md §2, §5).
+# Problems of a portal itself (docs/statuses.md, "Portal statuses").
 BY_PROBLEM["webhook_user"] = (
     [
         "The user who created the incoming webhook was dismissed or switched off: profile answers an empty "

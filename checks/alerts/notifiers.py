@@ -35,7 +35,7 @@ from checks.net.connection import guarded
 # will not get better by retrying (a revoked Slack webhook answers 404 for ever).
 _HTTP_STATUS = re.compile(r"error=(\d{3})")
 RETRYABLE_4XX = {408, 409, 425, 429}
-# Bitrix24 answers that pass: limits, overload, the server's own trouble (SPEC §5).
+# Bitrix24 answers that pass: limits, overload, the server's own trouble.
 BITRIX24_TRANSIENT = {
     "QUERY_LIMIT_EXCEEDED",
     "OPERATION_TIME_LIMIT",

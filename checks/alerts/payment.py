@@ -1,4 +1,4 @@
-"""The app's paid period ending (SPEC §8): one email per period, 7 days before it ends (or once it has).
+"""The app's paid period ending: one email per period, 7 days before it ends (or once it has).
 
 app.info is read at least daily (checks.bitrix24.probe): DAYS left, PAYMENT_EXPIRED. The period is
 known by its last day (the day of the check + DAYS); the portal row remembers the period warned

@@ -1,4 +1,4 @@
-"""Portal incidents (SPEC §8): one per failing portal, standing for every bot it keeps from being verified.
+"""Portal incidents: one per failing portal, standing for every bot it keeps from being verified.
 
 The engine records the portal's own state with each run (checks.engine.portal_state); this applies
 the same pure rules as the bots' (checks.alerts.rules.decide) to it. While the portal fails, its bots

@@ -1,4 +1,4 @@
-"""What the alerts beyond one bot say (SPEC §8): a portal's incident, a fleet wave, the app's paid period ending.
+"""What the alerts beyond one bot say: a portal's incident, a fleet wave, the app's paid period ending.
 
 Rendered when the event happens, like the bots' (checks.alerts.messages), with every stored secret of
 the portals concerned scrubbed.

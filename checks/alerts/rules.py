@@ -64,7 +64,7 @@ def _is_count(value: object) -> bool:
 
 
 def threshold_for(status: str, overrides: Mapping | None = None) -> int:
-    """Consecutive bad verifications before `status` opens an incident (SPEC §5, Portal.thresholds)."""
+    """Consecutive bad verifications before `status` opens an incident (the default, or Portal.thresholds)."""
     count = (overrides or {}).get(str(status))
     if _is_count(count):
         return count

@@ -1,4 +1,4 @@
-"""Fleet waves (SPEC §8): one bot code gone not_found or not_owner on many portals at once.
+"""Fleet waves: one bot code gone not_found or not_owner on many portals at once.
 
 A release or an uninstall gone wrong breaks one bot everywhere; forty emails would say one thing.
 When the code's open incidents reach WAVE_PORTALS portals within WAVE_WINDOW, a wave opens and

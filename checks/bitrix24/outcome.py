@@ -1,4 +1,4 @@
-"""Pure classification of one Bitrix24 answer into the status taxonomy (SPEC §5).
+"""Pure classification of one Bitrix24 answer into the status taxonomy (docs/statuses.md).
 
 No I/O here: the client hands in what came over the wire (HTTP status, body bytes) or the
 kind of transport failure, and gets a BotResult back. Nothing in this module may raise on
@@ -18,7 +18,7 @@ from checks.status import ResponseFormat, Status
 
 COUNTERS = ("countMessage", "countCommand", "countChat", "countUser")
 
-# Error codes with a meaning of their own (SPEC §5); anything else falls back on the HTTP status.
+# Error codes with a meaning of their own; anything else falls back on the HTTP status.
 CODE_STATUS: dict[str, Status] = {
     # imbot.v2 BotController
     "BOT_NOT_FOUND": Status.NOT_FOUND,
@@ -28,7 +28,7 @@ CODE_STATUS: dict[str, Status] = {
     "PARAMS_REQUIRED": Status.MISCONFIGURED,
     "BOT_ID_REQUIRED": Status.MISCONFIGURED,
     # What owner-only methods (and, per imbot.v2.Bot.update's page, Bot.get) answer a rotated
-    # or foreign botToken (reference/bitrix24-health-signals.md §6).
+    # or foreign botToken (https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/change-log.html).
     "BOT_OWNERSHIP_ERROR": Status.NOT_OWNER,
     # System errors, any method
     "INVALID_REQUEST": Status.MISCONFIGURED,  # "Https required"
@@ -62,12 +62,12 @@ CODE_STATUS: dict[str, Status] = {
 MAX_DESCRIPTION = 500
 
 
-# Failures that no retry or patience cures: the address needs fixing (SPEC §5 misconfigured).
+# Failures that no retry or patience cures: the address needs fixing (misconfigured).
 ADDRESS_FAILURES = frozenset({TransportFailure.INVALID_ADDRESS, TransportFailure.REFUSED_ADDRESS})
 
 
 def status_for_code(code: str, http_status: int | None) -> Status:
-    """SPEC §5 for an error code; unknown codes fall back on their HTTP status."""
+    """The status an error code stands for; unknown codes fall back on their HTTP status."""
     if code in CODE_STATUS:
         return CODE_STATUS[code]
     return status_for_http(http_status)
@@ -146,7 +146,7 @@ def _classify_codeless(
 ) -> BotResult:
     # An error page from a proxy or the web server in front of Bitrix24: no code to record.
     kind = "JSON without an error code" if payload is not None else _describe_body(content_type, body)
-    # Without a code, any 5xx page (a 503 from nginx included) is a server error (SPEC §5); the
+    # Without a code, any 5xx page (a 503 from nginx included) is a server error; the
     # 429/503 -> rate_limited fallback is for unknown Bitrix24 codes.
     status = Status.SERVER_ERROR if 500 <= http_status <= 599 else status_for_http(http_status)
     return BotResult(

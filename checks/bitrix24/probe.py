@@ -3,7 +3,8 @@
 `server.time` on every run (the call the JS SDK's health check makes), `profile` on every run of a
 webhook portal (it answers an empty object when the webhook's user was switched off), `app.info`
 at least daily (the app's STATUS, INSTALLED, PAYMENT_EXPIRED and DAYS under OAuth; the plan,
-LICENSE, through a webhook too). Sources: reference/bitrix24-health-signals.md §2, §3.
+LICENSE, through a webhook too). Sources: https://apidocs.bitrix24.com/api-reference/common/system/server-time.html,
+https://apidocs.bitrix24.com/api-reference/common/system/app-info.html.
 
 The calls ride in the first batch of the run where the portal allows batch, else they go first as
 single calls, and a failing portal's bots are then not called at all. Pure reading here: the

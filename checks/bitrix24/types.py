@@ -20,7 +20,7 @@ class EventPeek:
 
 @dataclass
 class BotResult:
-    """The outcome of one imbot.v2.Bot.get for one expected bot (SPEC §5)."""
+    """The outcome of one imbot.v2.Bot.get for one expected bot, in the status taxonomy."""
 
     bot_pk: int | None  # checks.models.Bot primary key (None for an unsaved bot: "test connection")
     status: Status
@@ -41,7 +41,7 @@ class BotResult:
     command_names: list[str] | None = None  # from a Command.list made in this run
     event_peek: EventPeek | None = None  # from an Event.get made in this run
     side_notes: list[str] = field(default_factory=list)  # health calls that got no usable answer
-    by_portal: bool = False  # the portal failed (SPEC §8): this is its status, the bot was not verified
+    by_portal: bool = False  # the portal failed: this is its status, the bot was not verified
 
     @property
     def ok(self) -> bool:

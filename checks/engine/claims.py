@@ -16,7 +16,7 @@ from django.utils import timezone
 from checks.engine import pg
 from checks.models import Bot, Portal
 
-MIN_INTERVAL = 30  # seconds; SPEC: nobody verifies a bot more often
+MIN_INTERVAL = 30  # seconds; no bot is verified more often, whatever its interval
 JITTER = 0.1  # the next check comes 0-10 % early, so bots checked together drift apart
 # Bots of a claimed portal due within this share of the interval join the ones due now:
 # one batch instead of two, and the portal's bots converge on a common schedule.

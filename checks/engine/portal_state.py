@@ -1,4 +1,4 @@
-"""A run's word on the portal itself (SPEC §8): the probe's outcome as the portal row's new state.
+"""A run's word on the portal itself: the probe's outcome as the portal row's new state.
 
 Written in the run's own transaction, beside the verifications: the one recording statement
 (checks.engine.pg) reads this document and keeps status_since and the failure count under the

@@ -149,7 +149,7 @@ def save_events(events: list[BotEvent], written: list[Verification]) -> None:
 
 
 def config_events(run: Run, results: list[BotResult], now: datetime) -> list[BotEvent]:
-    """Configuration changes since each bot's baseline, as history events (no alert: SPEC §7).
+    """Configuration changes since each bot's baseline, as history events (a change alone is no problem, so no alert).
 
     Fields the operator expects are left out: a change there is drift, a problem of its own.
     """

@@ -9,7 +9,7 @@ from django.db import migrations, models
 # What Django's CreateModel cannot say, frozen here as SQL (it imports no product code, so later
 # changes there leave this migration alone).
 #
-# The raw history tables are partitioned by UTC day (checks.engine.partitions keeps making the
+# The raw history tables are partitioned by UTC day (checks.history.partitions keeps making the
 # day partitions and retention drops them whole), with a default partition for keys outside
 # them. A partitioned table's primary key must hold the partition key: (id, slot) and
 # (bot_id, hour). The columns of checks_verification go widest first, variable-length last, so
@@ -59,7 +59,7 @@ CREATE TABLE checks_checkhour (
 CREATE TABLE checks_checkhour_default PARTITION OF checks_checkhour DEFAULT;
 """
 
-# Today's partitions and the next three days', named and bounded as checks.engine.partitions
+# Today's partitions and the next three days', named and bounded as checks.history.partitions
 # names them, so that the first checks land in a day partition before the hourly job runs.
 DAY_PARTITIONS = """
 DO $$

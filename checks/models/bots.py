@@ -59,7 +59,7 @@ class Bot(models.Model):
     hour_checks = models.BinaryField(default=b"", blank=True)
     hour_start = models.DateTimeField(null=True, blank=True, help_text="The local hour of hour_checks")
 
-    # Health beyond existence (SPEC §7): what the operator expects ...
+    # Health beyond existence (docs/statuses.md, "Health problems"): what the operator expects ...
     expect = models.JSONField(default=dict, blank=True, help_text="Expected configuration and commands")
     backlog_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Oldest pending event allowed (fetch mode); empty: 15"

@@ -1,12 +1,12 @@
-"""Verification history at fleet scale (SPEC §5 records, issue: 90 days on one small machine).
+"""Verification history at fleet scale (the issue: 90 days of it on one small machine).
 
 - CheckHour: every check of a bot in one local hour, 36 bytes each (checks.history.checklog); the
   hour being checked now lives on the bot's own row (Bot.hour_checks) until it is over. Kept
-  for BOTWATCH_RAW_HISTORY_HOURS (on PostgreSQL partitioned by day on `hour`, old partitions
-  dropped whole).
+  for BOTWATCH_RAW_HISTORY_HOURS (partitioned by day on `hour`, old partitions dropped
+  whole).
 - Verification: the checks that have something to say (a failure, a change, a manual check,
-  a redirect: checks.engine.recording.is_detailed), whole, one row each, kept as long; on
-  PostgreSQL partitioned by day on `slot`. Alerting reads them.
+  a redirect: checks.history.hours.is_detailed), whole, one row each, kept as long;
+  partitioned by day on `slot`. Alerting reads them.
 - VerificationChange: the verifications that changed something (status, error, problems, the
   first one, the manual ones), copied out before their raw rows go and kept BOTWATCH_HISTORY_DAYS.
 - DailyStat: one row per bot per day with the day's totals and, packed, each hour's checks,
@@ -36,7 +36,7 @@ def counters_of(row) -> dict | None:
 
 
 class Outcome(models.Model):
-    """What a verification found, as the history table shows it (SPEC §5): kept by both stores."""
+    """What a verification found, as the history table shows it: kept by both stores."""
 
     checked_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -50,10 +50,10 @@ class Outcome(models.Model):
     count_chat = models.BigIntegerField(null=True, blank=True)
     count_user = models.BigIntegerField(null=True, blank=True)
     manual = models.BooleanField(default=False, help_text="Run by `verify` or 'check now'")
-    # Failed health checks of SPEC §7: [{"check", "detail", "key", "critical"}]; status degraded.
+    # Failed health checks: [{"check", "detail", "key", "critical"}]; status degraded.
     problems = models.JSONField(default=list, blank=True)
     event_backlog_s = models.PositiveIntegerField(null=True, blank=True, help_text="Oldest pending event, seconds")
-    # Recorded with its portal's status: the portal failed (SPEC §8) and the bot was not verified.
+    # Recorded with its portal's status: the portal failed and the bot was not verified.
     by_portal = models.BooleanField(default=False)
 
     class Meta:
@@ -61,7 +61,7 @@ class Outcome(models.Model):
 
 
 class Verification(Outcome):
-    """One call of imbot.v2.Bot.get for one bot, as classified (SPEC §5), written whole.
+    """One call of imbot.v2.Bot.get for one bot, as classified, written whole.
 
     Only checks with something to say are written so (every check is in CheckHour): a check
     that is not ok, changes something, is manual or was redirected.

@@ -11,7 +11,7 @@ from checks.status import Status
 
 
 class Incident(models.Model):
-    """One bad episode: of one bot, of a whole portal (SPEC §8), or of one bot code on many portals (a wave).
+    """One bad episode: of one bot, of a whole portal, or of one bot code on many portals (a wave).
 
     A bot incident opens after its threshold and resolves with an ok verification. A portal incident
     stands for every bot of a failing portal (none of them opens its own meanwhile). A wave groups the
@@ -148,7 +148,7 @@ class Notification(models.Model):
     # The message as rendered when the event happened: a delayed delivery sends what was true then.
     text_body = models.TextField(blank=True, default="")
     html_body = models.TextField(blank=True, default="")
-    # The same for chat channels: a short title and body (checks.alerts.messages.render_chat).
+    # The same for chat channels: a short title and body (RenderedEmail.chat_title, chat_body).
     chat_title = models.CharField(max_length=300, blank=True, default="")
     chat_body = models.TextField(blank=True, default="")
     # The portal's route this went by (a status class of Portal.routes), "" for the usual targets.

@@ -51,7 +51,7 @@ class Portal(models.Model):
     oauth_refreshed_at = models.DateTimeField(null=True, blank=True)
     # When the stored refresh token was issued: they live 180 days (credential warning at 150).
     oauth_refresh_issued_at = models.DateTimeField(null=True, blank=True)
-    # Or a token broker (SPEC §10): the app's own backend hands out its current access token
+    # Or a token broker (docs/api.md): the app's own backend hands out its current access token
     # (GET broker_url, Authorization: Bearer broker_secret) and BotWatch never refreshes, since
     # a refresh token is single-use and the app refreshes the same chain (checks/bitrix24/broker.py).
     oauth_broker_url = models.URLField(max_length=500, blank=True, default="")
@@ -88,7 +88,7 @@ class Portal(models.Model):
     # ...to another host or down to http: not followed, nothing sent there until the operator accepts it.
     redirect_refused = models.BooleanField(default=False)
 
-    # Portal health (SPEC §8): what the portal probe of the latest run said (server.time, profile,
+    # Portal health: what the portal probe of the latest run said (server.time, profile,
     # app.info), in the status taxonomy of the bots; written with the run's verifications.
     status = models.CharField(max_length=20, choices=BotState.choices, default=BotState.PENDING)
     status_since = models.DateTimeField(null=True, blank=True)

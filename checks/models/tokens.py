@@ -1,4 +1,4 @@
-"""API tokens (SPEC §10): a role, read or write, and a hash; the token itself is shown once and never stored."""
+"""API tokens: a role, read or write, and a hash; the token itself is shown once and never stored."""
 
 import hashlib
 import secrets

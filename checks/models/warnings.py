@@ -1,4 +1,4 @@
-"""Credential warnings (SPEC §7): not incidents, shown on pages and sent in a weekly digest."""
+"""Credential warnings: not incidents, shown on pages and sent in a weekly digest."""
 
 from django.db import models
 from django.db.models import Q

@@ -1,7 +1,7 @@
 """A stored secret goes only to the host it was given for.
 
 Secrets are write-only, so changing a portal's address must not be a way to pull them out.
-When `url` or `oauth.broker_url` moves to another host (checks.bitrix24.addresses.destination),
+When `url` or `oauth.broker_url` moves to another host (checks.net.addresses.destination),
 every stored secret the portal would go on using there (webhook code, OAuth secrets, broker
 secret, every bot token) must be given again, or the move accepted by an admin for exactly
 those hosts (audited, old -> new). Every way in asks here: the portal file and the API

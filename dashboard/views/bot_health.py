@@ -1,4 +1,4 @@
-"""The bot page's health checks (SPEC §7): the panel, the configuration history and its actions."""
+"""The bot page's health checks: the panel, the configuration history and its actions."""
 
 from datetime import timedelta
 

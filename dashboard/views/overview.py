@@ -93,7 +93,7 @@ def _status_counts() -> list[dict]:
 
 
 def _portals_down() -> dict:
-    """Portals failing their bots (SPEC §8) and how many bots they hold: "3 portals down (41 bots)"."""
+    """Portals failing their bots and how many bots they hold: "3 portals down (41 bots)"."""
     down = list(
         # A paused portal is not checked: its last status is history, not an outage.
         Portal.objects.filter(status__in=PORTAL_FAILURES, paused=False)

@@ -153,7 +153,7 @@ def apply_result(bot: Bot, row: Verification, result: BotResult) -> None:
     bot.problems = row.problems
     bot.event_backlog_s = row.event_backlog_s
     if result.response_format == ResponseFormat.EXTENDED:
-        # The first owner's answer pins the id; later ones never move it (SPEC §7 `reregistered`).
+        # The first owner's answer pins the id; later ones never move it: another id is the `reregistered` problem.
         bot.pinned_id = bot.pinned_id or remote_bot_id(result.fields)
         bot.baseline = config_of(result.fields)
     if result.command_names is not None:

@@ -87,7 +87,7 @@ def test_rotated_token_alerts_only_after_its_threshold(simulator, smtp_sink):
     setup_portal(simulator)
     simulator.rotate_bot_token("acme", "support_bot", "rotated-elsewhere-1")
     assert verify() == 1
-    assert smtp_sink.messages == []  # not_owner: 2 in a row (SPEC §5)
+    assert smtp_sink.messages == []  # not_owner: 2 in a row
     assert verify() == 1
     [alert] = smtp_sink.messages
     assert alert["Subject"] == "[BotWatch] NOT_OWNER: support_bot on acme"

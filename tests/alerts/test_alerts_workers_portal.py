@@ -1,4 +1,4 @@
-"""Portal health (SPEC §8) through real `celery worker` processes on Redis and PostgreSQL, the simulator
+"""Portal health through real `celery worker` processes on Redis and PostgreSQL, the simulator
 over HTTP and a real SMTP server: a failing portal is one incident and one email, its recovery one more;
 a fleet wave over four portals is at most three emails, one listing all four, and a fifth portal joining
 within the hour adds none; the app's paid period ending warns once."""

@@ -1,4 +1,4 @@
-"""Credential warnings (SPEC §7): long bot tokens and old refresh tokens, and the weekly digest."""
+"""Credential warnings: long bot tokens and old refresh tokens, and the weekly digest."""
 
 from datetime import UTC, datetime, timedelta
 

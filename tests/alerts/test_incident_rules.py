@@ -201,7 +201,7 @@ def test_worse_picks_the_more_severe():
     assert worse(Status.NOT_FOUND, Status.RATE_LIMITED) == Status.NOT_FOUND
 
 
-# Degraded: installed but broken (SPEC §7).
+# Degraded: installed but broken.
 
 
 def degraded_incident(*keys: str) -> OpenIncident:

@@ -1,4 +1,4 @@
-"""The app's paid period ending (SPEC §8): app.info DAYS within 7 days, or PAYMENT_EXPIRED, warns by email
+"""The app's paid period ending: app.info DAYS within 7 days, or PAYMENT_EXPIRED, warns by email
 once per period, through `manage.py verify` against the simulator over HTTP and a real SMTP server."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Portal incidents end to end through `manage.py verify` (SPEC §8): the simulator over HTTP, the engine,
+"""Portal incidents end to end through `manage.py verify`: the simulator over HTTP, the engine,
 incidents, and emails delivered to a real SMTP server before the command returns. A failing portal opens
 one incident for all its bots, with one email, one reminder schedule, one acknowledgement; its recovery
 resolves it with one email and the bots' own statuses take over."""
@@ -55,7 +55,7 @@ def test_an_outage_of_three_sweeps_opens_one_portal_incident_with_one_email(simu
     portal = setup_portal(simulator, own_port=True)
     assert verify() == 0
     simulator.set_outage("acme", "refused")
-    for _ in range(3):  # unreachable: 3 in a row (SPEC §5)
+    for _ in range(3):  # unreachable: 3 in a row
         assert verify() == 1
     assert subjects(smtp_sink) == ["[BotWatch] acme unreachable: 10 bots not verified"]
     text = smtp_sink.text_of(smtp_sink.messages[0])

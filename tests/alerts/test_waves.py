@@ -1,4 +1,4 @@
-"""Fleet waves (SPEC §8): one bot code gone not_found or not_owner on 3 or more portals within 15 minutes is
+"""Fleet waves: one bot code gone not_found or not_owner on 3 or more portals within 15 minutes is
 one wave with one email listing the portals; portals joining within the hour add no emails; each portal's
 part resolves on its own and the last one resolves the wave. Verifications are recorded the way the engine
 records them, then evaluated as the workers do (delivery enqueued; the rows are what is asserted)."""

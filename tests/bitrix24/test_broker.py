@@ -1,4 +1,4 @@
-"""OAuth portals with a token broker (SPEC §10): BotWatch asks the app's backend over HTTP and never refreshes."""
+"""OAuth portals with a token broker: BotWatch asks the app's backend over HTTP and never refreshes."""
 # ruff: noqa: F811 - the fixtures imported from tests.bitrix24.helpers are parameters here
 
 import logging

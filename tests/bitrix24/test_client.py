@@ -1,4 +1,4 @@
-"""The Bitrix24 client over real HTTP against the simulator: every row of SPEC §5."""
+"""The Bitrix24 client over real HTTP against the simulator: every status of docs/statuses.md."""
 # ruff: noqa: F811 - the fixtures imported from tests.bitrix24.helpers are parameters here
 
 import socket
@@ -111,7 +111,7 @@ def test_plan_without_rest_is_portal_unavailable(sim):
     assert (result.status, result.error_code, result.http_status) == (Status.PORTAL_UNAVAILABLE, "ACCESS_DENIED", 403)
 
 
-# Faults the simulator injects, with what the client must make of them (SPEC §5).
+# Faults the simulator injects, with what the client must make of them.
 FAULT_ROWS = [
     ("PARAMS_REQUIRED", Status.MISCONFIGURED, "PARAMS_REQUIRED", 400),
     ("INVALID_REQUEST", Status.MISCONFIGURED, "INVALID_REQUEST", 400),
@@ -134,7 +134,7 @@ FAULT_ROWS = [
     ("no_result_bot", Status.BAD_RESPONSE, None, 200),
     ("truncated_json", Status.BAD_RESPONSE, None, 200),
     ("oversized", Status.BAD_RESPONSE, None, 200),
-    ("BOT_OWNERSHIP_ERROR", Status.NOT_OWNER, "BOT_OWNERSHIP_ERROR", 400),  # SPEC §5: a rotated botToken
+    ("BOT_OWNERSHIP_ERROR", Status.NOT_OWNER, "BOT_OWNERSHIP_ERROR", 400),  # a rotated botToken
     ("ERROR_MANIFEST_IS_NOT_AVAILABLE", Status.ERROR, "ERROR_MANIFEST_IS_NOT_AVAILABLE", 404),
 ]
 

@@ -44,7 +44,7 @@ def test_reservations_on_the_row_follow_the_configured_rate():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("rate", "burst"), [(1.0, 5), (2.0, 1), (0.5, 3), (4.0, 50)])
 def test_reservations_on_the_row_are_the_gcra_slots(rate, burst):
-    # The database's reservation (one UPDATE on PostgreSQL) against the pure function, on a
+    # The database's reservation (one UPDATE) against the pure function, on a
     # fixed clock: a burst, then one interval apart, then an old TAT forgotten.
     portal = Portal.objects.create(name="p", url="https://p.example.com", pace_rate=rate, pace_burst=burst)
     clock = [NOW + timedelta(seconds=s) for s in (0, 0, 0, 0.1, 0.2, 0.2, 7, 7.5, 3600)]

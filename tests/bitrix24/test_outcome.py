@@ -1,4 +1,4 @@
-"""checks/bitrix24/outcome.py: every row of SPEC §5, without I/O."""
+"""checks/bitrix24/outcome.py: every status of docs/statuses.md, without I/O."""
 
 import json
 
@@ -55,7 +55,7 @@ def error_body(code: str, description: str = "text") -> bytes:
     return json.dumps({"error": code, "error_description": description}).encode()
 
 
-# (HTTP status, error code, expected status): the documented statuses of SPEC §5 and the reference.
+# (HTTP status, error code, expected status): the error codes and what each means (docs/statuses.md).
 ERROR_ROWS = [
     (400, "BOT_NOT_FOUND", Status.NOT_FOUND),
     (401, "NO_AUTH_FOUND", Status.AUTH_FAILED),
@@ -82,7 +82,7 @@ ERROR_ROWS = [
     (429, "OPERATION_TIME_LIMIT", Status.RATE_LIMITED),
     (500, "INTERNAL_SERVER_ERROR", Status.SERVER_ERROR),
     (500, "ERROR_UNEXPECTED_ANSWER", Status.SERVER_ERROR),
-    (400, "BOT_OWNERSHIP_ERROR", Status.NOT_OWNER),  # SPEC §5: what a rotated botToken gets
+    (400, "BOT_OWNERSHIP_ERROR", Status.NOT_OWNER),  # what a rotated botToken gets
     (404, "ERROR_MANIFEST_IS_NOT_AVAILABLE", Status.ERROR),
     (400, "ERROR_BATCH_LENGTH_EXCEEDED", Status.ERROR),
     # Unknown codes fall back on the HTTP status.

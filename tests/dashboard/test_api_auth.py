@@ -1,4 +1,4 @@
-"""API authentication and roles on every endpoint (SPEC §10): no token 401, a read token on a write 403."""
+"""API authentication and roles on every endpoint: no token 401, a read token on a write 403."""
 
 import pytest
 from django.contrib.auth import get_user_model

@@ -1,4 +1,4 @@
-"""`manage.py create_api_token NAME --role read|write` (SPEC §6): printed once, stored hashed, audited."""
+"""`manage.py create_api_token NAME --role read|write`: printed once, stored hashed, audited."""
 
 import subprocess
 import sys

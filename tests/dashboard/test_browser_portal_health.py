@@ -1,4 +1,4 @@
-"""Portal health in headless Chromium (SPEC §8), from real runs against the simulator over HTTP: the
+"""Portal health in headless Chromium, from real runs against the simulator over HTTP: the
 overview with a portal down (its row, its status, the "portals down" count, worst first), and a fleet
 wave on the Alerts page with its portals; at 1280 px and on a phone.
 

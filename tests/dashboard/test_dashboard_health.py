@@ -1,4 +1,4 @@
-"""The dashboard's health checks (SPEC §7): problems shown wherever a status is, accept a new id,
+"""The dashboard's health checks: problems shown wherever a status is, accept a new id,
 expect this, expectations in the bot form, credential warnings."""
 
 import pytest

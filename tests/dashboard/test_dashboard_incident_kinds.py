@@ -1,4 +1,4 @@
-"""Incidents beyond one bot on the dashboard (SPEC §8): a whole portal's and fleet waves with their portals,
+"""Incidents beyond one bot on the dashboard: a whole portal's and fleet waves with their portals,
 on the Alerts page and among the overview's open incidents; acknowledging a portal's incident."""
 
 from datetime import timedelta

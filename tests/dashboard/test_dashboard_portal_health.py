@@ -1,4 +1,4 @@
-"""Portal health on the dashboard (SPEC §8): portal rows with the portal's status, worst first sorting
+"""Portal health on the dashboard: portal rows with the portal's status, worst first sorting
 portals as well as bots, "3 portals down (41 bots)", and the portal page's health: status, problems, the
 plan and the app's paid period."""
 

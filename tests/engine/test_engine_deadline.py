@@ -63,7 +63,7 @@ def test_a_portal_that_keeps_timing_out_holds_one_thread_for_one_timeout(simulat
     assert stats["requests"] == 1  # the rest of the run's bots were not called
     rows = Verification.objects.filter(portal=hopeless)
     assert rows.count() == 60 and set(rows.values_list("status", flat=True)) == {Status.UNREACHABLE}
-    # The first batch carries the portal probe: its timeout is the portal's (SPEC §8), and no bot is called again.
+    # The first batch carries the portal probe: its timeout is the portal's, and no bot is called again.
     assert all("timeout: no complete answer" in r.error_description for r in rows)
     assert rows.filter(by_portal=True).count() == 60
     assert set(Bot.objects.values_list("status", flat=True)) == {Status.UNREACHABLE}

@@ -106,7 +106,7 @@ def test_a_run_out_of_time_records_what_it_did_and_leaves_the_rest_due(simulator
     portal = add_portal(simulator, "big", 60, latency_ms=700)
     settings.BITRIX24_TIMEOUT = 1.0
     # Time for one batch of 50 commands, not for a second call with its full timeout. The first
-    # batch carries the portal probe's 3 commands beside 47 bots (SPEC §8).
+    # batch carries the portal probe's 3 commands beside 47 bots.
     monkeypatch.setattr(verify, "RUN_BUDGET", 1.6)
     [(portal_id, token)] = engine_claims.claim_due_portals()
     rows = verify.verify_portal(portal_id, token)

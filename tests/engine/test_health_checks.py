@@ -1,4 +1,4 @@
-"""Installed but broken (SPEC §7): the health checks through the engine and the real client,
+"""Installed but broken: the health checks through the engine and the real client,
 against the simulator over HTTP, recorded by the engine's one recording statement."""
 
 import json

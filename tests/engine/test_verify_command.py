@@ -1,4 +1,4 @@
-"""`manage.py verify` (SPEC §6): the workers' code path, synchronously, against the simulator."""
+"""`manage.py verify`: the workers' code path, synchronously, against the simulator."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""The portal file's health keys (SPEC §7): expect and backlog_minutes, validated with their place."""
+"""The portal file's health keys: expect and backlog_minutes, validated with their place."""
 
 import pytest
 import yaml

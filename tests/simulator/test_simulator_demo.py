@@ -1,4 +1,4 @@
-"""The demo scenario's installed-but-broken bots (SPEC §7), as BotWatch will meet them through its portal file."""
+"""The demo scenario's installed-but-broken bots, as BotWatch will meet them through its portal file."""
 
 from datetime import datetime
 

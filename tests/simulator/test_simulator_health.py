@@ -1,5 +1,5 @@
 """Health signals beyond Bot.get over real HTTP: imbot.v2.Event.get (the fetch queue), Command.list,
-the owner-only errors, users[].active and BOT_OWNERSHIP_ERROR for a rotated token (SPEC §7)."""
+the owner-only errors, users[].active and BOT_OWNERSHIP_ERROR for a rotated token."""
 
 import re
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""`manage.py create_api_token NAME --role read|write` (SPEC §6): the token once, alone on the last line."""
+"""`manage.py create_api_token NAME --role read|write`: the token once, alone on the last line."""
 
 from django.core.management.base import BaseCommand, CommandError
 

@@ -1,4 +1,4 @@
-"""`manage.py verify`: verify now, synchronously, through the workers' code path (SPEC §6)."""
+"""`manage.py verify`: verify now, synchronously, through the workers' code path."""
 
 import json
 import time
