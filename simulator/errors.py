@@ -1,7 +1,8 @@
 """Bitrix24 error codes with their documented HTTP status and text, and the simulator's injectable faults.
 
 The table follows the system-errors include of every REST method page and the imbot.v2
-controller errors (https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/bots/bot-get.html and the system errors every method page lists).
+controller errors listed on the imbot.v2 method pages
+(https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/bots/bot-get.html).
 """
 
 import json

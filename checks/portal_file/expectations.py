@@ -2,7 +2,8 @@
 
 Pure: each problem comes back as (place within the value, message), and the caller puts its
 own place in front (`portals[0].bots[1]`). The fields are those of imbot.v2.Bot.get
-(https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/bots/bot-get.html); see checks.health.bot for how they are compared.
+(https://apidocs.bitrix24.com/api-reference/chat-bots/chat-bots-v2/imbot.v2/bots/bot-get.html);
+see checks.health.bot for how they are compared.
 """
 
 import re
