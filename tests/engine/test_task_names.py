@@ -50,8 +50,6 @@ def test_an_earlier_name_runs_the_same_function_with_the_same_limits(earlier, cu
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.redis
 def test_a_verification_queued_under_its_earlier_name_is_run_by_a_worker(celery_procs, simulator):
     simulator.add_portal("acme", webhook_user_id=1, webhook_code="k3y")
     simulator.add_bot("acme", code="bot0", bot_token="tok0", event_mode="webhook")
