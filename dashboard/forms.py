@@ -156,6 +156,8 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "customer_contacts",
             "customer_notes",
             "tags",
+            "language",
+            "monthly_report",
             "interval",
             "pace_rate",
             "pace_burst",
