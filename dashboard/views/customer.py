@@ -58,7 +58,8 @@ def status_page(request: HttpRequest, token: str) -> HttpResponse:
             html = render_to_string("customer/status.html", ctx, request=None)
         cache.set(key, html, settings.BOTWATCH_STATUS_CACHE_SECONDS)
     response = _public(HttpResponse(html))
-    response.headers["Cache-Control"] = f"private, max-age={settings.BOTWATCH_STATUS_CACHE_SECONDS}"
+    # Cached here, not in the browser: a revoked link must answer 404 at the next load.
+    response.headers["Cache-Control"] = "no-cache, private"
     return response
 
 

@@ -123,7 +123,7 @@ def test_the_page_speaks_the_portals_language(client, two_portals):
     Portal.objects.filter(pk=acme.pk).update(language="ru")
     token = links.issue(acme)
     html = client.get(f"/status/{token}/").content.decode()
-    assert 'lang="ru"' in html and "Не установлен на портале" in html
+    assert 'lang="ru"' in html and "Не установлен на портале" in html  # noqa: RUF001
 
 
 def test_daily_tallies_take_folded_days_and_packed_hours_in_a_fixed_number_of_queries(
