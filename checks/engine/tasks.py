@@ -14,7 +14,8 @@ from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
-from checks.engine import dispatch, heartbeats, retention, verify
+from checks.engine import dispatch, heartbeats, verify
+from checks.history import retention
 
 log = logging.getLogger(__name__)
 
