@@ -51,7 +51,7 @@ def team() -> dict:
     return {"name": settings.BOTWATCH_TEAM_NAME, "logo": logo}
 
 
-@dataclass
+@dataclass(slots=True)
 class Day:
     day: date
     checks: int

@@ -33,6 +33,10 @@ def day_bars(days) -> str:
     none = escape(_("no checks"))
     out = []
     for day in days:
-        words = f"{badge_percent(day.uptime)} ({day.good}/{day.checks})" if day.checks else none
-        out.append(f'<span class="bar bar-{day.level}" title="{day.day.isoformat()}: {words}"></span>')
+        checks, good = day.checks, day.good
+        if not checks:
+            out.append(f'<span class="bar bar-none" title="{day.day}: {none}"></span>')
+            continue
+        words = f"{badge_percent(good / checks)} ({good}/{checks})"
+        out.append(f'<span class="bar bar-{day.level}" title="{day.day}: {words}"></span>')
     return mark_safe("".join(out))  # noqa: S308 - dates, figures and escaped words only

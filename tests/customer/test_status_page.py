@@ -13,7 +13,6 @@ from checks.history.lists import daily_tallies
 from checks.models import AuditLog, Bot, DailyStat, Incident, Portal
 from checks.status import Status
 from dashboard.views.customer import cache_key
-from tests.fixtures.api import fresh_cache  # noqa: F401 - used by name
 from tests.fixtures.dashboard import add_history, make_portal, open_incident
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
@@ -139,3 +138,21 @@ def test_daily_tallies_take_folded_days_and_packed_hours_in_a_fixed_number_of_qu
     raw = sum(checks for day, (checks, _) in tallies[bots[1].pk].items() if day != folded)
     good = sum(g for day, (_, g) in tallies[bots[1].pk].items() if day != folded)
     assert (raw, good) == (20, 18)
+
+
+def test_admins_create_rotate_and_revoke_the_link_on_the_portal_page(client, two_portals, dashboard_admin, viewer):
+    acme, _ = two_portals
+    client.force_login(viewer)
+    assert client.post(f"/portals/{acme.pk}/status-link/", {"action": "create"}).status_code == 403
+    assert "Create status page link" not in client.get(f"/portals/{acme.pk}/").content.decode()
+    client.force_login(dashboard_admin)
+    assert "Create status page link" in client.get(f"/portals/{acme.pk}/").content.decode()
+    client.post(f"/portals/{acme.pk}/status-link/", {"action": "create"})
+    first = Portal.objects.get(pk=acme.pk).status_token
+    assert links.page_url(first) in client.get(f"/portals/{acme.pk}/").content.decode()
+    client.post(f"/portals/{acme.pk}/status-link/", {"action": "rotate"})
+    assert client.get(f"/status/{first}/").status_code == 404
+    client.post(f"/portals/{acme.pk}/status-link/", {"action": "revoke"})
+    assert Portal.objects.get(pk=acme.pk).status_token_digest is None
+    actions = AuditLog.objects.filter(object_id=str(acme.pk)).order_by("pk").values_list("action", flat=True)
+    assert list(actions) == ["create status link", "rotate status link", "revoke status link"]
