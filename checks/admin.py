@@ -57,6 +57,8 @@ class PortalForm(PortalRulesForm):
             "customer_contacts",
             "customer_notes",
             "tags",
+            "language",
+            "monthly_report",
             "interval",
             "thresholds",
             "paused",

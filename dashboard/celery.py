@@ -42,4 +42,10 @@ app.conf.beat_schedule = {
         "task": "checks.alerts.tasks.send_credential_digest",
         "schedule": crontab(day_of_week=1, hour=8, minute=0),
     },
+    # Last month's report to each portal's customer contacts, on the 1st (once per portal and
+    # month whatever runs it twice: checks.customer.monthly).
+    "monthly-reports": {
+        "task": "checks.customer.tasks.send_monthly_reports",
+        "schedule": crontab(day_of_month=1, hour=6, minute=0),
+    },
 }

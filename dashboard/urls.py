@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard import health, metrics
-from dashboard.views import auth, twofactor
+from dashboard.views import auth, customer, twofactor
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("dashboard.api.urls")),
+    # The customer's status page and badges: no login, the link's token is the key (docs/customer-status.md).
+    path("status/<str:token>/", customer.status_page, name="status-page"),
+    path("status/<str:token>/badge.svg", customer.portal_badge, name="status-badge"),
+    path("status/<str:token>/bots/<str:code>/badge.svg", customer.bot_badge, name="status-bot-badge"),
     path("metrics", metrics.Metrics.as_view(), name="metrics"),
     path("", include("dashboard.web_urls")),
 ]

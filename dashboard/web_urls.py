@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, alerts, bot_health, bots, channels, manage, overview, portals, twofactor
+from dashboard.views import account, alerts, bot_health, bots, channels, customer, manage, overview, portals, twofactor
 
 app_name = "dashboard"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("portals/<int:pk>/accept-redirect/", portals.portal_accept_redirect, name="portal-accept-redirect"),
     path("portals/<int:pk>/mute/", portals.portal_mute, name="portal-mute"),
     path("portals/<int:pk>/subscribe/", account.portal_subscribe, name="portal-subscribe"),
+    path("portals/<int:pk>/status-link/", customer.status_link, name="status-link"),
+    path("portals/<int:pk>/report/<str:month>/", customer.report_page, name="report"),
+    path("portals/<int:pk>/report/<str:month>.pdf", customer.report_pdf, name="report-pdf"),
     path("portals/<int:pk>/maintenance/", portals.maintenance_create, name="maintenance-create"),
     path("maintenance/<int:pk>/delete/", portals.maintenance_delete, name="maintenance-delete"),
     # Bots

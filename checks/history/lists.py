@@ -6,13 +6,14 @@ whatever the number of bots.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 from checks.history import checklog, days
 from checks.history.checklog import Check
-from checks.models import Bot, CheckHour, Verification
+from checks.models import Bot, CheckHour, DailyStat, Verification
 
 
 def open_checks(bot: Bot) -> list[Check]:
@@ -73,6 +74,70 @@ def counters_before(bots: list[Bot], moment: datetime, hours: int = 4) -> dict[i
             last = max(counted, key=lambda c: c.checked_at)
             answer[bot_id] = dict(zip(checklog.COUNTERS, last.counters, strict=True))
     return answer
+
+
+def _tally(data: bytes | memoryview | None) -> tuple[int, int]:
+    """(checks, good ones) of a packed hour, read from the status byte of each entry alone."""
+    statuses = [entry[2] for entry in checklog.entries(data)]
+    return len(statuses), statuses.count(checklog.OK_NUMBER)
+
+
+# Each bot's days in the range as three arrays (days after the first, checks, good ones), one row a
+# bot: the folded days from DailyStat, the others summed from the packed hours in place (an
+# entry's status is its byte 8; the number of OK is 0), so no hour travels to Python.
+_DAYS = """
+SELECT bot_id, array_agg(n), array_agg(checks), array_agg(good), array_agg(n) FILTER (WHERE folded) FROM (
+    SELECT bot_id, day - %(first)s::date AS n, checks, checks - failures AS good, true AS folded
+    FROM {stat} WHERE bot_id = ANY(%(bots)s) AND day BETWEEN %(first)s AND %(last)s
+    UNION ALL
+    SELECT h.bot_id, (h.hour AT TIME ZONE %(tz)s)::date - %(first)s::date,
+        sum(octet_length(h.data) / {size}),
+        sum((SELECT count(*) FROM generate_series(0, octet_length(h.data) / {size} - 1) AS i
+             WHERE get_byte(h.data, i * {size} + 8) = {ok})), false
+    FROM {hour} AS h WHERE h.bot_id = ANY(%(bots)s) AND h.hour >= %(start)s AND h.hour < %(end)s
+        AND NOT EXISTS (SELECT 1 FROM {stat} AS d WHERE d.bot_id = h.bot_id
+                        AND d.day = (h.hour AT TIME ZONE %(tz)s)::date)
+    GROUP BY 1, 2
+) AS x GROUP BY bot_id
+"""
+
+
+def daily_tallies(bots: list[Bot], first: date, last: date) -> dict[int, dict[date, tuple[int, int]]]:
+    """(checks, good ones) of each bot on each local day from `first` to `last`: {bot_id: {day: pair}}.
+
+    The days folded so far come from DailyStat, the others from the packed hours and the bot's
+    open hour (as the bots were loaded, with hour_start and hour_checks); one query whatever the
+    number of bots or days. A day without checks is absent."""
+    found: dict[int, dict[date, tuple[int, int]]] = {bot.pk: {} for bot in bots}
+    quote = connection.ops.quote_name
+    sql = _DAYS.format(
+        stat=quote(DailyStat._meta.db_table),
+        hour=quote(CheckHour._meta.db_table),
+        size=checklog.SIZE,
+        ok=checklog.OK_NUMBER,
+    )
+    params = {
+        "bots": list(found),
+        "first": first,
+        "last": last,
+        "tz": timezone.get_current_timezone_name(),
+        "start": days.day_start(first),
+        "end": days.day_start(last + timedelta(days=1)),
+    }
+    folded: dict[int, set[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for bot_id, offsets, checks, good, stat_days in cursor.fetchall():
+            found[bot_id] = {first + timedelta(days=n): (c, g) for n, c, g in zip(offsets, checks, good, strict=True)}
+            folded[bot_id] = set(stat_days or ())
+    for bot in bots:
+        day = timezone.localdate(bot.hour_start) if bot.hour_start else None
+        if day is None or not first <= day <= last or (day - first).days in folded.get(bot.pk, ()):
+            continue
+        checks, good = _tally(bot.hour_checks)
+        before = found[bot.pk].get(day, (0, 0))
+        found[bot.pk][day] = (before[0] + checks, before[1] + good)
+    return found
 
 
 @dataclass

@@ -16,7 +16,7 @@ from checks.models.history import (
     counters_of,
 )
 from checks.models.incidents import Incident, IncidentEvent, MaintenanceWindow, Notification, Subscription
-from checks.models.portals import AuthType, NotifyMode, Portal
+from checks.models.portals import AuthType, Language, NotifyMode, Portal
 from checks.models.system import AuditLog, Heartbeat
 from checks.models.tokens import ApiToken
 from checks.models.warnings import CredentialWarning
@@ -35,6 +35,7 @@ __all__ = [
     "Heartbeat",
     "Incident",
     "IncidentEvent",
+    "Language",
     "MaintenanceWindow",
     "Notification",
     "NotifyMode",

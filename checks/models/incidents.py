@@ -109,6 +109,7 @@ class IncidentEvent(models.Model):
         # period about to end.
         DIGEST = "digest", "Credential digest"
         PAYMENT = "payment", "Paid period ending"
+        REPORT = "report", "Monthly report"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     # A wave's JOINED and PART_RESOLVED events name the portal.

@@ -19,6 +19,13 @@ class NotifyMode(models.TextChoices):
     REPLACE = "replace", "Replace the default channels"
 
 
+class Language(models.TextChoices):
+    """What the customer reads the status page and the report in (locale/ holds the translations)."""
+
+    EN = "en", "English"
+    RU = "ru", "Русский"
+
+
 class Portal(models.Model):
     # The encrypted columns: forms keep them write-only, lists defer them, emails scrub them.
     SECRET_FIELDS = (
@@ -30,7 +37,8 @@ class Portal(models.Model):
     )
     # Channel URLs hold tokens too (checks.alerts.channels); shown masked, never rendered back.
     CHANNEL_FIELDS = ("notify", "routes")
-    ENCRYPTED_FIELDS = SECRET_FIELDS + CHANNEL_FIELDS
+    # The customer status page's token (checks.customer.links): encrypted, deferred like the rest.
+    ENCRYPTED_FIELDS = SECRET_FIELDS + CHANNEL_FIELDS + ("status_token",)
 
     name = models.SlugField(max_length=100, unique=True, help_text="Unique label, e.g. acme")
     url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
@@ -63,6 +71,17 @@ class Portal(models.Model):
     customer_contacts = models.JSONField(default=list, blank=True, help_text="The customer's email addresses")
     customer_notes = models.TextField(max_length=2000, blank=True, default="")
     tags = models.JSONField(default=list, blank=True, help_text="Labels to filter by, e.g. premium, de")
+    # What the customer is shown (docs/customer-status.md): the status page's link, its language,
+    # and whether the monthly report is emailed to customer_contacts.
+    # The link's token is kept encrypted, so the team can copy the link again from the portal page
+    # while a database dump alone reveals no live link; requests find it by its SHA-256 (the token
+    # is 256 random bits, so a fast hash is enough, as for API tokens).
+    status_token = EncryptedTextField(blank=True, default="")
+    status_token_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    language = models.CharField(
+        max_length=5, choices=Language.choices, default=Language.EN, help_text="Of the status page and the report"
+    )
+    monthly_report = models.BooleanField(default=True, help_text="Email the monthly report to the customer's contacts")
     interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL"
     )

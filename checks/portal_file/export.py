@@ -10,7 +10,7 @@ import yaml
 from django.db.models import Prefetch
 
 from checks.alerts.channels import export_channel_settings
-from checks.models import AuthType, Bot, Portal
+from checks.models import AuthType, Bot, Language, Portal
 
 
 def export_portal_data(*, with_secrets: bool = False) -> dict:
@@ -45,6 +45,10 @@ def export_portal(portal: Portal, *, with_secrets: bool = False) -> dict:
         item["customer"] = {key: value for key, value in customer.items() if value}
     if portal.tags:
         item["tags"] = list(portal.tags)
+    if portal.language != Language.EN:
+        item["language"] = portal.language
+    if not portal.monthly_report:
+        item["monthly_report"] = False
     if portal.interval:
         item["interval"] = portal.interval
     if portal.thresholds:

@@ -22,7 +22,14 @@ from checks.net import addresses
 from checks.portal_file.bounded import LimitError, load_json, load_yaml
 from checks.portal_file.expectations import validate_expect
 from checks.portal_file.hostmove import Move
-from checks.portal_file.schema import MAX_PROBLEMS, REFRESH_KEYS, PortalValidator, validate_customer, validate_tags
+from checks.portal_file.schema import (
+    MAX_PROBLEMS,
+    REFRESH_KEYS,
+    PortalValidator,
+    validate_customer,
+    validate_language,
+    validate_tags,
+)
 
 # Rows per INSERT: a bot has about 40 columns, PostgreSQL takes at most 65,535 parameters
 # per statement.
@@ -220,6 +227,10 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
         portal.customer_notes = customer["notes"]
     if "tags" in item:
         portal.tags = validate_tags(item["tags"])
+    if "language" in item:
+        portal.language = validate_language(item["language"])
+    if "monthly_report" in item:
+        portal.monthly_report = bool(item["monthly_report"])
     portal.interval = item.get("interval")
     if "thresholds" in item:
         portal.thresholds = validate_thresholds(item["thresholds"])

@@ -17,7 +17,7 @@ from django.core.validators import validate_email, validate_slug
 
 from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
-from checks.models import AuthType, Portal
+from checks.models import AuthType, Language, Portal
 from checks.net import addresses
 from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
 from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
@@ -25,6 +25,9 @@ from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
 PORTAL_KEYS |= {"customer", "tags"}
+# What the customer sees (docs/customer-status.md): the status page's and report's language, and
+# whether the monthly report is emailed.
+PORTAL_KEYS |= {"language", "monthly_report"}
 CUSTOMER_KEYS = {"name", "contacts", "notes"}
 MAX_CUSTOMER_NAME, MAX_NOTES, MAX_TAGS = 200, 2000, 20
 # Tags are words to filter by in addresses and lists: lower case, no spaces.
@@ -117,6 +120,12 @@ def validate_customer(value: object) -> dict:
     if not isinstance(contacts, list):
         raise ValidationError("contacts must be a list of email addresses")
     return {"name": name.strip(), "contacts": validate_alert_emails(contacts), "notes": notes.strip()}
+
+
+def validate_language(value: object) -> str:
+    if value not in Language.values:
+        raise ValidationError(f"must be one of {', '.join(Language.values)} (got {shown(value)})")
+    return value
 
 
 def validate_tags(value: object) -> list[str]:
@@ -262,6 +271,10 @@ class PortalValidator:
                 self.problem(where, str(exc), key="thresholds")
         if "paused" in item and not isinstance(item["paused"], bool):
             self.problem(where, "paused must be true or false")
+        if "monthly_report" in item and not isinstance(item["monthly_report"], bool):
+            self.problem(where, "monthly_report must be true or false", key="monthly_report")
+        if "language" in item:
+            self.run_rule(where, "language", validate_language, item["language"])
         for place, message in check_channel_settings(item):
             self.problem(f"{where}.{place}", message)
         self.bots(where, item.get("bots"), auth, existing)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from checks.models import Bot, Incident, Verification, counters_of
+from checks.models import Bot, Incident, Language, Verification, counters_of
 from checks.portal_file.expectations import MAX_BACKLOG_MINUTES
 from checks.portal_file.export import export_portal
 from checks.portal_file.schema import BOT_CODE, BOT_CODE_MAX, BOT_CODE_RULE, MIN_INTERVAL
@@ -88,6 +88,12 @@ class PortalSerializer(serializers.Serializer):
     alert_emails = serializers.ListField(child=serializers.EmailField(), required=False)
     customer = CustomerSerializer(required=False, help_text="Whose portal it is; left out keeps what is stored")
     tags = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
+    language = serializers.ChoiceField(
+        choices=Language.choices, required=False, help_text="Of the customer's status page and report (default en)"
+    )
+    monthly_report = serializers.BooleanField(
+        required=False, help_text="Email the monthly report to customer.contacts (default true)"
+    )
     interval = serializers.IntegerField(required=False, min_value=MIN_INTERVAL, help_text="Seconds between checks")
     thresholds = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
     paused = serializers.BooleanField(required=False, default=False)
@@ -100,6 +106,12 @@ class PortalSerializer(serializers.Serializer):
         item["summary"] = summaries.get(portal.pk) or {"bots": 0, "by_status": {}, "open_incidents": 0}
         item["summary"].update(muted_until=portal.muted_until, redirected_to=portal.redirected_to)
         return item
+
+
+class StatusLinkSerializer(serializers.Serializer):
+    portal = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="The status page's address; null once revoked")
+    badge = serializers.CharField(allow_null=True, help_text="The portal's SVG badge")
 
 
 class ProblemSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from dashboard.api import bots, incidents, portals
+from dashboard.api import bots, customer, incidents, portals
 from dashboard.api.auth import BearerTokenAuthentication, SchemaReader
 
 app_name = "api"
@@ -40,6 +40,13 @@ urlpatterns = [
     path("portals/<str:name>", portals.PortalDetail.as_view(), name="portal-detail"),
     path("portals/<str:name>/check", portals.PortalCheck.as_view(), name="portal-check"),
     path("portals/<str:name>/uninstalled", portals.PortalUninstalled.as_view(), name="portal-uninstalled"),
+    path("portals/<str:name>/status-link", customer.StatusLink.as_view(), name="status-link"),
+    path("portals/<str:name>/status-link/rotate", customer.StatusLinkRotate.as_view(), name="status-link-rotate"),
+    path(
+        "portals/<str:name>/reports/<str:month>.<str:kind>",
+        customer.Report.as_view(),
+        name="report",
+    ),
     path("portals/<str:name>/bots", bots.PortalBots.as_view(), name="portal-bots"),
     path(
         "portals/<str:name>/bots/<botkey:bot>/verifications", bots.BotVerifications.as_view(), name="bot-verifications"

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
+from checks.customer import links
+from checks.customer.report import Month
 from checks.engine.dispatch import check_now
 from checks.history.lists import portal_recent, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, Portal, Subscription, Verification
@@ -122,6 +124,8 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "channels": portal_channel_rows(portal),
         "portal_failing": portal.status in PORTAL_FAILURES,
         "paid_days": (portal.app_paid_until - now.date()).days if portal.app_paid_until else None,
+        "status_url": links.page_url(portal.status_token) if portal.status_token_digest else "",
+        "report_months": [str(Month.before(now)), str(Month(timezone.localdate(now).replace(day=1)))],
     }
     return render(request, "dashboard/portal_detail.html", ctx)
 
