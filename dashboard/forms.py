@@ -133,6 +133,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
     # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
     confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
     oauth_broker_secret = secret_field("Broker secret")
+    answer_webhook_code = secret_field("Probe user's webhook code")
 
     class Meta:
         model = Portal
@@ -143,6 +144,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "webhook_user_id",
             "oauth_client_id",
             "oauth_broker_url",
+            "answer_webhook_user_id",
             "alert_emails",
             "interval",
             "pace_rate",
@@ -158,6 +160,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "webhook_user_id": "Webhook user id",
             "oauth_client_id": "Client id",
             "oauth_broker_url": "Token broker address",
+            "answer_webhook_user_id": "Probe user's webhook user id",
         }
         help_texts = {
             "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "

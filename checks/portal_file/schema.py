@@ -19,15 +19,21 @@ from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
 from checks.models import AuthType, Portal
 from checks.net import addresses
-from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
+from checks.portal_file.expectations import (
+    validate_answer,
+    validate_backlog_minutes,
+    validate_expect,
+    validate_silence,
+)
 from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
 PORTAL_KEYS |= {"notify", "notify_mode", "routes"}  # channels: checks.alerts.channels
+PORTAL_KEYS |= {"answer_webhook"}  # the answer probe's user: checks.portal_file.expectations
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token", "broker_url", "broker_secret"}
 REFRESH_KEYS = ("client_secret", "access_token", "refresh_token")
-BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
+BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes", "answer", "silence"}
 ALL_KEYS = PORTAL_KEYS | WEBHOOK_KEYS | OAUTH_KEYS | BOT_KEYS
 MIN_INTERVAL = 30
 # A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
@@ -222,7 +228,9 @@ class PortalValidator:
             self.problem(where, "paused must be true or false")
         for place, message in check_channel_settings(item):
             self.problem(f"{where}.{place}", message)
-        self.bots(where, item.get("bots"), auth, existing)
+        self.answer_webhook(where, item.get("answer_webhook"), existing)
+        interval = item.get("interval") if _is_int(item.get("interval")) else None
+        self.bots(where, item.get("bots"), auth, existing, interval)
 
     def address(self, where: str, url: str, key: str) -> None:
         if not url:
@@ -240,7 +248,7 @@ class PortalValidator:
         if move is None:
             return
         auth = AuthType.WEBHOOK if "webhook" in item else AuthType.OAUTH
-        blocks = {key: item[key] for key in ("webhook", "oauth") if isinstance(item.get(key), dict)}
+        blocks = {key: item[key] for key in ("webhook", "oauth", "answer_webhook") if isinstance(item.get(key), dict)}
         given = {f"{key}.{name}" for key, block in blocks.items() for name, value in block.items() if value}
         named = self.named_bots(item, existing)
         renewed = {bot.pk for bot, (_, entry) in named.items() if entry.get("bot_token")}
@@ -323,7 +331,21 @@ class PortalValidator:
             except ValidationError as exc:
                 self.problem(f"{where}.alert_emails[{position}]", as_problem(exc))
 
-    def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
+    def answer_webhook(self, where: str, block: object, existing: Portal | None) -> None:
+        """The probe user's incoming webhook (scope im): a user id, and its code unless one is stored."""
+        if block is None:
+            return
+        if not isinstance(block, dict):
+            self.problem(f"{where}.answer_webhook", "must be a mapping of user_id and code")
+            return
+        self.unknown_keys(f"{where}.answer_webhook", block, WEBHOOK_KEYS)
+        user_id = block.get("user_id")
+        if not (_is_int(user_id) and user_id >= 1):
+            self.problem(f"{where}.answer_webhook", "user_id must be a positive whole number")
+        stored = existing is not None and bool(existing.answer_webhook_code)
+        self.text(f"{where}.answer_webhook", block, "code", required=not stored)
+
+    def bots(self, where: str, bots: object, auth: str, existing: Portal | None, interval: int | None = None) -> None:
         if bots is None:
             return
         if not isinstance(bots, list):
@@ -355,11 +377,16 @@ class PortalValidator:
                 self.problem(place, "bot_token is required for webhook portals")
             if "enabled" in bot and not isinstance(bot["enabled"], bool):
                 self.problem(place, "enabled must be true or false")
-            self.health(place, bot)
+            self.health(place, bot, interval)
 
-    def health(self, place: str, bot: dict) -> None:
+    def health(self, place: str, bot: dict, interval: int | None = None) -> None:
         for where, message in validate_expect(bot.get("expect"))[1]:
             self.problem(f"{place}.{where}", message)
         message = validate_backlog_minutes(bot.get("backlog_minutes"))
         if message:
             self.problem(f"{place}.backlog_minutes", message)
+        for where, message in validate_answer(bot.get("answer"), interval)[1]:
+            self.problem(f"{place}.{where}", message)
+        message = validate_silence(bot.get("silence"))
+        if message:
+            self.problem(f"{place}.silence", message)

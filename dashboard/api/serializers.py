@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checks.models import Bot, Incident, Verification, counters_of
-from checks.portal_file.expectations import MAX_BACKLOG_MINUTES
+from checks.portal_file.expectations import ANSWER_DEFAULTS, MAX_BACKLOG_MINUTES, MAX_SILENCE, MAX_WITHIN
 from checks.portal_file.export import export_portal
 from checks.portal_file.schema import BOT_CODE, BOT_CODE_MAX, BOT_CODE_RULE, MIN_INTERVAL
 from checks.status import BotState, Status
@@ -62,6 +62,15 @@ class BotFileSerializer(serializers.Serializer):
     expect = serializers.DictField(
         required=False, help_text="Expected configuration: eventMode, language, type, isHidden, ..., commands"
     )
+    answer = serializers.DictField(
+        required=False,
+        help_text=f"Answer probe: text (required), within (seconds, default {ANSWER_DEFAULTS['within']}, at most "
+        f"{MAX_WITHIN}), every (seconds, default {ANSWER_DEFAULTS['every']}, not below the interval), dialog "
+        "(optional test chat, chatNNN)",
+    )
+    silence = serializers.IntegerField(
+        required=False, min_value=60, max_value=MAX_SILENCE, help_text="Seconds without new messages allowed"
+    )
 
 
 class PortalSummarySerializer(serializers.Serializer):
@@ -79,6 +88,9 @@ class PortalSerializer(serializers.Serializer):
     url = serializers.URLField()
     webhook = WebhookSerializer(required=False, help_text="Incoming-webhook auth; give webhook or oauth")
     oauth = OAuthSerializer(required=False)
+    answer_webhook = WebhookSerializer(
+        required=False, help_text="Optional: a dedicated probe user's incoming webhook (scope im) for answer probes"
+    )
     alert_emails = serializers.ListField(child=serializers.EmailField(), required=False)
     interval = serializers.IntegerField(required=False, min_value=MIN_INTERVAL, help_text="Seconds between checks")
     thresholds = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
