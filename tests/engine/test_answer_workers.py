@@ -64,9 +64,7 @@ def test_a_bot_answering_in_one_second_shows_about_one_second(celery_procs, simu
     assert sent["dialog_id"] == str(bot.bot_id) and sent["message"] == "/ping"
 
 
-def test_a_bot_that_never_answers_gets_one_incident_and_one_email_after_two_probes(
-    celery_procs, simulator, smtp_sink
-):
+def test_a_bot_that_never_answers_gets_one_incident_and_one_email_after_two_probes(celery_procs, simulator, smtp_sink):
     bots = setup(simulator, dead_bot={"mode": "never"}, quiet_bot=None)
     dead, quiet = bots["dead_bot"], bots["quiet_bot"]
     start_worker(celery_procs, smtp_sink)
