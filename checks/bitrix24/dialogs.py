@@ -57,7 +57,9 @@ def from_answer(answer: Answer | BotResult, transient: bool) -> DialogAnswer:
         return DialogAnswer(failed=answer.failure.name.lower())
     if transient or (answer.error_code is None and not answer.is_success):
         return DialogAnswer(error_code=answer.error_code, failed=f"HTTP {answer.http_status}")
-    payload = answer.payload if isinstance(answer.payload, Mapping) else {}
+    if not isinstance(answer.payload, Mapping):
+        return DialogAnswer(failed=f"HTTP {answer.http_status}: an answer that is not JSON")
+    payload = answer.payload
     if answer.error_code is not None:
         return DialogAnswer(error_code=answer.error_code)
     time = payload.get("time") if isinstance(payload.get("time"), Mapping) else {}
