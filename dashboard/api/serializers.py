@@ -165,8 +165,20 @@ class BotSerializer(serializers.Serializer):
 class BotDetailSerializer(BotSerializer):
     expect = serializers.DictField(help_text="Expected configuration: imbot.v2.Bot.get fields and commands")
     backlog_minutes = serializers.IntegerField(allow_null=True)
+    answer = serializers.DictField(help_text="The answer probe: text, within, every (and dialog); empty: none")
+    silence = serializers.IntegerField(allow_null=True)
+    last_answer_ms = serializers.IntegerField(allow_null=True, help_text="Time to the answer to the last probe")
     fields = serializers.DictField(help_text="The Bot object of the last extended answer")
     users = serializers.ListField(child=serializers.DictField())
+
+
+class AnswerProbeSerializer(serializers.Serializer):
+    sent_at = serializers.DateTimeField()
+    dialog = serializers.CharField(help_text="The bot's user id (its personal dialog) or a test chat chatNNN")
+    outcome = serializers.CharField(help_text="pending, answered, no_answer, refused or not_sent")
+    answer_ms = serializers.IntegerField(allow_null=True, help_text="Time to the bot's first answer")
+    error = serializers.CharField(source="error_code", help_text="Bitrix24's code when refused")
+    detail = serializers.CharField()
 
 
 class VerificationSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ PATHS = {
     "/api/v1/portals/{name}/bots",
     "/api/v1/portals/{name}/bots/{bot}",
     "/api/v1/portals/{name}/bots/{bot}/verifications",
+    "/api/v1/portals/{name}/bots/{bot}/answers",
     "/api/v1/bots",
     "/api/v1/incidents",
     "/api/v1/incidents/{id}",
