@@ -18,16 +18,18 @@ def percentile(values: list[int], share: float) -> int:
 
 
 def answer_hours(bot_pk: int, now: datetime, days: int = CHART_DAYS) -> dict:
-    """{x: hour starts (epoch), p50, p95: ms, missed: probes without an answer} per hour with probes."""
+    """{x: hour starts (epoch), p50, p95: ms, missed: probes without an answer} per hour with probes;
+    `answered`: how many probes were answered in all (nothing to chart without one)."""
     rows = AnswerProbe.objects.filter(bot_id=bot_pk, sent_at__gte=now - timedelta(days=days)).exclude(
         outcome=AnswerProbe.Outcome.PENDING
     )
     hours: dict[datetime, list] = {}
     for sent_at, ms, outcome in rows.values_list("sent_at", "answer_ms", "outcome"):
         hours.setdefault(sent_at.replace(minute=0, second=0, microsecond=0), []).append((ms, outcome))
-    chart = {"x": [], "p50": [], "p95": [], "missed": []}
+    chart = {"x": [], "p50": [], "p95": [], "missed": [], "answered": 0}
     for hour in sorted(hours):
         times = sorted(ms for ms, outcome in hours[hour] if outcome == AnswerProbe.Outcome.ANSWERED)
+        chart["answered"] += len(times)
         chart["x"].append(int(hour.timestamp()))
         chart["p50"].append(percentile(times, 0.5) if times else None)
         chart["p95"].append(percentile(times, 0.95) if times else None)
