@@ -49,40 +49,40 @@ class BotForm(DashboardSecretsForm):
         if self.instance.answer:
             self.initial["answer_text"] = yaml.safe_dump(self.instance.answer, default_flow_style=True).strip()
 
-    def clean_backlog_minutes(self):
-        value = self.cleaned_data.get("backlog_minutes")
-        message = validate_backlog_minutes(value)
+    def checked_number(self, name: str, label: str, validate) -> int | None:
+        value = self.cleaned_data.get(name)
+        message = validate(value)
         if message:
-            raise forms.ValidationError(f"Backlog minutes {message}.")
+            raise forms.ValidationError(f"{label} {message}.")
         return value
 
-    def clean_expect_text(self):
-        text = self.cleaned_data.get("expect_text", "").strip()
-        data = yaml_box(text, "{eventMode: fetch}") if text else None
-        clean, problems = validate_expect(data)
+    def checked_mapping(self, name: str, example: str, validate) -> tuple[str, dict]:
+        """(the text as typed, the clean mapping) of a box that takes a portal file value in YAML."""
+        text = self.cleaned_data.get(name, "").strip()
+        clean, problems = validate(yaml_box(text, example) if text else None)
         if problems:
             raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
-        self.instance.expect = clean
+        return text, clean
+
+    def clean_backlog_minutes(self):
+        return self.checked_number("backlog_minutes", "Backlog minutes", validate_backlog_minutes)
+
+    def clean_silence(self):
+        return self.checked_number("silence", "Silence", validate_silence)
+
+    def clean_expect_text(self):
+        text, self.instance.expect = self.checked_mapping("expect_text", "{eventMode: fetch}", validate_expect)
         return text
 
     def clean_answer_text(self):
-        text = self.cleaned_data.get("answer_text", "").strip()
-        data = yaml_box(text, "{text: /ping, within: 30}") if text else None
         interval = self.instance.portal.interval if self.instance.portal_id else None
-        clean, problems = validate_answer(data, interval)
-        if problems:
-            raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
+        text, clean = self.checked_mapping(
+            "answer_text", "{text: /ping, within: 30}", lambda data: validate_answer(data, interval)
+        )
         if clean != self.instance.answer:
             self.instance.answer_next_at = None  # a new or changed probe is due at the next check
         self.instance.answer = clean
         return text
-
-    def clean_silence(self):
-        value = self.cleaned_data.get("silence")
-        message = validate_silence(value)
-        if message:
-            raise forms.ValidationError(f"Silence {message}.")
-        return value
 
     def clean_code(self) -> str:
         return validate_bot_code(self.cleaned_data["code"])

@@ -293,11 +293,7 @@ class PortalValidator:
             return ""
         keeps = existing is not None and existing.auth_type == key
         if has_webhook:
-            self.unknown_keys(f"{where}.webhook", block, WEBHOOK_KEYS)
-            user_id = block.get("user_id")
-            if not (_is_int(user_id) and user_id >= 1):
-                self.problem(f"{where}.webhook", "user_id must be a positive whole number")
-            self.text(f"{where}.webhook", block, "code", required=not (keeps and existing.webhook_code))
+            self.webhook_block(f"{where}.webhook", block, code_stored=keeps and bool(existing.webhook_code))
             return AuthType.WEBHOOK
         self.unknown_keys(f"{where}.oauth", block, OAUTH_KEYS)
         self.text(f"{where}.oauth", block, "client_id", required=True)
@@ -338,12 +334,16 @@ class PortalValidator:
         if not isinstance(block, dict):
             self.problem(f"{where}.answer_webhook", "must be a mapping of user_id and code")
             return
-        self.unknown_keys(f"{where}.answer_webhook", block, WEBHOOK_KEYS)
+        stored = existing is not None and bool(existing.answer_webhook_code)
+        self.webhook_block(f"{where}.answer_webhook", block, code_stored=stored)
+
+    def webhook_block(self, where: str, block: dict, *, code_stored: bool) -> None:
+        """An incoming webhook: a user id, and its code unless one is stored."""
+        self.unknown_keys(where, block, WEBHOOK_KEYS)
         user_id = block.get("user_id")
         if not (_is_int(user_id) and user_id >= 1):
-            self.problem(f"{where}.answer_webhook", "user_id must be a positive whole number")
-        stored = existing is not None and bool(existing.answer_webhook_code)
-        self.text(f"{where}.answer_webhook", block, "code", required=not stored)
+            self.problem(where, "user_id must be a positive whole number")
+        self.text(where, block, "code", required=not code_stored)
 
     def bots(self, where: str, bots: object, auth: str, existing: Portal | None, interval: int | None = None) -> None:
         if bots is None:

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from checks.models import AnswerProbe, Bot
+from dashboard.bot_forms import BotForm
 from tests.fixtures.api import call
 from tests.fixtures.dashboard import add_history, make_portal
 
@@ -57,3 +58,14 @@ def test_a_bot_without_answer_has_no_answer_section(admin_client, probed):
 def test_the_overview_shows_the_answer_time_beside_the_status(admin_client, probed):
     page = admin_client.get("/").content.decode()
     assert "answers in 1.0 s" in page
+
+
+def test_the_bot_form_takes_the_answer_probe_and_silence_by_the_portal_files_rules(probed):
+    data = {"code": "bot_9", "enabled": "on", "bot_token": "t", "answer_text": "{text: /ping, every: 10}"}
+    form = BotForm(data={**data, "silence": "5"}, instance=Bot(portal=probed.portal))
+    assert not form.is_valid()
+    assert "answer.every: must be a whole number of seconds from 60" in str(form.errors["answer_text"])
+    assert "Silence must be a whole number of seconds from 60" in str(form.errors["silence"])
+    form = BotForm(data={**data, "answer_text": "{text: /ping}", "silence": "600"}, instance=Bot(portal=probed.portal))
+    assert form.is_valid(), form.errors
+    assert form.save().answer == {"text": "/ping", "within": 30, "every": 900}
