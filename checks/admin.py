@@ -36,6 +36,7 @@ class PortalForm(PortalRulesForm):
     oauth_access_token = secret_field("OAuth access token")
     oauth_refresh_token = secret_field("OAuth refresh token")
     oauth_broker_secret = secret_field("Token broker secret")
+    answer_webhook_code = secret_field("Answer probe webhook code")
     send_credentials_to = forms.CharField(
         required=False,
         label="Send stored credentials to",
@@ -52,6 +53,7 @@ class PortalForm(PortalRulesForm):
             "webhook_user_id",
             "oauth_client_id",
             "oauth_broker_url",
+            "answer_webhook_user_id",
             "alert_emails",
             "customer_name",
             "customer_contacts",
@@ -113,7 +115,17 @@ class BotForm(SecretFieldsForm):
 
     class Meta:
         model = Bot
-        fields = ("portal", "code", "bot_id", "enabled", "muted_until", "expect", "backlog_minutes")
+        fields = (
+            "portal",
+            "code",
+            "bot_id",
+            "enabled",
+            "muted_until",
+            "expect",
+            "backlog_minutes",
+            "answer",
+            "silence",
+        )
 
     def clean_expect(self):
         clean, problems = validate_expect(self.cleaned_data.get("expect"))

@@ -1,4 +1,5 @@
-"""The portal form's bot rows: code or id, token (write-only), expectations (expect, backlog_minutes)."""
+"""The portal form's bot rows: code or id, token (write-only), expectations (expect, backlog_minutes,
+answer, silence)."""
 
 import yaml
 from django import forms
@@ -6,7 +7,13 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
-from checks.portal_file.expectations import MAX_BACKLOG_MINUTES, validate_backlog_minutes, validate_expect
+from checks.portal_file.expectations import (
+    MAX_BACKLOG_MINUTES,
+    validate_answer,
+    validate_backlog_minutes,
+    validate_expect,
+    validate_silence,
+)
 from checks.portal_file.schema import validate_bot_code
 from dashboard.forms import DashboardSecretsForm, yaml_box
 
@@ -20,11 +27,18 @@ class BotForm(DashboardSecretsForm):
         max_length=2000,
         help_text="Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}",
     )
+    answer_text = forms.CharField(
+        required=False,
+        label="Answer probe",
+        max_length=1000,
+        help_text="Optional, as in the portal file: {text: /ping, within: 30, every: 900}. "
+        "Empty: BotWatch never writes to this bot.",
+    )
 
     class Meta:
         model = Bot
-        fields = ["code", "bot_id", "enabled", "backlog_minutes"]
-        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes"}
+        fields = ["code", "bot_id", "enabled", "backlog_minutes", "silence"]
+        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes", "silence": "Silence (seconds)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,21 +46,42 @@ class BotForm(DashboardSecretsForm):
         self.fields["backlog_minutes"].widget.attrs.update(placeholder="15", min=1, max=MAX_BACKLOG_MINUTES)
         if self.instance.expect:
             self.initial["expect_text"] = yaml.safe_dump(self.instance.expect, default_flow_style=True).strip()
+        if self.instance.answer:
+            self.initial["answer_text"] = yaml.safe_dump(self.instance.answer, default_flow_style=True).strip()
 
-    def clean_backlog_minutes(self):
-        value = self.cleaned_data.get("backlog_minutes")
-        message = validate_backlog_minutes(value)
+    def checked_number(self, name: str, label: str, validate) -> int | None:
+        value = self.cleaned_data.get(name)
+        message = validate(value)
         if message:
-            raise forms.ValidationError(f"Backlog minutes {message}.")
+            raise forms.ValidationError(f"{label} {message}.")
         return value
 
-    def clean_expect_text(self):
-        text = self.cleaned_data.get("expect_text", "").strip()
-        data = yaml_box(text, "{eventMode: fetch}") if text else None
-        clean, problems = validate_expect(data)
+    def checked_mapping(self, name: str, example: str, validate) -> tuple[str, dict]:
+        """(the text as typed, the clean mapping) of a box that takes a portal file value in YAML."""
+        text = self.cleaned_data.get(name, "").strip()
+        clean, problems = validate(yaml_box(text, example) if text else None)
         if problems:
             raise forms.ValidationError([f"{where}: {message}" for where, message in problems])
-        self.instance.expect = clean
+        return text, clean
+
+    def clean_backlog_minutes(self):
+        return self.checked_number("backlog_minutes", "Backlog minutes", validate_backlog_minutes)
+
+    def clean_silence(self):
+        return self.checked_number("silence", "Silence", validate_silence)
+
+    def clean_expect_text(self):
+        text, self.instance.expect = self.checked_mapping("expect_text", "{eventMode: fetch}", validate_expect)
+        return text
+
+    def clean_answer_text(self):
+        interval = self.instance.portal.interval if self.instance.portal_id else None
+        text, clean = self.checked_mapping(
+            "answer_text", "{text: /ping, within: 30}", lambda data: validate_answer(data, interval)
+        )
+        if clean != self.instance.answer:
+            self.instance.answer_next_at = None  # a new or changed probe is due at the next check
+        self.instance.answer = clean
         return text
 
     def clean_code(self) -> str:

@@ -141,6 +141,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
     # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
     confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
     oauth_broker_secret = secret_field("Broker secret")
+    answer_webhook_code = secret_field("Probe user's webhook code")
 
     class Meta:
         model = Portal
@@ -151,6 +152,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "webhook_user_id",
             "oauth_client_id",
             "oauth_broker_url",
+            "answer_webhook_user_id",
             "alert_emails",
             "customer_name",
             "customer_contacts",
@@ -174,6 +176,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "oauth_broker_url": "Token broker address",
             "customer_name": "Customer",
             "customer_notes": "Notes",
+            "answer_webhook_user_id": "Probe user's webhook user id",
         }
         help_texts = {
             "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "

@@ -17,17 +17,18 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.utils import floatToGoString
 from rest_framework.views import APIView
 
 from checks.history.tally import last_recorded_at, verification_totals
-from checks.models import Bot, Incident
+from checks.models import AnswerProbe, Bot, Incident
 from checks.status import BotState, Status
 
 CACHE_KEY = "botwatch:metrics"
@@ -95,6 +96,23 @@ class FleetCollector:
         age = GaugeMetricFamily("botwatch_last_verification_age_seconds", "Seconds since the newest verification")
         age.add_metric([], (self.now - last).total_seconds() if last else float("nan"))
         yield age
+        yield answer_summary()
+
+
+def answer_summary() -> SummaryMetricFamily:
+    """The answered probes kept (30 days) per bot: their count and summed answer time."""
+    family = SummaryMetricFamily(
+        "botwatch_bot_answer_seconds", "Time to the bot's answer to BotWatch's probes", labels=["portal", "bot"]
+    )
+    rows = (
+        AnswerProbe.objects.filter(outcome=AnswerProbe.Outcome.ANSWERED, bot__enabled=True, bot__portal__paused=False)
+        .values_list("bot__portal__name", "bot__code", "bot__bot_id")
+        .annotate(count=Count("pk"), total=Sum("answer_ms"))
+        .order_by("bot__portal__name", "bot__code", "bot__bot_id")
+    )
+    for portal, code, bot_id, count, total in rows:
+        family.add_metric([portal, code or str(bot_id)], count_value=count, sum_value=(total or 0) / 1000)
+    return family
 
 
 def render_metrics(now: datetime | None = None) -> bytes:

@@ -218,6 +218,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # By the tasks' names (each its module's).
 CELERY_TASK_ROUTES = {
     "checks.engine.tasks.verify_portal": {"queue": "verify"},
+    "checks.engine.tasks.send_answer_probe": {"queue": "verify"},
+    "checks.engine.tasks.read_answer": {"queue": "verify"},
     "checks.engine.tasks.dispatch_due": {"queue": "ticks"},
     "checks.engine.tasks.prune_history": {"queue": "maintenance"},
     "checks.alerts.tasks.*": {"queue": "alerts"},

@@ -7,7 +7,7 @@ Bad arguments raise SimulatorError with a message naming them; `bot` takes the b
 import threading
 from collections.abc import Callable
 
-from simulator import health
+from simulator import dialogs, health
 from simulator.errors import SimulatorError
 from simulator.state import BotState, PortalState
 
@@ -110,3 +110,43 @@ class BotHealthActions:
             del state.bots[old.id]
             state.bots[new_id] = new
             return {**new.as_dict(), "old_id": old.id}
+
+    def set_answer(self, portal: str, bot: int | str, mode: str | None = "answer", **options) -> dict | None:
+        """How the bot's backend answers what is written to it (simulator.dialogs.AnswerBehaviour):
+        mode answer (delay_s, texts, reply, chat), never, error or refuse; mode None: it gets no messages."""
+        behaviour = None if mode is None else dialogs.build_behaviour(mode, **options)
+        with self._lock:
+            found = self._bot(self._portal(portal), bot)
+            found.answer = behaviour
+            return behaviour.as_dict() if behaviour is not None else None
+
+    def set_growth(self, portal: str, bot: int | str, growth: bool) -> None:
+        """growth False: the bot's countMessage stops growing between looks (a silent bot)."""
+        if not isinstance(growth, bool):
+            raise SimulatorError("growth must be true or false")
+        with self._lock:
+            self._bot(self._portal(portal), bot).growth = growth
+
+    def add_webhook(self, portal: str, user_id: int, code: str, scope: str = "im") -> None:
+        """A further incoming webhook of another user (a dedicated probe user), with its scope."""
+        if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id < 1 or not code:
+            raise SimulatorError("user_id (a positive integer) and code are required")
+        with self._lock:
+            self._portal(portal).extra_webhooks[(user_id, str(code))] = str(scope)
+
+    def set_webhook_scope(self, portal: str, scope: str) -> None:
+        """The scope of the portal's own webhook, e.g. "imbot" alone: im methods then answer insufficient_scope."""
+        with self._lock:
+            self._portal(portal).webhook_scope = str(scope)
+
+    def dialog(self, portal: str) -> list[dict]:
+        """Every dialog message written so far (users' and bots'), answers that are due included."""
+        with self._lock:
+            state = self._portal(portal)
+            dialogs.deliver_due(state.dialogs, self.clock(), lambda: _next_message_id(state))
+            return [dict(m) for m in state.dialogs.messages]
+
+
+def _next_message_id(state: PortalState) -> int:
+    state.next_message_id += 1
+    return state.next_message_id - 1

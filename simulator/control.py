@@ -46,9 +46,13 @@ POST_ACTIONS = frozenset(
         "set_app_info",
         "set_outage",
         "remove_bot_code",
+        "set_answer",
+        "set_growth",
+        "add_webhook",
+        "set_webhook_scope",
     }
 )
-GET_ACTIONS = frozenset({"stats", "state"})
+GET_ACTIONS = frozenset({"stats", "state", "dialog"})
 
 
 def handle_control(sim: object, request: Request) -> Reply:
@@ -232,3 +236,20 @@ class SimulatorControl:
 
     def state(self) -> dict:
         return self._request(f"{self.base_url}/_control/state")
+
+    def set_answer(self, portal: str, bot: int | str, mode: str | None = "answer", **kwargs) -> dict | None:
+        """kwargs: delay_s, texts, reply, chat (simulator.dialogs.AnswerBehaviour)."""
+        return self._post("set_answer", portal=portal, bot=bot, mode=mode, **kwargs)
+
+    def set_growth(self, portal: str, bot: int | str, growth: bool) -> None:
+        return self._post("set_growth", portal=portal, bot=bot, growth=growth)
+
+    def add_webhook(self, portal: str, user_id: int, code: str, scope: str = "im") -> None:
+        return self._post("add_webhook", portal=portal, user_id=user_id, code=code, scope=scope)
+
+    def set_webhook_scope(self, portal: str, scope: str) -> None:
+        return self._post("set_webhook_scope", portal=portal, scope=scope)
+
+    def dialog(self, portal: str) -> list[dict]:
+        """Every dialog message so far, users' and bots', oldest first."""
+        return self._request(f"{self.base_url}/_control/dialog?{urlencode({'portal': portal})}")

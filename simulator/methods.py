@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from simulator import health
+from simulator import dialogs, health
 from simulator.errors import RestError
 from simulator.state import BotState, PortalState
 
@@ -23,6 +23,8 @@ class Caller:
     kind: str  # "webhook" | "oauth"
     key: str  # operating budgets are kept per method x this key
     client_id: str | None = None  # the app's client_id under OAuth
+    user_id: int = 1  # the user the call acts for
+    scope: str = "imbot,im"
 
 
 def param(params: dict, *names: str) -> str | None:
@@ -166,8 +168,10 @@ def command_list(portal: PortalState, caller: Caller, params: dict, rng: random.
 def message_add(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> int:
     """im.message.add: DIALOG_ID is `chatN` (a chat) or a user's id (their private chat); answers the message id.
 
-    The message is kept on the portal (PortalState.messages) so that tests can read what was posted.
+    The message is kept on the portal (PortalState.messages) so that tests can read what was posted;
+    a bot it is written to answers as its backend's behaviour says (simulator.dialogs).
     """
+    dialogs.refuse_without_im(caller.scope)
     dialog = param(params, "DIALOG_ID", "dialog_id") or ""
     if dialog.lower().startswith("chat"):
         if as_int(dialog[4:]) <= 0:
@@ -177,11 +181,63 @@ def message_add(portal: PortalState, caller: Caller, params: dict, rng: random.R
     text = param(params, "MESSAGE", "message")
     if text is None:
         raise RestError("MESSAGE_EMPTY")
+    deliver_answers(portal, now)
+    listeners = answering_bots(portal, dialog)
+    if any(bot.answer.mode == "refuse" for bot in listeners):
+        raise RestError("ACCESS_DENIED", "Access denied")
     system = is_true(params.get("SYSTEM", False))
-    message = {"id": portal.next_message_id, "dialog_id": dialog, "message": text, "system": system}
-    portal.next_message_id += 1
+    message = {"id": new_message_id(portal), "dialog_id": dialog, "message": text, "system": system}
     portal.messages.append(message)
+    chat = dialogs.chat_key(caller.user_id, dialog)
+    dialogs.note_message(portal.dialogs, message["id"], chat, caller.user_id, text, now)
+    for bot in listeners:
+        dialogs.plan_answer(portal.dialogs, bot.answer, bot.id, chat, text, now)
     return message["id"]
+
+
+def answering_bots(portal: PortalState, dialog: str) -> list[BotState]:
+    """The bots whose backend gets a message written to this dialog: the bot itself, or those in the chat."""
+    if dialog.lower().startswith("chat"):
+        return [b for b in portal.bots.values() if b.answer is not None and b.answer.chat == dialog.lower()]
+    bot = portal.bots.get(as_int(dialog))
+    return [bot] if bot is not None and bot.answer is not None else []
+
+
+def new_message_id(portal: PortalState) -> int:
+    portal.next_message_id += 1
+    return portal.next_message_id - 1
+
+
+def deliver_answers(portal: PortalState, now: float) -> None:
+    """The answers due by now are written (each adds to its bot's countMessage)."""
+    for message in dialogs.deliver_due(portal.dialogs, now, lambda: new_message_id(portal)):
+        bot = portal.bots.get(message["author_id"])
+        if bot is not None:
+            bot.counters["countMessage"] += 1
+
+
+def dialog_messages_get(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> dict:
+    """im.dialog.messages.get: messages after FIRST_ID (or before LAST_ID), at most LIMIT, newest first."""
+    dialogs.refuse_without_im(caller.scope)
+    dialog = param(params, "DIALOG_ID", "dialog_id") or ""
+    if not dialog.lower().startswith("chat") and as_int(dialog) <= 0:
+        raise RestError("DIALOG_ID_EMPTY")
+    if dialog.lower().startswith("chat") and as_int(dialog[4:]) <= 0:
+        raise RestError("CHAT_ID_EMPTY")
+    deliver_answers(portal, now)
+    chat = dialogs.chat_key(caller.user_id, dialog)
+    found = dialogs.read_dialog(
+        portal.dialogs,
+        chat,
+        as_int(param(params, "FIRST_ID", "first_id")),
+        as_int(param(params, "LAST_ID", "last_id")),
+        as_int(param(params, "LIMIT", "limit")),
+    )
+    chat_id = dialogs.chat_number(chat)
+    authors = sorted({m["author_id"] for m in found})
+    users = [portal.bots[a].user() if a in portal.bots else {"id": a, "active": True, "bot": False} for a in authors]
+    return {"chat_id": chat_id, "messages": [dialogs.message_answer(m, chat_id) for m in found], "users": users,
+            "files": []}  # fmt: skip
 
 
 def server_time(portal: PortalState, caller: Caller, params: dict, rng: random.Random, now: float) -> str:
@@ -235,6 +291,7 @@ METHODS = {
     "imbot.v2.event.get": event_get,
     "imbot.v2.command.list": command_list,
     "im.message.add": message_add,
+    "im.dialog.messages.get": dialog_messages_get,
 }
 EVENT_GET = "imbot.v2.event.get"
 

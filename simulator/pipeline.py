@@ -139,9 +139,15 @@ class RestPipeline:
     def _authenticate(self, state: PortalState, parts: list[str], params: dict, now: float) -> methods.Caller:
         if len(parts) == 3:
             user_id, code = parts[0], parts[1]
-            if state.webhook_code is None or code != state.webhook_code or user_id != str(state.webhook_user_id):
+            main = (
+                state.webhook_code is not None and code == state.webhook_code and user_id == str(state.webhook_user_id)
+            )
+            scope = state.webhook_scope if main else state.extra_webhooks.get((methods.as_int(user_id), code))
+            if scope is None:
                 raise RestError("NO_AUTH_FOUND")
-            return methods.Caller(kind="webhook", key=f"webhook:{user_id}:{code}")
+            return methods.Caller(
+                kind="webhook", key=f"webhook:{user_id}:{code}", user_id=methods.as_int(user_id), scope=scope
+            )
         if len(parts) != 1:
             raise RestError("ERROR_METHOD_NOT_FOUND")
         pair = self._tokens.get(str(params.get("auth") or ""))
@@ -152,7 +158,10 @@ class RestPipeline:
             raise RestError("invalid_token")
         if pair.expired or now >= pair.expires:
             raise RestError("expired_token")
-        return methods.Caller(kind="oauth", key=f"app:{app.client_id}", client_id=app.client_id)
+        user_id = state.webhook_user_id or 1
+        return methods.Caller(
+            kind="oauth", key=f"app:{app.client_id}", client_id=app.client_id, user_id=user_id, scope=app.scope
+        )
 
     def _call(self, state: PortalState, caller: methods.Caller, method: str, params: dict, now: float):
         """One method call against the operating budget of method x caller (notes §3.2)."""

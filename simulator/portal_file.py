@@ -20,6 +20,8 @@ def portal_file_entry(url: str, portal: dict, tokens: dict[str, dict], first_ids
         }
         watched = [(b, i) for b, i in bots if b.get("app") == app["client_id"]]
     missing = [(b, None) for b in portal.get("expected_missing") or []]
+    if portal.get("answer_webhook"):
+        entry["answer_webhook"] = {k: portal["answer_webhook"][k] for k in ("user_id", "code")}
     entry["bots"] = [_bot_entry(b, auth, first_id) for b, first_id in watched + missing]
     return entry
 
@@ -31,7 +33,7 @@ def _bot_entry(bot: dict, auth: str, first_id: int | None) -> dict:
         out["id"] = first_id
     if auth == "webhook":
         out["bot_token"] = bot.get("token") or ""
-    for key in ("backlog_minutes", "expect"):
+    for key in ("backlog_minutes", "expect", "answer", "silence"):
         if bot.get(key) is not None:
             out[key] = bot[key]
     return out

@@ -23,6 +23,10 @@ portals:
     webhook_user_active: false       # the webhook's user switched off: profile answers empty
     own_port: true                   # the portal listens on a port of its own too (the portal file names it)
     outage: refused                  # the whole portal down: 502, timeout or refused
+    answer_webhook: {user_id: 9, code: pr0be}   # a probe user's webhook (scope im); into the portal file too
+    webhook_scope: imbot             # the portal's own webhook without im: im methods insufficient_scope
+    # bots: backend: how the bot's backend answers (mode answer|never|error|refuse, delay_s, texts,
+    # reply, chat); answer and silence go into the portal file as they are; growth: false stops countMessage
     expected_missing: [{code: gone_bot, token: tok9}]                  # in the portal file only
     faults: [{kind: QUERY_LIMIT_EXCEEDED, probability: 0.3}]
 ```
@@ -35,7 +39,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from simulator import health
+from simulator import dialogs, health
 from simulator.errors import FAULT_KINDS, SimulatorError, build_fault
 from simulator.portal_actions import OUTAGES, app_info_problems
 from simulator.portal_file import portal_file_entry
@@ -58,6 +62,9 @@ class ScenarioTarget(Protocol):
     def set_app_info(self, portal: str, client_id: str, **options) -> Any: ...
     def set_webhook_user_active(self, portal: str, active: bool) -> Any: ...
     def set_outage(self, portal: str, kind: str | None) -> Any: ...
+    def set_answer(self, portal: str, bot: int | str, mode: str | None = "answer", **options) -> Any: ...
+    def add_webhook(self, portal: str, user_id: int, code: str, scope: str = "im") -> Any: ...
+    def set_webhook_scope(self, portal: str, scope: str) -> Any: ...
     def portal_url(self, portal: str) -> str: ...
 
 
@@ -79,10 +86,13 @@ PORTAL_KEYS = {
     "webhook_user_active",
     "own_port",
     "outage",
+    "answer_webhook",
+    "webhook_scope",
 }
 APP_KEYS = {"client_id", "client_secret", "broker_secret", "days", "installed", "status"}
 BOT_KEYS = {"code", "id", "token", "app", "rotated_token", "counters", "type", "language", "name", "growth"}
 HEALTH_KEYS = {"event_mode", "user_active", "commands", "events", "fields", "reregistered", "expect", "backlog_minutes"}
+ANSWER_KEYS = {"backend", "answer", "silence"}
 EVENTS_KEYS = {"count", "age_s", "type"}
 FAULT_KEYS = {"kind", "bot", "times", "probability", "method", "sleep_s", "code", "http_status", "description"}
 COUNTERS = {"countMessage", "countCommand", "countChat", "countUser"}
@@ -176,6 +186,13 @@ def _check_portal(portal: Any, place: str, names: set[str], problems: list[str])
     for key in ("ownership_error_on_get", "webhook_user_active", "own_port"):
         if not isinstance(portal.get(key, False), bool):
             problems.append(f"{place}.{key}: must be true or false")
+    probe = portal.get("answer_webhook")
+    if probe is not None and (
+        not isinstance(probe, dict)
+        or not isinstance(probe.get("user_id"), int)
+        or not isinstance(probe.get("code"), str)
+    ):
+        problems.append(f"{place}.answer_webhook: needs user_id (integer) and code (string)")
     if "license" in portal and (not isinstance(portal["license"], str) or not portal["license"].strip()):
         problems.append(f"{place}.license: a plan name such as en_ent250")
 
@@ -210,7 +227,7 @@ def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> N
         if not isinstance(bot, dict):
             problems.append(f"{where}: must be a mapping")
             continue
-        for key in sorted(set(bot) - BOT_KEYS - HEALTH_KEYS):
+        for key in sorted(set(bot) - BOT_KEYS - HEALTH_KEYS - ANSWER_KEYS):
             problems.append(f"{where}.{key}: unknown key")
         if bot.get("code") in (None, "") and bot.get("id") is None:
             problems.append(f"{where}: code or id is required")
@@ -232,6 +249,11 @@ def _check_bots(bots: Any, place: str, apps: set[str], problems: list[str]) -> N
         ):
             problems.append(f"{where}.counters: a mapping of {', '.join(sorted(COUNTERS))} to non-negative integers")
         _check_health(bot, where, problems)
+        if bot.get("backend") is not None:
+            if not isinstance(bot["backend"], dict):
+                problems.append(f"{where}.backend: a mapping of mode, delay_s, texts, reply, chat")
+            else:
+                _problem_of(f"{where}.backend", problems, lambda b: dialogs.build_behaviour(**b), bot["backend"])
 
 
 def _check_health(bot: dict, where: str, problems: list[str]) -> None:
@@ -347,6 +369,11 @@ def _apply_portal(sim: ScenarioTarget, portal: dict, defaults: dict) -> tuple[di
         info = {k: app[k] for k in ("days", "installed", "status") if app.get(k) is not None}
         if info:
             sim.set_app_info(name, app["client_id"], **info)
+    if portal.get("answer_webhook"):
+        probe = portal["answer_webhook"]
+        sim.add_webhook(name, probe["user_id"], probe["code"], probe.get("scope", "im"))
+    if portal.get("webhook_scope") is not None:
+        sim.set_webhook_scope(name, str(portal["webhook_scope"]))
     if portal.get("webhook_user_active") is False:
         sim.set_webhook_user_active(name, False)
     first_ids = [_apply_bot(sim, name, bot) for bot in portal.get("bots") or []]
@@ -384,4 +411,6 @@ def _apply_bot(sim: ScenarioTarget, portal: str, bot: dict) -> int:
         sim.set_bot_user_active(portal, bot_id, bot["user_active"])
     if bot.get("events"):
         sim.add_events(portal, bot_id, **bot["events"])
+    if bot.get("backend"):
+        sim.set_answer(portal, bot_id, **bot["backend"])
     return created["id"]

@@ -10,6 +10,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.dialogs import AnswerBehaviour, Dialogs
+
 EVENT_GET_LOG_SIZE = 10_000  # param-name sets of the latest Event.get calls kept in the stats (a bench sweep fits)
 OPERATING_WINDOW_S = 600.0  # ten one-minute buckets (notes §3.2)
 OPERATING_BUCKET_S = 60.0
@@ -39,6 +41,7 @@ class BotState:
     commands: list[dict] = field(default_factory=list)  # Command.list entries (simulator.health.build_commands)
     events: list[dict] = field(default_factory=list)  # fetch queue: {"id", "type", "date": epoch, "data"}
     retired_tokens: set[str] = field(default_factory=set)  # botTokens replaced by rotate_bot_token
+    answer: AnswerBehaviour | None = None  # how its backend answers messages (simulator.dialogs); None: never
 
     def grow(self, rng: random.Random) -> None:
         """Counters move like a bot in use: a few messages per look, the rest now and then."""
@@ -86,6 +89,8 @@ class BotState:
             "counters": dict(self.counters),
             "commands": [c["command"] for c in self.commands],
             "events": len(self.events),
+            "growth": self.growth,
+            "answer": self.answer.as_dict() if self.answer is not None else None,
         }
 
 
@@ -251,6 +256,11 @@ class PortalState:
     stats: dict = field(default_factory=new_stats)
     # im.message.add: what was posted, oldest first, for tests to read ({"id", "dialog_id", "message", "system"}).
     messages: list[dict] = field(default_factory=list)
+    # Every dialog message, users' and bots' answers alike, and the answers still to come (simulator.dialogs).
+    dialogs: Dialogs = field(default_factory=Dialogs)
+    webhook_scope: str = "imbot,im"  # the scope of the portal's webhook
+    # Further incoming webhooks (a dedicated probe user's): (user_id, code) -> scope
+    extra_webhooks: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def find_bot(self, ref: int | str) -> BotState | None:
         """By id (an int, or a string of digits that is not some bot's code) or by code."""
@@ -293,4 +303,8 @@ class PortalState:
             "apps": [a.as_dict() for a in self.apps.values()],
             "faults": [f.as_dict() for f in self.faults],
             "messages": [dict(m) for m in self.messages],
+            "webhook_scope": self.webhook_scope,
+            "extra_webhooks": [{"user_id": u, "code": c, "scope": s} for (u, c), s in self.extra_webhooks.items()],
+            "answers_written": self.dialogs.answers_written,
+            "answers_failed": self.dialogs.answers_failed,
         }

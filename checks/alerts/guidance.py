@@ -219,6 +219,44 @@ BY_PROBLEM: dict[str, Guidance] = {
     ),
 }
 
+# Does the bot answer? (docs/answer-probe.md)
+BY_PROBLEM["no_answer"] = (
+    [
+        "The bot's backend is down, crashing or answering with errors: Bitrix24 delivered the probe's message "
+        "(ONIMBOTV2MESSAGEADD to its webhookUrl, or queued for imbot.v2.Event.get) and nobody wrote back.",
+        "The backend is up but slower than the probe's `within`: it answers, late.",
+        "An Open Lines bot does not answer in a personal dialog: probe it in a test chat (answer.dialog) instead.",
+    ],
+    [
+        "Dead or slow? Open the bot's page: answers that came late before (answer times near `within`) point to a "
+        "slow backend; no answer at all since one moment, to a dead one. Write to the bot yourself and wait.",
+        "On the bot's backend: is the process up, does its handler for ONIMBOTV2MESSAGEADD log the probe's "
+        "message, does its send (imbot.v2.Chat.Message.send or its own method) answer with an error?",
+        "Webhook mode: is the bot's webhookUrl reachable from Bitrix24 (HTTPS, certificate, firewall)? "
+        "Fetch mode: see whether its event backlog grows.",
+    ],
+)
+BY_PROBLEM["answer_refused"] = (
+    [
+        "The probe's credentials lack the im scope (insufficient_scope), or the probe user may not write to "
+        "that dialog (ACCESS_DENIED): the bot was not asked at all.",
+    ],
+    [
+        "Give the probe user's incoming webhook the im scope (Developer resources > Integrations), or make the "
+        "probe user a member of the test chat named in answer.dialog.",
+    ],
+)
+BY_PROBLEM["silent"] = (
+    [
+        "Nobody writes to the bot any more (its chats were closed, the widget that leads to it was removed), "
+        "or the bot stopped getting its events, so its message counter stands still.",
+    ],
+    [
+        "Write to the bot yourself and see whether countMessage moves on its page with the next check.",
+        "If quiet hours are normal for this bot, raise its silence (seconds) on the portal page or in the file.",
+    ],
+)
+
 # Problems of a portal itself (docs/statuses.md, "Portal statuses").
 BY_PROBLEM["webhook_user"] = (
     [

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from checks.bitrix24 import batch, preflight, probe, redirects
+from checks.bitrix24 import batch, dialogs, preflight, probe, redirects
 from checks.bitrix24.broker import BrokerCalls
 from checks.bitrix24.oauth import REFRESHABLE, TOKEN_FIELDS, exchange_seconds, refresh_access_token
 from checks.bitrix24.outcome import TransportFailure, classify_response, classify_transport, error_fields
@@ -386,6 +386,31 @@ class Bitrix24Client(BrokerCalls):
             )
         return result
 
+    # -- the answer probe (checks.bitrix24.dialogs) -------------------------------------------
+
+    def dialog_call(self, method: str, params: dict, *, write: bool) -> dialogs.DialogAnswer:
+        """im.message.add (write: sent once, never retried) or im.dialog.messages.get (retried), as the
+        probe user when the portal has one, else with the portal's own credentials."""
+        blocked = self._blocked_result() or self._timed_out_earlier()
+        if blocked is not None:
+            return dialogs.from_answer(blocked, transient=False)
+        if self.portal.answer_webhook_code:
+            url = (
+                f"{self.base_url}/rest/{self.portal.answer_webhook_user_id}/{self.portal.answer_webhook_code}/{method}"
+            )
+            send = lambda: self.post(method, url, params)  # noqa: E731
+        else:
+            send = lambda: self._send(method, params)  # noqa: E731
+        answer = send()
+        retries = 0 if write else self.retries
+        for attempt in range(1, retries + 1):
+            if not self._is_transient(answer):
+                break
+            self.sleep(self._backoff(attempt))
+            answer = send()
+        self.note_answer(answer)
+        return dialogs.from_answer(answer, transient=self._is_transient(answer))
+
     # -- the portal probe -------------------------------------------------------------------
 
     def probe_calls(self) -> list[ProbeCall]:
@@ -499,6 +524,7 @@ class Bitrix24Client(BrokerCalls):
             self.portal.oauth_access_token,
             self.portal.oauth_refresh_token,
             self.portal.oauth_broker_secret,
+            self.portal.answer_webhook_code,
             *extra,
         ]
         for secret in secrets:

@@ -65,6 +65,12 @@ def start_run(portal_id: int, token: uuid.UUID | None, *, manual: bool) -> Run |
             "last_checked_at",
             "last_error",
             "problems",
+            "answer",
+            "answer_next_at",
+            "answer_problem",
+            "silence",
+            "message_growth_at",
+            "count_message",
         )
         .order_by("next_check_at", "pk")
     )

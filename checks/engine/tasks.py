@@ -14,7 +14,7 @@ from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
-from checks.engine import dispatch, heartbeats, verify
+from checks.engine import answers, dispatch, heartbeats, verify
 from checks.history import retention
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,13 @@ VERIFY_OPTIONS = {
     "soft_time_limit": VERIFY_SOFT_LIMIT,
     "time_limit": VERIFY_HARD_LIMIT,
 }
+# A probe's send and each read are one call each; the waits between reads are countdowns, not threads.
+ANSWER_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 60, "time_limit": 90}
 PRUNE_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 3000, "time_limit": 3600}
 
 
 def run_dispatch_due() -> int:
+    answers.rescue_lost_reads()  # one indexed query; a read lost with a restarted worker is read again
     return dispatch.dispatch_due()
 
 
@@ -49,12 +52,24 @@ def run_verify_portal(portal_id: int, claim_token: str | None = None, manual: bo
 
 
 def run_prune_history() -> dict:
-    return retention.prune_history()
+    done = retention.prune_history()
+    done["answer_probes"] = answers.prune_probes()
+    return done
+
+
+def run_send_answer_probe(bot_pk: int) -> None:
+    answers.send_in_task(bot_pk)
+
+
+def run_read_answer(probe_pk: int) -> None:
+    answers.read_in_task(probe_pk)
 
 
 dispatch_due = shared_task(name="checks.engine.tasks.dispatch_due", **DISPATCH_OPTIONS)(run_dispatch_due)
 verify_portal_task = shared_task(name=dispatch.VERIFY_TASK, **VERIFY_OPTIONS)(run_verify_portal)
 prune_history = shared_task(name="checks.engine.tasks.prune_history", **PRUNE_OPTIONS)(run_prune_history)
+send_answer_probe = shared_task(name=answers.SEND_TASK, **ANSWER_OPTIONS)(run_send_answer_probe)
+read_answer = shared_task(name=answers.READ_TASK, **ANSWER_OPTIONS)(run_read_answer)
 
 # The names these tasks had before they moved into checks.engine (a module checks.tasks): a
 # message queued under one before an upgrade is run by the same function.

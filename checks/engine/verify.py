@@ -14,9 +14,11 @@ from django.utils import timezone
 from checks.bitrix24.client import Bitrix24Client
 from checks.bitrix24.probe import PortalResult
 from checks.bitrix24.types import BotResult
+from checks.engine import answers
 from checks.engine.claims import LostClaim, lease_seconds, next_portal_check, release_claim
 from checks.engine.recording import record_results
 from checks.engine.runs import start_run
+from checks.health import answer as answer_health
 from checks.health import bot as bot_health
 from checks.health import portal as portal_health
 from checks.models import Bot, Portal, Verification
@@ -51,10 +53,14 @@ def verify_portal(
     portal, results = call_client(run.portal, run.bots, caller_saves_batch=run.scheduled)
     run.bots = run.bots[: len(results)]  # the rest ran out of time: still due, next tick
     try:
-        return record_results(run, results, portal=portal, inline_alerts=inline_alerts)
+        rows = record_results(run, results, portal=portal, inline_alerts=inline_alerts)
     except LostClaim:
         log.warning("portal %s: lease expired and was claimed again; results dropped", portal_id)
         return []
+    recorded = {row.bot_id for row in rows}
+    kept = [(bot, result) for bot, result in zip(run.bots, results, strict=True) if bot.pk in recorded]
+    answers.after_run([b for b, _ in kept], [r for _, r in kept], timezone.now(), scheduled=run.scheduled)
+    return rows
 
 
 def run_seconds() -> float:
@@ -122,7 +128,7 @@ def judge_bots(client: Bitrix24Client, bots: list[Bot], results: list[BotResult]
     """
     now = timezone.now()
     for bot, result in zip(bots, results, strict=False):
-        bot_health.assess(result, bot, now)
+        bot_health.assess(result, bot, now, answer_health.problems_of(bot, result, now))
         result.error_description = client.redact(result.error_description, bot.bot_token)
     return results
 

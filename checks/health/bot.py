@@ -26,13 +26,14 @@ CRITICAL_BACKLOG = timedelta(hours=20)
 EVENTS_KEPT = timedelta(hours=24)
 # A bot's health checks, by the names problems carry (and the API's `problem` filter takes).
 CHECKS = ("user_inactive", "event_backlog", "drift", "commands", "reregistered")
+CHECKS += ("no_answer", "answer_refused", "silent")  # checks.health.answer
 
 
 @dataclass(frozen=True)
 class Problem:
     """One failed health check. `key` tells problems apart for escalation (a new key escalates)."""
 
-    check: str  # user_inactive | event_backlog | drift | commands | reregistered
+    check: str  # one of CHECKS
     detail: str
     key: str
     critical: bool = False
@@ -47,11 +48,12 @@ class Health:
     event_backlog_s: int | None  # age of the oldest pending event; 0 when none; None: not looked
 
 
-def assess(result: BotResult, bot: Bot, now: datetime) -> None:
+def assess(result: BotResult, bot: Bot, now: datetime, extra: Sequence[Problem] = ()) -> None:
     """The health checks on an extended answer; problems make it `degraded`.
 
-    The notes of health calls that got no usable answer become the description of a bot
-    that is otherwise fine.
+    extra: the problems of the checks that are not made on this answer alone (checks.health.answer:
+    the last answer probe, silence). The notes of health calls that got no usable answer become
+    the description of a bot that is otherwise fine.
     """
     if result.status != Status.OK or result.response_format != ResponseFormat.EXTENDED:
         return
@@ -66,12 +68,12 @@ def assess(result: BotResult, bot: Bot, now: datetime) -> None:
         events=result.event_peek,
         command_names=names,
     )
-    result.problems = health.problems
+    result.problems = health.problems + list(extra)
     result.event_backlog_s = health.event_backlog_s
     notes = list(result.side_notes)
-    if health.problems:
+    if result.problems:
         result.status = Status.DEGRADED
-        notes = [f"{p.check}: {p.detail}" for p in health.problems] + notes
+        notes = [f"{p.check}: {p.detail}" for p in result.problems] + notes
     result.error_description = "; ".join(notes)
 
 

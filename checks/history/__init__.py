@@ -7,6 +7,7 @@
 - read: one bot's history for its page and the API (table, charts, uptime);
 - lists: what list pages read for many bots at once (bars, counters a day ago, recent checks);
 - tally: the per-portal totals behind /metrics;
+- answers: a bot's answer probes, the last ones and their times by hour;
 - partitions and retention: the hourly job that folds days, drops raw partitions and keeps
   history for BOTWATCH_HISTORY_DAYS.
 

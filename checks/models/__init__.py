@@ -4,6 +4,7 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 (checks.engine, checks.alerts). May import checks.crypto and checks.status only.
 """
 
+from checks.models.answers import AnswerProbe
 from checks.models.bots import Bot, verification_pointer
 from checks.models.channels import ChannelDelivery
 from checks.models.history import (
@@ -22,6 +23,7 @@ from checks.models.tokens import ApiToken
 from checks.models.warnings import CredentialWarning
 
 __all__ = [
+    "AnswerProbe",
     "ApiToken",
     "AuditLog",
     "AuthType",

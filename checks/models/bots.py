@@ -74,6 +74,17 @@ class Bot(models.Model):
     commands_seen = models.JSONField(null=True, blank=True)
     commands_checked_at = models.DateTimeField(null=True, blank=True)
 
+    # Does the bot answer? (docs/answer-probe.md) The probe asked for ({text, within, every, dialog};
+    # empty: never a message), when the next is due, the last finished probe's problem ({} when it
+    # answered), its answer time; and silence: seconds without growth of countMessage, and since when
+    # countMessage last grew.
+    answer = models.JSONField(default=dict, blank=True, help_text="Answer probe: text, within, every, dialog")
+    answer_next_at = models.DateTimeField(null=True, blank=True)
+    answer_problem = models.JSONField(default=dict, blank=True)
+    last_answer_ms = models.PositiveIntegerField(null=True, blank=True)
+    silence = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds without new messages allowed")
+    message_growth_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

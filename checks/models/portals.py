@@ -34,6 +34,7 @@ class Portal(models.Model):
         "oauth_access_token",
         "oauth_refresh_token",
         "oauth_broker_secret",
+        "answer_webhook_code",
     )
     # Channel URLs hold tokens too (checks.alerts.channels); shown masked, never rendered back.
     CHANNEL_FIELDS = ("notify", "routes")
@@ -64,6 +65,10 @@ class Portal(models.Model):
     # a refresh token is single-use and the app refreshes the same chain (checks/bitrix24/broker.py).
     oauth_broker_url = models.URLField(max_length=500, blank=True, default="")
     oauth_broker_secret = EncryptedTextField(blank=True, default="")
+
+    # A dedicated probe user's incoming webhook (scope im) for the answer probes; empty: the portal's own.
+    answer_webhook_user_id = models.PositiveIntegerField(null=True, blank=True)
+    answer_webhook_code = EncryptedTextField(blank=True, default="")
 
     alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
     # Whose portal it is, so a support team finds it by the customer's name and can reach them.

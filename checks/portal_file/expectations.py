@@ -1,4 +1,4 @@
-"""A bot's `expect` and `backlog_minutes` as an operator gives them (portal file, forms, API).
+"""A bot's `expect`, `backlog_minutes`, `answer` and `silence` as an operator gives them (portal file, forms, API).
 
 Pure: each problem comes back as (place within the value, message), and the caller puts its
 own place in front (`portals[0].bots[1]`). The fields are those of imbot.v2.Bot.get
@@ -83,4 +83,54 @@ def validate_backlog_minutes(value: object) -> str | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BACKLOG_MINUTES:
         return f"must be a whole number of minutes from 1 to {MAX_BACKLOG_MINUTES}"
+    return None
+
+
+# The answer probe (docs/answer-probe.md): {text, within, every, dialog}.
+ANSWER_KEYS = ("text", "within", "every", "dialog")
+ANSWER_DEFAULTS = {"within": 30, "every": 900}
+MAX_ANSWER_TEXT = 500
+MAX_WITHIN = 600  # the longest wait for an answer: ten minutes
+MIN_EVERY = 60
+MAX_SILENCE = 30 * 86400
+DIALOG = re.compile(r"^chat[1-9][0-9]{0,17}$")
+
+
+def validate_answer(data: object, interval: int | None = None) -> tuple[dict, Problems]:
+    """(clean answer with its defaults, problems); {} for none. `every` is never below the bot's interval."""
+    if data is None or data == {}:
+        return {}, []
+    if not isinstance(data, dict):
+        return {}, [("answer", "must be a mapping of text, within, every (and dialog)")]
+    problems: Problems = [("answer", f"unknown key {key!r} (allowed: {', '.join(ANSWER_KEYS)})")
+                          for key in data if key not in ANSWER_KEYS]  # fmt: skip
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_TEXT:
+        problems.append(
+            ("answer.text", f"is required: the message written to the bot, at most {MAX_ANSWER_TEXT} characters")
+        )
+    clean = {"text": text, **ANSWER_DEFAULTS}
+    for key, low, high in (("within", 1, MAX_WITHIN), ("every", MIN_EVERY, 7 * 86400)):
+        value = data.get(key, ANSWER_DEFAULTS[key])
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            problems.append((f"answer.{key}", f"must be a whole number of seconds from {low} to {high}"))
+        clean[key] = value
+    if interval is not None and isinstance(clean["every"], int) and clean["every"] < interval:
+        problems.append(("answer.every", f"must not be below the portal's interval ({interval} s)"))
+    dialog = data.get("dialog")
+    if dialog is not None:
+        if not isinstance(dialog, str) or not DIALOG.match(dialog):
+            problems.append(("answer.dialog", "must be a test chat such as chat123 (empty: the bot's own dialog)"))
+        clean["dialog"] = dialog
+    if problems:
+        return {}, problems
+    return clean, []
+
+
+def validate_silence(value: object) -> str | None:
+    """A problem with silence, or None (None itself: no silence rule)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 60 <= value <= MAX_SILENCE:
+        return f"must be a whole number of seconds from 60 to {MAX_SILENCE}"
     return None

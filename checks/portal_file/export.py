@@ -34,6 +34,10 @@ def export_portal(portal: Portal, *, with_secrets: bool = False) -> dict:
             item["webhook"]["code"] = portal.webhook_code
     else:
         item["oauth"] = _export_oauth(portal, with_secrets)
+    if portal.answer_webhook_user_id:
+        item["answer_webhook"] = {"user_id": portal.answer_webhook_user_id}
+        if with_secrets:
+            item["answer_webhook"]["code"] = portal.answer_webhook_code
     if portal.alert_emails:
         item["alert_emails"] = list(portal.alert_emails)
     customer = {
@@ -89,6 +93,10 @@ def export_bot(bot: Bot, portal: Portal, *, with_secrets: bool = False) -> dict:
         item["backlog_minutes"] = bot.backlog_minutes
     if bot.expect:
         item["expect"] = dict(bot.expect)
+    if bot.answer:
+        item["answer"] = dict(bot.answer)
+    if bot.silence is not None:
+        item["silence"] = bot.silence
     return item
 
 

@@ -21,6 +21,7 @@ PORTAL_SECRETS = {
     "oauth.access_token": "oauth_access_token",
     "oauth.refresh_token": "oauth_refresh_token",
     "oauth.broker_secret": "oauth_broker_secret",
+    "answer_webhook.code": "answer_webhook_code",
 }
 REFRESH_SECRETS = ("oauth.client_secret", "oauth.access_token", "oauth.refresh_token")
 
@@ -60,7 +61,12 @@ def find_move(portal: Portal | None, url: str, broker_url: str = "") -> Move | N
 
 
 def stored_secrets(portal: Portal, auth_type: str, brokered: bool) -> list[str]:
-    """The places of the stored secrets the portal would go on using with this auth."""
+    """The places of the stored secrets the portal would go on using with this auth (and its probe user's)."""
+    probe = ["answer_webhook.code"] if portal.answer_webhook_code else []
+    return auth_secrets(portal, auth_type, brokered) + probe
+
+
+def auth_secrets(portal: Portal, auth_type: str, brokered: bool) -> list[str]:
     if portal.auth_type != auth_type:
         return []  # a switch of auth type: the new kind's secrets are given anyway
     if auth_type == AuthType.WEBHOOK:

@@ -20,7 +20,7 @@ from checks.alerts.rules import validate_thresholds
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
 from checks.net import addresses
 from checks.portal_file.bounded import LimitError, load_json, load_yaml
-from checks.portal_file.expectations import validate_expect
+from checks.portal_file.expectations import validate_answer, validate_expect
 from checks.portal_file.hostmove import Move
 from checks.portal_file.schema import (
     MAX_PROBLEMS,
@@ -220,6 +220,9 @@ def _portal_row(item: dict, portal: Portal | None, summary: ImportSummary) -> tu
         portal.webhook_code = str(block.get("code") or portal.webhook_code)
     else:
         _set_oauth(portal, item["oauth"], moved)
+    probe = item.get("answer_webhook")
+    portal.answer_webhook_user_id = probe["user_id"] if probe else None
+    portal.answer_webhook_code = str(probe.get("code") or portal.answer_webhook_code) if probe else ""
     portal.alert_emails = list(item.get("alert_emails") or [])
     if "customer" in item:
         customer = validate_customer(item["customer"])
@@ -305,6 +308,11 @@ def _bot_row(index: BotIndex, item: dict, summary: ImportSummary) -> tuple[Bot, 
         bot.pinned_id = item["id"]
     bot.expect = validate_expect(item.get("expect"))[0]
     bot.backlog_minutes = item.get("backlog_minutes")
+    answer = validate_answer(item.get("answer"))[0]
+    if answer != bot.answer:
+        bot.answer_next_at = None  # a new or changed probe is due at the next check
+    bot.answer = answer
+    bot.silence = item.get("silence")
     if item.get("bot_token"):
         bot.bot_token = str(item["bot_token"])
     bot.enabled = bool(item.get("enabled", True))

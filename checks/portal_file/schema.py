@@ -19,7 +19,12 @@ from checks.alerts.channels import check_channel_settings
 from checks.alerts.rules import validate_thresholds
 from checks.models import AuthType, Language, Portal
 from checks.net import addresses
-from checks.portal_file.expectations import validate_backlog_minutes, validate_expect
+from checks.portal_file.expectations import (
+    validate_answer,
+    validate_backlog_minutes,
+    validate_expect,
+    validate_silence,
+)
 from checks.portal_file.hostmove import Move, find_move, secrets_left_behind
 
 PORTAL_KEYS = {"name", "url", "webhook", "oauth", "alert_emails", "interval", "thresholds", "paused", "bots"}
@@ -32,10 +37,11 @@ CUSTOMER_KEYS = {"name", "contacts", "notes"}
 MAX_CUSTOMER_NAME, MAX_NOTES, MAX_TAGS = 200, 2000, 20
 # Tags are words to filter by in addresses and lists: lower case, no spaces.
 TAG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+PORTAL_KEYS |= {"answer_webhook"}  # the answer probe's user: checks.portal_file.expectations
 WEBHOOK_KEYS = {"user_id", "code"}
 OAUTH_KEYS = {"client_id", "client_secret", "access_token", "refresh_token", "broker_url", "broker_secret"}
 REFRESH_KEYS = ("client_secret", "access_token", "refresh_token")
-BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes"}
+BOT_KEYS = {"code", "id", "bot_token", "enabled", "expect", "backlog_minutes", "answer", "silence"}
 ALL_KEYS = PORTAL_KEYS | WEBHOOK_KEYS | OAUTH_KEYS | BOT_KEYS
 MIN_INTERVAL = 30
 # A bad file of 10,000 bots is 10,000 problems: the first ones say what to fix, a count the rest.
@@ -277,7 +283,9 @@ class PortalValidator:
             self.run_rule(where, "language", validate_language, item["language"])
         for place, message in check_channel_settings(item):
             self.problem(f"{where}.{place}", message)
-        self.bots(where, item.get("bots"), auth, existing)
+        self.answer_webhook(where, item.get("answer_webhook"), existing)
+        interval = item.get("interval") if _is_int(item.get("interval")) else None
+        self.bots(where, item.get("bots"), auth, existing, interval)
 
     def address(self, where: str, url: str, key: str) -> None:
         if not url:
@@ -295,7 +303,7 @@ class PortalValidator:
         if move is None:
             return
         auth = AuthType.WEBHOOK if "webhook" in item else AuthType.OAUTH
-        blocks = {key: item[key] for key in ("webhook", "oauth") if isinstance(item.get(key), dict)}
+        blocks = {key: item[key] for key in ("webhook", "oauth", "answer_webhook") if isinstance(item.get(key), dict)}
         given = {f"{key}.{name}" for key, block in blocks.items() for name, value in block.items() if value}
         named = self.named_bots(item, existing)
         renewed = {bot.pk for bot, (_, entry) in named.items() if entry.get("bot_token")}
@@ -340,11 +348,7 @@ class PortalValidator:
             return ""
         keeps = existing is not None and existing.auth_type == key
         if has_webhook:
-            self.unknown_keys(f"{where}.webhook", block, WEBHOOK_KEYS)
-            user_id = block.get("user_id")
-            if not (_is_int(user_id) and user_id >= 1):
-                self.problem(f"{where}.webhook", "user_id must be a positive whole number")
-            self.text(f"{where}.webhook", block, "code", required=not (keeps and existing.webhook_code))
+            self.webhook_block(f"{where}.webhook", block, code_stored=keeps and bool(existing.webhook_code))
             return AuthType.WEBHOOK
         self.unknown_keys(f"{where}.oauth", block, OAUTH_KEYS)
         self.text(f"{where}.oauth", block, "client_id", required=True)
@@ -386,7 +390,25 @@ class PortalValidator:
             except ValidationError as exc:
                 self.problem(f"{where}.alert_emails[{position}]", as_problem(exc))
 
-    def bots(self, where: str, bots: object, auth: str, existing: Portal | None) -> None:
+    def answer_webhook(self, where: str, block: object, existing: Portal | None) -> None:
+        """The probe user's incoming webhook (scope im): a user id, and its code unless one is stored."""
+        if block is None:
+            return
+        if not isinstance(block, dict):
+            self.problem(f"{where}.answer_webhook", "must be a mapping of user_id and code")
+            return
+        stored = existing is not None and bool(existing.answer_webhook_code)
+        self.webhook_block(f"{where}.answer_webhook", block, code_stored=stored)
+
+    def webhook_block(self, where: str, block: dict, *, code_stored: bool) -> None:
+        """An incoming webhook: a user id, and its code unless one is stored."""
+        self.unknown_keys(where, block, WEBHOOK_KEYS)
+        user_id = block.get("user_id")
+        if not (_is_int(user_id) and user_id >= 1):
+            self.problem(where, "user_id must be a positive whole number")
+        self.text(where, block, "code", required=not code_stored)
+
+    def bots(self, where: str, bots: object, auth: str, existing: Portal | None, interval: int | None = None) -> None:
         if bots is None:
             return
         if not isinstance(bots, list):
@@ -418,11 +440,16 @@ class PortalValidator:
                 self.problem(place, "bot_token is required for webhook portals")
             if "enabled" in bot and not isinstance(bot["enabled"], bool):
                 self.problem(place, "enabled must be true or false")
-            self.health(place, bot)
+            self.health(place, bot, interval)
 
-    def health(self, place: str, bot: dict) -> None:
+    def health(self, place: str, bot: dict, interval: int | None = None) -> None:
         for where, message in validate_expect(bot.get("expect"))[1]:
             self.problem(f"{place}.{where}", message)
         message = validate_backlog_minutes(bot.get("backlog_minutes"))
         if message:
             self.problem(f"{place}.backlog_minutes", message)
+        for where, message in validate_answer(bot.get("answer"), interval)[1]:
+            self.problem(f"{place}.{where}", message)
+        message = validate_silence(bot.get("silence"))
+        if message:
+            self.problem(f"{place}.silence", message)

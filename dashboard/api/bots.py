@@ -11,8 +11,14 @@ from rest_framework.views import APIView
 from checks.health.bot import CHECKS
 from checks.models import Bot
 from checks.status import BotState, Status
-from dashboard.api.common import Cursor, HistoryPages, bot_rows, find_bot, get_portal
-from dashboard.api.serializers import BotDetailSerializer, BotFileSerializer, BotSerializer, VerificationSerializer
+from dashboard.api.common import Cursor, HistoryPages, NewestProbeFirst, bot_rows, find_bot, get_portal
+from dashboard.api.serializers import (
+    AnswerProbeSerializer,
+    BotDetailSerializer,
+    BotFileSerializer,
+    BotSerializer,
+    VerificationSerializer,
+)
 from dashboard.api.writes import save_bot
 from dashboard.views.common import audit
 
@@ -131,3 +137,14 @@ class BotVerifications(APIView):
         found = find_bot(get_portal(name), bot)
         wanted = statuses(request, Status.values) or ""
         return HistoryPages(request).respond(found.pk, wanted, VerificationSerializer)
+
+
+class BotAnswers(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses=AnswerProbeSerializer(many=True),
+        summary="The bot's answer probes (kept 30 days), newest first (cursor pagination)",
+    )
+    def get(self, request, name: str, bot: str):
+        found = find_bot(get_portal(name), bot)
+        return paginated(self, found.answer_probes.all(), AnswerProbeSerializer, NewestProbeFirst())

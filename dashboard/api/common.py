@@ -31,6 +31,10 @@ class ByName(Cursor):
     ordering = "name"
 
 
+class NewestProbeFirst(Cursor):
+    ordering = ("-sent_at", "-pk")
+
+
 class NewestIncidentFirst(Cursor):
     ordering = ("-opened_at", "-pk")
 

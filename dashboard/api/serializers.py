@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checks.models import Bot, Incident, Language, Verification, counters_of
-from checks.portal_file.expectations import MAX_BACKLOG_MINUTES
+from checks.portal_file.expectations import ANSWER_DEFAULTS, MAX_BACKLOG_MINUTES, MAX_SILENCE, MAX_WITHIN
 from checks.portal_file.export import export_portal
 from checks.portal_file.schema import BOT_CODE, BOT_CODE_MAX, BOT_CODE_RULE, MIN_INTERVAL
 from checks.status import BotState, Status
@@ -62,6 +62,15 @@ class BotFileSerializer(serializers.Serializer):
     expect = serializers.DictField(
         required=False, help_text="Expected configuration: eventMode, language, type, isHidden, ..., commands"
     )
+    answer = serializers.DictField(
+        required=False,
+        help_text=f"Answer probe: text (required), within (seconds, default {ANSWER_DEFAULTS['within']}, at most "
+        f"{MAX_WITHIN}), every (seconds, default {ANSWER_DEFAULTS['every']}, not below the interval), dialog "
+        "(optional test chat, chatNNN)",
+    )
+    silence = serializers.IntegerField(
+        required=False, min_value=60, max_value=MAX_SILENCE, help_text="Seconds without new messages allowed"
+    )
 
 
 class PortalSummarySerializer(serializers.Serializer):
@@ -85,6 +94,9 @@ class PortalSerializer(serializers.Serializer):
     url = serializers.URLField()
     webhook = WebhookSerializer(required=False, help_text="Incoming-webhook auth; give webhook or oauth")
     oauth = OAuthSerializer(required=False)
+    answer_webhook = WebhookSerializer(
+        required=False, help_text="Optional: a dedicated probe user's incoming webhook (scope im) for answer probes"
+    )
     alert_emails = serializers.ListField(child=serializers.EmailField(), required=False)
     customer = CustomerSerializer(required=False, help_text="Whose portal it is; left out keeps what is stored")
     tags = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
@@ -173,8 +185,20 @@ class BotSerializer(serializers.Serializer):
 class BotDetailSerializer(BotSerializer):
     expect = serializers.DictField(help_text="Expected configuration: imbot.v2.Bot.get fields and commands")
     backlog_minutes = serializers.IntegerField(allow_null=True)
+    answer = serializers.DictField(help_text="The answer probe: text, within, every (and dialog); empty: none")
+    silence = serializers.IntegerField(allow_null=True)
+    last_answer_ms = serializers.IntegerField(allow_null=True, help_text="Time to the answer to the last probe")
     fields = serializers.DictField(help_text="The Bot object of the last extended answer")
     users = serializers.ListField(child=serializers.DictField())
+
+
+class AnswerProbeSerializer(serializers.Serializer):
+    sent_at = serializers.DateTimeField()
+    dialog = serializers.CharField(help_text="The bot's user id (its personal dialog) or a test chat chatNNN")
+    outcome = serializers.CharField(help_text="pending, answered, no_answer, refused or not_sent")
+    answer_ms = serializers.IntegerField(allow_null=True, help_text="Time to the bot's first answer")
+    error = serializers.CharField(source="error_code", help_text="Bitrix24's code when refused")
+    detail = serializers.CharField()
 
 
 class VerificationSerializer(serializers.Serializer):

@@ -51,6 +51,7 @@ urlpatterns = [
     path(
         "portals/<str:name>/bots/<botkey:bot>/verifications", bots.BotVerifications.as_view(), name="bot-verifications"
     ),
+    path("portals/<str:name>/bots/<botkey:bot>/answers", bots.BotAnswers.as_view(), name="bot-answers"),
     path("portals/<str:name>/bots/<botkey:bot>", bots.BotDetail.as_view(), name="bot-detail"),
     path("bots", bots.BotList.as_view(), name="bot-list"),
     path("incidents", incidents.IncidentList.as_view(), name="incident-list"),

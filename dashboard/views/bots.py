@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
+from checks.history import answers as answer_history
 from checks.history import read as history_read
 from checks.models import DailyStat, Incident
 from checks.status import Status
@@ -144,6 +145,8 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mute_form": MuteForm(),
         "ack_form": AckForm(),
         "banner": checks_banner(now),
+        "answer_chart": answer_history.answer_hours(bot.pk, now) if bot.answer else None,
+        "last_probes": answer_history.last_probes(bot.pk),
         **health_context(bot),
     }
     return render(request, "dashboard/bot_detail.html", ctx)

@@ -25,6 +25,8 @@ BOT_LIST_FIELDS = (
     "last_error",
     "problems",
     "last_duration_ms",
+    "last_answer_ms",
+    "answer",
     "count_message",
     "count_chat",
     "count_user",

@@ -137,7 +137,7 @@ def test_adding_a_bot_goes_through_the_portal_files_validation(client, write_tok
     bad = call(client, "post", path, write_token, {"code": "new_bot", "expect": {"eventMode": "push"}, "x": 1})
     assert bad.status_code == 400
     assert bad.json() == {
-        "x": ["unknown key 'x' (allowed: backlog_minutes, bot_token, code, enabled, expect, id)"],
+        "x": ["unknown key 'x' (allowed: answer, backlog_minutes, bot_token, code, enabled, expect, id, silence)"],
         "bot_token": ["bot_token is required for webhook portals"],
         "expect.eventMode": ["must be fetch or webhook"],
     }

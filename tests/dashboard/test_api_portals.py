@@ -48,8 +48,8 @@ def test_bad_input_is_400_with_a_message_per_field_and_writes_nothing(client, wr
     assert response.status_code == 400
     assert response.json() == {
         "colour": [
-            "unknown key 'colour' (allowed: alert_emails, bots, customer, interval, language, monthly_report, name, "
-            "notify, notify_mode, oauth, paused, routes, tags, thresholds, url, webhook)"
+            "unknown key 'colour' (allowed: alert_emails, answer_webhook, bots, customer, interval, language, "
+            "monthly_report, name, notify, notify_mode, oauth, paused, routes, tags, thresholds, url, webhook)"
         ],
         "url": ["url: The address must be an https:// address with a host name"],
         "webhook.user_id": ["user_id must be a positive whole number"],

@@ -20,6 +20,7 @@ PATHS = {
     "/api/v1/portals/{name}/reports/{month}.{kind}",
     "/api/v1/portals/{name}/bots/{bot}",
     "/api/v1/portals/{name}/bots/{bot}/verifications",
+    "/api/v1/portals/{name}/bots/{bot}/answers",
     "/api/v1/bots",
     "/api/v1/incidents",
     "/api/v1/incidents/{id}",

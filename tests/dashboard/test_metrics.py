@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from checks.history.tally import verification_totals
-from checks.models import Bot, CheckHour, Portal, Verification
+from checks.models import AnswerProbe, Bot, CheckHour, Portal, Verification
 from checks.status import Status
 from dashboard.metrics import BOT_FAMILIES, CACHE_KEY, bot_families
 from tests.fixtures.api import call
@@ -155,3 +155,14 @@ def test_the_per_bot_text_is_what_prometheus_clients_own_renderer_writes(fleet):
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Families())
     assert bot_families()[0] == generate_latest(registry).decode()
+
+
+def test_answer_times_are_a_summary_per_probed_bot(client, read_token, fleet):
+    ok_bot = fleet.bots.get(code="bot_0")
+    now = timezone.now()
+    for ms, outcome in ((1000, "answered"), (3000, "answered"), (None, "no_answer")):
+        AnswerProbe.objects.create(bot=ok_bot, dialog="1", text="/ping", deadline=now, outcome=outcome, answer_ms=ms)
+    samples = scrape(client, read_token)
+    assert samples[("botwatch_bot_answer_seconds_count", bot("acme", "bot_0"))] == 2
+    assert samples[("botwatch_bot_answer_seconds_sum", bot("acme", "bot_0"))] == 4.0
+    assert ("botwatch_bot_answer_seconds_count", bot("acme", "bot_1")) not in samples

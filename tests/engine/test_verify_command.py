@@ -131,3 +131,27 @@ def test_a_wave_found_in_one_run_gathers_and_its_one_email_lists_every_portal(si
         assert "gathering its portals" in err
     else:
         assert clock.slept == []
+
+
+@pytest.mark.django_db
+def test_verify_waits_for_the_probed_bots_answers_and_reports_answer_ms(simulator):
+    portal = add_portal(simulator, "acme", codes=("greeter", "plain"))
+    simulator.set_answer("acme", "greeter", delay_s=1)
+    Bot.objects.filter(code="greeter").update(answer={"text": "/ping", "within": 5, "every": 900})
+    code, out, _ = verify("--json")
+    lines = {line["bot"]: line for line in map(json.loads, out.splitlines())}
+    assert code == 0
+    assert 500 <= lines["greeter"]["answer_ms"] <= 1500
+    assert lines["plain"]["answer_ms"] is None
+    [sent] = simulator.messages("acme")
+    assert sent["message"] == "/ping" and sent["dialog_id"] == str(portal.bots.get(code="greeter").remote_id)
+
+
+@pytest.mark.django_db
+def test_verify_reports_no_answer_as_null_after_within(simulator):
+    add_portal(simulator, "acme", codes=("dead",))
+    simulator.set_answer("acme", "dead", mode="never")
+    Bot.objects.filter(code="dead").update(answer={"text": "/ping", "within": 2, "every": 900})
+    _, out, _ = verify("--json")
+    assert json.loads(out)["answer_ms"] is None
+    assert Bot.objects.get(code="dead").answer_problem["check"] == "no_answer"

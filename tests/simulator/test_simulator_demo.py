@@ -85,7 +85,21 @@ def test_the_demo_keeps_its_earlier_bots(demo):
         "umbrella": ["assistant_bot", "crm_bot"],
         "wayne": ["butler_bot"],
         "vandelay": ["import_bot", "export_bot", "latex_bot"],
+        "stark": ["greeter_bot", "slow_bot", "dead_bot", "mute_bot", "busy_bot"],
     }
+
+
+def test_the_demo_probes_a_slow_answerer_and_a_dead_one(demo):
+    sim, portal_file = demo
+    [stark] = [p for p in portal_file["portals"] if p["name"] == "stark"]
+    assert stark["answer_webhook"] == {"user_id": 9, "code": "stark9probe3demo"}
+    answers = {b["code"]: b.get("answer") for b in stark["bots"]}
+    assert answers["slow_bot"] == {"text": "/ping", "within": 30, "every": 300}
+    assert answers["busy_bot"] is None
+    assert [b.get("silence") for b in stark["bots"] if b["code"] == "mute_bot"] == [600]
+    bots = {b["code"]: b for b in sim.state()["portals"]["stark"]["bots"]}
+    assert bots["slow_bot"]["answer"]["delay_s"] == 20 and bots["dead_bot"]["answer"]["mode"] == "error"
+    assert bots["mute_bot"]["growth"] is False
 
 
 def test_the_brokered_demo_portal_names_its_broker_and_the_broker_answers(demo):

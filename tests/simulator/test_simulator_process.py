@@ -38,7 +38,7 @@ def check_portal_file_bot(portal: dict, bot: dict) -> requests.Response:
 def test_command_serves_the_demo_and_its_portal_file(simulator_process):
     portal_file = yaml.safe_load(simulator_process.portal_file.read_text())
     portals = {p["name"]: p for p in portal_file["portals"]}
-    assert sum(len(p["bots"]) for p in portals.values()) == 22
+    assert sum(len(p["bots"]) for p in portals.values()) == 27  # 22 before the answer probe's portal (stark)
     assert "webhook" in portals["acme"] and "oauth" in portals["umbrella"]
     assert simulator_process.portal_file.stat().st_mode & 0o777 == 0o600
     token_file = simulator_process.portal_file.with_name(simulator_process.portal_file.name + ".tokens.json")
@@ -191,5 +191,6 @@ def test_demo_scenario_is_valid_and_loads_in_process(simulator):
         "umbrella",
         "wayne",
         "vandelay",
+        "stark",
     ]
     assert validate_scenario({"portals": []}) == {"defaults": {}, "portals": []}

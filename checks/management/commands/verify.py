@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from checks.alerts import waves
 from checks.alerts.queue import dispatch
+from checks.engine.answers import probe_now
 from checks.engine.verify import verify_portal
-from checks.models import Bot, Portal, Verification
-from checks.status import Status
+from checks.models import AnswerProbe, Bot, Portal, Verification
+from checks.status import ResponseFormat, Status
 
 # Portals verified at once; each has its own rate limit, so they overlap well.
 PARALLEL_PORTALS = 8
@@ -37,10 +38,11 @@ class Command(BaseCommand):
         self.announce_waves(started)
         bots = {b.pk: b for b in Bot.objects.filter(pk__in=[r.bot_id for r in rows]).select_related("portal")}
         rows.sort(key=lambda r: (bots[r.bot_id].portal.name, bots[r.bot_id].label))
+        probes = self.probe(rows, bots)
         for row in rows:
-            self.stdout.write(
-                self.format_json(row, bots[row.bot_id]) if as_json else self.format_text(row, bots[row.bot_id])
-            )
+            probe = probes.get(row.bot_id)
+            bot = bots[row.bot_id]
+            self.stdout.write(self.format_json(row, bot, probe) if as_json else self.format_text(row, bot, probe))
         failed = sum(row.status != Status.OK for row in rows)
         if failed:
             raise CommandError(f"{failed} of {len(rows)} bot(s) not ok", returncode=1)
@@ -76,7 +78,17 @@ class Command(BaseCommand):
             time.sleep(wait)
         dispatch(waves.announce_due(until), inline=True)
 
-    def format_json(self, row: Verification, bot: Bot) -> str:
+    def probe(self, rows: list[Verification], bots: dict[int, Bot]) -> dict[int, AnswerProbe]:
+        """The answer probes of the bots that have one and answered the check; waits for their answers
+        (each at most its `within`). A command, not a worker: sleeping here holds no worker thread."""
+        due = [row.bot_id for row in rows if bots[row.bot_id].answer and row.response_format == ResponseFormat.EXTENDED]
+        if not due:
+            return {}
+        longest = max(int(bots[pk].answer.get("within") or 30) for pk in due)
+        self.stderr.write(f"Waiting for the answers of {len(due)} probed bot(s), at most {longest} s.")
+        return probe_now(due)
+
+    def format_json(self, row: Verification, bot: Bot, probe: AnswerProbe | None = None) -> str:
         return json.dumps(
             {
                 "portal": bot.portal.name,
@@ -88,11 +100,14 @@ class Command(BaseCommand):
                 "duration_ms": row.duration_ms,
                 "problems": [{"check": p["check"], "detail": p["detail"]} for p in row.problems or []],
                 "event_backlog_s": row.event_backlog_s,
+                "answer_ms": probe.answer_ms if probe is not None else None,
             }
         )
 
-    def format_text(self, row: Verification, bot: Bot) -> str:
+    def format_text(self, row: Verification, bot: Bot, probe: AnswerProbe | None = None) -> str:
         error = f"  {row.error_code}" if row.error_code else ""
+        if probe is not None:
+            error += f"  answer={probe.answer_ms}ms" if probe.answer_ms is not None else f"  answer={probe.outcome}"
         http = row.http_status if row.http_status is not None else "-"
         problems = "; ".join(f"{p['check']}: {p['detail']}" for p in row.problems or [])
         problems = f"  [{problems}]" if problems else ""

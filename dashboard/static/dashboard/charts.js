@@ -2,7 +2,7 @@
 // commands, so they get the left axis and the three others the right one; latency has its own chart.
 (function () {
   "use strict";
-  var el = document.getElementById("chart-data");
+  var el = document.getElementById("chart-data") || document.getElementById("answer-data");
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.textContent);
   var COLORS = { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
@@ -49,6 +49,13 @@
     draw("chart-counters", ["countMessage", "countChat", "countUser", "countCommand"]),
     draw("chart-latency", ["latency"]),
   ];
+  // Answer times of the answer probe: p50 and p95 per hour, from their own data block.
+  var answers = document.getElementById("answer-data");
+  if (answers) {
+    data = JSON.parse(answers.textContent);
+    COLORS.p50 = "#0969da"; COLORS.p95 = "#cf222e"; SCALES.p50 = SCALES.p95 = "ms";
+    charts.push(draw("chart-answers", ["p50", "p95"]));
+  }
   window.addEventListener("resize", function () {
     charts.forEach(function (c) { if (c) c.setSize({ width: width(c.root.parentNode), height: 240 }); });
   });

@@ -1,0 +1,37 @@
+"""A bot's answer probes read back: the last ones, and their answer times by hour (p50, p95)."""
+
+import math
+from datetime import datetime, timedelta
+
+from checks.models import AnswerProbe
+
+CHART_DAYS = 7
+
+
+def last_probes(bot_pk: int, limit: int = 10) -> list[AnswerProbe]:
+    return list(AnswerProbe.objects.filter(bot_id=bot_pk).order_by("-sent_at", "-pk")[:limit])
+
+
+def percentile(values: list[int], share: float) -> int:
+    """The nearest-rank percentile of sorted values."""
+    return values[max(0, math.ceil(share * len(values)) - 1)]
+
+
+def answer_hours(bot_pk: int, now: datetime, days: int = CHART_DAYS) -> dict:
+    """{x: hour starts (epoch), p50, p95: ms, missed: probes without an answer} per hour with probes;
+    `answered`: how many probes were answered in all (nothing to chart without one)."""
+    rows = AnswerProbe.objects.filter(bot_id=bot_pk, sent_at__gte=now - timedelta(days=days)).exclude(
+        outcome=AnswerProbe.Outcome.PENDING
+    )
+    hours: dict[datetime, list] = {}
+    for sent_at, ms, outcome in rows.values_list("sent_at", "answer_ms", "outcome"):
+        hours.setdefault(sent_at.replace(minute=0, second=0, microsecond=0), []).append((ms, outcome))
+    chart = {"x": [], "p50": [], "p95": [], "missed": [], "answered": 0}
+    for hour in sorted(hours):
+        times = sorted(ms for ms, outcome in hours[hour] if outcome == AnswerProbe.Outcome.ANSWERED)
+        chart["answered"] += len(times)
+        chart["x"].append(int(hour.timestamp()))
+        chart["p50"].append(percentile(times, 0.5) if times else None)
+        chart["p95"].append(percentile(times, 0.95) if times else None)
+        chart["missed"].append(sum(outcome == AnswerProbe.Outcome.NO_ANSWER for _, outcome in hours[hour]))
+    return chart
