@@ -88,8 +88,8 @@ def test_one_portal_on_its_own_has_its_problems_keyed_by_field():
     assert excinfo.value.located == [
         (
             "colour",
-            "unknown key 'colour' (allowed: alert_emails, bots, interval, name, notify, notify_mode, oauth, paused, "
-            "routes, thresholds, url, webhook)",
+            "unknown key 'colour' (allowed: alert_emails, answer_webhook, bots, customer, interval, language, "
+            "monthly_report, name, notify, notify_mode, oauth, paused, routes, tags, thresholds, url, webhook)",
         ),
         ("name", "name 'bad name' may only hold letters, digits, '-' and '_'"),
         ("url", "url: The address must be an https:// address with a host name"),
