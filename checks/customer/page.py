@@ -3,22 +3,34 @@
 Read in a fixed number of queries whatever the number of bots: the bots, their daily tallies
 (checks.history.lists.daily_tallies: two), the open incidents and the latest resolved ones.
 Only plain words and figures leave here: never an error code, a description or a secret.
+
+The days before today do not change once they are over, so their bars are drawn once and kept
+in the cache for an hour (PAST_SECONDS: the hourly history job may still fold the last of them);
+a request reads and draws only today's tallies.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
+from checks.customer.badges import percent
 from checks.history.lists import daily_tallies
 from checks.models import Bot, Incident, Portal
 from checks.status import PORTAL_FAILURES, BotState
 
 DAYS = 90
 HISTORY = 10  # resolved incidents listed under the open ones
+PAST_SECONDS = 3600
 
 # A status in the customer's words, and the colour class of its badge.
 PLAIN = {
@@ -103,13 +115,80 @@ def day_range(last: date, count: int) -> list[date]:
     return [last - timedelta(days=count - 1 - n) for n in range(count)]
 
 
-def bot_lines(portal: Portal, first: date, last: date) -> list[BotLine]:
-    """Each enabled bot of the portal with its status and its days from `first` to `last`."""
-    bots = list(
+@dataclass
+class StatusLine:
+    """A bot on the status page: its bars already drawn, and its checks over the whole window."""
+
+    label: str
+    status: str
+    words: str
+    tone: str
+    bars: SafeString
+    checks: int
+    good: int
+
+    @property
+    def uptime(self) -> float | None:
+        return self.good / self.checks if self.checks else None
+
+
+def bars_html(days: list[Day]) -> str:
+    """One bar per day, its colour by class and its words in the title (no inline style: the CSP)."""
+    none = escape(gettext_now("no checks"))
+    out = []
+    for day in days:
+        checks, good = day.checks, day.good
+        if not checks:
+            out.append(f'<span class="bar bar-none" title="{day.day}: {none}"></span>')
+            continue
+        words = f"{percent(good / checks)} ({good}/{checks})"
+        out.append(f'<span class="bar bar-{day.level}" title="{day.day}: {words}"></span>')
+    return "".join(out)
+
+
+def _enabled_bots(portal: Portal) -> list[Bot]:
+    return list(
         Bot.objects.filter(portal=portal, enabled=True)
         .only("id", "code", "bot_id", "status", "hour_start", "hour_checks", "portal_id")
         .order_by("code", "bot_id")
     )
+
+
+def _past_bars(portal: Portal, bots: list[Bot], first: date, last: date) -> dict[int, tuple[str, int, int]]:
+    """{bot id: (bars drawn, checks, good)} of the complete days from `first` to `last`, cached."""
+    ids = hashlib.sha256(",".join(str(bot.pk) for bot in bots).encode()).hexdigest()[:16]
+    key = f"status-past:{portal.pk}:{first}:{last}:{get_language()}:{ids}"
+    past = cache.get(key)
+    if past is None:
+        tallies = daily_tallies(bots, first, last) if first <= last else {}
+        span = day_range(last, (last - first).days + 1) if first <= last else []
+        past = {}
+        for bot in bots:
+            by_day = tallies.get(bot.pk, {})
+            days = [Day(d, *by_day.get(d, (0, 0))) for d in span]
+            past[bot.pk] = (bars_html(days), sum(d.checks for d in days), sum(d.good for d in days))
+        cache.set(key, past, PAST_SECONDS)
+    return past
+
+
+def status_lines(portal: Portal, first: date, today: date) -> list[StatusLine]:
+    """Each enabled bot with its status and its bars from `first` to `today`: today read now."""
+    bots = _enabled_bots(portal)
+    past = _past_bars(portal, bots, first, today - timedelta(days=1))
+    now = daily_tallies(bots, today, today)
+    lines = []
+    for bot in bots:
+        drawn, checks, good = past.get(bot.pk, ("", 0, 0))
+        day = Day(today, *now.get(bot.pk, {}).get(today, (0, 0)))
+        words, tone = plain(bot.status)
+        bars = mark_safe(drawn + bars_html([day]))  # noqa: S308 - dates, figures and escaped words only
+        lines.append(StatusLine(bot.label, bot.status, words, tone, bars, checks + day.checks, good + day.good))
+    return lines
+
+
+def bot_lines(portal: Portal, first: date, last: date) -> list[BotLine]:
+    """Each enabled bot of the portal with its status and its days from `first` to `last`."""
+    bots = _enabled_bots(portal)
     tallies = daily_tallies(bots, first, last)
     span = day_range(last, (last - first).days + 1)
     lines = []
@@ -159,7 +238,7 @@ def status_page(portal: Portal, now: datetime | None = None) -> dict:
     """The status page's context: the portal's bots, its days, its incidents, in plain words."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    lines = bot_lines(portal, today - timedelta(days=DAYS - 1), today)
+    lines = status_lines(portal, today - timedelta(days=DAYS - 1), today)
     incidents = portal_incidents(portal)
     open_ = [incident_line(i) for i in incidents.filter(state=Incident.State.OPEN).order_by("-started_at")]
     past = incidents.filter(state=Incident.State.RESOLVED).order_by("-resolved_at")[:HISTORY]
