@@ -36,6 +36,8 @@ BOT_LIST_FIELDS = (
     "portal__status_since",
     "portal__last_error",
     "portal__problems",
+    "portal__customer_name",
+    "portal__tags",
     # The open hour of packed checks: the heartbeat bars (checks.history.lists).
     "hour_start",
     "hour_checks",
