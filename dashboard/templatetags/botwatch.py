@@ -162,7 +162,7 @@ def alert_threshold(status: str, failures: int, thresholds: dict | None = None, 
         return ""
     needed = threshold_for_problems(status, problems or [], thresholds)
     if failures >= needed:
-        return f"alerted: {needed} failed check{'s' if needed != 1 else ''} in a row reach the alert threshold"
+        return f"alert threshold reached: {needed} failed check{'s' if needed != 1 else ''} in a row"
     return f"{failures} of {needed} failed checks before an alert"
 
 

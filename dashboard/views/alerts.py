@@ -9,7 +9,7 @@ Muted incidents and those in a maintenance window are listed apart: no alert goe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -19,11 +19,18 @@ from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
 from checks.models import Incident, IncidentEvent, MaintenanceWindow, Portal
-from checks.status import PORTAL_FAILURES, RANK, Status
+from checks.status import PORTAL_FAILURES, Status
 from dashboard.forms import MUTE_CHOICES, MUTE_DELTAS, AckForm, MuteForm
 from dashboard.roles import Role, require_role
 from dashboard.views.channels import failing_channels
-from dashboard.views.common import RELATED_PORTAL_SECRETS, audit, checks_banner, email_banner, redirect_back
+from dashboard.views.common import (
+    RELATED_PORTAL_SECRETS,
+    audit,
+    checks_banner,
+    email_banner,
+    redirect_back,
+    severity_case,
+)
 
 TABS = {
     "open": ("Open", {"state": Incident.State.OPEN, "acknowledged_at__isnull": True, "wave__isnull": True}),
@@ -39,11 +46,6 @@ BULK_ACTIONS = {
     **{f"mute:{key}": f"Mute {label}" for key, label in MUTE_CHOICES if key != "off"},
     **{f"maintenance:{key}": f"Maintenance {label}" for key, label in MUTE_CHOICES if key != "off"},
 }
-
-
-def _rank():
-    whens = [When(last_status=status, then=Value(level)) for status, level in RANK.items()]
-    return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
 def quiet_now(now) -> dict:
@@ -130,7 +132,7 @@ def _incidents(f: dict, now, maint: dict):
         Incident.objects.filter(**TABS[tab][1])
         .select_related("bot", "portal", "acknowledged_by")
         .defer("bot__bot_token", *RELATED_PORTAL_SECRETS, "bot__fields", "bot__users")
-        .annotate(n_bots=Coalesce(Subquery(bots, output_field=IntegerField()), 0), rank=_rank())
+        .annotate(n_bots=Coalesce(Subquery(bots, output_field=IntegerField()), 0), rank=severity_case("last_status"))
         .prefetch_related(Prefetch("events", queryset=events), Prefetch("parts", queryset=parts))
     )
     return _filtered(rows, f, now, maint).order_by(*order, "-id")

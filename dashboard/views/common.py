@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from checks.models import AuditLog, Bot, Heartbeat, Notification, Portal
+from checks.status import RANK, BotState
 
 # Bot columns a list page needs: never the encrypted token (decrypting 10,000 of them is slow).
 BOT_LIST_FIELDS = (
@@ -113,3 +114,11 @@ def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return HttpResponseRedirect(target)
     return HttpResponseRedirect(default)
+
+
+def severity_case(field: str = "status") -> Case:
+    """The one severity order (checks.status.RANK) as a sort key, higher is worse; doubled so that
+    pending fits between ok and the mildest problem: it needs a look too."""
+    whens = [When(**{field: status}, then=Value(2 * level)) for status, level in RANK.items()]
+    pending = When(**{field: BotState.PENDING}, then=Value(1))
+    return Case(*whens, pending, default=Value(0), output_field=IntegerField())

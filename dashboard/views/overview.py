@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.aggregates import Max
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse
@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from checks.history.lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
-from checks.status import PORTAL_DOWN, PORTAL_FAILURES, RANK, BotState
-from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
+from checks.status import PORTAL_DOWN, PORTAL_FAILURES, BotState
+from dashboard.views.common import BOT_LIST_FIELDS, checks_banner, severity_case
 
 PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems on page 1
 
@@ -40,18 +40,10 @@ SORT_LABELS = {
 }
 
 
-def _severity(field: str = "status"):
-    # The one severity order (checks.status.RANK), doubled so that pending fits between ok and the
-    # mildest problem: it needs a look too.
-    whens = [When(**{field: status}, then=Value(2 * level)) for status, level in RANK.items()]
-    pending = When(**{field: BotState.PENDING}, then=Value(1))
-    return Case(*whens, pending, default=Value(0), output_field=IntegerField())
-
-
 def _portal_severity():
     # A failing portal ranks by its own status, like a bot: a portal that is only rate-limited
     # stays below a bot that is gone.
-    return _severity("portal__status")
+    return severity_case("portal__status")
 
 
 def _filters(request: HttpRequest) -> dict:
@@ -67,9 +59,9 @@ def _filters(request: HttpRequest) -> dict:
 
 
 def _bots(filters: dict):
-    bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=_severity())
+    bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=severity_case())
     if filters["sort"] == "status":
-        worst_bot = Window(Max(_severity()), partition_by=[F("portal_id")])
+        worst_bot = Window(Max(severity_case()), partition_by=[F("portal_id")])
         bots = bots.annotate(portal_worst=Greatest(_portal_severity(), worst_bot))
     if filters["status"] == "problems":
         bots = bots.exclude(status__in=[BotState.OK, BotState.PENDING])
@@ -138,8 +130,9 @@ def _open_incidents() -> list[Incident]:
             "bot__portal_id",
             "portal__name",
         )
-        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0))
-        .order_by("acknowledged_at", "-opened_at")[:20]
+        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0), rank=severity_case("last_status"))
+        # As on the Alerts page: worst status first, then the longest-failing.
+        .order_by("-rank", "started_at")[:20]
     )
 
 
