@@ -28,6 +28,7 @@ from dashboard.views.common import (
     audit,
     checks_banner,
     email_banner,
+    portal_search,
     redirect_back,
     severity_case,
 )
@@ -100,13 +101,7 @@ def _filtered(incidents, f: dict, now, maint: dict):
         incidents = incidents.exclude(_quiet_q(now, maint))
     if f["q"]:
         q = f["q"]
-        incidents = incidents.filter(
-            Q(portal__name__icontains=q)
-            | Q(portal__customer_name__icontains=q)
-            | Q(portal__tags__icontains=q)
-            | Q(bot__code__icontains=q)
-            | Q(wave_code__icontains=q)
-        )
+        incidents = incidents.filter(portal_search(q) | Q(bot__code__icontains=q) | Q(wave_code__icontains=q))
     return incidents
 
 

@@ -122,3 +122,12 @@ def severity_case(field: str = "status") -> Case:
     whens = [When(**{field: status}, then=Value(2 * level)) for status, level in RANK.items()]
     pending = When(**{field: BotState.PENDING}, then=Value(1))
     return Case(*whens, pending, default=Value(0), output_field=IntegerField())
+
+
+def portal_search(q: str, portal: str = "portal__") -> Q:
+    """What a support agent types into a search box: a portal's name, its customer's name or a tag."""
+    return (
+        Q(**{f"{portal}name__icontains": q})
+        | Q(**{f"{portal}customer_name__icontains": q})
+        | Q(**{f"{portal}tags__icontains": q})
+    )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from checks.history.lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
 from checks.status import PORTAL_DOWN, PORTAL_FAILURES, BotState
-from dashboard.views.common import BOT_LIST_FIELDS, checks_banner, severity_case
+from dashboard.views.common import BOT_LIST_FIELDS, checks_banner, portal_search, severity_case
 
 PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems on page 1
 
@@ -75,13 +75,7 @@ def _bots(filters: dict):
         bots = bots.filter(portal__tags__contains=[filters["tag"]])
     if filters["q"]:
         q = filters["q"]
-        # A support agent types a bot code, a portal, the customer's name or a tag.
-        match = (
-            Q(code__icontains=q)
-            | Q(portal__name__icontains=q)
-            | Q(portal__customer_name__icontains=q)
-            | Q(portal__tags__icontains=q)
-        )
+        match = Q(code__icontains=q) | portal_search(q)
         if q.lstrip("#").isdigit():
             match |= Q(bot_id=int(q.lstrip("#")))
         bots = bots.filter(match)
