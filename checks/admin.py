@@ -282,8 +282,12 @@ class ChannelDeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
-    list_display = ("portal", "bot", "starts_at", "ends_at", "note")
+    list_display = ("portal", "bot", "describe", "note")
     raw_id_fields = ("bot",)
+
+    @admin.display(description="When")
+    def describe(self, window: MaintenanceWindow) -> str:
+        return window.describe()
 
 
 @admin.register(Subscription)

@@ -10,8 +10,8 @@ from django.db import models
 class Status(models.TextChoices):
     OK = "ok", "OK"
     NOT_FOUND = "not_found", "Bot not found"
-    NOT_OWNER = "not_owner", "Not owner (brief format)"
-    # Answers in the extended format, but a health check fails (docs/statuses.md).
+    NOT_OWNER = "not_owner", "Token rotated or wrong bot token"
+    # Answers in the extended format, but a health check fails (docs/statuses.md, "degraded").
     DEGRADED = "degraded", "Degraded"
     AUTH_FAILED = "auth_failed", "Authorization failed"
     MISCONFIGURED = "misconfigured", "Misconfigured"
@@ -56,28 +56,41 @@ DEFAULT_THRESHOLDS: dict[str, int] = {
     Status.ERROR: 2,
 }
 
+# The one severity order, worst first (docs/statuses.md#severity). Statuses in one tuple share a
+# level: moving between them inside an open incident is recorded but does not alert again. Pages
+# sort "worst first" by RANK, which keeps this order within a level too: a bot that is gone ranks
+# above a wrong token, and a rate-limited portal (it answers, it is only busy) comes last.
+SEVERITY_ORDER: tuple[tuple[str, ...], ...] = (
+    (Status.NOT_FOUND,),
+    (Status.NOT_OWNER, Status.AUTH_FAILED, Status.MISCONFIGURED),
+    (Status.PORTAL_UNAVAILABLE, Status.DEGRADED, Status.ERROR),
+    (Status.UNREACHABLE, Status.SERVER_ERROR, Status.BAD_RESPONSE, Status.RATE_LIMITED),
+    (Status.OK,),
+)
+
 # Higher is worse: an open incident whose status moves up this scale alerts again.
 SEVERITY: dict[str, int] = {
-    Status.OK: 0,
-    Status.RATE_LIMITED: 1,
-    Status.SERVER_ERROR: 1,
-    Status.UNREACHABLE: 1,
-    Status.BAD_RESPONSE: 1,
-    Status.ERROR: 2,
-    Status.DEGRADED: 2,
-    Status.PORTAL_UNAVAILABLE: 2,
-    Status.MISCONFIGURED: 3,
-    Status.NOT_OWNER: 3,
-    Status.AUTH_FAILED: 3,
-    Status.NOT_FOUND: 4,
+    status: len(SEVERITY_ORDER) - 1 - level for level, group in enumerate(SEVERITY_ORDER) for status in group
+}
+# Higher is worse, one step per status: the sort key of every "worst first" list.
+RANK: dict[str, int] = {
+    status: len(Status) - 1 - i for i, status in enumerate(s for group in SEVERITY_ORDER for s in group)
 }
 
 
+def rank(status: str) -> int:
+    """A status's place in the severity order (higher is worse); pending and unknown rank lowest but ok."""
+    return RANK.get(str(status), 0)
+
+
 # A portal failing with one of these (its probe, or every bot of a run alike) fails its bots too: they are
-# recorded with the portal's status, and one portal incident stands for them all.
+# recorded with the portal's status, and one portal incident stands for them all (docs/statuses.md).
 PORTAL_FAILURES = frozenset(
     {Status.UNREACHABLE, Status.SERVER_ERROR, Status.PORTAL_UNAVAILABLE, Status.AUTH_FAILED, Status.RATE_LIMITED}
 )
+# A portal that fails but still answers: rate-limited means busy, not down (the overview's "portals
+# down" leaves it out; it still holds its bots' checks back).
+PORTAL_DOWN = PORTAL_FAILURES - {Status.RATE_LIMITED}
 # A portal's own problem (app.info INSTALLED false) makes it degraded, with an incident of its own;
 # its bots are still verified and keep their statuses.
 PORTAL_INCIDENT_STATUSES = PORTAL_FAILURES | {Status.DEGRADED}
@@ -103,3 +116,27 @@ class ResponseFormat(models.TextChoices):
 def problem_keys(problems: list | None) -> frozenset[str]:
     """The keys of problems in their stored form (Problem.as_json): what tells them apart."""
     return frozenset(str(p.get("key") or p.get("check")) for p in problems or [])
+
+
+# What each health-check problem is called on pages and in the status text ("Degraded: event backlog").
+PROBLEM_LABELS: dict[str, str] = {
+    "event_backlog": "event backlog",
+    "user_inactive": "bot user switched off",
+    "drift": "settings changed",
+    "commands": "commands missing",
+    "reregistered": "registered again with a new id",
+    "webhook_user": "webhook's user switched off",
+    "app_installed": "app installation not finished",
+}
+
+
+def status_text(status: str, problems: list | None = None) -> str:
+    """A status in words; a degraded one names its problems: "Degraded: event backlog, commands missing"."""
+    try:
+        label = BotState(status).label
+    except ValueError:
+        label = str(status)
+    checks = dict.fromkeys(str(p.get("check", "")) for p in problems or [] if p.get("check"))
+    if status != Status.DEGRADED or not checks:
+        return label
+    return f"{label}: {', '.join(PROBLEM_LABELS.get(c, c.replace('_', ' ')) for c in checks)}"

@@ -1,6 +1,7 @@
 """Dashboard forms. Secrets are write-only: PasswordInput that never renders the stored value."""
 
 from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from django import forms
@@ -65,14 +66,35 @@ class LocalDateTimeField(forms.DateTimeField):
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
 
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
 class MaintenanceForm(forms.ModelForm):
-    starts_at = LocalDateTimeField(label="Starts")
-    ends_at = LocalDateTimeField(label="Ends")
+    """A maintenance window: once (two dates in the viewer's time) or every week (days, times, timezone)."""
+
+    repeat = forms.ChoiceField(
+        choices=[("once", "Once"), ("weekly", "Every week")],
+        initial="once",
+        required=False,
+        widget=forms.RadioSelect,
+        label="Repeat",
+    )
+    starts_at = LocalDateTimeField(label="Starts", required=False)
+    ends_at = LocalDateTimeField(label="Ends", required=False)
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="On"
+    )
+    start_time = forms.TimeField(required=False, label="From", widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(required=False, label="To", widget=forms.TimeInput(attrs={"type": "time"}))
+    timezone = forms.CharField(
+        required=False, max_length=64, initial="UTC", label="Timezone", help_text="e.g. UTC, Europe/Berlin"
+    )
+    every_portal = forms.BooleanField(required=False, label="Every portal")
     tz_offset = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=-900, max_value=900)
 
     class Meta:
         model = MaintenanceWindow
-        fields = ["bot", "starts_at", "ends_at", "note"]
+        fields = ["bot", "starts_at", "ends_at", "weekdays", "start_time", "end_time", "timezone", "note"]
 
     def __init__(self, *args, portal: Portal | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,15 +105,42 @@ class MaintenanceForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("repeat") == "weekly":
+            return self._clean_weekly(data)
         # The browser sends wall-clock time; JS getTimezoneOffset() is minutes to ADD to get UTC.
         offset = timedelta(minutes=data.get("tz_offset") or 0)
-        for name in ("starts_at", "ends_at"):
+        for name, moment in (("starts_at", "start"), ("ends_at", "end")):
             value = data.get(name)
             if value is not None:
                 data[name] = (value.replace(tzinfo=None) + offset).replace(tzinfo=UTC)
+            elif name not in self.errors:
+                self.add_error(name, f"Enter when the window should {moment}.")
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", "The window must end after it starts.")
+        data.update(weekdays=[], start_time=None, end_time=None, timezone="UTC")
         return data
+
+    def _clean_weekly(self, data: dict) -> dict:
+        if not data.get("weekdays"):
+            self.add_error("weekdays", "Pick at least one day of the week.")
+        for name in ("start_time", "end_time"):
+            if data.get(name) is None and name not in self.errors:
+                self.add_error(name, "Enter a time, e.g. 02:00.")
+        if data.get("start_time") is not None and data.get("start_time") == data.get("end_time"):
+            self.add_error("end_time", "The window must end at another time than it starts.")
+        zone = (data.get("timezone") or "UTC").strip()
+        if not valid_timezone(zone):
+            self.add_error("timezone", f"{zone!r} is not a timezone BotWatch knows; write it as UTC or Europe/Berlin.")
+        data.update(timezone=zone, starts_at=None, ends_at=None, weekdays=sorted(set(data.get("weekdays") or [])))
+        return data
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class WriteOnlyTextarea(forms.Textarea):

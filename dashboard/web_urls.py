@@ -10,6 +10,7 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     # Alerts
     path("alerts/", alerts.alerts, name="alerts"),
+    path("alerts/bulk/", alerts.alerts_bulk, name="alerts-bulk"),
     path("incidents/<int:pk>/ack/", alerts.incident_ack, name="incident-ack"),
     path("channels/test/", channels.channel_test, name="channel-test"),
     # Portals

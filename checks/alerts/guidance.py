@@ -1,4 +1,4 @@
-"""Probable causes and what to do, per Bitrix24 error code and per status, for alert emails.
+"""Probable causes and what to do, per Bitrix24 error code and per status, for alert emails and pages.
 
 Written from the Bitrix24 REST documentation (apidocs.bitrix24.com: authorization, limits, the
 system errors every method page lists, the chat bots' change log). An error code's own entry
@@ -289,3 +289,17 @@ def guidance_for_problem(check: str) -> Guidance:
 def guidance_for(status: str, error_code: str = "") -> Guidance:
     """(probable causes, what to do) for an alert about `status` with Bitrix24 `error_code`."""
     return BY_CODE.get(error_code) or BY_STATUS.get(status) or GENERIC
+
+
+def guidance_blocks(status: str, error_code: str = "", problems: list | None = None) -> list[dict]:
+    """What emails and pages show under a failure: one block per failed health check, else one for
+    the status (or its error code). Each block: code, causes, actions."""
+    checks = sorted({str(p.get("check", "")) for p in problems or []} - {""})
+    if checks:
+        return [_block(check, guidance_for_problem(check)) for check in checks]
+    return [_block(error_code or str(status).upper(), guidance_for(status, error_code))]
+
+
+def _block(code: str, guidance: Guidance) -> dict:
+    causes, actions = guidance
+    return {"code": code, "causes": causes, "actions": actions}

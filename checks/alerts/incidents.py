@@ -184,12 +184,8 @@ def _snapshot(incident: Incident | None) -> OpenIncident | None:
 
 
 def _is_quiet_now(bot: Bot, portal: Portal, now: datetime) -> bool:
-    windows = MaintenanceWindow.objects.filter(portal=portal, starts_at__lte=now, ends_at__gt=now).filter(
-        Q(bot__isnull=True) | Q(bot=bot)
-    )
-    return is_quiet(
-        now, muted_until=[portal.muted_until, bot.muted_until], windows=windows.values_list("starts_at", "ends_at")
-    )
+    windows = MaintenanceWindow.objects.for_portal(portal).filter(Q(bot__isnull=True) | Q(bot=bot)).covering(now)
+    return is_quiet(now, muted_until=[portal.muted_until, bot.muted_until], windows=[w.span_at(now) for w in windows])
 
 
 # --- Services: the periodic sweep -----------------------------------------------------

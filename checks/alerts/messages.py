@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
 from checks.alerts.channel_urls import url_secrets
-from checks.alerts.guidance import guidance_for, guidance_for_problem
+from checks.alerts.guidance import guidance_blocks
 from checks.crypto import DecryptionError, decrypt
 from checks.models import Bot, Incident, IncidentEvent, Portal, Subscription
 from checks.status import Status
@@ -126,13 +126,8 @@ def _guidance(rows: list[dict]) -> list[dict]:
     seen = {}
     for row in rows:
         # A degraded bot's guidance is its failed checks'; other statuses go by their code.
-        for check in sorted({p.get("check", "") for p in row["problems"]}) or [None]:
-            code = check or row["code"]
-            if code not in seen:
-                causes, actions = (
-                    guidance_for_problem(check) if check else guidance_for(row["status"], row["error_code"])
-                )
-                seen[code] = {"code": code, "causes": causes, "actions": actions}
+        for block in guidance_blocks(row["status"], row["error_code"], row["problems"]):
+            seen.setdefault(block["code"], block)
     return list(seen.values())
 
 

@@ -63,8 +63,8 @@ def evaluate_portal(portal_id: int, checked_at: datetime) -> list[int]:
 
 def is_quiet_portal(portal: Portal, now: datetime) -> bool:
     """Muted, or in a maintenance window for the whole portal (a window for one bot does not quiet it)."""
-    windows = MaintenanceWindow.objects.filter(portal=portal, bot__isnull=True, starts_at__lte=now, ends_at__gt=now)
-    return is_quiet(now, muted_until=[portal.muted_until], windows=windows.values_list("starts_at", "ends_at"))
+    windows = MaintenanceWindow.objects.for_portal(portal).filter(bot__isnull=True).covering(now)
+    return is_quiet(now, muted_until=[portal.muted_until], windows=[w.span_at(now) for w in windows])
 
 
 def _snapshot(incident: Incident | None) -> OpenIncident | None:

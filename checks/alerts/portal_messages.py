@@ -11,7 +11,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
-from checks.alerts.guidance import guidance_for, guidance_for_problem
+from checks.alerts.guidance import guidance_blocks, guidance_for
 from checks.alerts.messages import RenderedEmail, bot_url, display_code, duration_text, portal_secrets, scrub
 from checks.models import Bot, Incident, IncidentEvent, Portal
 from checks.status import PORTAL_FAILURES, BotState, Status
@@ -104,7 +104,7 @@ def render_portal_email(kind: str, incident: Incident, event: IncidentEvent, pre
         ],
         "plan": portal.plan,
         "url": portal_url(portal),
-        "guidance": [] if kind == Kind.RESOLVED else _portal_guidance(status, incident.error_code, incident.problems),
+        "guidance": [] if kind == Kind.RESOLVED else guidance_blocks(status, incident.error_code, incident.problems),
     }
     return _scrubbed(portal_subject(kind, portal, incident, len(bots), previous), ctx, "portal", portal_secrets(portal))
 
@@ -126,18 +126,6 @@ def portal_subject(kind: str, portal: Portal, incident: Incident, n_bots: int, p
     prefix = {Kind.REMINDER: "Still failing: ", Kind.ESCALATED: "Worse: "}.get(kind, "")
     suffix = f" (was {SHORT.get(previous, previous)})" if kind == Kind.ESCALATED and previous else ""
     return f"[BotWatch] {prefix}{portal.name} {what}: {tail}{suffix}"
-
-
-def _portal_guidance(status: str, error_code: str, problems: list) -> list[dict]:
-    checks = sorted({p.get("check", "") for p in problems or []} - {""})
-    guidance = []
-    for check in checks:
-        causes, actions = guidance_for_problem(check)
-        guidance.append({"code": check, "causes": causes, "actions": actions})
-    if guidance:
-        return guidance
-    causes, actions = guidance_for(status, error_code)
-    return [{"code": display_code(status, error_code), "causes": causes, "actions": actions}]
 
 
 # --- A fleet wave ---------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Incidents and what alerting keeps around them: events, notifications, maintenance, subscriptions."""
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -167,21 +170,85 @@ class Notification(models.Model):
         ]
 
 
-class MaintenanceWindow(models.Model):
-    """Verifications go on, alerts are held back (for a portal, or one bot)."""
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="maintenance_windows")
+
+class MaintenanceQuerySet(models.QuerySet):
+    def covering(self, now: datetime) -> list["MaintenanceWindow"]:
+        """The windows in force at `now`: one-off windows by a query, weekly ones by their own clock."""
+        candidates = self.filter(Q(starts_at__lte=now, ends_at__gt=now) | Q(start_time__isnull=False))
+        return [w for w in candidates if w.span_at(now)]
+
+    def for_portal(self, portal: Portal | int) -> "MaintenanceQuerySet":
+        """A portal's windows and those for every portal."""
+        return self.filter(Q(portal=portal) | Q(portal__isnull=True))
+
+
+class MaintenanceWindow(models.Model):
+    """Verifications go on, alerts are held back: for a portal, one bot, or every portal (portal empty).
+
+    Either once (starts_at to ends_at) or every week: on `weekdays` (0 Monday .. 6 Sunday) from
+    start_time to end_time in `timezone`, as Uptime Kuma's recurring maintenance; an end before the
+    start runs past midnight into the next day.
+    """
+
+    portal = models.ForeignKey(
+        Portal, null=True, blank=True, on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
     bot = models.ForeignKey(Bot, null=True, blank=True, on_delete=models.CASCADE, related_name="maintenance_windows")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    weekdays = models.JSONField(default=list, blank=True, help_text="Weekly: days, 0 Monday .. 6 Sunday")
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text="Weekly: the clock of the times, e.g. Europe/Berlin"
+    )
     note = models.CharField(max_length=300, blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = MaintenanceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="window_ends_after_start")
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="window_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=False, ends_at__isnull=False, start_time__isnull=True)
+                | Q(starts_at__isnull=True, ends_at__isnull=True, start_time__isnull=False, end_time__isnull=False)
+                & ~Q(weekdays=[]),
+                name="window_once_or_weekly",
+            ),
         ]
+
+    @property
+    def weekly(self) -> bool:
+        return self.start_time is not None
+
+    def describe(self) -> str:
+        """In words, for pages and the audit log: "every Mon, Sat 02:00-04:00 Europe/Berlin"."""
+        if self.weekly:
+            days = ", ".join(DAY_NAMES[d] for d in sorted(self.weekdays))
+            return f"every {days} {self.start_time:%H:%M}-{self.end_time:%H:%M} {self.timezone}"
+        return f"{self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+    def span_at(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The occurrence of this window that covers `now`, or None."""
+        if not self.weekly:
+            return (self.starts_at, self.ends_at) if self.starts_at <= now < self.ends_at else None
+        zone = ZoneInfo(self.timezone)
+        today = now.astimezone(zone).date()
+        # An occurrence that began yesterday may run past midnight into today.
+        for day in (today, today - timedelta(days=1)):
+            if day.weekday() not in self.weekdays:
+                continue
+            start = datetime.combine(day, self.start_time, zone)
+            end = datetime.combine(day, self.end_time, zone)
+            if end <= start:
+                end += timedelta(days=1)
+            if start <= now < end:
+                return start, end
+        return None
 
 
 class Subscription(models.Model):

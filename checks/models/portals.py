@@ -41,7 +41,12 @@ class Portal(models.Model):
     # The customer status page's token (checks.customer.links): encrypted, deferred like the rest.
     ENCRYPTED_FIELDS = SECRET_FIELDS + CHANNEL_FIELDS + ("status_token",)
 
-    name = models.SlugField(max_length=100, unique=True, help_text="Unique label, e.g. acme")
+    name = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="Unique label, e.g. acme",
+        error_messages={"invalid": "The name may only hold letters, digits, '-' and '_' (no spaces), e.g. acme-eu."},
+    )
     url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
     auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.WEBHOOK)
 

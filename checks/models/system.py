@@ -39,7 +39,8 @@ class AuditLog(models.Model):
             user=user if user is not None and user.is_authenticated else None,
             actor=actor,
             action=action,
-            object_type=type(obj).__name__.lower() if obj is not None else "",
+            # _meta, not type(): request.user is a SimpleLazyObject, whose type name means nothing to a reader.
+            object_type=obj._meta.model_name if obj is not None else "",
             object_id=str(obj.pk) if obj is not None and obj.pk else "",
             object_repr=(label or (str(obj) if obj is not None else ""))[:200],
             changes=changes or {},

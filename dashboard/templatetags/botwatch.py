@@ -7,7 +7,9 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from checks.status import BotState
+from checks.alerts.guidance import guidance_blocks
+from checks.alerts.rules import threshold_for_problems
+from checks.status import PROBLEM_LABELS, BotState, Status, status_text
 from dashboard.roles import Role, has_role
 
 register = template.Library()
@@ -37,11 +39,9 @@ def status_class(value: str) -> str:
 
 
 @register.simple_tag
-def status_badge(value: str) -> str:
-    try:
-        label = BotState(value).label
-    except ValueError:
-        label = value
+def status_badge(value: str, problems: list | None = None) -> str:
+    """The status in text and colour; a degraded one names its problems ("Degraded: event backlog")."""
+    label = status_text(value, problems)
     cls = state_class(value)
     return format_html(
         '<span class="badge s-{}" data-status="{}"><span aria-hidden="true">{}</span> {}</span>',
@@ -132,3 +132,41 @@ def heartbeat(beats: list, size: int = 30) -> str:
     label = escape(summary)
     # Every value above is escaped or an enum value.
     return mark_safe(f'<span class="beats" role="img" aria-label="{label}" title="{label}">{"".join(parts)}</span>')  # noqa: S308
+
+
+@register.inclusion_tag("dashboard/_guidance.html")
+def guidance(status: str, error_code: str = "", problems: list | None = None, compact: bool = False) -> dict:
+    """Probable causes and what to do beside a failing status: the same text the alert emails carry."""
+    if status in (BotState.OK, BotState.PENDING, ""):
+        return {"blocks": []}
+    problems = problems if status == Status.DEGRADED else []
+    blocks = [
+        {**b, "label": PROBLEM_LABELS.get(b["code"], b["code"])} for b in guidance_blocks(status, error_code, problems)
+    ]
+    return {"blocks": blocks, "compact": compact}
+
+
+@register.simple_tag
+def guidance_hint(status: str, error_code: str = "", problems: list | None = None) -> str:
+    """The guidance as one line of plain text, for a tooltip: "Probable cause: … What to do: …"."""
+    if status in (BotState.OK, BotState.PENDING, ""):
+        return ""
+    blocks = guidance_blocks(status, error_code, problems if status == Status.DEGRADED else [])
+    return " ".join(f"Probable cause: {b['causes'][0]} What to do: {b['actions'][0]}" for b in blocks)
+
+
+@register.simple_tag
+def alert_threshold(status: str, failures: int, thresholds: dict | None = None, problems: list | None = None) -> str:
+    """Where a failing status stands against its alert threshold: "1 of 2 failed checks before an alert"."""
+    if status in (BotState.OK, BotState.PENDING, ""):
+        return ""
+    needed = threshold_for_problems(status, problems or [], thresholds)
+    if failures >= needed:
+        return f"alert threshold reached: {needed} failed check{'s' if needed != 1 else ''} in a row"
+    return f"{failures} of {needed} failed checks before an alert"
+
+
+@register.filter
+def problem_label(check: str) -> str:
+    """A health check's problem in plain words: drift -> "settings changed"."""
+    return PROBLEM_LABELS.get(check, str(check).replace("_", " "))

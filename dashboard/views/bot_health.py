@@ -111,5 +111,5 @@ def bot_expect(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         audit(request, "expect configuration", bot, {"expect": values})
         shown = ", ".join(f"{name}: {value}" for name, value in values.items())
-        messages.success(request, f"{bot.label}: now expected {shown}. A later change alerts as drift.")
+        messages.success(request, f'{bot.label}: now expected {shown}. A later change alerts as "settings changed".')
     return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))

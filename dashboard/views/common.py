@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from checks.models import AuditLog, Bot, Heartbeat, Notification, Portal
+from checks.status import RANK, BotState
 
 # Bot columns a list page needs: never the encrypted token (decrypting 10,000 of them is slow).
 BOT_LIST_FIELDS = (
@@ -38,6 +39,8 @@ BOT_LIST_FIELDS = (
     "portal__status_since",
     "portal__last_error",
     "portal__problems",
+    "portal__customer_name",
+    "portal__tags",
     # The open hour of packed checks: the heartbeat bars (checks.history.lists).
     "hour_start",
     "hour_checks",
@@ -113,3 +116,20 @@ def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return HttpResponseRedirect(target)
     return HttpResponseRedirect(default)
+
+
+def severity_case(field: str = "status") -> Case:
+    """The one severity order (checks.status.RANK) as a sort key, higher is worse; doubled so that
+    pending fits between ok and the mildest problem: it needs a look too."""
+    whens = [When(**{field: status}, then=Value(2 * level)) for status, level in RANK.items()]
+    pending = When(**{field: BotState.PENDING}, then=Value(1))
+    return Case(*whens, pending, default=Value(0), output_field=IntegerField())
+
+
+def portal_search(q: str, portal: str = "portal__") -> Q:
+    """What a support agent types into a search box: a portal's name, its customer's name or a tag."""
+    return (
+        Q(**{f"{portal}name__icontains": q})
+        | Q(**{f"{portal}customer_name__icontains": q})
+        | Q(**{f"{portal}tags__icontains": q})
+    )

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.aggregates import Max
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse
@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from checks.history.lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
-from checks.status import PORTAL_FAILURES, SEVERITY, BotState, Status
-from dashboard.views.common import BOT_LIST_FIELDS, checks_banner
+from checks.status import PORTAL_DOWN, PORTAL_FAILURES, BotState
+from dashboard.views.common import BOT_LIST_FIELDS, checks_banner, portal_search, severity_case
 
 PAGE_SIZE = 50  # a screenful and a half at 1280 px; "worst first" puts problems on page 1
 
@@ -29,8 +29,6 @@ SORTS = {
     "since": ("-status_since", "portal__name", "code"),
 }
 GROUPED_SORTS = ("portal", "status")  # the sorts that show each portal's row above its bots
-# A portal that fails fails all its bots: worse than any one bot's status.
-PORTAL_DOWN_SEVERITY = max(SEVERITY.values()) + 1
 STATUS_FILTERS = [*BotState.values, "problems", "portal_down"]
 SORT_LABELS = {
     "portal": "Portal",
@@ -42,16 +40,10 @@ SORT_LABELS = {
 }
 
 
-def _severity():
-    # Pending sorts below ok's problems but above ok itself: it needs a look too.
-    whens = [When(status=status, then=Value(level)) for status, level in SEVERITY.items()]
-    return Case(*whens, When(status=BotState.PENDING, then=Value(1)), default=Value(0), output_field=IntegerField())
-
-
 def _portal_severity():
-    whens = [When(portal__status=status, then=Value(PORTAL_DOWN_SEVERITY)) for status in PORTAL_FAILURES]
-    degraded = When(portal__status=Status.DEGRADED, then=Value(SEVERITY[Status.DEGRADED]))
-    return Case(*whens, degraded, default=Value(0), output_field=IntegerField())
+    # A failing portal ranks by its own status, like a bot: a portal that is only rate-limited
+    # stays below a bot that is gone.
+    return severity_case("portal__status")
 
 
 def _filters(request: HttpRequest) -> dict:
@@ -60,27 +52,30 @@ def _filters(request: HttpRequest) -> dict:
     return {
         "status": params.get("status", "") if params.get("status", "") in STATUS_FILTERS else "",
         "portal": params.get("portal", ""),
+        "tag": params.get("tag", "").strip(),
         "q": params.get("q", "").strip(),
         "sort": sort if sort in SORTS else "portal",
     }
 
 
 def _bots(filters: dict):
-    bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=_severity())
+    bots = Bot.objects.select_related("portal").only(*BOT_LIST_FIELDS).annotate(severity=severity_case())
     if filters["sort"] == "status":
-        worst_bot = Window(Max(_severity()), partition_by=[F("portal_id")])
+        worst_bot = Window(Max(severity_case()), partition_by=[F("portal_id")])
         bots = bots.annotate(portal_worst=Greatest(_portal_severity(), worst_bot))
     if filters["status"] == "problems":
         bots = bots.exclude(status__in=[BotState.OK, BotState.PENDING])
     elif filters["status"] == "portal_down":
-        bots = bots.filter(portal__status__in=PORTAL_FAILURES)
+        bots = bots.filter(portal__status__in=PORTAL_DOWN)
     elif filters["status"]:
         bots = bots.filter(status=filters["status"])
     if filters["portal"]:
         bots = bots.filter(portal__name=filters["portal"])
+    if filters["tag"]:
+        bots = bots.filter(portal__tags__contains=[filters["tag"]])
     if filters["q"]:
         q = filters["q"]
-        match = Q(code__icontains=q)
+        match = Q(code__icontains=q) | portal_search(q)
         if q.lstrip("#").isdigit():
             match |= Q(bot_id=int(q.lstrip("#")))
         bots = bots.filter(match)
@@ -93,14 +88,20 @@ def _status_counts() -> list[dict]:
 
 
 def _portals_down() -> dict:
-    """Portals failing their bots and how many bots they hold: "3 portals down (41 bots)"."""
-    down = list(
-        # A paused portal is not checked: its last status is history, not an outage.
-        Portal.objects.filter(status__in=PORTAL_FAILURES, paused=False)
-        .annotate(n=Count("bots", filter=Q(bots__enabled=True)))
-        .values_list("n", flat=True)
+    """Portals down, as the Alerts page counts them: an open portal incident of a down status (a
+    rate-limited portal is busy, not down), with how many bots they hold: "3 portals down (41 bots)".
+    A portal failing but still under its alert threshold is counted apart."""
+    open_incident = Exists(
+        Incident.objects.filter(portal=OuterRef("pk"), kind=Incident.Kind.PORTAL, state=Incident.State.OPEN)
     )
-    return {"portals": len(down), "bots": sum(down)}
+    rows = list(
+        # A paused portal is not checked: its last status is history, not an outage.
+        Portal.objects.filter(status__in=PORTAL_DOWN, paused=False)
+        .annotate(n=Count("bots", filter=Q(bots__enabled=True)), alerted=open_incident)
+        .values_list("n", "alerted")
+    )
+    down = [n for n, alerted in rows if alerted]
+    return {"portals": len(down), "bots": sum(down), "failing": len(rows) - len(down)}
 
 
 def _open_incidents() -> list[Incident]:
@@ -123,8 +124,9 @@ def _open_incidents() -> list[Incident]:
             "bot__portal_id",
             "portal__name",
         )
-        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0))
-        .order_by("acknowledged_at", "-opened_at")[:20]
+        .annotate(n_parts=Coalesce(Subquery(parts, output_field=IntegerField()), 0), rank=severity_case("last_status"))
+        # As on the Alerts page: worst status first, then the longest-failing.
+        .order_by("-rank", "started_at")[:20]
     )
 
 
@@ -140,7 +142,7 @@ def _overview_ctx(request: HttpRequest) -> dict:
     counts = _status_counts()
     total = sum(c["n"] for c in counts)
     paginator = Paginator(_bots(filters), PAGE_SIZE)
-    if not (filters["status"] or filters["portal"] or filters["q"]):
+    if not (filters["status"] or filters["portal"] or filters["tag"] or filters["q"]):
         paginator.count = total  # known already: saves a COUNT(*) over every bot
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -151,6 +153,7 @@ def _overview_ctx(request: HttpRequest) -> dict:
         "sorts": SORT_LABELS,
         "states": BotState.choices,
         "portal_names": Portal.objects.values_list("name", flat=True),
+        "tags": sorted({t for tags in Portal.objects.exclude(tags=[]).values_list("tags", flat=True) for t in tags}),
         # Every portal shows up: those without bots would otherwise be invisible here.
         # NOT EXISTS probes the bots' portal index per portal; the LEFT JOIN form read every bot.
         "empty_portals": Portal.objects.filter(~Exists(Bot.objects.filter(portal=OuterRef("pk"))))

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +22,7 @@ from checks.models import Bot, CredentialWarning, Incident, MaintenanceWindow, P
 from checks.net import addresses
 from checks.status import PORTAL_FAILURES, BotState
 from dashboard.forms import MaintenanceForm, MuteForm
-from dashboard.roles import Role, require_role
+from dashboard.roles import Role, has_role, require_role
 from dashboard.views.channels import portal_channel_rows
 from dashboard.views.common import (
     BOT_LIST_FIELDS,
@@ -103,6 +103,7 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ).get_page(request.GET.get("page"))
     bots = list(bots_page.object_list)
     beats = recent_beats(bots)
+    incidents = list(Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20])
     ctx = {
         "nav": "portals",
         "portal": portal,
@@ -111,8 +112,13 @@ def portal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": [{"bot": b, "beats": beats.get(b.pk, [])} for b in bots],
         "bots_page": bots_page,
         "verifications": portal_recent(portal.pk, now - RECENT_WINDOW),
-        "incidents": Incident.objects.filter(portal=portal).select_related("bot").order_by("-opened_at")[:20],
-        "windows": MaintenanceWindow.objects.filter(portal=portal, ends_at__gt=now).select_related("bot"),
+        "incidents": incidents,
+        "windows": MaintenanceWindow.objects.for_portal(portal)
+        .filter(Q(ends_at__gt=now) | Q(start_time__isnull=False))
+        .select_related("bot"),
+        "open_portal_incident": any(
+            i.kind == Incident.Kind.PORTAL and i.state == Incident.State.OPEN for i in incidents
+        ),
         "maintenance_form": MaintenanceForm(portal=portal),
         "mute_form": MuteForm(),
         "checking": _checking_since(request, portal),
@@ -282,18 +288,26 @@ def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = MaintenanceForm(request.POST, portal=portal)
     if form.is_valid():
         window = form.save(commit=False)
-        window.portal = portal
+        # "Every portal" covers the whole fleet: an administrator's call.
+        every = form.cleaned_data["every_portal"] and has_role(request.user, Role.ADMIN) and window.bot_id is None
+        window.portal = None if every else portal
         window.created_by = request.user
         window.save()
+        where = "every portal" if every else portal.name
         audit(
             request,
             "maintenance window",
-            portal,
-            {"starts_at": window.starts_at.isoformat(), "ends_at": window.ends_at.isoformat(), "note": window.note},
+            None if every else portal,
+            {"window": window.describe(), "note": window.note},
+            label=where,
         )
-        messages.success(request, "Maintenance window saved: alerts are held back during it.")
+        messages.success(
+            request, f"Maintenance window saved for {where} ({window.describe()}): alerts are held back during it."
+        )
     else:
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(
+            f"{form.fields[k].label if k in form.fields else 'Window'}: {' '.join(v)}" for k, v in form.errors.items()
+        )
         messages.error(request, f"Maintenance window not saved: {errors}")
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
@@ -303,7 +317,8 @@ def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
 def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     window = get_object_or_404(MaintenanceWindow.objects.select_related("portal"), pk=pk)
-    audit(request, "end maintenance window", window.portal, {"window": window.pk})
+    where = window.portal.name if window.portal else "every portal"
+    audit(request, "end maintenance window", window.portal, {"window": window.describe()}, label=where)
     window.delete()
-    messages.success(request, "Maintenance window removed.")
-    return redirect("dashboard:portal-detail", pk=window.portal_id)
+    messages.success(request, f"Maintenance window removed ({window.describe()}).")
+    return redirect_back(request, reverse("dashboard:alerts"))

@@ -4,27 +4,17 @@
 With BOTWATCH_SCREENSHOT_DIR set, the pages are saved there as PNGs.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from checks.status import Status
 from dashboard.roles import Role
 from tests.alerts.helpers import T0, make_bot, make_portal, sweep
-from tests.fixtures.browser import DESKTOP, PHONE, log_in
+from tests.fixtures.browser import DESKTOP, PHONE, log_in, shoot
 from tests.fixtures.dashboard import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 SECRETS = ("s3cret-hook-path", "TIiajkdnlazkcOXrIdevi7FQ", "0wner-s3cret-topic", "d3fault-s3cret")
-
-
-def shoot(page, name: str) -> None:
-    folder = os.environ.get("BOTWATCH_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def assert_clean(page) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from checks.models import Portal
+from checks.models import Incident, Portal
 from checks.status import Status
 
 pytestmark = pytest.mark.django_db
@@ -33,20 +33,34 @@ def test_portal_rows_show_the_portals_status(viewer_client, fleet):
 
 def test_worst_first_sorts_portals_as_well_as_bots(viewer_client, fleet):
     body = viewer_client.get(reverse("dashboard:overview"), {"sort": "status"}).content.decode()
-    # Portals down first (alphabetically among themselves), then the portal of the missing bot, then the rest.
-    assert group_rows(body) == ["acme", "initech", "globex", "hooli"]
+    # One severity order for portals and bots (docs/statuses.md): the portal of the missing bot first,
+    # then the portal whose credentials fail, then the unreachable one, then the rest.
+    assert group_rows(body) == ["globex", "initech", "acme", "hooli"]
+    Portal.objects.filter(name="acme").update(status=Status.RATE_LIMITED)
+    body = viewer_client.get(reverse("dashboard:overview"), {"sort": "status"}).content.decode()
+    assert group_rows(body)[:2] == ["globex", "initech"]  # a busy portal stays below a bot that is gone
     globex = body.split('data-portal="globex"')[1].split('<tr class="group"')[0]
     assert globex.index('data-bot="globex/bot_1"') < globex.index('data-bot="globex/bot_0"')
 
 
 def test_the_counts_say_how_many_portals_are_down_and_their_bots(viewer_client, fleet):
     body = viewer_client.get(reverse("dashboard:overview")).content.decode()
-    assert 'data-portals-down="2" title="2 portals down (4 bots): their bots are not verified"' in body
+    # Failing, but no portal incident yet (under the alert threshold): not "down" as the Alerts page counts.
+    assert "data-portals-down" not in body and 'data-portals-failing="2"' in body
+    for name in ("acme", "initech"):
+        portal = Portal.objects.get(name=name)
+        Incident.objects.create(kind="portal", portal=portal, status=portal.status, last_status=portal.status)
+    body = viewer_client.get(reverse("dashboard:overview")).content.decode()
+    title = 'title="2 portals down with an open alert (4 bots): their bots are not verified'
+    assert 'data-portals-down="2" ' + title in body
     down = viewer_client.get(reverse("dashboard:overview"), {"status": "portal_down"}).content.decode()
     assert group_rows(down) == ["acme", "initech"]
     Portal.objects.filter(name="initech").update(status=Status.OK)
     body = viewer_client.get(reverse("dashboard:overview")).content.decode()
-    assert 'title="1 portal down (3 bots)' in body
+    assert 'title="1 portal down with an open alert (3 bots)' in body
+    Portal.objects.filter(name="acme").update(status=Status.RATE_LIMITED)  # busy, not down
+    assert "data-portals-down" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
+    Portal.objects.filter(name="acme").update(status=Status.UNREACHABLE)
     Portal.objects.filter(name="acme").update(paused=True)  # not checked: not counted as down
     assert "data-portals-down" not in viewer_client.get(reverse("dashboard:overview")).content.decode()
     Portal.objects.filter(name="acme").update(paused=False, status=Status.DEGRADED)  # its bots are still verified

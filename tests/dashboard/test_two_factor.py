@@ -171,7 +171,7 @@ def test_a_user_turns_it_off_with_a_current_code(client, vera):
     response = client.post(SETUP, {"action": "disable", "otp_token": code(device, steps_ahead=1)})
     assert response.status_code == 302
     assert not totp_devices(vera).exists()
-    assert AuditLog.objects.filter(action="turn off two-factor", object_repr="vera").exists()
+    assert AuditLog.objects.filter(action="turn off two-factor", object_repr="vera", object_type="user").exists()
 
 
 def test_an_admin_removes_it_from_the_users_page(client, vera):

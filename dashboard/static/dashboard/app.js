@@ -51,6 +51,13 @@
     if (e.target.matches("[data-autosubmit]") && e.target.form) e.target.form.submit();
   });
 
+  // <input data-select-all>: ticks every <input data-select> of the list it controls (the Alerts page).
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches("[data-select-all]")) return;
+    var list = document.getElementById(e.target.getAttribute("aria-controls")) || document;
+    list.querySelectorAll("input[data-select]").forEach(function (box) { box.checked = e.target.checked; });
+  });
+
   // Forms in datetime-local inputs speak the viewer's clock; send the offset along.
   document.addEventListener("submit", function (e) {
     var tz = e.target.querySelector("input[name=tz_offset]");
