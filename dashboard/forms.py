@@ -44,6 +44,11 @@ class DashboardSecretsForm(SecretFieldsForm):
     unset_hint = ""
     stored_placeholder = "•••••• (set)"
 
+    def forget_typed_secrets(self) -> None:
+        """Renders no typed secret back: only a failed save keeps them (a test's page does not)."""
+        for name in self.secret_fields:
+            self.fields[name].widget.render_value = False
+
 
 class MuteForm(forms.Form):
     duration = forms.ChoiceField(choices=MUTE_CHOICES, label="Mute alerts for")
