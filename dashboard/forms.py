@@ -218,7 +218,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         ]
         widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
-            "notify_mode": "Default channels",
+            "notify_mode": "Channels for all portals",
             "url": "Address",
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
@@ -235,6 +235,10 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         self.initial["alert_emails"] = ", ".join(self.instance.alert_emails or [])
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
+        self.fields["notify_mode"].choices = [
+            (NotifyMode.ADD, "Add this portal's channels to those applied to all portals"),
+            (NotifyMode.REPLACE, "Use only this portal's channels"),
+        ]
         stored = {fingerprint(url) for url in self.instance.notify or []}
         channels = list(Channel.objects.only("id", "name", "fingerprint"))
         self.initial["notify_channels"] = [c.pk for c in channels if c.fingerprint in stored]
@@ -289,7 +293,9 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         routes = {}
         for route in ROUTE_CLASSES:
             chosen = Channel.objects.filter(pk__in=[c.pk for c in data.get(f"route_{route}_channels") or []])
-            targets = [*data.get(f"route_{route}_emails", []), *(c.url for c in chosen)]
+            stored = (self.instance.routes or {}).get(route, [])
+            kept = [t for t in stored if is_channel_url(t) and fingerprint(t) not in named]
+            targets = [*data.get(f"route_{route}_emails", []), *(c.url for c in chosen), *kept]
             if targets:
                 routes[route] = targets
         if routes != (self.instance.routes or {}):
