@@ -30,7 +30,8 @@ def test_migrate_seeds_default_channels_once_and_keeps_page_changes(settings):
         ("Default: json://127.0.0.1", TEAM, True, True),
         ("Default: json://127.0.0.1 (2)", ONCALL, True, True),
     ]
-    Channel.objects.filter(fingerprint=fingerprint(ONCALL)).update(is_default=False, name="On-call")  # on the Notifications page
+    # Changed on the Notifications page:
+    Channel.objects.filter(fingerprint=fingerprint(ONCALL)).update(is_default=False, name="On-call")
     assert seed_channels() == []
     assert Channel.objects.count() == 2 and Channel.objects.get(name="On-call").is_default is False
     assert default_channels() == [TEAM]
