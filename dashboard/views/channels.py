@@ -29,7 +29,7 @@ RECENT_ROWS = 500  # problem rows read for the Alerts page: enough to name every
 
 
 def portal_channel_rows(portal: Portal) -> list[dict]:
-    """The portal page's channels, each with its latest delivery (two queries for all of them)."""
+    """The portal page's channels, each with its latest delivery (one query for all of them)."""
     channels = listed_channels(portal)
     if not channels:
         return []
@@ -37,7 +37,7 @@ def portal_channel_rows(portal: Portal) -> list[dict]:
     newest = (
         ChannelDelivery.objects.filter(fingerprint__in=fingerprints).values("fingerprint").annotate(newest=Max("pk"))
     )
-    rows = ChannelDelivery.objects.filter(pk__in=[row["newest"] for row in newest]).defer("url")
+    rows = ChannelDelivery.objects.filter(pk__in=newest.values("newest")).defer("url")  # one query, a subquery
     latest = {row.fingerprint: row for row in rows}
     return [{"channel": c, "latest": latest.get(c.fingerprint)} for c in channels]
 

@@ -182,3 +182,18 @@ def test_an_alias_bomb_in_a_bots_expectations_is_refused(client, dashboard_admin
     form = BotForm(data={"code": "support_bot", "expect_text": bomb})
     form.is_valid()
     assert "expands to more than 200,000 values" in str(form.errors.get("expect_text"))
+
+
+def test_viewers_read_the_notifications_page_and_only_admins_change_it(client, viewer, operator, settings):
+    settings.BOTWATCH_NOTIFY_URLS = []
+    channel = Channel.objects.create(name="Team", url=SLACK, fingerprint=fingerprint(SLACK))
+    html = page(client, viewer, "dashboard:notifications")
+    assert "Team" in html and "slack://… #" in html and SECRETS[0] not in html
+    assert "Add a channel" not in html and "Send a test" not in html
+    for user in (viewer, operator):
+        client.force_login(user)
+        assert client.post(reverse("dashboard:notifications"), {"name": "x", "url": SLACK}).status_code == 403
+        assert client.get(reverse("dashboard:channel-edit", args=[channel.pk])).status_code == 403
+        assert client.post(reverse("dashboard:channel-delete", args=[channel.pk])).status_code == 403
+    assert "Send a test" in page(client, operator, "dashboard:notifications")
+    assert Channel.objects.get().name == "Team"
