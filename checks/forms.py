@@ -7,7 +7,17 @@ from django import forms
 
 from checks.models import AuthType, Portal
 from checks.portal_file.hostmove import PORTAL_SECRETS, Move, find_move, secrets_left_behind
-from checks.portal_file.schema import validate_address, validate_interval
+from checks.portal_file.schema import (
+    MAX_PACE_BURST,
+    MAX_PACE_RATE,
+    split_webhook_url,
+    validate_address,
+    validate_interval,
+    validate_pace_burst,
+    validate_pace_rate,
+)
+
+USER_ID_RULE = "The user id is the number after /rest/ in the webhook address: a whole number from 1."
 
 
 def secret_field(label: str) -> forms.CharField:
@@ -77,21 +87,62 @@ class PortalRulesForm(SecretFieldsForm):
         # The portal as stored: its secrets were given for its hosts.
         self.instance_before = Portal.objects.get(pk=self.instance.pk) if self.instance.pk else None
         self.pending_host = ""  # set by check_move: the hosts a confirmation is asked for
+        self.pasted_webhook: tuple[int, str] | None = None  # (user id, code) of a whole webhook address
+        # Addresses reach the schema's rule as typed (a URLField would make "acme.bitrix24.com" http://).
+        for name in ("url", "oauth_broker_url"):
+            if name in self.fields:
+                old = self.fields[name]
+                self.fields[name] = forms.CharField(
+                    label=old.label, required=old.required, help_text=old.help_text, max_length=500
+                )
+        if "webhook_user_id" in self.fields:
+            old = self.fields["webhook_user_id"]
+            self.fields["webhook_user_id"] = forms.IntegerField(
+                label=old.label,
+                required=False,
+                min_value=1,
+                error_messages={"min_value": USER_ID_RULE, "invalid": USER_ID_RULE},
+            )
+        for name, top in (("pace_rate", MAX_PACE_RATE), ("pace_burst", MAX_PACE_BURST)):
+            if name in self.fields:
+                limits = "Bitrix24 cloud allows a portal 2 requests/s, 50 at once"
+                self.fields[name].help_text = f"At most {top:g}: {limits}."
 
     def clean_url(self) -> str:
-        return validate_address(self.cleaned_data["url"])
+        url = self.cleaned_data["url"]
+        if (pasted := split_webhook_url(url)) is not None:
+            url, *self.pasted_webhook = pasted
+        return validate_address(url)
 
     def clean_oauth_broker_url(self) -> str:
         url = self.cleaned_data.get("oauth_broker_url", "")
         return validate_address(url) if url else url
+
+    def clean_pace_rate(self):
+        return validate_pace_rate(self.cleaned_data.get("pace_rate"))
+
+    def clean_pace_burst(self):
+        return validate_pace_burst(self.cleaned_data.get("pace_burst"))
+
+    def _take_pasted_webhook(self, data: dict) -> None:
+        """A whole webhook address pasted as the address fills the user id and code left empty."""
+        user_id, code = self.pasted_webhook
+        if data.get("webhook_user_id") in (None, user_id):
+            data["webhook_user_id"] = user_id
+        else:
+            self.add_error("webhook_user_id", f"The pasted webhook address says user id {user_id}.")
+        if not data.get("webhook_code"):
+            data["webhook_code"] = code
 
     def clean_interval(self):
         return validate_interval(self.cleaned_data.get("interval"))
 
     def clean(self):
         data = super().clean()
+        if self.pasted_webhook and data.get("auth_type") == AuthType.WEBHOOK:
+            self._take_pasted_webhook(data)
         if data.get("auth_type") == AuthType.WEBHOOK:
-            if not data.get("webhook_user_id"):
+            if not data.get("webhook_user_id") and "webhook_user_id" not in self.errors:  # one error a field
                 self.add_error("webhook_user_id", "Required for webhook portals.")
             self._require_secret("webhook_code", "Required for webhook portals.")
         elif data.get("auth_type") == AuthType.OAUTH:

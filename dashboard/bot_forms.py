@@ -5,7 +5,6 @@ import yaml
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from checks.forms import secret_field
 from checks.models import AuthType, Bot, Portal
 from checks.portal_file.expectations import (
     MAX_BACKLOG_MINUTES,
@@ -15,12 +14,12 @@ from checks.portal_file.expectations import (
     validate_silence,
 )
 from checks.portal_file.schema import validate_bot_code
-from dashboard.forms import DashboardSecretsForm, yaml_box
+from dashboard.forms import DashboardSecretsForm, masked_secret_field, yaml_box
 
 
 class BotForm(DashboardSecretsForm):
     secret_fields = ("bot_token",)
-    bot_token = secret_field("Bot token")
+    bot_token = masked_secret_field("Bot token")
     expect_text = forms.CharField(
         required=False,
         label="Expect",

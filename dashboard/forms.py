@@ -5,14 +5,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
 
-from checks.alerts.channel_urls import fingerprint, is_channel_url, label
-from checks.alerts.channels import check_notify, check_routes
+from checks.alerts.channel_urls import ChannelURLError, fingerprint, is_channel_url, validate_channel_url
+from checks.alerts.channels import MAX_CHANNELS, ROUTE_CLASSES
 from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
-from checks.models import Bot, MaintenanceWindow, NotifyMode, Portal
+from checks.models import Bot, Channel, MaintenanceWindow, NotifyMode, Portal
 from checks.portal_file.bounded import LimitError, check_size, load_yaml
 from checks.portal_file.schema import validate_alert_emails, validate_customer, validate_tags
 from dashboard.roles import Role
@@ -43,6 +44,11 @@ class DashboardSecretsForm(SecretFieldsForm):
     keep_hint = "Set — leave empty to keep the stored value."
     unset_hint = ""
     stored_placeholder = "•••••• (set)"
+
+    def forget_typed_secrets(self) -> None:
+        """Renders no typed secret back: only a failed save keeps them (a test's page does not)."""
+        for name in self.secret_fields:
+            self.fields[name].widget.render_value = False
 
 
 class MuteForm(forms.Form):
@@ -143,32 +149,92 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
-class WriteOnlyTextarea(forms.Textarea):
-    """A textarea for secrets: what was typed is never rendered back, not even after an error."""
+class MaskedInput(forms.PasswordInput):
+    """A secret's input that, after a failed save, keeps what was typed in this request (shown as dots).
 
-    def format_value(self, value):
-        return None
+    The stored value is never rendered: only the form's data, sent by the same person just now.
+    """
+
+    def __init__(self, attrs=None):
+        super().__init__(
+            attrs={"autocomplete": "new-password", "spellcheck": "false", **(attrs or {})}, render_value=True
+        )
+
+
+def masked_secret_field(label: str) -> forms.CharField:
+    field = secret_field(label)
+    field.widget = MaskedInput()
+    return field
+
+
+class ChannelChoiceField(forms.ModelMultipleChoiceField):
+    """Channels picked from the Notifications page's list, by name (the URL is never shown)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Channel.objects.only("id", "name", "fingerprint"), required=False, **kwargs)
+
+    def label_from_instance(self, obj: Channel) -> str:
+        return obj.name
+
+
+class ChannelForm(forms.ModelForm):
+    """A named channel: its URL is write-only (empty keeps it), kept masked after a failed save."""
+
+    url = forms.CharField(
+        label="Channel URL",
+        required=False,
+        max_length=2000,
+        widget=MaskedInput(),
+        help_text="slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
+        "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted; shown as scheme and host only.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "is_default"]
+        labels = {"is_default": "Apply to all portals"}
+        help_texts = {
+            "name": "What pages and the audit log call it, e.g. “Support team Slack”.",
+            "is_default": "Every portal's alerts go here too, unless the portal replaces the default channels.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["url"].help_text = "Set — leave empty to keep the stored URL. " + self.fields["url"].help_text
+            self.fields["url"].widget.attrs["placeholder"] = "•••••• (set)"
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url:
+            if not self.instance.pk:
+                raise forms.ValidationError("Give the channel's URL.")
+            return ""
+        try:
+            url = validate_channel_url(url, allow_http=settings.BOTWATCH_ALLOW_HTTP)
+        except ChannelURLError as exc:
+            raise forms.ValidationError(f"{exc}.") from None
+        twin = Channel.objects.filter(fingerprint=fingerprint(url)).exclude(pk=self.instance.pk).first()
+        if twin is not None:
+            raise forms.ValidationError(f"This URL is already the channel “{twin.name}”.")
+        return url
+
+    def apply_url(self) -> str:
+        """Puts a newly typed URL on the instance; returns the URL it replaces ("" when none)."""
+        url = self.cleaned_data.get("url")
+        if not url or url == self.instance.url:
+            return ""
+        before = self.instance.url
+        self.instance.url, self.instance.fingerprint = url, fingerprint(url)
+        return before
 
 
 class PortalForm(PortalRulesForm, DashboardSecretsForm):
-    notify_add = forms.CharField(
-        required=False,
-        label="Add channels",
-        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
-        help_text="One URL per line: slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
-        "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted, shown as scheme and host only.",
+    notify_channels = ChannelChoiceField(
+        label="This portal's channels",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Chosen from the channels of the Notifications page.",
     )
-    notify_remove = forms.MultipleChoiceField(
-        required=False, label="Remove channels", widget=forms.CheckboxSelectMultiple
-    )
-    routes_text = forms.CharField(
-        required=False,
-        label="Replace routes",
-        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
-        help_text="As in the portal file: {auth_failed: [owner@example.com, slack://…], not_found: [tgram://…]}. "
-        "A status listed here goes only there. Empty keeps the routes above.",
-    )
-    routes_clear = forms.BooleanField(required=False, label="Remove every route")
     alert_emails = forms.CharField(
         required=False,
         label="Alert emails",
@@ -183,14 +249,14 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         required=False, label="Tags", help_text="Comma-separated words to filter by, e.g. premium, de."
     )
     accept_hint = "tick “Send the stored credentials to {hosts}”"
-    webhook_code = secret_field("Webhook code")
-    oauth_client_secret = secret_field("Client secret")
-    oauth_access_token = secret_field("Access token")
-    oauth_refresh_token = secret_field("Refresh token")
+    webhook_code = masked_secret_field("Webhook code")
+    oauth_client_secret = masked_secret_field("Client secret")
+    oauth_access_token = masked_secret_field("Access token")
+    oauth_refresh_token = masked_secret_field("Refresh token")
     # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
     confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
-    oauth_broker_secret = secret_field("Broker secret")
-    answer_webhook_code = secret_field("Probe user's webhook code")
+    oauth_broker_secret = masked_secret_field("Broker secret")
+    answer_webhook_code = masked_secret_field("Probe user's webhook code")
 
     class Meta:
         model = Portal
@@ -217,7 +283,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         ]
         widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
-            "notify_mode": "Default channels",
+            "notify_mode": "Channels for all portals",
             "url": "Address",
             "auth_type": "Authentication",
             "webhook_user_id": "Webhook user id",
@@ -241,45 +307,70 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
         self.fields["language"].required = False
-        self.fields["notify_remove"].choices = [(fingerprint(url), label(url)) for url in self.instance.notify or []]
-        # What the page may say of the stored routes: classes, emails, channel labels; never a URL.
-        self.routes_shown = [
-            (route, [label(t) if is_channel_url(t) else t for t in targets])
-            for route, targets in sorted((self.instance.routes or {}).items())
+        self.fields["notify_mode"].choices = [
+            (NotifyMode.ADD, "Add this portal's channels to those applied to all portals"),
+            (NotifyMode.REPLACE, "Use only this portal's channels"),
         ]
+        stored = {fingerprint(url) for url in self.instance.notify or []}
+        channels = list(Channel.objects.only("id", "name", "fingerprint"))
+        self.initial["notify_channels"] = [c.pk for c in channels if c.fingerprint in stored]
+        for route in ROUTE_CLASSES:
+            targets = (self.instance.routes or {}).get(route, [])
+            keys = {fingerprint(t) for t in targets if is_channel_url(t)}
+            self.fields[f"route_{route}_channels"] = ChannelChoiceField(
+                label=f"{route} alerts go to", widget=forms.SelectMultiple(attrs={"size": 2})
+            )
+            self.fields[f"route_{route}_emails"] = forms.CharField(required=False, label=f"{route}: emails")
+            self.initial[f"route_{route}_channels"] = [c.pk for c in channels if c.fingerprint in keys]
+            self.initial[f"route_{route}_emails"] = ", ".join(t for t in targets if not is_channel_url(t))
 
     def clean_notify_mode(self) -> str:
         return self.cleaned_data.get("notify_mode") or self.instance.notify_mode or NotifyMode.ADD
 
-    def clean_notify_add(self) -> list[str]:
-        lines = [line.strip() for line in self.cleaned_data["notify_add"].splitlines() if line.strip()]
-        clean, problems = check_notify(lines)
-        if problems:
-            raise forms.ValidationError([f"line {_line(place)}: {message}" for place, message in problems])
-        return clean
+    def clean(self):
+        data = super().clean()
+        for route in ROUTE_CLASSES:
+            name = f"route_{route}_emails"
+            emails = [e.strip() for e in (data.get(name) or "").replace(";", ",").split(",") if e.strip()]
+            try:
+                data[name] = validate_alert_emails(emails)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+                data[name] = []
+            chosen = data.get(f"route_{route}_channels") or []
+            if len(chosen) + len(data.get(f"route_{route}_emails") or []) > MAX_CHANNELS:
+                self.add_error(f"route_{route}_channels", f"At most {MAX_CHANNELS} channels and emails per route.")
+        return data
 
-    def clean_routes_text(self) -> dict | None:
-        text = self.cleaned_data["routes_text"].strip()
-        if not text:
-            return None
-        data = yaml_box(text, "{not_found: [tgram://…]}")
-        clean, problems = check_routes(data)
-        if problems:
-            raise forms.ValidationError([f"{place}: {message}" for place, message in problems])
-        return clean
+    def clean_notify_channels(self):
+        chosen = self.cleaned_data["notify_channels"]
+        if len(chosen) > MAX_CHANNELS:
+            raise forms.ValidationError(f"At most {MAX_CHANNELS} channels.")
+        return chosen
+
+    def route_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        """The page's routes table: a status class, its channels, its emails."""
+        return [(route, self[f"route_{route}_channels"], self[f"route_{route}_emails"]) for route in ROUTE_CLASSES]
 
     def apply_channels(self) -> list[str]:
-        """Puts the channel changes on the instance; returns what changed (for the audit log, no values)."""
+        """Puts the channel choices on the instance as URLs; returns what changed (for the audit log, no values)."""
         data, changed = self.cleaned_data, []
-        removed = set(data.get("notify_remove") or [])
-        kept = [url for url in self.instance.notify or [] if fingerprint(url) not in removed]
-        known = {fingerprint(url) for url in kept}
-        notify = kept + [url for url in data.get("notify_add") or [] if fingerprint(url) not in known]
+        # URLs that have no Channel row (none should) are kept: the form could not show them.
+        named = set(Channel.objects.values_list("fingerprint", flat=True))
+        unnamed = [url for url in self.instance.notify or [] if fingerprint(url) not in named]
+        notify = [c.url for c in Channel.objects.filter(pk__in=[c.pk for c in data["notify_channels"]])] + unnamed
         if notify != list(self.instance.notify or []):
-            self.instance.notify = notify
+            self.instance.notify = list(dict.fromkeys(notify))
             changed.append("notify")
-        routes = {} if data.get("routes_clear") else data.get("routes_text")
-        if routes is not None and routes != (self.instance.routes or {}):
+        routes = {}
+        for route in ROUTE_CLASSES:
+            chosen = Channel.objects.filter(pk__in=[c.pk for c in data.get(f"route_{route}_channels") or []])
+            stored = (self.instance.routes or {}).get(route, [])
+            kept = [t for t in stored if is_channel_url(t) and fingerprint(t) not in named]
+            targets = [*data.get(f"route_{route}_emails", []), *(c.url for c in chosen), *kept]
+            if targets:
+                routes[route] = targets
+        if routes != (self.instance.routes or {}):
             self.instance.routes = routes
             changed.append("routes")
         return changed
@@ -317,11 +408,6 @@ def check_new_host(form: PortalForm, formset) -> bool:
     renewed = {f.instance.pk for f in formset.forms if f.instance.pk and f not in live}  # deleted
     renewed |= {f.instance.pk for f in live if f.instance.pk and f.cleaned_data.get("bot_token")}
     return form.check_move(renewed, form.cleaned_data.get("confirm_credentials_host", ""))
-
-
-def _line(place: str) -> int:
-    """`notify[2]` -> 3: problems of the textarea by line number."""
-    return int(place.rsplit("[", 1)[1].rstrip("]")) + 1
 
 
 class PortalFileForm(forms.Form):

@@ -146,6 +146,9 @@ BOTWATCH_TRUSTED_PROXIES = env_networks("BOTWATCH_TRUSTED_PROXIES")
 # Two-factor login (dashboard/twofactor.py): optional for everyone, required for admins with this.
 BOTWATCH_REQUIRE_2FA = env_bool("BOTWATCH_REQUIRE_2FA", False)
 OTP_TOTP_ISSUER = "BotWatch"
+# Wrong codes are counted and made to wait by dashboard/twofactor.py (a typo is free), not by django-otp.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

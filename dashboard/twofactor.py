@@ -5,14 +5,22 @@ for admins (the admin role, or Django admin access). After the password, a user 
 confirmed device is signed in but not verified: TwoFactorMiddleware sends every request to the
 code page until a code is given. Whether a user has a device is remembered in the session, so
 the pages of users without one run no extra query.
+
+Wrong codes are counted on the device by django-otp, but they wait by our rule, not
+django-otp's: its lock of 1 s after the first wrong code refused the right code typed straight
+after a typo. Here the first FREE_FAILURES wrong codes in a row cost nothing; each one after
+waits 1, 2, 4, ... s (at most MAX_WAIT), and the page says how long. django-otp's own throttle
+is off (OTP_*_THROTTLE_FACTOR = 0 in settings) so the two never count twice.
 """
 
 import base64
+from datetime import datetime, timedelta
 
 import segno
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -24,6 +32,17 @@ SESSION_KEY = "botwatch_2fa"
 BACKUP_CODES = 10
 APP_DEVICE = "authenticator app"
 BACKUP_DEVICE = "backup codes"
+FREE_FAILURES = 3  # typos: a code mistyped twice or thrice never makes the right one wait
+MAX_WAIT = timedelta(hours=1)
+
+
+def wait_until(device, now: datetime) -> datetime | None:
+    """When this device takes a code again after wrong ones, or None when it takes one now."""
+    extra = device.throttling_failure_count - FREE_FAILURES
+    if extra <= 0 or device.throttling_failure_timestamp is None:
+        return None
+    until = device.throttling_failure_timestamp + min(timedelta(seconds=2 ** (extra - 1)), MAX_WAIT)
+    return until if until > now else None
 
 
 def has_device(request: HttpRequest) -> bool:
@@ -114,23 +133,40 @@ def new_backup_codes(user) -> list[str]:
     return codes
 
 
-def check_code(user, token: str) -> TOTPDevice | StaticDevice | None:
-    """The device that accepts this code: six digits are the app's, letters a backup code (used up)."""
+class CodeRefused(Exception):
+    """A wrong code, or one given while the device waits after wrong ones; the message says which."""
+
+
+WRONG_CODE = "That code is not valid (or it was used already). Try the current one."
+
+
+def check_code(user, token: str, now: datetime | None = None) -> TOTPDevice | StaticDevice:
+    """The device that accepts this code: six digits are the app's, letters a backup code (used up).
+
+    CodeRefused when none does, or while the device waits after too many wrong codes in a row.
+    """
+    now = now or timezone.now()
     token = "".join(token.split()).lower()
     model = TOTPDevice if token.isdigit() else StaticDevice
     for device in model.objects.filter(user=user, confirmed=True):
-        # verify_token locks the device row and counts failures (django-otp's throttling).
+        if (until := wait_until(device, now)) is not None:
+            seconds = int((until - now).total_seconds()) + 1
+            raise CodeRefused(f"Too many wrong codes in a row: try again in {seconds} s.")
+        # verify_token locks the device row while it checks (a code is taken once), and counts a
+        # wrong code on it (reset by a right one) even with django-otp's own lock off.
         if verify_token(user, device.persistent_id, token):
             return device
-    return None
+    raise CodeRefused(WRONG_CODE)
 
 
-def verify(request: HttpRequest, token: str) -> bool:
-    device = check_code(request.user, token)
-    if device is None:
-        return False
+def verify(request: HttpRequest, token: str) -> str:
+    """Signs the session in with the code; "" when it did, else what to tell the user."""
+    try:
+        device = check_code(request.user, token)
+    except CodeRefused as exc:
+        return str(exc)
     otp_login(request, device)
-    return True
+    return ""
 
 
 def remove(user) -> int:

@@ -13,6 +13,10 @@ urlpatterns = [
     path("alerts/bulk/", alerts.alerts_bulk, name="alerts-bulk"),
     path("incidents/<int:pk>/ack/", alerts.incident_ack, name="incident-ack"),
     path("channels/test/", channels.channel_test, name="channel-test"),
+    # Notifications: named channels
+    path("notifications/", channels.notifications, name="notifications"),
+    path("notifications/<int:pk>/", channels.channel_edit, name="channel-edit"),
+    path("notifications/<int:pk>/delete/", channels.channel_delete, name="channel-delete"),
     # Portals
     path("portals/", portals.portal_list, name="portal-list"),
     path("portals/new/", manage.portal_create, name="portal-create"),

@@ -9,7 +9,9 @@ import secrets
 import sys
 
 TEXT = f"""# Written by `make run` for local use. Production sets these in its environment.
-DEBUG=1
+# DEBUG=1 turns on Django's error pages, which show the settings and code to whoever sees them:
+# for working on BotWatch itself, never on a dashboard that colleagues reach.
+DEBUG=0
 SECRET_KEY={secrets.token_urlsafe(50)}
 BOTWATCH_SECRET_KEYS={secrets.token_urlsafe(32)}
 BOTWATCH_ALLOW_HTTP=1

@@ -88,9 +88,29 @@ def tighten_env_file() -> None:
 
 def configured(name: str) -> bool:
     """Set in the environment or in .env (which the settings read)."""
+    return configured_value(name) is not None
+
+
+def configured_value(name: str) -> str | None:
+    """The value the settings will read: the environment's, else the last of .env, else None."""
+    if name in os.environ:
+        return os.environ[name]
     env_file = ROOT / ".env"
     lines = env_file.read_text().splitlines() if env_file.exists() else []
-    return name in os.environ or any(line.partition("=")[0].strip() == name for line in lines)
+    pairs = (line.partition("=") for line in lines)
+    values = [value.strip() for key, sep, value in pairs if sep and key.strip() == name]
+    return values[-1] if values else None
+
+
+def debug_notice() -> str:
+    """Says whether Django's debug mode is on: its error pages list the settings (a .env of an
+    older `make run` has DEBUG=1)."""
+    if (configured_value("DEBUG") or "").lower() in {"1", "true", "yes", "on"}:
+        return (
+            "DEBUG=1: Django's debug mode is ON. Its error pages show the settings and code to anyone who\n"
+            "  reaches the dashboard. Set DEBUG=0 in .env unless you are working on BotWatch itself."
+        )
+    return "DEBUG=0: error pages say nothing about the server (DEBUG=1 in .env turns on Django's debug pages)."
 
 
 def allow_the_simulator() -> None:
@@ -124,6 +144,7 @@ def run_processes() -> int:
     ensure_admin()
     demo = wants_demo()
     print(f"BotWatch: http://127.0.0.1:{WEB_PORT}  (Ctrl-C stops every process)", flush=True)
+    print(debug_notice(), flush=True)
     bin_dir = str(Path(PYTHON).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     honcho = subprocess.Popen([os.path.join(bin_dir, "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from checks.alerts.channel_urls import fingerprint, label
 from checks.alerts.delivery import lease_seconds, retry_delay
 from checks.alerts.notifiers import ChatMessage, NotifierError, send_to_channel
-from checks.models import ChannelDelivery, Notification
+from checks.models import Channel, ChannelDelivery, Notification
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ State = ChannelDelivery.State
 def queue_channel_deliveries(notification: Notification, urls: list[str]) -> list[int]:
     """A pending row per channel (once per fingerprint), in the caller's transaction."""
     rows, seen = [], set()
+    named = dict(
+        Channel.objects.filter(fingerprint__in=[fingerprint(u) for u in urls]).values_list("fingerprint", "pk")
+    )
     for url in urls:
         key = fingerprint(url)
         if key in seen:
@@ -36,6 +39,7 @@ def queue_channel_deliveries(notification: Notification, urls: list[str]) -> lis
         rows.append(
             ChannelDelivery(
                 notification=notification,
+                channel_id=named.get(key),
                 url=url,
                 fingerprint=key,
                 label=label(url),

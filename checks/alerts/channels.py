@@ -1,6 +1,13 @@
 """Where an alert goes besides the usual emails: channels, from the defaults, the portal and its routes.
 
-- `BOTWATCH_NOTIFY_URLS`: the default channels, for every portal.
+Channels are named objects (checks.models.Channel, the Notifications page). A portal names its
+own channels and routes by URL (the portal file's `notify` and `routes`), and every such URL
+has a Channel row (`ensure_channels()`), so a channel's edit or removal reaches every portal.
+
+- The default channels, for every portal: the channels marked "apply to all portals".
+  `BOTWATCH_NOTIFY_URLS` seeds them at `migrate` (`seed_channels()`); until then a URL
+  of the variable with no row yet counts as a default, so no alert is lost between a deploy
+  and its migrate.
 - `Portal.notify` with `notify_mode`: `add` (the default) sends to the defaults and the portal's
   own channels, `replace` to the portal's own only.
 - `Portal.routes`, `{class: [URL or email, ...]}`: alerts of that class go there instead of the
@@ -18,10 +25,18 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q
 
-from checks.alerts.channel_urls import ChannelURLError, fingerprint, is_channel_url, label, validate_channel_url
+from checks.alerts.channel_urls import (
+    ChannelURLError,
+    fingerprint,
+    is_channel_url,
+    label,
+    mask,
+    validate_channel_url,
+)
 from checks.alerts.messages import recipients_for
-from checks.models import NotifyMode, Portal
+from checks.models import Channel, NotifyMode, Portal
 from checks.status import Status
 
 ROUTE_CLASSES = (*(s for s in Status.values if s != Status.OK), "payment")
@@ -36,7 +51,7 @@ class Targets:
 
 
 @dataclass(frozen=True)
-class Channel:
+class ListedChannel:
     """A channel as pages know it: where it comes from, its label and fingerprint, never its URL."""
 
     source: str  # "default", "portal", or "route: <class>"
@@ -45,7 +60,93 @@ class Channel:
 
 
 def default_channels() -> list[str]:
-    return list(settings.BOTWATCH_NOTIFY_URLS)
+    """The URLs of the channels applied to all portals, and those of BOTWATCH_NOTIFY_URLS not seeded yet."""
+    seeded = {fingerprint(url): url for url in settings.BOTWATCH_NOTIFY_URLS}
+    rows = Channel.objects.filter(Q(is_default=True) | Q(fingerprint__in=seeded)).order_by("created_at", "pk")
+    found = {row.fingerprint: row for row in rows}
+    unseeded = [url for key, url in seeded.items() if key not in found]
+    return [*unseeded, *(row.url for row in found.values() if row.is_default)]
+
+
+def seed_channels() -> list[Channel]:
+    """Run at every `migrate`: a default channel for each URL of BOTWATCH_NOTIFY_URLS, and a channel
+    for each URL a portal names (portals stored before channels had names), where none is yet.
+
+    Idempotent: a URL already known is left as the Notifications page has it (renamed, or no
+    longer applied to all portals); nothing is removed.
+    """
+    created = ensure_channels(list(settings.BOTWATCH_NOTIFY_URLS), name="Default", is_default=True)
+    for portal in Portal.objects.only("id", "name", "notify", "routes"):
+        created += ensure_portal_channels(portal)
+    return created
+
+
+def ensure_channels(urls: list[str], *, name: str, is_default: bool = False) -> list[Channel]:
+    """A Channel row for each URL that has none (named `name: scheme://host`); returns those created."""
+    known = set(
+        Channel.objects.filter(fingerprint__in=[fingerprint(u) for u in urls]).values_list("fingerprint", flat=True)
+    )
+    created = []
+    for url in urls:
+        key = fingerprint(url)
+        if key in known:
+            continue
+        known.add(key)
+        row = Channel(name=free_name(f"{name}: {mask(url)}"), url=url, fingerprint=key, is_default=is_default)
+        row.from_settings = is_default and url in settings.BOTWATCH_NOTIFY_URLS
+        row.save()
+        created.append(row)
+    return created
+
+
+def ensure_portal_channels(portal: Portal) -> list[Channel]:
+    """Rows for the URLs a portal names (its own channels and routes), for the Notifications page."""
+    return ensure_channels(portal_urls(portal), name=portal.name)
+
+
+def portal_urls(portal: Portal) -> list[str]:
+    routed = [t for targets in (portal.routes or {}).values() for t in targets if is_channel_url(t)]
+    return [*(portal.notify or []), *routed]
+
+
+def free_name(wanted: str) -> str:
+    """`wanted`, or `wanted (2)`, ... : channel names are unique."""
+    wanted = wanted[:90]
+    taken = set(Channel.objects.filter(name__startswith=wanted).values_list("name", flat=True))
+    candidates = (wanted if n == 1 else f"{wanted} ({n})" for n in range(1, len(taken) + 2))
+    return next(c for c in candidates if c not in taken)
+
+
+def replace_channel_url(old: str, new: str | None) -> list[Portal]:
+    """Every portal naming the URL `old` names `new` instead (None: no longer names it); saved, returned."""
+    changed = []
+    key = fingerprint(old)
+    for portal in Portal.objects.only("id", "name", "notify", "routes"):
+        notify = _swap(portal.notify or [], key, new)
+        routes = {
+            cls: swapped for cls, targets in (portal.routes or {}).items() if (swapped := _swap(targets, key, new))
+        }
+        if notify != (portal.notify or []) or routes != (portal.routes or {}):
+            portal.notify, portal.routes = notify, routes
+            portal.save(update_fields=["notify", "routes", "updated_at"])
+            changed.append(portal)
+    return changed
+
+
+def _swap(targets: list[str], key: str, new: str | None) -> list[str]:
+    swapped = [(new if is_channel_url(t) and fingerprint(t) == key else t) for t in targets]
+    return list(dict.fromkeys(t for t in swapped if t))
+
+
+def channel_users(channels: list[Channel]) -> dict[str, list[str]]:
+    """For each channel's fingerprint, the names of the portals that name it (own list or a route)."""
+    wanted = {c.fingerprint for c in channels}
+    users: dict[str, list[str]] = {key: [] for key in wanted}
+    for portal in Portal.objects.only("id", "name", "notify", "routes"):
+        for key in dict.fromkeys(fingerprint(u) for u in portal_urls(portal)):
+            if key in wanted:
+                users[key].append(portal.name)
+    return users
 
 
 def portal_channels(portal: Portal) -> list[str]:
@@ -70,15 +171,15 @@ def targets_for(portal: Portal, route: str = "") -> Targets:
     return Targets(recipients_for(portal, emails), _unique([t for t in routed if is_channel_url(t)]))
 
 
-def listed_channels(portal: Portal) -> list[Channel]:
+def listed_channels(portal: Portal) -> list[ListedChannel]:
     """Every channel the portal's alerts may go to, for its page: usual ones first, then by route."""
     usual = set(portal.notify or [])
     channels = [
-        Channel("portal" if url in usual else "default", label(url), fingerprint(url))
+        ListedChannel("portal" if url in usual else "default", label(url), fingerprint(url))
         for url in portal_channels(portal)
     ]
     for route, routed in sorted((portal.routes or {}).items()):
-        channels += [Channel(f"route: {route}", label(t), fingerprint(t)) for t in routed if is_channel_url(t)]
+        channels += [ListedChannel(f"route: {route}", label(t), fingerprint(t)) for t in routed if is_channel_url(t)]
     return channels
 
 

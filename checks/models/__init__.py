@@ -6,7 +6,7 @@ Methods on a model touch their own row only; multi-step writes live in the rooms
 
 from checks.models.answers import AnswerProbe
 from checks.models.bots import Bot, verification_pointer
-from checks.models.channels import ChannelDelivery
+from checks.models.channels import Channel, ChannelDelivery
 from checks.models.history import (
     BotEvent,
     CheckHour,
@@ -29,6 +29,7 @@ __all__ = [
     "AuthType",
     "Bot",
     "BotEvent",
+    "Channel",
     "ChannelDelivery",
     "CheckHour",
     "CheckTally",

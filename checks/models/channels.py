@@ -1,4 +1,4 @@
-"""Deliveries of notifications to channels: one row per notification and channel."""
+"""Notification channels as named objects, and deliveries to them: one row per notification and channel."""
 
 from django.db import models
 from django.db.models import Q
@@ -6,6 +6,30 @@ from django.utils import timezone
 
 from checks.crypto import EncryptedTextField
 from checks.models.incidents import Notification
+
+
+class Channel(models.Model):
+    """A named channel (an Apprise URL or a Bitrix24 chat) on the Notifications page.
+
+    The URL is a secret (tokens and webhook codes live in it): encrypted, shown masked, never
+    logged. `is_default` sends every portal's alerts there (unless a portal replaces the
+    defaults); portals name their own channels and routes by URL, each of which has a row here.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    url = EncryptedTextField()
+    # checks.alerts.channel_urls.fingerprint(url): finds the row of a URL without decrypting every row.
+    fingerprint = models.CharField(max_length=64, unique=True)
+    is_default = models.BooleanField(default=False)
+    # Seeded from BOTWATCH_NOTIFY_URLS (checks.alerts.channels.seed_default_channels).
+    from_settings = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ChannelDelivery(models.Model):
@@ -18,6 +42,8 @@ class ChannelDelivery(models.Model):
     State = Notification.State
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="channel_deliveries")
+    # The named channel it went to, while that exists; the URL below is what was sent to.
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
     # The channel as it was when the alert happened: a secret, encrypted, never shown.
     url = EncryptedTextField()
     # checks.alerts.channel_urls: a keyed hash of the URL (tells channels apart) and its mask.

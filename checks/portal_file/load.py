@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from checks.alerts.channels import apply_channel_settings
+from checks.alerts.channels import apply_channel_settings, ensure_portal_channels
 from checks.alerts.credentials import refresh_credential_warnings
 from checks.alerts.rules import validate_thresholds
 from checks.models import AuditLog, AuthType, Bot, BotEvent, Portal
@@ -163,6 +163,9 @@ def write_portals(items: list[dict], existing: dict[str, Portal]) -> ImportSumma
     # Every portal named is written, as save() did: its updated_at says when the file last set it.
     _upsert(Portal, [row for row, _ in portals], [old for _, old in portals], always=frozenset({"updated_at"}))
     summary.portal_ids = [row.pk for row, _ in portals]
+    for (portal, _), item in zip(portals, items, strict=True):
+        if "notify" in item or "routes" in item:
+            ensure_portal_channels(portal)  # each URL a named channel of the Notifications page
     bots, accepted = {}, []
     for (portal, stored), item in zip(portals, items, strict=True):
         index = BotIndex(portal, stored=stored is not None)

@@ -66,13 +66,40 @@ BOT_CODE = re.compile(r"[A-Za-z0-9_.-]+")
 BOT_CODE_RULE = f"letters a-z and A-Z, digits, '_', '-' and '.', at most {BOT_CODE_MAX} characters"
 
 
+# Pacing: what Bitrix24 cloud allows one portal (a leaky bucket draining 2 requests/s, 50 deep;
+# 5/s and 250 on Enterprise), shared with the bot itself and every app on the same server's
+# address: BotWatch keeps to the plain plans' limits. https://apidocs.bitrix24.com/limits.html
+MIN_PACE_RATE, MAX_PACE_RATE = 0.05, 2.0
+MAX_PACE_BURST = 50
+# https://portal.bitrix24.com[/prefix]/rest/USER_ID/CODE[/method]: an incoming webhook's address, pasted whole.
+_WEBHOOK_PATH = re.compile(r"^(?P<prefix>(?:/[^/]+)*?)/rest/(?P<user>\d+)/(?P<code>[^/]+)(?:/[^/]*)?/?$")
+
+
 def _has_control(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def validate_portal_url(url: str) -> str:
-    """The portal's address, without a trailing slash: https (or http when allowed), a host, a valid port."""
+def with_scheme(url: str) -> str:
+    """An address typed without a scheme is an https:// one (http:// only when written, and allowed)."""
     url = str(url).strip()
+    return f"https://{url}" if url and "://" not in url else url
+
+
+def split_webhook_url(url: str) -> tuple[str, int, str] | None:
+    """(portal address, user id, code) of a whole incoming-webhook address, else None."""
+    parts = urlsplit(with_scheme(url))
+    match = _WEBHOOK_PATH.match(parts.path)
+    if not match or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}{match['prefix']}", int(match["user"]), match["code"]
+
+
+def validate_portal_url(url: str) -> str:
+    """The portal's address, without a trailing slash: https (or http when allowed), a host, a valid port.
+
+    Written without a scheme, it is an https:// address.
+    """
+    url = with_scheme(url)
     if _has_control(url) or " " in url:
         raise ValidationError("The address must not hold spaces or control characters.")
     parts = urlsplit(url)
@@ -99,6 +126,21 @@ def validate_address(url: str) -> str:
     if problem := addresses.portal_url_problem(url):
         raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
     return url
+
+
+def validate_pace_rate(rate: float | None) -> float | None:
+    if rate is not None and not MIN_PACE_RATE <= rate <= MAX_PACE_RATE:
+        raise ValidationError(
+            f"Requests per second must be from {MIN_PACE_RATE:g} to {MAX_PACE_RATE:g}: "
+            "Bitrix24 cloud allows a portal 2 per second, shared with the bot itself."
+        )
+    return rate
+
+
+def validate_pace_burst(burst: int | None) -> int | None:
+    if burst is not None and not 1 <= burst <= MAX_PACE_BURST:
+        raise ValidationError(f"The burst must be from 1 to {MAX_PACE_BURST}: Bitrix24 cloud refuses more at once.")
+    return burst
 
 
 def validate_interval(interval: object) -> object:
@@ -256,8 +298,9 @@ class PortalValidator:
                 validate_slug(name)
             except ValidationError:
                 self.problem(where, f"name {shown(name)} may only hold letters, digits, '-' and '_'")
-        url = self.text(where, item, "url", required=True)
-        self.address(where, url, "url")
+        url = self.address(where, self.text(where, item, "url", required=True), "url")
+        if url:
+            item["url"] = url  # as it is stored: https:// when the file gave no scheme
         existing = self.existing.get(name)
         self.host_move(where, item, existing, url)
         auth = self.auth(where, item, existing)
@@ -287,13 +330,15 @@ class PortalValidator:
         interval = item.get("interval") if _is_int(item.get("interval")) else None
         self.bots(where, item.get("bots"), auth, existing, interval)
 
-    def address(self, where: str, url: str, key: str) -> None:
+    def address(self, where: str, url: str, key: str) -> str:
+        """The address as stored, or "" (with a problem when it was given and is wrong)."""
         if not url:
-            return
+            return ""
         try:
-            validate_address(url)
+            return validate_address(url)
         except ValidationError as exc:
             self.problem(where, f"{key}: {as_problem(exc)}", key=key)
+            return ""
 
     def host_move(self, where: str, item: dict, existing: Portal | None, url: str) -> None:
         """Stored secrets stay with their host: a portal moved elsewhere needs them again, or a confirmation."""

@@ -1,4 +1,5 @@
-"""Notification channels in the dashboard: their health on the portal and Alerts pages, "send a test".
+"""Notification channels in the dashboard: the Notifications page (named channels, added, edited,
+removed, applied to all portals), their health on the portal and Alerts pages, "send a test".
 
 Pages know a channel by its label (scheme and host) and fingerprint; the URL never leaves the server.
 """
@@ -7,18 +8,20 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts.channel_urls import label
-from checks.alerts.channels import find_channel, listed_channels
+from checks.alerts.channels import channel_users, find_channel, listed_channels, replace_channel_url
 from checks.alerts.notifiers import ChatMessage, NotifierError, send_to_channel
-from checks.models import ChannelDelivery, Portal
-from dashboard.roles import Role, require_role
+from checks.models import Channel, ChannelDelivery, Portal
+from dashboard.forms import ChannelForm
+from dashboard.roles import Role, has_role, require_role
 from dashboard.views.common import audit, redirect_back
 
 PROBLEM_DAYS = 7
@@ -26,7 +29,7 @@ RECENT_ROWS = 500  # problem rows read for the Alerts page: enough to name every
 
 
 def portal_channel_rows(portal: Portal) -> list[dict]:
-    """The portal page's channels, each with its latest delivery (two queries for all of them)."""
+    """The portal page's channels, each with its latest delivery (one query for all of them)."""
     channels = listed_channels(portal)
     if not channels:
         return []
@@ -34,7 +37,7 @@ def portal_channel_rows(portal: Portal) -> list[dict]:
     newest = (
         ChannelDelivery.objects.filter(fingerprint__in=fingerprints).values("fingerprint").annotate(newest=Max("pk"))
     )
-    rows = ChannelDelivery.objects.filter(pk__in=[row["newest"] for row in newest]).defer("url")
+    rows = ChannelDelivery.objects.filter(pk__in=newest.values("newest")).defer("url")  # one query, a subquery
     latest = {row.fingerprint: row for row in rows}
     return [{"channel": c, "latest": latest.get(c.fingerprint)} for c in channels]
 
@@ -88,9 +91,88 @@ def _entry(row: ChannelDelivery) -> dict:
     }
 
 
+def channel_rows(channels: list[Channel]) -> list[dict]:
+    """The Notifications page's rows: each channel, the portals that name it, its latest delivery."""
+    users = channel_users(channels)
+    newest = (
+        ChannelDelivery.objects.filter(fingerprint__in=[c.fingerprint for c in channels])
+        .values("fingerprint")
+        .annotate(newest=Max("pk"))
+    )
+    latest = {
+        d.fingerprint: d for d in ChannelDelivery.objects.filter(pk__in=[r["newest"] for r in newest]).defer("url")
+    }
+    return [
+        {"channel": c, "label": label(c.url), "portals": users[c.fingerprint], "latest": latest.get(c.fingerprint)}
+        for c in channels
+    ]
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The Notifications page: every channel; admins add one here (a failed add keeps what was typed)."""
+    form = None
+    if request.method == "POST":
+        require_role(request, Role.ADMIN)
+        form = ChannelForm(request.POST)
+        if form.is_valid():
+            channel = _save_channel(request, form, "add channel")
+            messages.success(request, f"Channel “{channel.name}” added. Send it a test to see that it works.")
+            return redirect("dashboard:notifications")
+    if form is None and has_role(request.user, Role.ADMIN):
+        form = ChannelForm()
+    channels = list(Channel.objects.all())
+    ctx = {"nav": "notifications", "rows": channel_rows(channels), "form": form, "adding": request.method == "POST"}
+    return render(request, "dashboard/notifications.html", ctx, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request, Role.ADMIN)
+    channel = get_object_or_404(Channel, pk=pk)
+    form = ChannelForm(request.POST or None, instance=channel)
+    if request.method == "POST" and form.is_valid():
+        _save_channel(request, form, "edit channel")
+        messages.success(request, f"Channel “{channel.name}” saved.")
+        return redirect("dashboard:notifications")
+    ctx = {"nav": "notifications", "form": form, "channel": channel, "label": label(channel.url)}
+    return render(request, "dashboard/channel_form.html", ctx, status=400 if form.errors else 200)
+
+
+def _save_channel(request: HttpRequest, form: ChannelForm, action: str) -> Channel:
+    """Saves the channel; a new URL replaces the old one on every portal that names it. Audited without the URL."""
+    with transaction.atomic():
+        before = form.apply_url()
+        channel = form.save()
+        portals = replace_channel_url(before, channel.url) if before else []
+        changes = {
+            "fields": sorted(set(form.changed_data) - {"url"}),
+            "url": "changed" if form.cleaned_data.get("url") else "kept",
+        }
+        if portals:
+            changes["portals"] = [p.name for p in portals]
+        audit(request, action, None, changes, label=channel.name)
+    return channel
+
+
+@login_required
+@require_POST
+def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Removes the channel, and from every portal naming it (its deliveries stay, for the record)."""
+    require_role(request, Role.ADMIN)
+    channel = get_object_or_404(Channel, pk=pk)
+    with transaction.atomic():
+        portals = replace_channel_url(channel.url, None)
+        channel.delete()
+        audit(request, "delete channel", None, {"portals": [p.name for p in portals]}, label=channel.name)
+    messages.success(request, f"Channel “{channel.name}” removed.")
+    return redirect("dashboard:notifications")
+
+
 def _channel_url(portal: Portal | None, fingerprint: str) -> str | None:
-    """The URL behind a fingerprint: the portal's channels and the defaults, else the latest delivery's."""
-    url = find_channel(portal, fingerprint)
+    """The URL behind a fingerprint: a named channel, the portal's and the defaults, else the latest delivery's."""
+    named = Channel.objects.filter(fingerprint=fingerprint).values_list("url", flat=True).first()
+    url = named or find_channel(portal, fingerprint)
     if url is None:
         rows = ChannelDelivery.objects.filter(fingerprint=fingerprint).order_by("-created_at", "-pk")
         url = rows.values_list("url", flat=True).first()
@@ -107,6 +189,8 @@ def channel_test(request: HttpRequest) -> HttpResponse:
     back = reverse("dashboard:portal-detail", args=[portal.pk]) if portal else reverse("dashboard:alerts")
     url = _channel_url(portal, request.POST.get("fingerprint", ""))
     if url is None:
+        if request.htmx:
+            return _test_result(request, ok=False, text="That channel is not configured any more.")
         messages.error(request, "That channel is not configured any more.")
         return redirect_back(request, back)
     shown = label(url)
@@ -121,9 +205,15 @@ def channel_test(request: HttpRequest) -> HttpResponse:
         send_to_channel(url, message)
     except NotifierError as exc:
         result = f"failed: {exc.result}: {exc.message}"
-        messages.error(request, f"Test message to {shown} {result}")
+        said = f"Test message to {shown} {result}"
     else:
-        result = "sent"
-        messages.success(request, f"Test message sent to {shown}: delivered.")
+        result, said = "sent", f"Test message sent to {shown}: delivered."
     audit(request, "send test message", portal, {"channel": shown, "result": result[:500]}, label=shown)
+    if request.htmx:  # beside the button that was pressed
+        return _test_result(request, ok=result == "sent", text=said)
+    (messages.success if result == "sent" else messages.error)(request, said)
     return redirect_back(request, back)
+
+
+def _test_result(request: HttpRequest, *, ok: bool, text: str) -> HttpResponse:
+    return render(request, "dashboard/_channel_test_result.html", {"ok": ok, "text": text})

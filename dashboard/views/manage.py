@@ -137,6 +137,8 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
         valid = valid and check_new_host(form, formset)
         testing = request.POST.get("action") == "test"
         if testing:
+            for typed in (form, *formset.forms):
+                typed.forget_typed_secrets()
             results = test_connection(form, formset) if valid else None
             _audit_test(request, form, portal, results)
         if testing and request.htmx:

@@ -15,8 +15,6 @@ from dashboard import twofactor
 from dashboard.roles import Role, require_role
 from dashboard.views.common import audit
 
-WRONG_CODE = "That code is not valid (or it was used already). Try the current one."
-
 
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or "/"
@@ -34,9 +32,9 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next(request))
     error = None
     if request.method == "POST":
-        if twofactor.verify(request, request.POST.get("otp_token", "")):
+        error = twofactor.verify(request, request.POST.get("otp_token", ""))
+        if not error:
             return redirect(_next(request))
-        error = WRONG_CODE
     ctx = {"next": _next(request), "error": error}
     return render(request, "registration/login_verify.html", ctx, status=400 if error else 200)
 
@@ -82,15 +80,17 @@ def _confirm(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("dashboard:account-two-factor")
     codes = twofactor.confirm(request, device, token)
     if codes is None:
-        return _page(request, status=400, error=WRONG_CODE)
+        return _page(request, status=400, error=twofactor.WRONG_CODE)
     audit(request, "set up two-factor", request.user)
     # Shown once, in this answer only: they are not kept anywhere but as tokens to match.
     return _page(request, backup_codes=codes)
 
 
 def _with_code(request: HttpRequest, action: str, token: str) -> HttpResponse:
-    if twofactor.check_code(request.user, token) is None:
-        return _page(request, status=400, error=WRONG_CODE)
+    try:
+        twofactor.check_code(request.user, token)
+    except twofactor.CodeRefused as exc:
+        return _page(request, status=400, error=str(exc))
     if action == "new-codes":
         audit(request, "new two-factor backup codes", request.user)
         return _page(request, backup_codes=twofactor.new_backup_codes(request.user))

@@ -5,12 +5,14 @@ for an admin to remove it."""
 import base64
 import re
 import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from checks.models import AuditLog
 from dashboard.roles import Role
@@ -202,3 +204,45 @@ def test_a_working_authenticator_is_not_replaced_without_a_code(client, vera):
     device, _ = set_up(client, "vera")
     client.post(SETUP, {"action": "start"})
     assert list(totp_devices(vera)) == [device]
+
+
+def test_the_right_code_straight_after_a_wrong_one_is_accepted(client, vera):
+    client.force_login(vera)
+    device, _ = set_up(client, "vera")
+    client.logout()
+    log_in(client, "vera")
+    assert client.post(f"{VERIFY}?next=/", {"otp_token": "000000"}).status_code == 400
+    response = client.post(f"{VERIFY}?next=/", {"otp_token": code(device, steps_ahead=1)})
+    assert response.status_code == 302 and response["Location"] == "/"
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0
+
+
+def test_many_wrong_codes_in_a_row_make_the_next_try_wait(client, vera):
+    from dashboard.twofactor import FREE_FAILURES
+
+    client.force_login(vera)
+    device, _ = set_up(client, "vera")
+    client.logout()
+    log_in(client, "vera")
+    for _ in range(FREE_FAILURES + 1):
+        html = client.post(VERIFY, {"otp_token": "000000"}).content.decode()
+        assert "not valid" in html
+    device.refresh_from_db()
+    assert device.throttling_failure_count == FREE_FAILURES + 1
+    # Four more, the last just now: the next try waits 2**4 s.
+    type(device).objects.filter(pk=device.pk).update(
+        throttling_failure_count=FREE_FAILURES + 5, throttling_failure_timestamp=timezone.now()
+    )
+    refused = client.post(VERIFY, {"otp_token": code(device, steps_ahead=1)})
+    assert (
+        refused.status_code == 400 and "Too many wrong codes in a row: try again in 16 s." in refused.content.decode()
+    )
+    device.refresh_from_db()
+    assert device.throttling_failure_count == FREE_FAILURES + 5  # a try while waiting is not counted
+
+    # The wait is over: as if the last wrong code was typed a minute ago.
+    type(device).objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=device.throttling_failure_timestamp - timedelta(minutes=1)
+    )
+    assert client.post(VERIFY, {"otp_token": code(device, steps_ahead=1)}).status_code == 302

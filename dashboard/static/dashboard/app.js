@@ -46,6 +46,21 @@
     if (el && !window.confirm(el.dataset.confirm)) e.preventDefault();
   });
 
+  // <button data-copy="#input">: copies the input's value (a secret shown once) and says so beside it.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-copy]");
+    if (!button) return;
+    var input = document.querySelector(button.dataset.copy);
+    var said = button.parentNode.querySelector(".copied");
+    function done(text) { if (said) said.textContent = text; }
+    input.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); }, function () { done("Press Ctrl+C to copy."); });
+    } else {
+      done(document.execCommand && document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy.");
+    }
+  });
+
   // <select data-autosubmit>: choosing an option submits its form (no inline handler: see the CSP).
   document.addEventListener("change", function (e) {
     if (e.target.matches("[data-autosubmit]") && e.target.form) e.target.form.submit();

@@ -5,7 +5,12 @@
   var el = document.getElementById("chart-data") || document.getElementById("answer-data");
   if (!el || !window.uPlot) return;
   var data = JSON.parse(el.textContent);
-  var COLORS = { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
+  // Dark mode (the system's setting, as app.css): brighter lines, light axes and a faint grid.
+  var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  var COLORS = dark
+    ? { countMessage: "#58a6ff", countChat: "#bc8cff", countUser: "#3fb950", countCommand: "#d29922", latency: "#ff7b72" }
+    : { countMessage: "#0969da", countChat: "#8250df", countUser: "#1a7f37", countCommand: "#bf8700", latency: "#cf222e" };
+  var AXIS = dark ? { stroke: "#c9d1d9", grid: "rgba(240, 246, 252, 0.1)" } : { stroke: "#1f2328", grid: "rgba(0, 0, 0, 0.07)" };
   var SCALES = { countMessage: "messages", countChat: "counts", countUser: "counts", countCommand: "counts", latency: "ms" };
 
   // The container is an empty block: its width is the card's content width.
@@ -18,8 +23,8 @@
   function axes(names) {
     var used = [];
     names.forEach(function (n) { if (used.indexOf(SCALES[n]) < 0) used.push(SCALES[n]); });
-    return [{}].concat(used.map(function (scale, i) {
-      return { scale: scale, side: i === 0 ? 3 : 1, size: 60, label: scale, grid: { show: i === 0 } };
+    return [{ stroke: AXIS.stroke, grid: { stroke: AXIS.grid }, ticks: { stroke: AXIS.grid } }].concat(used.map(function (scale, i) {
+      return { scale: scale, side: i === 0 ? 3 : 1, size: 60, label: scale, stroke: AXIS.stroke, grid: { show: i === 0, stroke: AXIS.grid }, ticks: { stroke: AXIS.grid } };
     }));
   }
 
