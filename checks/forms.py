@@ -103,10 +103,16 @@ class PortalRulesForm(SecretFieldsForm):
                 min_value=1,
                 error_messages={"min_value": USER_ID_RULE, "invalid": USER_ID_RULE},
             )
+        if "language" in self.fields:
+            self.fields["language"].required = False  # not sent by older forms or scripts
         for name, top in (("pace_rate", MAX_PACE_RATE), ("pace_burst", MAX_PACE_BURST)):
             if name in self.fields:
                 limits = "Bitrix24 cloud allows a portal 2 requests/s, 50 at once"
                 self.fields[name].help_text = f"At most {top:g}: {limits}."
+
+    def clean_language(self) -> str:
+        """Left out: what is stored (a new portal: the model's default)."""
+        return self.cleaned_data["language"] or self.instance.language
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

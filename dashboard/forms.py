@@ -306,7 +306,6 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         self.fields["customer_notes"].widget.attrs["rows"] = 3
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
-        self.fields["language"].required = False
         self.fields["notify_mode"].choices = [
             (NotifyMode.ADD, "Add this portal's channels to those applied to all portals"),
             (NotifyMode.REPLACE, "Use only this portal's channels"),
@@ -386,10 +385,6 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
 
     def clean_tags(self) -> list[str]:
         return validate_tags(_words(self.cleaned_data["tags"]))
-
-    def clean_language(self) -> str:
-        # Not sent by older forms or scripts: keep what is stored.
-        return self.cleaned_data["language"] or self.instance.language
 
 
 def _words(text: str) -> list[str]:

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "healthz"}  # /healthz is for an outside monitor and names nothing (dashboard/health.py)
 # Machine endpoints take a bearer token (dashboard/api/): no token is a 401 with a challenge, not a redirect.
 TOKEN_ONLY = ("/api/v1/", "/metrics")
+# The customer's status page and badges: no login, the link's token is the key (docs/customer-status.md).
+LINK_ONLY = {"status-page", "status-badge", "status-bot-badge"}
 API_DOCS = "/api/v1/docs"  # for people: a login, like every page
 
 
@@ -44,6 +46,9 @@ def test_anonymous_visitor_is_sent_to_log_in_everywhere(client, method):
         if name in PUBLIC:
             continue
         response = getattr(client, method)(path)
+        if name in LINK_ONLY:  # a token that is no link's: nothing at all (GET 404; POST not allowed)
+            assert response.status_code == (404 if method == "get" else 405), (name, path, response.status_code)
+            continue
         if path.startswith(TOKEN_ONLY) and path != API_DOCS:
             assert response.status_code == 401, (name, path, response.status_code)
             assert response["WWW-Authenticate"].startswith("Bearer"), (name, path)
