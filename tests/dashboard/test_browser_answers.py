@@ -62,7 +62,7 @@ def test_bot_page_charts_answer_times_and_overview_shows_them(page, live_server,
     page.screenshot(path="/tmp/probe-bot-dead-1280.png", full_page=True)
     page.goto(f"{live_server.url}/")
     expect(page.locator("body")).to_contain_text("answers in 1.0 s")
-    expect(page.locator("body")).to_contain_text("no_answer")
+    expect(page.locator("body")).to_contain_text("Degraded: no answer")  # the problem in plain words
     page.screenshot(path="/tmp/probe-overview-1280.png", full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path="/tmp/probe-overview-390.png", full_page=True)
