@@ -96,10 +96,11 @@ def context(report: Report) -> dict:
 def render_html(report: Report, *, standalone: bool = False) -> str:
     """The report page in the portal's language; `standalone` inlines the stylesheet (emails, files)."""
     ctx = context(report)
+    template = "customer/report.html"
     if standalone:
-        ctx["inline_css"] = _stylesheet()
+        ctx["inline_css"], template = _stylesheet(), "emails/customer_report.html"
     with translation.override(report.portal.language):
-        return render_to_string("customer/report.html", ctx)
+        return render_to_string(template, ctx)
 
 
 def render_pdf(report: Report) -> bytes:

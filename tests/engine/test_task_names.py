@@ -36,7 +36,7 @@ def function_of(task):
 def test_every_task_is_named_after_its_module():
     ours = {name: task for name, task in app.tasks.items() if name.startswith("checks.")}
     current = {name for name in ours if name not in EARLIER_NAMES}
-    assert current == set(EARLIER_NAMES.values())
+    assert set(EARLIER_NAMES.values()) <= current
     for name in current:
         assert name.rpartition(".")[0] == function_of(ours[name]).__module__
 
