@@ -24,12 +24,15 @@ from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from checks.customer.badges import percent
+from checks.history import days as packed_days
+from checks.history.answers import AnswerSummary, answer_summaries
 from checks.history.lists import daily_tallies
 from checks.models import Bot, Incident, Portal
 from checks.status import PORTAL_FAILURES, BotState
 
 DAYS = 90
 HISTORY = 10  # resolved incidents listed under the open ones
+ANSWER_DAYS = 7  # the status page's answer times: the last week's probes
 PAST_SECONDS = 3600
 
 # A status in the customer's words, and the colour class of its badge.
@@ -90,6 +93,7 @@ class BotLine:
     words: str
     tone: str
     days: list[Day] = field(default_factory=list)
+    answers: AnswerSummary | None = None  # probes over the same days, for a bot that was probed
 
     @property
     def uptime(self) -> float | None:
@@ -126,6 +130,7 @@ class StatusLine:
     bars: SafeString
     checks: int
     good: int
+    answers: AnswerSummary | None = None  # the last ANSWER_DAYS of probes, for a bot that was probed
 
     @property
     def uptime(self) -> float | None:
@@ -176,13 +181,19 @@ def status_lines(portal: Portal, first: date, today: date) -> list[StatusLine]:
     bots = _enabled_bots(portal)
     past = _past_bars(portal, bots, first, today - timedelta(days=1))
     now = daily_tallies(bots, today, today)
+    start = packed_days.day_start(today - timedelta(days=ANSWER_DAYS - 1))
+    answers = answer_summaries([bot.pk for bot in bots], start, packed_days.day_start(today + timedelta(days=1)))
     lines = []
     for bot in bots:
         drawn, checks, good = past.get(bot.pk, ("", 0, 0))
         day = Day(today, *now.get(bot.pk, {}).get(today, (0, 0)))
         words, tone = plain(bot.status)
         bars = mark_safe(drawn + bars_html([day]))  # noqa: S308 - dates, figures and escaped words only
-        lines.append(StatusLine(bot.label, bot.status, words, tone, bars, checks + day.checks, good + day.good))
+        lines.append(
+            StatusLine(
+                bot.label, bot.status, words, tone, bars, checks + day.checks, good + day.good, answers.get(bot.pk)
+            )
+        )
     return lines
 
 
@@ -190,13 +201,15 @@ def bot_lines(portal: Portal, first: date, last: date) -> list[BotLine]:
     """Each enabled bot of the portal with its status and its days from `first` to `last`."""
     bots = _enabled_bots(portal)
     tallies = daily_tallies(bots, first, last)
+    start, end = packed_days.day_start(first), packed_days.day_start(last + timedelta(days=1))
+    answers = answer_summaries([bot.pk for bot in bots], start, end)
     span = day_range(last, (last - first).days + 1)
     lines = []
     for bot in bots:
         by_day = tallies.get(bot.pk, {})
         words, tone = plain(bot.status)
         days = [Day(d, *by_day.get(d, (0, 0))) for d in span]
-        lines.append(BotLine(label=bot.label, status=bot.status, words=words, tone=tone, days=days))
+        lines.append(BotLine(bot.label, bot.status, words, tone, days, answers.get(bot.pk)))
     return lines
 
 

@@ -36,7 +36,8 @@ SEND_TASK = "checks.engine.tasks.send_answer_probe"
 READ_TASK = "checks.engine.tasks.read_answer"
 FIRST_READ = 1.0  # seconds after the send
 MAX_READ_GAP = 15.0  # the reads come closer to the answer than this
-PROBES_KEPT = timedelta(days=30)
+# Kept past the longest month, so the monthly report sent on the 1st finds all of the last one.
+PROBES_KEPT = timedelta(days=35)
 LOST_READ = timedelta(seconds=120)  # a pending probe not read for this long lost its task: read it again
 
 

@@ -1,6 +1,7 @@
 """A bot's answer probes read back: the last ones, and their answer times by hour (p50, p95)."""
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from checks.models import AnswerProbe
@@ -35,3 +36,38 @@ def answer_hours(bot_pk: int, now: datetime, days: int = CHART_DAYS) -> dict:
         chart["p95"].append(percentile(times, 0.95) if times else None)
         chart["missed"].append(sum(outcome == AnswerProbe.Outcome.NO_ANSWER for _, outcome in hours[hour]))
     return chart
+
+
+@dataclass(frozen=True)
+class AnswerSummary:
+    """A bot's probes over a span: how many were answered and missed, and its answer times (ms)."""
+
+    answered: int
+    missed: int
+    p50: int | None
+    p95: int | None
+
+
+def answer_summaries(bot_ids: list[int], start: datetime, end: datetime) -> dict[int, AnswerSummary]:
+    """{bot id: summary} of the probes sent from `start` to `end`, for the bots that were probed
+    then; one query whatever the number of bots."""
+    rows = AnswerProbe.objects.filter(
+        bot_id__in=bot_ids,
+        sent_at__gte=start,
+        sent_at__lt=end,
+        outcome__in=[AnswerProbe.Outcome.ANSWERED, AnswerProbe.Outcome.NO_ANSWER],
+    )
+    times: dict[int, list[int]] = {}
+    missed: dict[int, int] = {}
+    for bot_id, outcome, ms in rows.values_list("bot_id", "outcome", "answer_ms"):
+        times.setdefault(bot_id, [])
+        if outcome == AnswerProbe.Outcome.ANSWERED and ms is not None:
+            times[bot_id].append(ms)
+        else:
+            missed[bot_id] = missed.get(bot_id, 0) + 1
+    summaries = {}
+    for bot_id, values in times.items():
+        values.sort()
+        p50, p95 = (percentile(values, 0.5), percentile(values, 0.95)) if values else (None, None)
+        summaries[bot_id] = AnswerSummary(len(values), missed.get(bot_id, 0), p50, p95)
+    return summaries

@@ -23,3 +23,9 @@ def duration_words(value: timedelta) -> str:
     parts = [(days, _("d")), (hours, _("h")), (minutes, _("min"))]
     shown = [f"{n} {unit}" for n, unit in parts if n][:2]
     return " ".join(shown) or _("under a minute")
+
+
+@register.filter
+def seconds(ms: int) -> str:
+    """An answer time in seconds, one decimal: 1234 -> "1.2 s"."""
+    return _("%(seconds).1f s") % {"seconds": ms / 1000}

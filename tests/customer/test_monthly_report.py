@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from checks.customer import monthly, report
-from checks.models import Incident, Notification, Portal
+from checks.customer import links, monthly, report
+from checks.models import AnswerProbe, Incident, Notification, Portal
 from checks.portal_file.load import import_portal_file
 from checks.status import Status
 from tests.fixtures.dashboard import make_portal
@@ -97,3 +97,32 @@ def test_the_portal_file_carries_the_opt_out_and_the_language(db):
         import_portal_file(text.replace("monthly_report: false", "monthly_report: sometimes"))
     with pytest.raises(Exception, match="language: must be one of en, ru"):
         import_portal_file(text.replace("language: ru", "language: de"))
+
+
+def probe(bot, sent_at: datetime, ms: int | None) -> AnswerProbe:
+    outcome = AnswerProbe.Outcome.ANSWERED if ms is not None else AnswerProbe.Outcome.NO_ANSWER
+    deadline = sent_at + timedelta(seconds=30)
+    return AnswerProbe.objects.create(
+        bot=bot, sent_at=sent_at, dialog="1", text="/ping", deadline=deadline, outcome=outcome, answer_ms=ms
+    )
+
+
+def test_the_report_and_the_status_page_give_the_answer_times_of_probed_bots(acme, client):
+    probed = acme.bots.get(code="bot_0")
+    for day, ms in ((2, 800), (4, 1200), (5, 2600), (6, None)):
+        probe(probed, at(day), ms)
+    probe(probed, at(1) - timedelta(days=3), 9000)  # October: not this report's
+    html = report.render_html(report.build(acme, NOV))
+    assert "answers in 1.2 s (95 % within 2.6 s); 1 of 4 test messages unanswered" in html
+    assert html.count("answers in") == 1  # bot_1 was never probed: no figure for it
+
+    Portal.objects.filter(pk=acme.pk).update(language="ru")
+    acme.refresh_from_db()
+    assert "отвечает за 1.2 с" in report.render_html(report.build(acme, NOV))  # noqa: RUF001
+
+    now = timezone.now()
+    probe(probed, now - timedelta(hours=1), 1500)
+    Portal.objects.filter(pk=acme.pk).update(language="en")
+    token = links.issue(acme)
+    page = client.get(f"/status/{token}/").content.decode()
+    assert "answers in 1.5 s (95 % within 1.5 s)" in page and page.count("answers in") == 1
