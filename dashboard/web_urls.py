@@ -38,6 +38,7 @@ urlpatterns = [
     path("bots/<int:pk>/", bots.bot_detail, name="bot-detail"),
     path("bots/<int:pk>/history.csv", bots.bot_history_csv, name="bot-history-csv"),
     path("bots/<int:pk>/mute/", bots.bot_mute, name="bot-mute"),
+    path("bots/<int:pk>/expect-silence/", bots.bot_expect_silence, name="bot-expect-silence"),
     path("bots/<int:pk>/accept-id/", bot_health.bot_accept_id, name="bot-accept-id"),
     path("bots/<int:pk>/expect/", bot_health.bot_expect, name="bot-expect"),
     path("bots/<int:pk>/delete/", manage.bot_delete, name="bot-delete"),

@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
+from checks.health import silence as usual_silence
 from checks.history import answers as answer_history
 from checks.history import read as history_read
 from checks.models import DailyStat, Incident
 from checks.status import Status
+from dashboard.api.writes import save_bot
 from dashboard.csv_export import download_name, safe_row
 from dashboard.forms import AckForm, MuteForm
 from dashboard.roles import Role, require_role
@@ -105,6 +107,22 @@ def _chart_data(bot_id: int, range_key: str, now, raw: list | None = None) -> di
     }
 
 
+def _usual_silence(bot, now, raw: list) -> dict:
+    """A bot without a silence rule: its usual messages by hour of the week, and whether it is
+    silent where it has always been busy (shown here only, never alerted). One query: the daily
+    rows of the learned weeks (the packed checks are read already)."""
+    if bot.silence is not None:
+        return {}
+    since = now - timedelta(weeks=usual_silence.WEEKS, days=1, hours=1)
+    points = history_read.chart_points(bot.pk, since, raw=raw)
+    readings = [(datetime.fromtimestamp(point[0], UTC), point[1]) for point in points]
+    week, hint = usual_silence.silent_where_busy(readings, now)
+    return {
+        "usual_week": usual_silence.week_table(week) if any(h.seen for h in week) else None,
+        "silent_hint": hint,
+    }
+
+
 def _history(request: HttpRequest, bot_id: int, raw: list | None = None):
     status = request.GET.get("status", "")
     if status != "failed" and status not in Status.values:
@@ -148,6 +166,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "answer_chart": answer_history.answer_hours(bot.pk, now) if bot.answer else None,
         "last_probes": answer_history.last_probes(bot.pk),
         **health_context(bot),
+        **_usual_silence(bot, now, raw),
     }
     return render(request, "dashboard/bot_detail.html", ctx)
 
@@ -195,3 +214,22 @@ def bot_mute(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, "Choose how long to mute for.")
     return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))
+
+
+@login_required
+@require_POST
+def bot_expect_silence(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Expect this": the bot silent where it has always been busy gets a silence rule, through the
+    one path that changes a bot (validated as the portal file is, audited)."""
+    require_role(request, Role.OPERATOR)
+    bot = get_bot(pk)
+    back = reverse("dashboard:bot-detail", args=[bot.pk])
+    now = timezone.now()
+    hint = _usual_silence(bot, now, history_read.bot_checks(bot)).get("silent_hint")
+    if hint is None:
+        messages.info(request, f"{bot.label}: nothing to expect (it has a silence rule, or is not silent now).")
+        return redirect_back(request, back)
+    save_bot(request, bot.portal, {"silence": hint.silence}, bot=bot)
+    hours = round(hint.silence / 3600)
+    messages.success(request, f"{bot.label}: no new messages for {hours} h is now the problem \u201csilent\u201d.")
+    return redirect_back(request, back)
