@@ -1,7 +1,8 @@
 """The Bitrix24 simulator for the benchmark, in a process of its own: N portals x M bots.
 
 Prints its base URL on the first line, then serves until terminated. Every portal has the
-real cloud limits (leaky bucket 2/s, 50 deep) and the given latency on each request.
+real cloud limits (leaky bucket 2/s, 50 deep) and the given latency on each request; the
+backends of the --probed share of each portal's bots answer what is written to them after 1 s.
 """
 
 import argparse
@@ -14,8 +15,16 @@ from simulator.server import Simulator
 WEBHOOK_CODE = "bench-webhook-code"
 
 
+ANSWER_DELAY_S = 1.0  # how long a probed bot's backend takes to answer
+
+
 def portal_name(i: int) -> str:
     return f"bench{i:04d}"
+
+
+def probed_codes(bots: int, fraction: float) -> list[str]:
+    """The codes of the bots of each portal whose answer is probed: the first `fraction` of them."""
+    return [f"bot{b}" for b in range(round(bots * fraction))]
 
 
 def main() -> None:
@@ -24,6 +33,7 @@ def main() -> None:
     parser.add_argument("--bots", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--probed", type=float, default=0.0, help="share of each portal's bots whose backend answers")
     args = parser.parse_args()
 
     sim = Simulator(seed=1)
@@ -33,6 +43,8 @@ def main() -> None:
         sim.add_portal(name, webhook_user_id=1, webhook_code=WEBHOOK_CODE, latency_ms=args.latency_ms)
         for b in range(args.bots):
             sim.add_bot(name, code=f"bot{b}", bot_token=f"token{b}")
+        for code in probed_codes(args.bots, args.probed):
+            sim.set_answer(name, code, "answer", delay_s=ANSWER_DELAY_S)
     print(base_url, flush=True)
 
     stop = threading.Event()

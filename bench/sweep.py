@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sweep.py                      # 200 portals x 50 bots, 100 ms latency
     .venv/bin/python bench/sweep.py --portals 20 --bots 10 --skip-naive
+    .venv/bin/python bench/sweep.py --skip-naive --repeat 1 --probed 0.1   # a tenth of the bots probed
 
 Starts the Bitrix24 simulator in its own process (real cloud limits: leaky bucket 2/s, 50
 deep, per portal; the given latency on every request), then, in the same run:
@@ -17,6 +18,11 @@ deep, per portal; the given latency on every request), then, in the same run:
 - engine: beat's tick (`checks.engine.tasks.dispatch_due`, sent every 5 s as beat does) claims as
   many portals as the workers can run, each finished run claims the next due one, one task per
   portal, until every portal is verified;
+- engine with probes (--probed FRACTION): the next sweep once more, with that share of each
+  portal's bots given an answer probe (`answer` in the portal file) and their backends in the
+  simulator answering after 1 s; the sweep's time is still that of the checks (a probe must not
+  delay any bot's Bot.get), its requests those of the checks and of the probes, counted once
+  every probe has ended (checks.models.AnswerProbe);
 - naive: one Celery task and one HTTP request per bot (bench/naive.py), same client and recording.
 
 The measured floor, the engine's first sweep of newly imported portals and its next sweep
@@ -42,14 +48,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dashboard import ensure_database  # noqa: E402
-from bench.simserver import WEBHOOK_CODE, portal_name  # noqa: E402
+from bench.simserver import WEBHOOK_CODE, portal_name, probed_codes  # noqa: E402
 
 BATCH_SIZE = 50
 COMMANDS_PER_BOT = 2  # Bot.get and, the bench's bots being in fetch mode, Event.get
 BUCKET_RATE, BUCKET_BURST = 2.0, 50
-TICK_SECONDS = (
-    5.0  # beat's dispatch schedule (dashboard.celery)  # the simulator's defaults: Bitrix24 cloud, non-Enterprise
-)
+TICK_SECONDS = 5.0  # beat's dispatch schedule (dashboard.celery)
+PROBE_TEXT, PROBE_WITHIN = "/ping", 30
 
 
 @dataclass
@@ -86,13 +91,23 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument(
+        "--probed",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of each portal's bots with an answer probe, for one more next sweep per round (e.g. 0.1)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=5, help="runs of the measured floor and of the engine's next sweep"
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per sweep")
     parser.add_argument(
         "--naive-limit", type=float, default=240.0, help="stop the naive sweep after this many seconds and project"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not 0 <= args.probed <= 1:
+        parser.error(f"--probed must be a share of the bots from 0 to 1, not {args.probed}")
+    return args
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
@@ -137,6 +152,7 @@ def start_simulator(args: argparse.Namespace, env: dict, timeout: float = 30):
     from simulator.control import SimulatorControl
 
     cmd = [sys.executable, "-m", "bench.simserver", "--portals", str(args.portals), "--bots", str(args.bots)]
+    cmd += ["--probed", str(args.probed)]
     proc = subprocess.Popen([*cmd, "--latency-ms", str(args.latency_ms)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
     base_url = proc.stdout.readline().decode().strip()
     if not base_url:
@@ -353,8 +369,92 @@ def make_due_again() -> None:
     Portal.objects.update(next_check_at=now)
 
 
-def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Popen], *, first: bool) -> Figures:
-    """One sweep through the running workers: of newly imported portals, or of the same ones again."""
+def probe_config() -> dict:
+    """A probed bot's `answer`, as the portal file's schema cleans it: `every` the bench's interval
+    (BotWatch's default, the bench's portals setting none) or the least allowed."""
+    from django.conf import settings
+
+    from checks.portal_file.expectations import MIN_EVERY, validate_answer
+
+    every = max(settings.BOTWATCH_CHECK_INTERVAL, MIN_EVERY)
+    answer, problems = validate_answer({"text": PROBE_TEXT, "within": PROBE_WITHIN, "every": every}, every)
+    if problems:
+        raise SystemExit(f"the bench's answer probe is not valid: {problems}")
+    return answer
+
+
+def set_probes(args: argparse.Namespace, on: bool) -> int:
+    """The --probed share of each portal's bots with their answer probe due now (on) or none; returns their count."""
+    from checks.models import AnswerProbe, Bot
+
+    bots = Bot.objects.filter(code__in=probed_codes(args.bots, args.probed))
+    AnswerProbe.objects.all().delete()
+    return bots.update(answer=probe_config() if on else {}, answer_next_at=None, answer_problem={})
+
+
+def wait_for_probes(expected: int, timeout: float) -> float:
+    """Seconds until `expected` probes have ended (or the time is up)."""
+    from checks.models import AnswerProbe
+
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        ended = AnswerProbe.objects.exclude(outcome=AnswerProbe.Outcome.PENDING).count()
+        if ended >= expected or elapsed > timeout:
+            return elapsed
+        time.sleep(0.2)
+
+
+@dataclass
+class Probes:
+    """A sweep's probes as checks.models.AnswerProbe recorded them."""
+
+    expected: int
+    outcomes: dict
+    answer_ms: list[int]
+    reads: int
+    ended_s: float  # after the sweep's start
+    methods: dict  # the simulator's count of the probes' requests, by method
+
+    def line(self) -> str:
+        ms = sorted(self.answer_ms)
+
+        def pick(q: float) -> str:
+            return str(ms[min(len(ms) - 1, int(q * len(ms)))]) if ms else "-"
+
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(self.methods.items()))
+        total = sum(self.outcomes.values())
+        return (
+            f"probes: {total} of {self.expected} ({outcomes}); answer ms p50 {pick(0.5)}, p95 {pick(0.95)},"
+            f" max {ms[-1] if ms else '-'}; {self.reads} reads; all ended {self.ended_s:.1f} s after the"
+            f" sweep began; requests: {calls}"
+        )
+
+
+def probe_figures(expected: int, started: float, control) -> Probes:
+    from django.db.models import Count, Sum
+
+    from checks.bitrix24 import dialogs
+    from checks.models import AnswerProbe
+
+    ended_s = time.monotonic() - started
+    outcomes = dict(AnswerProbe.objects.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n"))
+    answer_ms = list(AnswerProbe.objects.exclude(answer_ms=None).values_list("answer_ms", flat=True))
+    reads = AnswerProbe.objects.aggregate(n=Sum("reads"))["n"] or 0
+    methods = {}
+    for stats in control.stats().values():
+        for method, n in stats.get("methods", {}).items():
+            if method.lower() in (dialogs.MESSAGE_ADD.lower(), dialogs.DIALOG_READ.lower()):
+                methods[method] = methods.get(method, 0) + n
+    return Probes(expected, outcomes, answer_ms, reads, ended_s, methods)
+
+
+def engine_sweep(
+    args: argparse.Namespace, control, workers: list[subprocess.Popen], *, first: bool, probed: bool = False
+) -> tuple[Figures, Probes | None]:
+    """One sweep through the running workers: of newly imported portals, or of the same ones again
+    (probed: with the --probed share of the bots probed, its requests counted once every probe ended)."""
     from django.utils import timezone
 
     from checks.engine.tasks import dispatch_due
@@ -363,6 +463,7 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
         populate(control.base_url, args)
     else:
         make_due_again()
+    expected = set_probes(args, probed) if not first else 0
     empty_broker(args.redis_url)
     reset_simulator(control, args)
     since = timezone.now()
@@ -376,15 +477,22 @@ def engine_sweep(args: argparse.Namespace, control, workers: list[subprocess.Pop
     rows = checks_recorded() - recorded_before
     if rows < args.portals * args.bots:
         raise SystemExit(f"the engine's sweep did not finish in {args.timeout:.0f}s: {rows} rows")
+    probes = None
+    if probed:
+        wait_for_probes(expected, PROBE_WITHIN + args.timeout)
+        probes = probe_figures(expected, started, control)
     requests, http_503 = simulator_figures(control)
-    kind = "first sweep" if first else "next sweeps"
+    kind = "first sweep" if first else f"next, {args.probed:.0%} probed" if probed else "next sweeps"
     print(f"engine, {kind}: {wall:.2f} s; CPU: worker processes {cpu:.1f} s, PostgreSQL {db_cpu:.1f} s")
+    if probes is not None:
+        print(probes.line())
     name = f"engine, {kind} ({args.workers}x{args.concurrency})"
-    return Figures(name, wall, args.portals * args.bots, requests, http_503, rows)
+    return Figures(name, wall, args.portals * args.bots, requests, http_503, rows), probes
 
 
-def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list, list, list, list]:
-    """--repeat rounds of: the floor, the engine's first sweep of new portals, its next sweep.
+def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list, list, list, list, list]:
+    """--repeat rounds of: the floor, the engine's first sweep of new portals, its next sweep
+    (and with --probed, its next sweep with the probes on: the last list, of (Figures, Probes)).
 
     A first sweep verifies newly imported portals: every bot's state is new, every token is
     decrypted for the first time (and in the first round the workers have just started).
@@ -395,17 +503,19 @@ def floor_and_engine(args: argparse.Namespace, env: dict, control) -> tuple[list
     populate(control.base_url, args)
     empty_broker(args.redis_url)
     workers = start_workers(args, env)
-    floors, firsts, nexts, befores = [], [], [], []
+    floors, firsts, nexts, befores, probed = [], [], [], [], []
     try:
         for _ in range(args.repeat):
             befores.append(floor_before_health_checks(args, control))
             floors.append(floor_measured(args, control))
             print(f"floor, measured: {floors[-1].wall_s:.2f} s (Bot.get only: {befores[-1].wall_s:.2f} s)")
-            firsts.append(engine_sweep(args, control, workers, first=True))
-            nexts.append(engine_sweep(args, control, workers, first=False))
+            firsts.append(engine_sweep(args, control, workers, first=True)[0])
+            nexts.append(engine_sweep(args, control, workers, first=False)[0])
+            if args.probed:
+                probed.append(engine_sweep(args, control, workers, first=False, probed=True))
     finally:
         stop_workers(workers)
-    return floors, firsts, nexts, befores
+    return floors, firsts, nexts, befores, probed
 
 
 def median(runs: list[Figures]) -> Figures:
@@ -461,10 +571,14 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         sim, control = start_simulator(args, env)
         try:
-            floors, firsts, nexts, befores = floor_and_engine(args, env, control)
+            floors, firsts, nexts, befores, probed = floor_and_engine(args, env, control)
             figures = [floor_analytic(args), median(floors), median(firsts), median(nexts), median(befores)]
             if not args.skip_naive:
                 figures.append(run_naive(args, env, control))
+            with_probes = None
+            if probed:
+                chosen = median([f for f, _ in probed])
+                with_probes = next((f, p) for f, p in probed if f is chosen)
         finally:
             sim.terminate()
             sim.wait(timeout=30)
@@ -472,14 +586,18 @@ def main() -> None:
         if redis_proc is not None:
             redis_proc.terminate()
             redis_proc.wait(timeout=10)
-    report(args, figures)
+    report(args, figures, with_probes)
 
 
-def report(args: argparse.Namespace, figures: list[Figures]) -> None:
+def report(
+    args: argparse.Namespace,
+    figures: list[Figures],
+    with_probes: tuple[Figures, Probes] | None = None,
+) -> None:
     cpus = os.cpu_count()
     print(f"\n{args.portals} portals x {args.bots} bots, {args.latency_ms:.0f} ms latency, {cpus} CPUs")
     print(f"{'run':<34} {'wall s':>8} {'bots/s':>9} {'req/bot':>8} {'503s':>6} {'rows':>7}")
-    for f in figures:
+    for f in figures + ([with_probes[0]] if with_probes else []):
         print(f.line())
     analytic, floor, first, engine = figures[:4]
     ratio, first_ratio = engine.wall_s / floor.wall_s, first.wall_s / floor.wall_s
@@ -495,6 +613,27 @@ def report(args: argparse.Namespace, figures: list[Figures]) -> None:
         naive = figures[5]
         speedup, first_speedup = naive.wall_s / engine.wall_s, naive.wall_s / first.wall_s
         print(f"engine speed-up over naive: {speedup:.1f}x (first sweep {first_speedup:.1f}x)")
+    if with_probes:
+        report_probes(args, floor, engine, *with_probes)
+
+
+def report_probes(args: argparse.Namespace, floor: Figures, engine: Figures, probed: Figures, probes: Probes) -> None:
+    """The probes' cost beside the same sweep without them: requests per check, time against the floor."""
+
+    def per_check(f: Figures) -> str:
+        return format(f.requests / f.rows, ".3f") if f.requests is not None and f.rows else "-"
+
+    print(f"answer probes on {args.probed:.0%} of the bots ({probes.expected}):")
+    print(f"  requests per check: {per_check(engine)} without probes, {per_check(probed)} with probes")
+    print(
+        f"  engine vs measured floor: {engine.wall_s / floor.wall_s:.2f}x without probes,"
+        f" {probed.wall_s / floor.wall_s:.2f}x with probes"
+    )
+    print(
+        f"  every check recorded (Bot.get of every bot): {engine.wall_s:.2f} s without probes,"
+        f" {probed.wall_s:.2f} s with probes ({probed.wall_s / engine.wall_s - 1:+.0%})"
+    )
+    print(f"  {probes.line()}")
 
 
 if __name__ == "__main__":
