@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from checks.alerts.rules import validate_thresholds
-from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
+from checks.forms import PORTAL_FIELDS, PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import (
     ApiToken,
     AuditLog,
@@ -46,29 +46,7 @@ class PortalForm(PortalRulesForm):
 
     class Meta:
         model = Portal
-        fields = (
-            "name",
-            "url",
-            "auth_type",
-            "webhook_user_id",
-            "oauth_client_id",
-            "oauth_broker_url",
-            "answer_webhook_user_id",
-            "alert_emails",
-            "customer_name",
-            "customer_contacts",
-            "customer_notes",
-            "tags",
-            "language",
-            "monthly_report",
-            "interval",
-            "thresholds",
-            "paused",
-            "muted_until",
-            "pace_rate",
-            "pace_burst",
-            "next_check_at",
-        )
+        fields = (*PORTAL_FIELDS, "thresholds", "paused", "muted_until", "pace_rate", "pace_burst", "next_check_at")
 
     # The rules of the dashboard and the portal file (checks.forms.PortalRulesForm, checks/portal_file/schema.py).
     def clean_alert_emails(self) -> list[str]:

@@ -74,6 +74,27 @@ class SecretFieldsForm(forms.ModelForm):
         return changed
 
 
+# The portal's columns that the portal file describes and every portal form edits (the Django
+# admin and the dashboard add their own beside them).
+PORTAL_FIELDS = (
+    "name",
+    "url",
+    "auth_type",
+    "webhook_user_id",
+    "oauth_client_id",
+    "oauth_broker_url",
+    "answer_webhook_user_id",
+    "alert_emails",
+    "customer_name",
+    "customer_contacts",
+    "customer_notes",
+    "tags",
+    "language",
+    "monthly_report",
+    "interval",
+)
+
+
 class PortalRulesForm(SecretFieldsForm):
     """A portal's form, the dashboard's and the Django admin's: the rules of checks.portal_file.schema
     on each field, the credentials each kind of auth needs, and an address moved to another host

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from checks.alerts.channel_urls import ChannelURLError, fingerprint, is_channel_url, validate_channel_url
 from checks.alerts.channels import MAX_CHANNELS, ROUTE_CLASSES
-from checks.forms import PortalRulesForm, SecretFieldsForm, secret_field
+from checks.forms import PORTAL_FIELDS, PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import Bot, Channel, MaintenanceWindow, NotifyMode, Portal
 from checks.portal_file.bounded import LimitError, check_size, load_yaml
 from checks.portal_file.schema import validate_alert_emails, validate_customer, validate_tags
@@ -260,27 +260,7 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
 
     class Meta:
         model = Portal
-        fields = [
-            "name",
-            "url",
-            "auth_type",
-            "webhook_user_id",
-            "oauth_client_id",
-            "oauth_broker_url",
-            "answer_webhook_user_id",
-            "alert_emails",
-            "customer_name",
-            "customer_contacts",
-            "customer_notes",
-            "tags",
-            "language",
-            "monthly_report",
-            "interval",
-            "pace_rate",
-            "pace_burst",
-            "paused",
-            "notify_mode",
-        ]
+        fields = [*PORTAL_FIELDS, "pace_rate", "pace_burst", "paused", "notify_mode"]
         widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
             "notify_mode": "Channels for all portals",
