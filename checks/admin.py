@@ -1,15 +1,24 @@
-"""Django admin for every BotWatch model. Secrets are write-only: a masked hint, never the value."""
+"""Django admin for BotWatch's models. Secrets are write-only: a masked hint, never the value.
+
+Packed history (CheckHour, CheckTally) is left out: its rows are bit-packed days and
+hours that only the history room can read; the bot pages and the API show them.
+"""
 
 from django import forms
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
+from checks.alerts.channel_urls import label
 from checks.alerts.rules import validate_thresholds
 from checks.forms import PORTAL_FIELDS, PortalRulesForm, SecretFieldsForm, secret_field
 from checks.models import (
+    AnswerProbe,
     ApiToken,
     AuditLog,
     Bot,
     BotEvent,
+    Channel,
     ChannelDelivery,
     CredentialWarning,
     DailyStat,
@@ -21,6 +30,7 @@ from checks.models import (
     Portal,
     Subscription,
     Verification,
+    VerificationChange,
 )
 from checks.portal_file.expectations import validate_expect
 from checks.portal_file.schema import validate_alert_emails, validate_bot_code, validate_customer, validate_tags
@@ -221,6 +231,13 @@ class VerificationAdmin(ReadOnlyAdmin):
     date_hierarchy = "checked_at"
 
 
+@admin.register(VerificationChange)
+class VerificationChangeAdmin(VerificationAdmin):
+    """The verifications that changed something, kept after their day's raw rows are dropped."""
+
+    list_display = ("checked_at", "bot", "status", "error_code", "problem_list")
+
+
 @admin.register(DailyStat)
 class DailyStatAdmin(ReadOnlyAdmin):
     list_display = ("day", "bot", "checks", "failures")
@@ -256,6 +273,36 @@ class ChannelDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "label", "state", "attempts", "sent_at", "notification")
     list_filter = ("state",)
     raw_id_fields = ("notification",)
+
+
+@admin.register(Channel)
+class ChannelAdmin(ReadOnlyAdmin):
+    """Channels are added, edited and tested on the dashboard's Notifications page, the one form
+    that keeps their URL encrypted and masked; the admin lists them, never showing the URL."""
+
+    exclude = ("url",)
+    list_display = ("name", "address", "is_default", "from_settings", "created_at", "notifications_page")
+    list_filter = ("is_default", "from_settings")
+
+    @admin.display(description="Address")
+    def address(self, channel: Channel) -> str:
+        return label(channel.url)
+
+    @admin.display(description="Edit")
+    def notifications_page(self, channel: Channel) -> str:
+        try:
+            return format_html('<a href="{}">Notifications page</a>', reverse("dashboard:notifications"))
+        except NoReverseMatch:  # an admin mounted without the dashboard
+            return "—"
+
+
+@admin.register(AnswerProbe)
+class AnswerProbeAdmin(ReadOnlyAdmin):
+    list_display = ("sent_at", "bot", "dialog", "outcome", "answer_ms", "error_code", "reads")
+    list_filter = ("outcome",)
+    list_select_related = ("bot__portal",)
+    raw_id_fields = ("bot",)
+    date_hierarchy = "sent_at"
 
 
 @admin.register(MaintenanceWindow)
