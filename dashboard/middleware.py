@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import resolve, reverse
+from django.utils.translation import gettext_lazy as _
 
 from dashboard import twofactor
 from dashboard.roles import Role, role_of
@@ -25,12 +26,13 @@ OPEN_TO_NO_ROLE = {
     "healthz",
     "login-verify",
     "account-two-factor",
+    "set_language",
 }
 # Reachable before the two-factor code is given: the code page itself, and ways out.
-OPEN_BEFORE_CODE = {"login", "logout", "login-verify", "healthz"}
+OPEN_BEFORE_CODE = {"login", "logout", "login-verify", "healthz", "set_language"}
 # Reachable by an admin who must set up two-factor first.
 OPEN_BEFORE_SET_UP = OPEN_BEFORE_CODE | {"account-two-factor"}
-REQUIRED = "BotWatch requires two-factor login for admins: set it up to go on."
+REQUIRED = _("BotWatch requires two-factor login for admins: set it up to go on.")
 
 
 def _go(request, url: str) -> HttpResponse:
@@ -76,4 +78,4 @@ class RequireRoleMiddleware:
         # The Django admin checks is_staff and permissions itself.
         if match.url_name in OPEN_TO_NO_ROLE or match.app_name == "admin":
             return None
-        raise PermissionDenied("Your account has no role yet: ask a BotWatch admin to give you one.")
+        raise PermissionDenied(_("Your account has no role yet: ask a BotWatch admin to give you one."))
