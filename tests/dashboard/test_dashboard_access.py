@@ -9,7 +9,9 @@ from dashboard.roles import Role, role_of
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login", "healthz"}  # /healthz is for an outside monitor and names nothing (dashboard/health.py)
+# /healthz is for an outside monitor and names nothing (dashboard/health.py); set_language only
+# sets the language cookie, so the login page can be read in Russian too.
+PUBLIC = {"login", "healthz", "set_language"}
 # Machine endpoints take a bearer token (dashboard/api/): no token is a 401 with a challenge, not a redirect.
 TOKEN_ONLY = ("/api/v1/", "/metrics")
 # The customer's status page and badges: no login, the link's token is the key (docs/customer-status.md).
