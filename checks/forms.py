@@ -225,7 +225,7 @@ class PortalRulesForm(SecretFieldsForm):
         given = {place for place, name in PORTAL_SECRETS.items() if data.get(name)}
         brokered = bool(data.get("oauth_broker_url"))
         places, bots = secrets_left_behind(self.instance_before, data.get("auth_type"), brokered, given, renewed)
-        kept = [self.fields[PORTAL_SECRETS[p]].label for p in places] + [f"bot token of {b.label}" for b in bots]
+        kept = [str(self.fields[PORTAL_SECRETS[p]].label) for p in places] + [f"bot token of {b.label}" for b in bots]
         if not kept:
             return True
         self.pending_host = ",".join(move.hosts)

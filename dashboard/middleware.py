@@ -1,4 +1,4 @@
-"""Who may reach which page once signed in.
+"""Who may reach which page once signed in, and which answers speak one language whatever the viewer's.
 
 TwoFactorMiddleware: a user with two-factor goes to the code page until the code is given, and
 with BOTWATCH_REQUIRE_2FA=1 an admin without two-factor goes to its set-up page; the Django
@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import resolve, reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from dashboard import twofactor
@@ -79,3 +80,23 @@ class RequireRoleMiddleware:
         if match.url_name in OPEN_TO_NO_ROLE or match.app_name == "admin":
             return None
         raise PermissionDenied(_("Your account has no role yet: ask a BotWatch admin to give you one."))
+
+
+# Machine answers: scripts, Grafana and Prometheus read them, whatever a browser's Accept-Language says.
+ENGLISH_ONLY = ("/api/", "/metrics")
+
+
+class EnglishForMachinesMiddleware:
+    """After LocaleMiddleware: the API (its errors, DRF's included) and /metrics answer in English."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith(ENGLISH_ONLY):
+            return self.get_response(request)
+        with translation.override("en"):
+            request.LANGUAGE_CODE = "en"
+            response = self.get_response(request)
+        response.headers["Content-Language"] = "en"  # LocaleMiddleware only sets it when missing
+        return response

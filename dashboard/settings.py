@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The viewer's language: the set_language cookie, else the browser's Accept-Language (no URL prefix).
     "django.middleware.locale.LocaleMiddleware",
+    "dashboard.middleware.EnglishForMachinesMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
@@ -38,14 +38,14 @@ from dashboard.views.common import (
 
 TABS = {
     "open": (
-        gettext_lazy("Open"),
+        pgettext_lazy("incidents tab", "Open"),
         {"state": Incident.State.OPEN, "acknowledged_at__isnull": True, "wave__isnull": True},
     ),
     "acknowledged": (
-        gettext_lazy("Acknowledged"),
+        pgettext_lazy("incidents tab", "Acknowledged"),
         {"state": Incident.State.OPEN, "acknowledged_at__isnull": False, "wave__isnull": True},
     ),
-    "resolved": (gettext_lazy("Resolved"), {"state": Incident.State.RESOLVED, "wave__isnull": True}),
+    "resolved": (pgettext_lazy("incidents tab", "Resolved"), {"state": Incident.State.RESOLVED, "wave__isnull": True}),
 }
 PAGE_SIZE = 100  # two fleets' worth of incidents on one page, so a bulk action reaches them all
 BULK_ACTIONS = {

@@ -72,6 +72,7 @@ def test_account_without_a_role_sees_nothing_but_its_own_account(client, django_
     client.force_login(nobody)
     reachable = {"login", "logout", "password_change", "password_change_done", "healthz", "admin"}
     reachable |= {"login-verify", "account-two-factor"}  # two-factor login is any account's own business
+    reachable |= {"set_language"}  # the language of the pages it may see
     for name, path in all_urls():
         if name in reachable:
             continue
