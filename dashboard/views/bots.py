@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
@@ -50,7 +51,7 @@ RAW_DAYS = 7
 HISTORY_PAGE = 50
 # Uptime windows in hours; each starts on the hour (checks.history.read.window_start).
 UPTIME_WINDOWS = [24, 24 * 7, 24 * 30]
-UPTIME_LABELS = ["24 hours", "7 days", "30 days"]
+UPTIME_LABELS = [gettext_lazy("24 hours"), gettext_lazy("7 days"), gettext_lazy("30 days")]
 CSV_FIELDS = [
     "checked_at",
     "status",
