@@ -27,7 +27,10 @@ WIDEST = """() => {
   let worst = null, most = 0;
   for (const el of document.querySelectorAll("body *")) {
     const past = el.getBoundingClientRect().right - document.documentElement.clientWidth;
-    if (past > most && !el.closest(".tablewrap, .scroll-x")) { most = past; worst = el.tagName + "." + el.className + " " + (el.textContent || "").trim().slice(0, 40); }
+    if (past > most && !el.closest(".tablewrap, .scroll-x")) {
+      most = past;
+      worst = el.tagName + "." + el.className + " " + (el.textContent || "").trim().slice(0, 40);
+    }
   }
   return worst && worst + " +" + Math.round(most) + "px";
 }"""
