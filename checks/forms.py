@@ -4,6 +4,7 @@ A portal's form also keeps its stored secrets with their hosts (checks.portal_fi
 """
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from checks.models import AuthType, Portal
 from checks.portal_file.hostmove import PORTAL_SECRETS, Move, find_move, secrets_left_behind
@@ -17,7 +18,7 @@ from checks.portal_file.schema import (
     validate_pace_rate,
 )
 
-USER_ID_RULE = "The user id is the number after /rest/ in the webhook address: a whole number from 1."
+USER_ID_RULE = _("The user id is the number after /rest/ in the webhook address: a whole number from 1.")
 
 
 def secret_field(label: str) -> forms.CharField:
@@ -33,8 +34,8 @@ class SecretFieldsForm(forms.ModelForm):
     """A password input per encrypted field; an empty input keeps the stored secret."""
 
     secret_fields: tuple[str, ...] = ()
-    keep_hint = "Stored (hidden). Leave empty to keep it; type a new value to replace it."
-    unset_hint = "Not set."
+    keep_hint = _("Stored (hidden). Leave empty to keep it; type a new value to replace it.")
+    unset_hint = _("Not set.")
     stored_placeholder = ""
 
     def __init__(self, *args, **kwargs):
@@ -128,8 +129,8 @@ class PortalRulesForm(SecretFieldsForm):
             self.fields["language"].required = False  # not sent by older forms or scripts
         for name, top in (("pace_rate", MAX_PACE_RATE), ("pace_burst", MAX_PACE_BURST)):
             if name in self.fields:
-                limits = "Bitrix24 cloud allows a portal 2 requests/s, 50 at once"
-                self.fields[name].help_text = f"At most {top:g}: {limits}."
+                limits = _("Bitrix24 cloud allows a portal 2 requests/s, 50 at once")
+                self.fields[name].help_text = _("At most %(top)s: %(limits)s.") % {"top": f"{top:g}", "limits": limits}
 
     def clean_language(self) -> str:
         """Left out: what is stored (a new portal: the model's default)."""
@@ -157,7 +158,7 @@ class PortalRulesForm(SecretFieldsForm):
         if data.get("webhook_user_id") in (None, user_id):
             data["webhook_user_id"] = user_id
         else:
-            self.add_error("webhook_user_id", f"The pasted webhook address says user id {user_id}.")
+            self.add_error("webhook_user_id", _("The pasted webhook address says user id %(id)s.") % {"id": user_id})
         if not data.get("webhook_code"):
             data["webhook_code"] = code
 
@@ -170,17 +171,17 @@ class PortalRulesForm(SecretFieldsForm):
             self._take_pasted_webhook(data)
         if data.get("auth_type") == AuthType.WEBHOOK:
             if not data.get("webhook_user_id") and "webhook_user_id" not in self.errors:  # one error a field
-                self.add_error("webhook_user_id", "Required for webhook portals.")
-            self._require_secret("webhook_code", "Required for webhook portals.")
+                self.add_error("webhook_user_id", _("Required for webhook portals."))
+            self._require_secret("webhook_code", _("Required for webhook portals."))
         elif data.get("auth_type") == AuthType.OAUTH:
             if not data.get("oauth_client_id"):
-                self.add_error("oauth_client_id", "Required for OAuth portals.")
+                self.add_error("oauth_client_id", _("Required for OAuth portals."))
             if data.get("oauth_broker_url"):
-                self._require_secret("oauth_broker_secret", "Required with a token broker.")
+                self._require_secret("oauth_broker_secret", _("Required with a token broker."))
                 self._brokered()
             else:
                 for name in ("oauth_client_secret", "oauth_access_token", "oauth_refresh_token"):
-                    self._require_secret(name, "Required for OAuth portals without a token broker.")
+                    self._require_secret(name, _("Required for OAuth portals without a token broker."))
                 self.instance.oauth_broker_secret = ""
         return data
 
@@ -188,7 +189,7 @@ class PortalRulesForm(SecretFieldsForm):
         """The app's backend owns the refresh chain: BotWatch keeps no copy of it (nor does the importer)."""
         for name in ("oauth_client_secret", "oauth_refresh_token"):
             if self.cleaned_data.get(name):
-                self.add_error(name, "Leave empty with a token broker: the broker hands out the access token.")
+                self.add_error(name, _("Leave empty with a token broker: the broker hands out the access token."))
         if self.move() or self.instance.oauth_broker_url != self.cleaned_data.get("oauth_broker_url"):
             self.instance.oauth_access_token = ""  # the broker's token for this portal, at the first call
             self.instance.oauth_expires_at = None
@@ -224,7 +225,7 @@ class PortalRulesForm(SecretFieldsForm):
         given = {place for place, name in PORTAL_SECRETS.items() if data.get(name)}
         brokered = bool(data.get("oauth_broker_url"))
         places, bots = secrets_left_behind(self.instance_before, data.get("auth_type"), brokered, given, renewed)
-        kept = [self.fields[PORTAL_SECRETS[p]].label for p in places] + [f"bot token of {b.label}" for b in bots]
+        kept = [str(self.fields[PORTAL_SECRETS[p]].label) for p in places] + [f"bot token of {b.label}" for b in bots]
         if not kept:
             return True
         self.pending_host = ",".join(move.hosts)

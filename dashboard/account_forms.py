@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from checks.models import ApiToken
 
@@ -12,9 +13,9 @@ class AccountEmailForm(forms.ModelForm):
     class Meta:
         model = get_user_model()
         fields = ["email"]
-        labels = {"email": "Email address"}
-        help_texts = {"email": "Alerts you subscribe to are sent here. Empty: no alert emails reach you."}
-        error_messages = {"email": {"invalid": "This is not an email address (expected name@example.com)."}}
+        labels = {"email": _("Email address")}
+        help_texts = {"email": _("Alerts you subscribe to are sent here. Empty: no alert emails reach you.")}
+        error_messages = {"email": {"invalid": _("This is not an email address (expected name@example.com).")}}
 
     def clean_email(self) -> str:
         return get_user_model().objects.normalize_email(self.cleaned_data["email"])
@@ -24,7 +25,9 @@ class ApiTokenForm(forms.Form):
     """A new API token: what will use it, and its role (write needs the admin role)."""
 
     name = forms.CharField(
-        max_length=100, label="Token name", help_text="What will use it, e.g. grafana or the app's install handler."
+        max_length=100,
+        label=_("Token name"),
+        help_text=_("What will use it, e.g. grafana or the app's install handler."),
     )
     role = forms.ChoiceField(choices=ApiToken.Role.choices, initial=ApiToken.Role.READ, widget=forms.RadioSelect)
 
@@ -32,10 +35,10 @@ class ApiTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.may_write = may_write
         if not may_write:
-            self.fields["role"].help_text = "Write tokens change portals and bots: an admin creates those."
+            self.fields["role"].help_text = _("Write tokens change portals and bots: an admin creates those.")
 
     def clean_role(self) -> str:
         role = self.cleaned_data["role"]
         if role == ApiToken.Role.WRITE and not self.may_write:
-            raise forms.ValidationError("Only admins create write tokens.")
+            raise forms.ValidationError(_("Only admins create write tokens."))
         return role

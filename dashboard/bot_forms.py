@@ -4,6 +4,7 @@ answer, silence)."""
 import yaml
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.utils.translation import gettext_lazy as _
 
 from checks.models import AuthType, Bot, Portal
 from checks.portal_file.expectations import (
@@ -19,25 +20,27 @@ from dashboard.forms import DashboardSecretsForm, masked_secret_field, yaml_box
 
 class BotForm(DashboardSecretsForm):
     secret_fields = ("bot_token",)
-    bot_token = masked_secret_field("Bot token")
+    bot_token = masked_secret_field(_("Bot token"))
     expect_text = forms.CharField(
         required=False,
-        label="Expect",
+        label=_("Expect"),
         max_length=2000,
-        help_text="Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}",
+        help_text=_("Optional, as in the portal file: {eventMode: fetch, language: de, commands: [help]}"),
     )
     answer_text = forms.CharField(
         required=False,
-        label="Answer probe",
+        label=_("Answer probe"),
         max_length=1000,
-        help_text="Optional, as in the portal file: {text: /ping, within: 30, every: 900}. "
-        "Empty: BotWatch never writes to this bot.",
+        help_text=_(
+            "Optional, as in the portal file: {text: /ping, within: 30, every: 900}. "
+            "Empty: BotWatch never writes to this bot."
+        ),
     )
 
     class Meta:
         model = Bot
         fields = ["code", "bot_id", "enabled", "backlog_minutes", "silence"]
-        labels = {"bot_id": "Bot id", "backlog_minutes": "Backlog minutes", "silence": "Silence (seconds)"}
+        labels = {"bot_id": _("Bot id"), "backlog_minutes": _("Backlog minutes"), "silence": _("Silence (seconds)")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,10 +67,10 @@ class BotForm(DashboardSecretsForm):
         return text, clean
 
     def clean_backlog_minutes(self):
-        return self.checked_number("backlog_minutes", "Backlog minutes", validate_backlog_minutes)
+        return self.checked_number("backlog_minutes", _("Backlog minutes"), validate_backlog_minutes)
 
     def clean_silence(self):
-        return self.checked_number("silence", "Silence", validate_silence)
+        return self.checked_number("silence", _("Silence"), validate_silence)
 
     def clean_expect_text(self):
         text, self.instance.expect = self.checked_mapping("expect_text", "{eventMode: fetch}", validate_expect)
@@ -95,7 +98,7 @@ class BotForm(DashboardSecretsForm):
     def clean(self):
         data = super().clean()
         if not data.get("code") and not data.get("bot_id") and not data.get("DELETE"):
-            raise forms.ValidationError("Give the bot's code or its id.")
+            raise forms.ValidationError(_("Give the bot's code or its id."))
         if data.get("bot_id"):
             # The id typed is the one to verify by (it accepts a re-registered bot's new id).
             self.instance.pinned_id = data["bot_id"]
@@ -110,7 +113,7 @@ class BaseBotFormSet(BaseInlineFormSet):
             return ok
         for form in self.live_forms():
             if not form.has_secret("bot_token"):
-                form.add_error("bot_token", "Required for webhook portals.")
+                form.add_error("bot_token", _("Required for webhook portals."))
                 ok = False
         return ok
 

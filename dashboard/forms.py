@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from checks.alerts.channel_urls import ChannelURLError, fingerprint, is_channel_url, validate_channel_url
 from checks.alerts.channels import MAX_CHANNELS, ROUTE_CLASSES
@@ -19,11 +20,11 @@ from checks.portal_file.schema import validate_alert_emails, validate_customer, 
 from dashboard.roles import Role
 
 MUTE_CHOICES = [
-    ("1h", "1 hour"),
-    ("4h", "4 hours"),
-    ("24h", "24 hours"),
-    ("7d", "7 days"),
-    ("off", "Unmute"),
+    ("1h", _("1 hour")),
+    ("4h", _("4 hours")),
+    ("24h", _("24 hours")),
+    ("7d", _("7 days")),
+    ("off", _("Unmute")),
 ]
 MUTE_DELTAS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(days=1), "7d": timedelta(days=7)}
 
@@ -35,13 +36,15 @@ def yaml_box(text: str, example: str) -> object:
     except LimitError as exc:
         raise forms.ValidationError(f"{exc}.") from None
     except yaml.YAMLError:
-        raise forms.ValidationError(f"Not YAML: write it as in the portal file, e.g. {example}.") from None
+        raise forms.ValidationError(
+            _("Not YAML: write it as in the portal file, e.g. %(example)s.") % {"example": example}
+        ) from None
 
 
 class DashboardSecretsForm(SecretFieldsForm):
     """The dashboard's wording of the stored-secret hint; nothing is said of a secret not set."""
 
-    keep_hint = "Set — leave empty to keep the stored value."
+    keep_hint = _("Set — leave empty to keep the stored value.")
     unset_hint = ""
     stored_placeholder = "•••••• (set)"
 
@@ -52,7 +55,7 @@ class DashboardSecretsForm(SecretFieldsForm):
 
 
 class MuteForm(forms.Form):
-    duration = forms.ChoiceField(choices=MUTE_CHOICES, label="Mute alerts for")
+    duration = forms.ChoiceField(choices=MUTE_CHOICES, label=_("Mute alerts for"))
 
     def until(self):
         choice = self.cleaned_data["duration"]
@@ -61,7 +64,7 @@ class MuteForm(forms.Form):
 
 class AckForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note (optional)"})
+        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": _("Note (optional)")})
     )
 
 
@@ -72,30 +75,30 @@ class LocalDateTimeField(forms.DateTimeField):
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
 
-WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+WEEKDAYS = [(0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun"))]
 
 
 class MaintenanceForm(forms.ModelForm):
     """A maintenance window: once (two dates in the viewer's time) or every week (days, times, timezone)."""
 
     repeat = forms.ChoiceField(
-        choices=[("once", "Once"), ("weekly", "Every week")],
+        choices=[("once", _("Once")), ("weekly", _("Every week"))],
         initial="once",
         required=False,
         widget=forms.RadioSelect,
-        label="Repeat",
+        label=_("Repeat"),
     )
-    starts_at = LocalDateTimeField(label="Starts", required=False)
-    ends_at = LocalDateTimeField(label="Ends", required=False)
+    starts_at = LocalDateTimeField(label=_("Starts"), required=False)
+    ends_at = LocalDateTimeField(label=_("Ends"), required=False)
     weekdays = forms.TypedMultipleChoiceField(
-        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="On"
+        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label=_("On")
     )
-    start_time = forms.TimeField(required=False, label="From", widget=forms.TimeInput(attrs={"type": "time"}))
-    end_time = forms.TimeField(required=False, label="To", widget=forms.TimeInput(attrs={"type": "time"}))
+    start_time = forms.TimeField(required=False, label=_("From"), widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(required=False, label=_("To"), widget=forms.TimeInput(attrs={"type": "time"}))
     timezone = forms.CharField(
-        required=False, max_length=64, initial="UTC", label="Timezone", help_text="e.g. UTC, Europe/Berlin"
+        required=False, max_length=64, initial="UTC", label=_("Timezone"), help_text=_("e.g. UTC, Europe/Berlin")
     )
-    every_portal = forms.BooleanField(required=False, label="Every portal")
+    every_portal = forms.BooleanField(required=False, label=_("Every portal"))
     tz_offset = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=-900, max_value=900)
 
     class Meta:
@@ -105,7 +108,7 @@ class MaintenanceForm(forms.ModelForm):
     def __init__(self, *args, portal: Portal | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["bot"].required = False
-        self.fields["bot"].empty_label = "Every bot of the portal"
+        self.fields["bot"].empty_label = _("Every bot of the portal")
         self.fields["bot"].queryset = Bot.objects.filter(portal=portal).only("id", "code", "bot_id", "portal_id")
         self.fields["bot"].label_from_instance = lambda bot: bot.label
 
@@ -115,25 +118,28 @@ class MaintenanceForm(forms.ModelForm):
             return self._clean_weekly(data)
         # The browser sends wall-clock time; JS getTimezoneOffset() is minutes to ADD to get UTC.
         offset = timedelta(minutes=data.get("tz_offset") or 0)
-        for name, moment in (("starts_at", "start"), ("ends_at", "end")):
+        for name, problem in (
+            ("starts_at", _("Enter when the window should start.")),
+            ("ends_at", _("Enter when the window should end.")),
+        ):
             value = data.get(name)
             if value is not None:
                 data[name] = (value.replace(tzinfo=None) + offset).replace(tzinfo=UTC)
             elif name not in self.errors:
-                self.add_error(name, f"Enter when the window should {moment}.")
+                self.add_error(name, problem)
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", "The window must end after it starts.")
+            self.add_error("ends_at", _("The window must end after it starts."))
         data.update(weekdays=[], start_time=None, end_time=None, timezone="UTC")
         return data
 
     def _clean_weekly(self, data: dict) -> dict:
         if not data.get("weekdays"):
-            self.add_error("weekdays", "Pick at least one day of the week.")
+            self.add_error("weekdays", _("Pick at least one day of the week."))
         for name in ("start_time", "end_time"):
             if data.get(name) is None and name not in self.errors:
-                self.add_error(name, "Enter a time, e.g. 02:00.")
+                self.add_error(name, _("Enter a time, e.g. 02:00."))
         if data.get("start_time") is not None and data.get("start_time") == data.get("end_time"):
-            self.add_error("end_time", "The window must end at another time than it starts.")
+            self.add_error("end_time", _("The window must end at another time than it starts."))
         zone = (data.get("timezone") or "UTC").strip()
         if not valid_timezone(zone):
             self.add_error("timezone", f"{zone!r} is not a timezone BotWatch knows; write it as UTC or Europe/Berlin.")
@@ -181,34 +187,38 @@ class ChannelForm(forms.ModelForm):
     """A named channel: its URL is write-only (empty keeps it), kept masked after a failed save."""
 
     url = forms.CharField(
-        label="Channel URL",
+        label=_("Channel URL"),
         required=False,
         max_length=2000,
         widget=MaskedInput(),
-        help_text="slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
-        "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted; shown as scheme and host only.",
+        help_text=_(
+            "slack://…, tgram://…, msteams://…, ntfy://…, json://… (a webhook), "
+            "bitrix24s://portal/rest/USER_ID/CODE/?dialog=chatNN. Stored encrypted; shown as scheme and host only."
+        ),
     )
 
     class Meta:
         model = Channel
         fields = ["name", "is_default"]
-        labels = {"is_default": "Apply to all portals"}
+        labels = {"is_default": _("Apply to all portals")}
         help_texts = {
-            "name": "What pages and the audit log call it, e.g. “Support team Slack”.",
-            "is_default": "Every portal's alerts go here too, unless the portal replaces the default channels.",
+            "name": _("What pages and the audit log call it, e.g. “Support team Slack”."),
+            "is_default": _("Every portal's alerts go here too, unless the portal replaces the default channels."),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["url"].help_text = "Set — leave empty to keep the stored URL. " + self.fields["url"].help_text
+            self.fields["url"].help_text = (
+                _("Set — leave empty to keep the stored URL. ") + self.fields["url"].help_text
+            )
             self.fields["url"].widget.attrs["placeholder"] = "•••••• (set)"
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         if not url:
             if not self.instance.pk:
-                raise forms.ValidationError("Give the channel's URL.")
+                raise forms.ValidationError(_("Give the channel's URL."))
             return ""
         try:
             url = validate_channel_url(url, allow_http=settings.BOTWATCH_ALLOW_HTTP)
@@ -216,7 +226,7 @@ class ChannelForm(forms.ModelForm):
             raise forms.ValidationError(f"{exc}.") from None
         twin = Channel.objects.filter(fingerprint=fingerprint(url)).exclude(pk=self.instance.pk).first()
         if twin is not None:
-            raise forms.ValidationError(f"This URL is already the channel “{twin.name}”.")
+            raise forms.ValidationError(_("This URL is already the channel “%(name)s”.") % {"name": twin.name})
         return url
 
     def apply_url(self) -> str:
@@ -231,51 +241,53 @@ class ChannelForm(forms.ModelForm):
 
 class PortalForm(PortalRulesForm, DashboardSecretsForm):
     notify_channels = ChannelChoiceField(
-        label="This portal's channels",
+        label=_("This portal's channels"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Chosen from the channels of the Notifications page.",
+        help_text=_("Chosen from the channels of the Notifications page."),
     )
     alert_emails = forms.CharField(
         required=False,
-        label="Alert emails",
-        help_text="Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS).",
+        label=_("Alert emails"),
+        help_text=_("Comma-separated; empty: the default recipients (BOTWATCH_ALERT_EMAILS)."),
     )
     customer_contacts = forms.CharField(
         required=False,
-        label="Customer contacts",
-        help_text="Comma-separated email addresses of the customer's own people (not alerted; for reports).",
+        label=_("Customer contacts"),
+        help_text=_("Comma-separated email addresses of the customer's own people (not alerted; for reports)."),
     )
     tags = forms.CharField(
-        required=False, label="Tags", help_text="Comma-separated words to filter by, e.g. premium, de."
+        required=False, label=_("Tags"), help_text=_("Comma-separated words to filter by, e.g. premium, de.")
     )
-    accept_hint = "tick “Send the stored credentials to {hosts}”"
-    webhook_code = masked_secret_field("Webhook code")
-    oauth_client_secret = masked_secret_field("Client secret")
-    oauth_access_token = masked_secret_field("Access token")
-    oauth_refresh_token = masked_secret_field("Refresh token")
+    accept_hint = _("tick “Send the stored credentials to {hosts}”")
+    webhook_code = masked_secret_field(_("Webhook code"))
+    oauth_client_secret = masked_secret_field(_("Client secret"))
+    oauth_access_token = masked_secret_field(_("Access token"))
+    oauth_refresh_token = masked_secret_field(_("Refresh token"))
     # The host the operator agreed to send the stored secrets to (check_new_host); a checkbox in the page.
     confirm_credentials_host = forms.CharField(required=False, widget=forms.HiddenInput)
-    oauth_broker_secret = masked_secret_field("Broker secret")
-    answer_webhook_code = masked_secret_field("Probe user's webhook code")
+    oauth_broker_secret = masked_secret_field(_("Broker secret"))
+    answer_webhook_code = masked_secret_field(_("Probe user's webhook code"))
 
     class Meta:
         model = Portal
         fields = [*PORTAL_FIELDS, "pace_rate", "pace_burst", "paused", "notify_mode"]
         widgets = {"auth_type": forms.RadioSelect, "notify_mode": forms.RadioSelect}
         labels = {
-            "notify_mode": "Channels for all portals",
-            "url": "Address",
-            "auth_type": "Authentication",
-            "webhook_user_id": "Webhook user id",
-            "oauth_client_id": "Client id",
-            "oauth_broker_url": "Token broker address",
-            "customer_name": "Customer",
-            "customer_notes": "Notes",
-            "answer_webhook_user_id": "Probe user's webhook user id",
+            "notify_mode": _("Channels for all portals"),
+            "url": _("Address"),
+            "auth_type": _("Authentication"),
+            "webhook_user_id": _("Webhook user id"),
+            "oauth_client_id": _("Client id"),
+            "oauth_broker_url": _("Token broker address"),
+            "customer_name": _("Customer"),
+            "customer_notes": _("Notes"),
+            "answer_webhook_user_id": _("Probe user's webhook user id"),
         }
         help_texts = {
-            "oauth_broker_url": "Optional: your app's backend hands out its access token here and BotWatch never "
-            "refreshes (refresh tokens are single-use). Leave empty to give BotWatch a refresh token instead.",
+            "oauth_broker_url": _(
+                "Optional: your app's backend hands out its access token here and BotWatch never "
+                "refreshes (refresh tokens are single-use). Leave empty to give BotWatch a refresh token instead."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -287,8 +299,8 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
         # Not sent by older forms or scripts: keep what is stored (add, for a new portal).
         self.fields["notify_mode"].required = False
         self.fields["notify_mode"].choices = [
-            (NotifyMode.ADD, "Add this portal's channels to those applied to all portals"),
-            (NotifyMode.REPLACE, "Use only this portal's channels"),
+            (NotifyMode.ADD, _("Add this portal's channels to those applied to all portals")),
+            (NotifyMode.REPLACE, _("Use only this portal's channels")),
         ]
         stored = {fingerprint(url) for url in self.instance.notify or []}
         channels = list(Channel.objects.only("id", "name", "fingerprint"))
@@ -297,9 +309,11 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             targets = (self.instance.routes or {}).get(route, [])
             keys = {fingerprint(t) for t in targets if is_channel_url(t)}
             self.fields[f"route_{route}_channels"] = ChannelChoiceField(
-                label=f"{route} alerts go to", widget=forms.SelectMultiple(attrs={"size": 2})
+                label=_("%(status)s alerts go to") % {"status": route}, widget=forms.SelectMultiple(attrs={"size": 2})
             )
-            self.fields[f"route_{route}_emails"] = forms.CharField(required=False, label=f"{route}: emails")
+            self.fields[f"route_{route}_emails"] = forms.CharField(
+                required=False, label=_("%(status)s: emails") % {"status": route}
+            )
             self.initial[f"route_{route}_channels"] = [c.pk for c in channels if c.fingerprint in keys]
             self.initial[f"route_{route}_emails"] = ", ".join(t for t in targets if not is_channel_url(t))
 
@@ -318,13 +332,15 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
                 data[name] = []
             chosen = data.get(f"route_{route}_channels") or []
             if len(chosen) + len(data.get(f"route_{route}_emails") or []) > MAX_CHANNELS:
-                self.add_error(f"route_{route}_channels", f"At most {MAX_CHANNELS} channels and emails per route.")
+                self.add_error(
+                    f"route_{route}_channels", _("At most %(n)s channels and emails per route.") % {"n": MAX_CHANNELS}
+                )
         return data
 
     def clean_notify_channels(self):
         chosen = self.cleaned_data["notify_channels"]
         if len(chosen) > MAX_CHANNELS:
-            raise forms.ValidationError(f"At most {MAX_CHANNELS} channels.")
+            raise forms.ValidationError(_("At most %(n)s channels.") % {"n": MAX_CHANNELS})
         return chosen
 
     def route_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
@@ -386,13 +402,15 @@ def check_new_host(form: PortalForm, formset) -> bool:
 
 
 class PortalFileForm(forms.Form):
-    file = forms.FileField(required=False, help_text="YAML or JSON, as manage.py import_portals reads it.")
-    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label="…or paste it here")
+    file = forms.FileField(required=False, help_text=_("YAML or JSON, as manage.py import_portals reads it."))
+    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label=_("…or paste it here"))
     send_credentials_to = forms.CharField(
         required=False,
-        label="Send stored credentials to",
-        help_text="Hosts, comma-separated, that portals whose url moves there may take their stored secrets to "
-        "(as import_portals --send-credentials-to); without one, give the secrets again in the file.",
+        label=_("Send stored credentials to"),
+        help_text=_(
+            "Hosts, comma-separated, that portals whose url moves there may take their stored secrets to "
+            "(as import_portals --send-credentials-to); without one, give the secrets again in the file."
+        ),
     )
 
     def clean_send_credentials_to(self) -> list[str]:
@@ -410,18 +428,19 @@ class PortalFileForm(forms.Form):
             try:
                 data["content"] = upload.read().decode("utf-8")
             except UnicodeDecodeError:
-                raise forms.ValidationError("The file is not UTF-8 text.") from None
+                raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
             data["fmt"] = "json" if upload.name.lower().endswith(".json") else None
         elif data.get("text", "").strip():
             data["content"] = data["text"]
             data["fmt"] = None
         else:
-            raise forms.ValidationError("Choose a file or paste its content.")
+            raise forms.ValidationError(_("Choose a file or paste its content."))
         return data
 
 
-ROLE_CHOICES = [(r.group_name, r.group_name.capitalize()) for r in (Role.VIEWER, Role.OPERATOR, Role.ADMIN)] + [
-    ("none", "No access")
+ROLE_LABELS = {Role.VIEWER: _("Viewer"), Role.OPERATOR: _("Operator"), Role.ADMIN: _("Admin")}
+ROLE_CHOICES = [(r.group_name, ROLE_LABELS[r]) for r in (Role.VIEWER, Role.OPERATOR, Role.ADMIN)] + [
+    ("none", _("No access"))
 ]
 
 

@@ -1,4 +1,4 @@
-"""Who may reach which page once signed in.
+"""Who may reach which page once signed in, and which answers speak one language whatever the viewer's.
 
 TwoFactorMiddleware: a user with two-factor goes to the code page until the code is given, and
 with BOTWATCH_REQUIRE_2FA=1 an admin without two-factor goes to its set-up page; the Django
@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import resolve, reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from dashboard import twofactor
 from dashboard.roles import Role, role_of
@@ -25,12 +27,13 @@ OPEN_TO_NO_ROLE = {
     "healthz",
     "login-verify",
     "account-two-factor",
+    "set_language",
 }
 # Reachable before the two-factor code is given: the code page itself, and ways out.
-OPEN_BEFORE_CODE = {"login", "logout", "login-verify", "healthz"}
+OPEN_BEFORE_CODE = {"login", "logout", "login-verify", "healthz", "set_language"}
 # Reachable by an admin who must set up two-factor first.
 OPEN_BEFORE_SET_UP = OPEN_BEFORE_CODE | {"account-two-factor"}
-REQUIRED = "BotWatch requires two-factor login for admins: set it up to go on."
+REQUIRED = _("BotWatch requires two-factor login for admins: set it up to go on.")
 
 
 def _go(request, url: str) -> HttpResponse:
@@ -76,4 +79,24 @@ class RequireRoleMiddleware:
         # The Django admin checks is_staff and permissions itself.
         if match.url_name in OPEN_TO_NO_ROLE or match.app_name == "admin":
             return None
-        raise PermissionDenied("Your account has no role yet: ask a BotWatch admin to give you one.")
+        raise PermissionDenied(_("Your account has no role yet: ask a BotWatch admin to give you one."))
+
+
+# Machine answers: scripts, Grafana and Prometheus read them, whatever a browser's Accept-Language says.
+ENGLISH_ONLY = ("/api/", "/metrics")
+
+
+class EnglishForMachinesMiddleware:
+    """After LocaleMiddleware: the API (its errors, DRF's included) and /metrics answer in English."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith(ENGLISH_ONLY):
+            return self.get_response(request)
+        with translation.override("en"):
+            request.LANGUAGE_CODE = "en"
+            response = self.get_response(request)
+        response.headers["Content-Language"] = "en"  # LocaleMiddleware only sets it when missing
+        return response

@@ -73,6 +73,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The viewer's language: the set_language cookie, else the browser's Accept-Language (no URL prefix).
+    "django.middleware.locale.LocaleMiddleware",
+    "dashboard.middleware.EnglishForMachinesMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -153,9 +156,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
-# The dashboard is in English; the customer's status page and report are in the portal's
-# language (checks.models.Language), translated from locale/.
+LANGUAGE_CODE = "en"
+# The dashboard speaks the viewer's language (chosen in the header, else the browser's); the
+# customer's status page and report speak the portal's (checks.models.Language). Catalogues in locale/.
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp import login as otp_login
 from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -137,7 +139,7 @@ class CodeRefused(Exception):
     """A wrong code, or one given while the device waits after wrong ones; the message says which."""
 
 
-WRONG_CODE = "That code is not valid (or it was used already). Try the current one."
+WRONG_CODE = gettext_lazy("That code is not valid (or it was used already). Try the current one.")
 
 
 def check_code(user, token: str, now: datetime | None = None) -> TOTPDevice | StaticDevice:
@@ -151,7 +153,7 @@ def check_code(user, token: str, now: datetime | None = None) -> TOTPDevice | St
     for device in model.objects.filter(user=user, confirmed=True):
         if (until := wait_until(device, now)) is not None:
             seconds = int((until - now).total_seconds()) + 1
-            raise CodeRefused(f"Too many wrong codes in a row: try again in {seconds} s.")
+            raise CodeRefused(_("Too many wrong codes in a row: try again in %(seconds)s s.") % {"seconds": seconds})
         # verify_token locks the device row while it checks (a code is taken once), and counts a
         # wrong code on it (reset by a right one) even with django-otp's own lock off.
         if verify_token(user, device.persistent_id, token):

@@ -14,6 +14,8 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
+    # POST language=ru: Django's set_language keeps the choice in a cookie (no /ru/ URL prefix).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", include("dashboard.api.urls")),
     # The customer's status page and badges: no login, the link's token is the key (docs/customer-status.md).

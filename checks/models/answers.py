@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from checks.models.bots import Bot
 
@@ -14,11 +15,11 @@ class AnswerProbe(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Waiting for the answer"
-        ANSWERED = "answered", "Answered"
-        NO_ANSWER = "no_answer", "No answer"
-        REFUSED = "refused", "Refused"
-        NOT_SENT = "not_sent", "Not sent"  # the send failed and the dialog showed no message: nothing to read
+        PENDING = "pending", _("Waiting for the answer")
+        ANSWERED = "answered", _("Answered")
+        NO_ANSWER = "no_answer", _("No answer")
+        REFUSED = "refused", _("Refused")
+        NOT_SENT = "not_sent", _("Not sent")  # the send failed and the dialog showed no message: nothing to read
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="answer_probes")
     sent_at = models.DateTimeField(default=timezone.now)

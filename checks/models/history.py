@@ -17,6 +17,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from checks.models.bots import Bot
 from checks.models.portals import Portal
@@ -142,9 +143,9 @@ class BotEvent(models.Model):
     """Something that happened to a bot's configuration: a change seen, a new id accepted, an expectation set."""
 
     class Kind(models.TextChoices):
-        CONFIG_CHANGED = "config_changed", "Configuration changed"
-        ID_ACCEPTED = "id_accepted", "New id accepted"
-        EXPECT_SET = "expect_set", "Expectation set"
+        CONFIG_CHANGED = "config_changed", _("Configuration changed")
+        ID_ACCEPTED = "id_accepted", _("New id accepted")
+        EXPECT_SET = "expect_set", _("Expectation set")
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

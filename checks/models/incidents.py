@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from checks.models.bots import Bot
 from checks.models.portals import Portal
@@ -23,13 +24,13 @@ class Incident(models.Model):
     """
 
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
 
     class Kind(models.TextChoices):
-        BOT = "bot", "Bot"
-        PORTAL = "portal", "Portal"
-        WAVE = "wave", "Fleet wave"
+        BOT = "bot", _("Bot")
+        PORTAL = "portal", _("Portal")
+        WAVE = "wave", _("Fleet wave")
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BOT)
     bot = models.ForeignKey(Bot, null=True, blank=True, on_delete=models.CASCADE, related_name="incidents")
@@ -97,22 +98,22 @@ class IncidentEvent(models.Model):
     """The timeline of an incident: opened, escalated, reminder, acknowledged, resolved, note."""
 
     class Kind(models.TextChoices):
-        OPENED = "opened", "Opened"
-        ESCALATED = "escalated", "Became more severe"
-        REMINDER = "reminder", "Reminder"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
-        MUTED = "muted", "Muted"
+        OPENED = "opened", _("Opened")
+        ESCALATED = "escalated", _("Became more severe")
+        REMINDER = "reminder", _("Reminder")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
+        MUTED = "muted", _("Muted")
         # Another bad status within the open incident, not more severe: recorded, no email.
-        CHANGED = "changed", "Status changed"
+        CHANGED = "changed", _("Status changed")
         # A portal joined a wave, or a wave's portal recovered: recorded on the wave, no email.
-        JOINED = "joined", "Portal joined"
-        PART_RESOLVED = "part_resolved", "Portal recovered"
+        JOINED = "joined", _("Portal joined")
+        PART_RESOLVED = "part_resolved", _("Portal recovered")
         # Not an incident's (Notification.kind only): the weekly credential digest, the app's paid
         # period about to end.
-        DIGEST = "digest", "Credential digest"
-        PAYMENT = "payment", "Paid period ending"
-        REPORT = "report", "Monthly report"
+        DIGEST = "digest", _("Credential digest")
+        PAYMENT = "payment", _("Paid period ending")
+        REPORT = "report", _("Monthly report")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     # A wave's JOINED and PART_RESOLVED events name the portal.
@@ -131,11 +132,11 @@ class Notification(models.Model):
     """One email about one or more incident events, written before sending (STYLE: notifiers)."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
         # Nobody to email, and channels carry it (ChannelDelivery): no email is owed.
-        SKIPPED = "skipped", "No email recipients: channels only"
+        SKIPPED = "skipped", _("No email recipients: channels only")
 
     key = models.CharField(max_length=200, unique=True, help_text="Idempotence key: one email per event")
     # None for an email about several portals (the weekly credential digest).

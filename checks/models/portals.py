@@ -4,19 +4,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from checks.crypto import EncryptedJSONField, EncryptedTextField
 from checks.status import BotState
 
 
 class AuthType(models.TextChoices):
-    WEBHOOK = "webhook", "Incoming webhook"
-    OAUTH = "oauth", "OAuth application"
+    WEBHOOK = "webhook", _("Incoming webhook")
+    OAUTH = "oauth", _("OAuth application")
 
 
 class NotifyMode(models.TextChoices):
-    ADD = "add", "Add to the default channels (BOTWATCH_NOTIFY_URLS)"
-    REPLACE = "replace", "Replace the default channels"
+    ADD = "add", _("Add to the default channels (BOTWATCH_NOTIFY_URLS)")
+    REPLACE = "replace", _("Replace the default channels")
 
 
 class Language(models.TextChoices):

@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 PREFIX = "bw_"
 
@@ -14,8 +15,8 @@ class ApiToken(models.Model):
     """A bearer token for /api/v1/ and /metrics. Only its SHA-256 is kept: it cannot be shown again."""
 
     class Role(models.TextChoices):
-        READ = "read", "Read"
-        WRITE = "write", "Write"
+        READ = "read", _("Read")
+        WRITE = "write", _("Write")
 
     name = models.CharField(max_length=100, help_text="What uses it, e.g. grafana or the app's install handler")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.READ)

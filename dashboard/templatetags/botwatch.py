@@ -4,8 +4,11 @@ import time
 from datetime import UTC, datetime
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from checks.alerts.guidance import guidance_blocks
 from checks.alerts.rules import threshold_for_problems
@@ -53,10 +56,10 @@ def status_badge(value: str, problems: list | None = None) -> str:
 
 
 @register.simple_tag
-def reltime(value: datetime | None, empty: str = "never") -> str:
+def reltime(value: datetime | None, empty: str = "") -> str:
     """<time> that static/dashboard/app.js turns into "3 min ago" with the local time on hover."""
     if value is None:
-        return format_html('<span class="muted">{}</span>', empty)
+        return format_html('<span class="muted">{}</span>', empty or _("never"))
     utc = value.astimezone(UTC)
     return format_html(
         '<time datetime="{}" title="{} UTC">{} UTC</time>',
@@ -86,9 +89,10 @@ def delta(current: int | None, before: int | None) -> str:
         return ""  # unknown now or 24 h ago (a missing value renders as "")
     diff = current - before
     if diff == 0:
-        return mark_safe('<span class="delta zero" title="no change in 24 h">±0</span>')
+        return format_html('<span class="delta zero" title="{}">±0</span>', _("no change in 24 h"))
     cls = "up" if diff > 0 else "down"
-    return format_html('<span class="delta {}" title="change in 24 h">{}</span>', cls, f"{diff:+d}")
+    shown = ("+" if diff > 0 else "-") + count(abs(diff))
+    return format_html('<span class="delta {}" title="{}">{}</span>', cls, _("change in 24 h"), shown)
 
 
 @register.filter
@@ -96,15 +100,23 @@ def ms(value: int | None) -> str:
     if value is None:
         return "—"
     if value >= 1000:
-        return f"{value / 1000:.1f} s"
-    return f"{value} ms"
+        return _("%(seconds)s s") % {"seconds": number_format(value / 1000, 1)}
+    return _("%(ms)s ms") % {"ms": count(value)}
 
 
 @register.filter
 def percent(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value * 100:.2f} %" if value < 1 else "100 %"
+    return f"{number_format(value * 100, 2)} %" if value < 1 else "100 %"
+
+
+@register.filter
+def count(value: int | None) -> str:
+    """A counter for reading, in the viewer's language: 12 345 (a non-breaking space) or 12,345; "—" unknown."""
+    if value is None:
+        return "—"
+    return number_format(value, force_grouping=True)
 
 
 @register.filter
@@ -122,9 +134,13 @@ def heartbeat(beats: list, size: int = 30) -> str:
     beats = list(beats)[-size:]
     ok = sum(1 for b in beats if b["status"] == BotState.OK)
     if beats:
-        summary = f"last {len(beats)} verifications: {ok} ok, {len(beats) - ok} failed; latest {beats[-1]['status']}"
+        summary = ngettext(
+            "last %(n)s verification: %(ok)s ok, %(failed)s failed; latest %(latest)s",
+            "last %(n)s verifications: %(ok)s ok, %(failed)s failed; latest %(latest)s",
+            len(beats),
+        ) % {"n": len(beats), "ok": ok, "failed": len(beats) - ok, "latest": beats[-1]["status"]}
     else:
-        summary = "no verifications yet"
+        summary = _("no verifications yet")
     parts = ['<span class="beat b-empty"></span>'] * (size - len(beats))
     for b in beats:
         title = f"{b['status']} · {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(b['at']))} UTC · {b['ms']} ms"
@@ -152,7 +168,8 @@ def guidance_hint(status: str, error_code: str = "", problems: list | None = Non
     if status in (BotState.OK, BotState.PENDING, ""):
         return ""
     blocks = guidance_blocks(status, error_code, problems if status == Status.DEGRADED else [])
-    return " ".join(f"Probable cause: {b['causes'][0]} What to do: {b['actions'][0]}" for b in blocks)
+    hint = _("Probable cause: %(cause)s What to do: %(action)s")
+    return " ".join(hint % {"cause": b["causes"][0], "action": b["actions"][0]} for b in blocks)
 
 
 @register.simple_tag
@@ -162,8 +179,16 @@ def alert_threshold(status: str, failures: int, thresholds: dict | None = None, 
         return ""
     needed = threshold_for_problems(status, problems or [], thresholds)
     if failures >= needed:
-        return f"alert threshold reached: {needed} failed check{'s' if needed != 1 else ''} in a row"
-    return f"{failures} of {needed} failed checks before an alert"
+        return ngettext(
+            "alert threshold reached: %(n)s failed check in a row",
+            "alert threshold reached: %(n)s failed checks in a row",
+            needed,
+        ) % {"n": needed}
+    return ngettext(
+        "%(failures)s of %(n)s failed check before an alert",
+        "%(failures)s of %(n)s failed checks before an alert",
+        needed,
+    ) % {"failures": failures, "n": needed}
 
 
 @register.filter

@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -19,7 +21,7 @@ from dashboard.account_forms import AccountEmailForm, ApiTokenForm
 from dashboard.roles import Role, has_role
 from dashboard.views.common import audit, get_portal, redirect_back
 
-NO_EMAIL = "Alert emails need an email address: add yours, then subscribe."
+NO_EMAIL = gettext_lazy("Alert emails need an email address: add yours, then subscribe.")
 
 
 @login_required
@@ -79,7 +81,9 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(rows, pk=pk)
     audit(request, "revoke api token", token, {"role": token.role})
     token.delete()
-    messages.success(request, f"Token {token.name} ({token.hint}…) revoked: it no longer works.")
+    messages.success(
+        request, _("Token %(name)s (%(hint)s…) revoked: it no longer works.") % {"name": token.name, "hint": token.hint}
+    )
     return redirect(reverse("dashboard:account") + "#api-tokens")
 
 
@@ -101,7 +105,9 @@ def account_email(request: HttpRequest) -> HttpResponse:
 
 def _email_saved(email: str) -> str:
     return (
-        f"Alerts you subscribe to now go to {email}." if email else "Email address removed: no alert emails reach you."
+        _("Alerts you subscribe to now go to %(email)s.") % {"email": email}
+        if email
+        else _("Email address removed: no alert emails reach you.")
     )
 
 
@@ -113,7 +119,9 @@ def subscribe_every_portal(request: HttpRequest) -> HttpResponse:
         messages.error(request, NO_EMAIL)
     elif _set_subscription(request.user, None, wanted):
         audit(request, "subscribe" if wanted else "unsubscribe", None, {"portal": "every portal"}, "every portal")
-        messages.success(request, "You get the alerts of every portal." if wanted else "Every-portal alerts stopped.")
+        messages.success(
+            request, _("You get the alerts of every portal.") if wanted else _("Every-portal alerts stopped.")
+        )
     return redirect("dashboard:account")
 
 
@@ -128,9 +136,12 @@ def portal_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
     if _set_subscription(request.user, portal, wanted):
         audit(request, "subscribe" if wanted else "unsubscribe", portal, {"portal": portal.name})
     if wanted:
-        messages.success(request, f"The alerts of {portal.name} are emailed to {request.user.email}.")
+        messages.success(
+            request,
+            _("The alerts of %(name)s are emailed to %(email)s.") % {"name": portal.name, "email": request.user.email},
+        )
     else:
-        messages.success(request, f"You no longer get the alerts of {portal.name} by email.")
+        messages.success(request, _("You no longer get the alerts of %(name)s by email.") % {"name": portal.name})
     return redirect_back(request, reverse("dashboard:portal-detail", args=[portal.pk]))
 
 

@@ -15,6 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
@@ -34,18 +37,29 @@ from dashboard.views.common import (
 )
 
 TABS = {
-    "open": ("Open", {"state": Incident.State.OPEN, "acknowledged_at__isnull": True, "wave__isnull": True}),
+    "open": (
+        pgettext_lazy("incidents tab", "Open"),
+        {"state": Incident.State.OPEN, "acknowledged_at__isnull": True, "wave__isnull": True},
+    ),
     "acknowledged": (
-        "Acknowledged",
+        pgettext_lazy("incidents tab", "Acknowledged"),
         {"state": Incident.State.OPEN, "acknowledged_at__isnull": False, "wave__isnull": True},
     ),
-    "resolved": ("Resolved", {"state": Incident.State.RESOLVED, "wave__isnull": True}),
+    "resolved": (pgettext_lazy("incidents tab", "Resolved"), {"state": Incident.State.RESOLVED, "wave__isnull": True}),
 }
 PAGE_SIZE = 100  # two fleets' worth of incidents on one page, so a bulk action reaches them all
 BULK_ACTIONS = {
-    "acknowledge": "Acknowledge",
-    **{f"mute:{key}": f"Mute {label}" for key, label in MUTE_CHOICES if key != "off"},
-    **{f"maintenance:{key}": f"Maintenance {label}" for key, label in MUTE_CHOICES if key != "off"},
+    "acknowledge": gettext_lazy("Acknowledge"),
+    **{
+        f"mute:{key}": format_lazy(gettext_lazy("Mute {duration}"), duration=label)
+        for key, label in MUTE_CHOICES
+        if key != "off"
+    },
+    **{
+        f"maintenance:{key}": format_lazy(gettext_lazy("Maintenance {duration}"), duration=label)
+        for key, label in MUTE_CHOICES
+        if key != "off"
+    },
 }
 
 
@@ -162,7 +176,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "tab": f["state"],
         "filters": f,
         "filtered": any(value for key, value in f.items() if key not in ("state", "group")),
-        "tabs": [(key, label, counts[key]) for key, (label, _) in TABS.items()],
+        "tabs": [(key, label, counts[key]) for key, (label, _filter) in TABS.items()],
         "page": page,
         "live": [i for i in incidents if not i.quiet or f["state"] == "resolved"],
         "quiet": [i for i in incidents if i.quiet and f["state"] != "resolved"],
@@ -194,7 +208,7 @@ def alerts_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:PAGE_SIZE]
     if action not in BULK_ACTIONS:
-        messages.error(request, "Choose what to do with the ticked incidents.")
+        messages.error(request, _("Choose what to do with the ticked incidents."))
         return back
     incidents = list(
         Incident.objects.filter(pk__in=ids, state=Incident.State.OPEN)
@@ -202,12 +216,14 @@ def alerts_bulk(request: HttpRequest) -> HttpResponse:
         .prefetch_related(Prefetch("parts", queryset=Incident.objects.select_related("bot", "portal")))
     )
     if not incidents:
-        messages.error(request, "Tick at least one open incident first.")
+        messages.error(request, _("Tick at least one open incident first."))
         return back
-    verb, _, duration = action.partition(":")
+    verb, _sep, duration = action.partition(":")
     done = _BULK[verb](request, incidents, duration)
     messages.success(
-        request, f"{BULK_ACTIONS[action]}: {done} of {len(incidents)} incident{'s' if len(incidents) != 1 else ''}."
+        request,
+        ngettext("%(action)s: %(done)s of %(n)s incident.", "%(action)s: %(done)s of %(n)s incidents.", len(incidents))
+        % {"action": BULK_ACTIONS[action], "done": done, "n": len(incidents)},
     )
     return back
 
@@ -273,12 +289,12 @@ def incident_ack(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.select_related("bot", "portal"), pk=pk)
     form = AckForm(request.POST)
     if incident.state != Incident.State.OPEN:
-        messages.info(request, "That incident is resolved already.")
+        messages.info(request, _("That incident is resolved already."))
     elif form.is_valid():
         actions.acknowledge(incident, request.user, note=form.cleaned_data["note"])
         label = f"incident #{incident.pk}: {incident.subject}"
         audit(request, "acknowledge", incident, {"note": form.cleaned_data["note"]}, label=label)
-        messages.success(request, f"Incident of {incident.subject} acknowledged.")
+        messages.success(request, _("Incident of %(subject)s acknowledged.") % {"subject": incident.subject})
     else:
-        messages.error(request, "The note is too long (2,000 characters at most).")
+        messages.error(request, _("The note is too long (2,000 characters at most)."))
     return redirect_back(request, reverse("dashboard:alerts"))

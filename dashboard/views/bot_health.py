@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_configuration
@@ -16,11 +18,11 @@ from dashboard.roles import Role, require_role
 from dashboard.views.common import audit, get_bot, redirect_back
 
 CHECKS = [
-    ("user_inactive", "Bot user active"),
-    ("event_backlog", "Event backlog"),
-    ("drift", "Configuration as expected"),
-    ("commands", "Commands registered"),
-    ("reregistered", "Same bot id"),
+    ("user_inactive", gettext_lazy("Bot user active")),
+    ("event_backlog", gettext_lazy("Event backlog")),
+    ("drift", gettext_lazy("Configuration as expected")),
+    ("commands", gettext_lazy("Commands registered")),
+    ("reregistered", gettext_lazy("Same bot id")),
 ]
 HISTORY = 20
 
@@ -51,30 +53,36 @@ def _row(bot: Bot, check: str, details: list[str] | None) -> dict:
     if details:
         return {"state": "problem", "details": details}
     if bot.status in ("pending", "") or not bot.baseline:
-        return {"state": "unknown", "details": ["not checked yet: needs an extended answer"]}
+        return {"state": "unknown", "details": [_("not checked yet: needs an extended answer")]}
     expect, mode = bot.expect or {}, (bot.baseline or {}).get("eventMode")
     if check == "event_backlog":
         if mode != "fetch":
-            return {"state": "na", "details": [f"not applicable ({mode or 'unknown'} mode)"]}
+            return {"state": "na", "details": [_("not applicable (%(mode)s mode)") % {"mode": mode or "unknown"}]}
         limit = bot.backlog_minutes or DEFAULT_BACKLOG_MINUTES
         if bot.event_backlog_s is None:
-            return {"state": "unknown", "details": [f"not looked at yet (threshold {limit} min)"]}
-        age = describe_age_seconds(bot.event_backlog_s) if bot.event_backlog_s else "no pending event"
-        return {"state": "ok", "details": [f"{age} (threshold {limit} min)"]}
+            return {
+                "state": "unknown",
+                "details": [_("not looked at yet (threshold %(limit)s min)") % {"limit": limit}],
+            }
+        age = describe_age_seconds(bot.event_backlog_s) if bot.event_backlog_s else _("no pending event")
+        return {"state": "ok", "details": [_("%(age)s (threshold %(limit)s min)") % {"age": age, "limit": limit}]}
     if check == "drift" and not [k for k in expect if k != "commands"]:
-        return {"state": "na", "details": ["nothing expected: changes are recorded below"]}
+        return {"state": "na", "details": [_("nothing expected: changes are recorded below")]}
     if check == "commands":
         if not expect.get("commands"):
-            return {"state": "na", "details": ["no commands expected"]}
-        seen = ", ".join(bot.commands_seen or []) or "none"
-        return {"state": "ok", "details": [f"registered: {seen}"]}
+            return {"state": "na", "details": [_("no commands expected")]}
+        seen = ", ".join(bot.commands_seen or []) or _("none")
+        return {"state": "ok", "details": [_("registered: %(seen)s") % {"seen": seen}]}
     if check == "reregistered":
-        return {"state": "ok", "details": [f"pinned to #{bot.pinned_id}" if bot.pinned_id else "not pinned yet"]}
+        return {
+            "state": "ok",
+            "details": [_("pinned to #%(id)s") % {"id": bot.pinned_id} if bot.pinned_id else _("not pinned yet")],
+        }
     return {"state": "ok", "details": []}
 
 
 def describe_age_seconds(seconds: int) -> str:
-    return f"oldest pending event {describe_age(timedelta(seconds=seconds))} old"
+    return _("oldest pending event %(age)s old") % {"age": describe_age(timedelta(seconds=seconds))}
 
 
 @login_required
@@ -87,12 +95,16 @@ def bot_accept_id(request: HttpRequest, pk: int) -> HttpResponse:
         before = bot.pinned_id
         accept_new_id(bot, new_id, request.user)
     except ValueError:
-        messages.error(request, "No new id given.")
+        messages.error(request, _("No new id given."))
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
         audit(request, "accept bot id", bot, {"id": [before, new_id]})
-        messages.success(request, f"{bot.label}: verified by id {new_id} from now on; checking it now.")
+        messages.success(
+            request,
+            _("%(label)s: verified by id %(new_id)s from now on; checking it now.")
+            % {"label": bot.label, "new_id": new_id},
+        )
     return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))
 
 
@@ -111,5 +123,9 @@ def bot_expect(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         audit(request, "expect configuration", bot, {"expect": values})
         shown = ", ".join(f"{name}: {value}" for name, value in values.items())
-        messages.success(request, f'{bot.label}: now expected {shown}. A later change alerts as "settings changed".')
+        messages.success(
+            request,
+            _('%(bot)s: now expected %(shown)s. A later change alerts as "settings changed".')
+            % {"bot": bot.label, "shown": shown},
+        )
     return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))

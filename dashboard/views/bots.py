@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
@@ -49,7 +51,7 @@ RAW_DAYS = 7
 HISTORY_PAGE = 50
 # Uptime windows in hours; each starts on the hour (checks.history.read.window_start).
 UPTIME_WINDOWS = [24, 24 * 7, 24 * 30]
-UPTIME_LABELS = ["24 hours", "7 days", "30 days"]
+UPTIME_LABELS = [gettext_lazy("24 hours"), gettext_lazy("7 days"), gettext_lazy("30 days")]
 CSV_FIELDS = [
     "checked_at",
     "status",
@@ -183,7 +185,7 @@ def bot_history_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     Every cell goes through safe_row: descriptions come from portals, codes from admins.
     """
     bot = get_bot(pk)
-    rows, _ = _history(request, bot.pk)
+    rows, _page = _history(request, bot.pk)
     writer = csv.writer(_Echo())
 
     def lines():
@@ -210,9 +212,14 @@ def bot_mute(request: HttpRequest, pk: int) -> HttpResponse:
         until = form.until()
         actions.mute_bot(bot, until, request.user)
         audit(request, "mute" if until else "unmute", bot, {"muted_until": until.isoformat() if until else None})
-        messages.success(request, f"{bot.label}: alerts muted." if until else f"{bot.label}: alerts unmuted.")
+        messages.success(
+            request,
+            _("%(label)s: alerts muted.") % {"label": bot.label}
+            if until
+            else _("%(label)s: alerts unmuted.") % {"label": bot.label},
+        )
     else:
-        messages.error(request, "Choose how long to mute for.")
+        messages.error(request, _("Choose how long to mute for."))
     return redirect_back(request, reverse("dashboard:bot-detail", args=[bot.pk]))
 
 
@@ -227,9 +234,15 @@ def bot_expect_silence(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     hint = _usual_silence(bot, now, history_read.bot_checks(bot)).get("silent_hint")
     if hint is None:
-        messages.info(request, f"{bot.label}: nothing to expect (it has a silence rule, or is not silent now).")
+        messages.info(
+            request,
+            _("%(label)s: nothing to expect (it has a silence rule, or is not silent now).") % {"label": bot.label},
+        )
         return redirect_back(request, back)
     save_bot(request, bot.portal, {"silence": hint.silence}, bot=bot)
     hours = round(hint.silence / 3600)
-    messages.success(request, f"{bot.label}: no new messages for {hours} h is now the problem \u201csilent\u201d.")
+    messages.success(
+        request,
+        _("%(bot)s: no new messages for %(hours)s h is now the problem “silent”.") % {"bot": bot.label, "hours": hours},
+    )
     return redirect_back(request, back)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from checks.alerts.channel_urls import label
@@ -117,7 +118,9 @@ def notifications(request: HttpRequest) -> HttpResponse:
         form = ChannelForm(request.POST)
         if form.is_valid():
             channel = _save_channel(request, form, "add channel")
-            messages.success(request, f"Channel “{channel.name}” added. Send it a test to see that it works.")
+            messages.success(
+                request, _("Channel “%(name)s” added. Send it a test to see that it works.") % {"name": channel.name}
+            )
             return redirect("dashboard:notifications")
     if form is None and has_role(request.user, Role.ADMIN):
         form = ChannelForm()
@@ -133,7 +136,7 @@ def channel_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ChannelForm(request.POST or None, instance=channel)
     if request.method == "POST" and form.is_valid():
         _save_channel(request, form, "edit channel")
-        messages.success(request, f"Channel “{channel.name}” saved.")
+        messages.success(request, _("Channel “%(name)s” saved.") % {"name": channel.name})
         return redirect("dashboard:notifications")
     ctx = {"nav": "notifications", "form": form, "channel": channel, "label": label(channel.url)}
     return render(request, "dashboard/channel_form.html", ctx, status=400 if form.errors else 200)
@@ -165,7 +168,7 @@ def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
         portals = replace_channel_url(channel.url, None)
         channel.delete()
         audit(request, "delete channel", None, {"portals": [p.name for p in portals]}, label=channel.name)
-    messages.success(request, f"Channel “{channel.name}” removed.")
+    messages.success(request, _("Channel “%(name)s” removed.") % {"name": channel.name})
     return redirect("dashboard:notifications")
 
 
@@ -190,8 +193,8 @@ def channel_test(request: HttpRequest) -> HttpResponse:
     url = _channel_url(portal, request.POST.get("fingerprint", ""))
     if url is None:
         if request.htmx:
-            return _test_result(request, ok=False, text="That channel is not configured any more.")
-        messages.error(request, "That channel is not configured any more.")
+            return _test_result(request, ok=False, text=_("That channel is not configured any more."))
+        messages.error(request, _("That channel is not configured any more."))
         return redirect_back(request, back)
     shown = label(url)
     when = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
@@ -205,9 +208,12 @@ def channel_test(request: HttpRequest) -> HttpResponse:
         send_to_channel(url, message)
     except NotifierError as exc:
         result = f"failed: {exc.result}: {exc.message}"
-        said = f"Test message to {shown} {result}"
+        said = _("Test message to %(channel)s failed: %(reason)s") % {
+            "channel": shown,
+            "reason": f"{exc.result}: {exc.message}",
+        }
     else:
-        result, said = "sent", f"Test message sent to {shown}: delivered."
+        result, said = "sent", _("Test message sent to %(channel)s: delivered.") % {"channel": shown}
     audit(request, "send test message", portal, {"channel": shown, "result": result[:500]}, label=shown)
     if request.htmx:  # beside the button that was pressed
         return _test_result(request, ok=result == "sent", text=said)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from checks.models import AuditLog, Bot, Heartbeat, Notification, Portal
 from checks.status import RANK, BotState
@@ -63,13 +64,13 @@ def checks_banner(now=None) -> dict | None:
     beat = beats.get("beat")
     workers = [seen for name, seen in beats.items() if name.startswith("worker:")]
     if beat is None:
-        return {"message": "Checks are not running: the scheduler (celery beat) has never reported", "since": None}
+        return {"message": _("Checks are not running: the scheduler (celery beat) has never reported"), "since": None}
     if beat < limit:
-        return {"message": "Checks are not running: the scheduler (celery beat) last reported", "since": beat}
+        return {"message": _("Checks are not running: the scheduler (celery beat) last reported"), "since": beat}
     if not workers:
-        return {"message": "Checks are not running: no worker has ever reported", "since": None}
+        return {"message": _("Checks are not running: no worker has ever reported"), "since": None}
     if max(workers) < limit:
-        return {"message": "Checks are not running: the last worker report was", "since": max(workers)}
+        return {"message": _("Checks are not running: the last worker report was"), "since": max(workers)}
     return None
 
 

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from checks.customer import badges, links, page, report
@@ -102,17 +103,25 @@ def status_link(request: HttpRequest, pk: int) -> HttpResponse:
     portal = get_portal(pk)
     action = request.POST.get("action", "")
     if action not in LINK_ACTIONS:
-        messages.error(request, "Choose create, rotate or revoke.")
+        messages.error(request, _("Choose create, rotate or revoke."))
     elif action == "revoke":
         if links.revoke(portal):
             audit(request, "revoke status link", portal)
-        messages.success(request, f"{portal.name}: the status page link is revoked; the old address answers 404.")
+        messages.success(
+            request,
+            _("%(name)s: the status page link is revoked; the old address answers 404.") % {"name": portal.name},
+        )
     else:
         portal = Portal.objects.get(pk=pk)  # with its token, to know whether it has one
         if action == "rotate" or not portal.status_token_digest:
             links.issue(portal)
             audit(request, f"{action} status link", portal)
-        messages.success(request, f"{portal.name}: status page link {'replaced' if action == 'rotate' else 'ready'}.")
+        done = (
+            _("%(portal)s: status page link replaced.")
+            if action == "rotate"
+            else _("%(portal)s: status page link ready.")
+        )
+        messages.success(request, done % {"portal": portal.name})
     return redirect("dashboard:portal-detail", pk=pk)
 
 

@@ -13,6 +13,8 @@ from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -51,19 +53,24 @@ def _diff(before: dict, portal: Portal, secrets: list[str]) -> dict:
 # said (refused ports, TLS errors, timings and error pages would map the server's own network).
 TEST_HINTS = {
     Status.OK: "",
-    Status.NOT_FOUND: "The portal has no such bot.",
-    Status.NOT_OWNER: "The bot answered without its counters: its token is wrong or was rotated, "
-    "or the credentials are not those of the app that owns it.",
-    Status.AUTH_FAILED: "The portal refused the credentials.",
-    Status.MISCONFIGURED: "BotWatch does not call the portal like this: check the address (https, a private "
-    "network needs BOTWATCH_ALLOW_PRIVATE_PORTALS=1, a redirect to another host) and the credentials.",
-    Status.PORTAL_UNAVAILABLE: "The portal does not offer REST at the moment (plan, deleted or blocked).",
-    Status.RATE_LIMITED: "The portal is limiting requests: try again in a minute.",
-    Status.SERVER_ERROR: "The portal answered with a server error.",
-    Status.UNREACHABLE: "No complete answer: check the address; the portal may be down, too slow, "
-    "or not reachable from BotWatch.",
-    Status.BAD_RESPONSE: "Something answered, but not as Bitrix24 does: check the address.",
-    Status.ERROR: "The portal answered with an error.",
+    Status.NOT_FOUND: gettext_lazy("The portal has no such bot."),
+    Status.NOT_OWNER: gettext_lazy(
+        "The bot answered without its counters: its token is wrong or was rotated, "
+        "or the credentials are not those of the app that owns it."
+    ),
+    Status.AUTH_FAILED: gettext_lazy("The portal refused the credentials."),
+    Status.MISCONFIGURED: gettext_lazy(
+        "BotWatch does not call the portal like this: check the address (https, a private "
+        "network needs BOTWATCH_ALLOW_PRIVATE_PORTALS=1, a redirect to another host) and the credentials."
+    ),
+    Status.PORTAL_UNAVAILABLE: gettext_lazy("The portal does not offer REST at the moment (plan, deleted or blocked)."),
+    Status.RATE_LIMITED: gettext_lazy("The portal is limiting requests: try again in a minute."),
+    Status.SERVER_ERROR: gettext_lazy("The portal answered with a server error."),
+    Status.UNREACHABLE: gettext_lazy(
+        "No complete answer: check the address; the portal may be down, too slow, or not reachable from BotWatch."
+    ),
+    Status.BAD_RESPONSE: gettext_lazy("Something answered, but not as Bitrix24 does: check the address."),
+    Status.ERROR: gettext_lazy("The portal answered with an error."),
 }
 
 
@@ -149,7 +156,7 @@ def _portal_form_page(request: HttpRequest, portal: Portal) -> HttpResponse:
             return render(request, "dashboard/_test_results.html", ctx)
         if valid and not testing:
             saved = _save(request, form, formset, before)
-            messages.success(request, f"Portal {saved.name} saved.")
+            messages.success(request, _("Portal %(name)s saved.") % {"name": saved.name})
             return redirect("dashboard:portal-detail", pk=saved.pk)
     else:
         form = PortalForm(instance=portal)
@@ -217,7 +224,7 @@ def portal_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         audit(request, "delete portal", portal, {"bots": portal.bots.count()})
         portal.delete()
-        messages.success(request, f"Portal {portal.name} deleted with its bots and history.")
+        messages.success(request, _("Portal %(name)s deleted with its bots and history.") % {"name": portal.name})
         return redirect("dashboard:portal-list")
     ctx = {
         "nav": "portals",
@@ -236,7 +243,9 @@ def bot_delete(request: HttpRequest, pk: int) -> HttpResponse:
         audit(request, "delete bot", bot)
         portal_id = bot.portal_id
         Bot.objects.filter(pk=bot.pk).delete()
-        messages.success(request, f"Bot {bot.label} deleted from {bot.portal.name}.")
+        messages.success(
+            request, _("Bot %(label)s deleted from %(name)s.") % {"label": bot.label, "name": bot.portal.name}
+        )
         return redirect("dashboard:portal-detail", pk=portal_id)
     return render(request, "dashboard/confirm_delete.html", {"nav": "portals", "object": bot, "kind": "bot"})
 
@@ -252,10 +261,9 @@ def portal_file(request: HttpRequest) -> HttpResponse:
         except RequestDataTooBig:
             # Pasted text beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read the form at all.
             ctx["problems"] = ctx["problem_count"] = None
-            ctx["too_big"] = (
-                "The pasted text is too large to paste: upload it as a file "
-                f"(up to {bounded.MAX_FILE_BYTES // (1024 * 1024)} MB)."
-            )
+            ctx["too_big"] = _("The pasted text is too large to paste: upload it as a file (up to %(mb)s MB).") % {
+                "mb": bounded.MAX_FILE_BYTES // (1024 * 1024)
+            }
             return render(request, "dashboard/portal_file.html", ctx, status=400)
         if form.is_valid():
             try:
@@ -268,7 +276,7 @@ def portal_file(request: HttpRequest) -> HttpResponse:
             except PortalFileError as exc:
                 ctx.update(problems=exc.problems, problem_count=exc.count)
             else:
-                messages.success(request, f"Portal file imported: {summary}.")
+                messages.success(request, _("Portal file imported: %(summary)s.") % {"summary": summary})
                 return redirect("dashboard:portal-list")
     return render(request, "dashboard/portal_file.html", ctx)
 
@@ -310,7 +318,11 @@ def user_list(request: HttpRequest) -> HttpResponse:
             user = form.save()
             set_role(user, Role[form.cleaned_data["role"].upper()])
             audit(request, "add user", user, {"role": form.cleaned_data["role"]})
-            messages.success(request, f"User {user.username} added as {form.cleaned_data['role']}.")
+            messages.success(
+                request,
+                _("User %(username)s added as %(role)s.")
+                % {"username": user.username, "role": form.cleaned_data["role"]},
+            )
             return redirect("dashboard:user-list")
     ctx = {"nav": "users", "rows": rows, "form": form, "role_form": RoleForm()}
     return render(request, "dashboard/user_list.html", ctx)
@@ -331,7 +343,7 @@ def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=pk)
     cleared = reset_lockout(username=user.get_username())
     audit(request, "unlock login", user, {"failed logins cleared": cleared})
-    messages.success(request, f"{user.get_username()} can log in again.")
+    messages.success(request, _("%(user)s can log in again.") % {"user": user.get_username()})
     return redirect("dashboard:user-list")
 
 
@@ -349,10 +361,13 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoleForm(request.POST)
     if form.is_valid():
         if user == request.user and form.role_value() < Role.ADMIN:
-            messages.error(request, "You cannot lower your own role; ask another admin.")
+            messages.error(request, _("You cannot lower your own role; ask another admin."))
         else:
             before = role_of(user).group_name
             set_role(user, form.role_value())
             audit(request, "change role", user, {"role": [before, form.cleaned_data["role"]]})
-            messages.success(request, f"{user.username} is now {form.cleaned_data['role']}.")
+            messages.success(
+                request,
+                _("%(username)s is now %(role)s.") % {"username": user.username, "role": form.cleaned_data["role"]},
+            )
     return redirect("dashboard:user-list")

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from checks.history.lists import counters_before, recent_beats
 from checks.models import Bot, CredentialWarning, Incident, Portal
@@ -31,12 +32,12 @@ SORTS = {
 GROUPED_SORTS = ("portal", "status")  # the sorts that show each portal's row above its bots
 STATUS_FILTERS = [*BotState.values, "problems", "portal_down"]
 SORT_LABELS = {
-    "portal": "Portal",
-    "status": "Worst status first",
-    "code": "Bot code",
-    "checked": "Last checked",
-    "latency": "Slowest first",
-    "since": "Most recent change",
+    "portal": gettext_lazy("Portal"),
+    "status": gettext_lazy("Worst status first"),
+    "code": gettext_lazy("Bot code"),
+    "checked": gettext_lazy("Last checked"),
+    "latency": gettext_lazy("Slowest first"),
+    "since": gettext_lazy("Most recent change"),
 }
 
 

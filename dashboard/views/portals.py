@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from checks.alerts import actions
@@ -64,22 +65,22 @@ def _credentials(portal: Portal) -> list[tuple[str, str]]:
     p = Portal.objects.only(*PORTAL_SECRETS).get(pk=portal.pk)
 
     def mask(value: str) -> str:
-        return "set (hidden)" if value else "not set"
+        return _("set (hidden)") if value else _("not set")
 
     if portal.auth_type == "webhook":
-        return [("Webhook user id", str(portal.webhook_user_id or "—")), ("Webhook code", mask(p.webhook_code))]
+        return [(_("Webhook user id"), str(portal.webhook_user_id or "—")), (_("Webhook code"), mask(p.webhook_code))]
     if portal.oauth_broker_url:
         return [
-            ("Client id", portal.oauth_client_id or "—"),
-            ("Token broker", portal.oauth_broker_url),
-            ("Broker secret", mask(p.oauth_broker_secret)),
-            ("Access token", mask(p.oauth_access_token) + " (from the broker; BotWatch never refreshes)"),
+            (_("Client id"), portal.oauth_client_id or "—"),
+            (_("Token broker"), portal.oauth_broker_url),
+            (_("Broker secret"), mask(p.oauth_broker_secret)),
+            (_("Access token"), mask(p.oauth_access_token) + " " + _("(from the broker; BotWatch never refreshes)")),
         ]
     return [
-        ("Client id", portal.oauth_client_id or "—"),
-        ("Client secret", mask(p.oauth_client_secret)),
-        ("Access token", mask(p.oauth_access_token)),
-        ("Refresh token", mask(p.oauth_refresh_token)),
+        (_("Client id"), portal.oauth_client_id or "—"),
+        (_("Client secret"), mask(p.oauth_client_secret)),
+        (_("Access token"), mask(p.oauth_access_token)),
+        (_("Refresh token"), mask(p.oauth_refresh_token)),
     ]
 
 
@@ -216,12 +217,15 @@ def portal_check_now(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request, Role.OPERATOR)
     portal = get_portal(pk)
     if portal.paused:
-        messages.error(request, f"{portal.name} is paused: resume it to run checks.")
+        messages.error(request, _("%(name)s is paused: resume it to run checks.") % {"name": portal.name})
     elif check_now(portal.pk):
         request.session[f"check-now-{portal.pk}"] = timezone.now().isoformat()
         audit(request, "check now", portal)
     else:
-        messages.info(request, f"A verification of {portal.name} is running already; its results appear below.")
+        messages.info(
+            request,
+            _("A verification of %(name)s is running already; its results appear below.") % {"name": portal.name},
+        )
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
@@ -239,7 +243,10 @@ def portal_accept_redirect(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest("The portal's new address changed meanwhile: reload the page.")
     problem = addresses.portal_url_problem(address)
     if problem:
-        messages.error(request, f"{portal.name}: the new address cannot be used: {problem}.")
+        messages.error(
+            request,
+            _("%(name)s: the new address cannot be used: %(problem)s.") % {"name": portal.name, "problem": problem},
+        )
         return redirect("dashboard:portal-detail", pk=portal.pk)
     changed = Portal.objects.filter(pk=portal.pk, redirected_to=address).update(
         url=address, redirected_to="", redirect_refused=False, updated_at=timezone.now()
@@ -248,7 +255,11 @@ def portal_accept_redirect(request: HttpRequest, pk: int) -> HttpResponse:
         changes = {"url": [portal.url, address], "credentials sent to": _destination(address)}
         audit(request, "accept new address", portal, changes)
         check_now(portal.pk)
-        messages.success(request, f"{portal.name} now lives at {address}; it is being checked there.")
+        messages.success(
+            request,
+            _("%(name)s now lives at %(address)s; it is being checked there.")
+            % {"name": portal.name, "address": address},
+        )
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
@@ -260,7 +271,8 @@ def portal_pause(request: HttpRequest, pk: int) -> HttpResponse:
     paused = request.POST.get("paused") == "1"
     Portal.objects.filter(pk=portal.pk).update(paused=paused, updated_at=timezone.now())
     audit(request, "pause" if paused else "resume", portal, {"paused": paused})
-    messages.success(request, f"{portal.name} {'paused: no checks until resumed' if paused else 'resumed'}.")
+    done = _("%(portal)s paused: no checks until resumed.") if paused else _("%(portal)s resumed.")
+    messages.success(request, done % {"portal": portal.name})
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
@@ -271,12 +283,17 @@ def portal_mute(request: HttpRequest, pk: int) -> HttpResponse:
     portal = get_portal(pk)
     form = MuteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose how long to mute for.")
+        messages.error(request, _("Choose how long to mute for."))
         return redirect("dashboard:portal-detail", pk=portal.pk)
     until = form.until()
     actions.mute_portal(portal, until, request.user)
     audit(request, "mute" if until else "unmute", portal, {"muted_until": until.isoformat() if until else None})
-    messages.success(request, f"{portal.name}: alerts muted." if until else f"{portal.name}: alerts unmuted.")
+    messages.success(
+        request,
+        _("%(name)s: alerts muted.") % {"name": portal.name}
+        if until
+        else _("%(name)s: alerts unmuted.") % {"name": portal.name},
+    )
     return redirect_back(request, reverse("dashboard:portal-detail", args=[portal.pk]))
 
 
@@ -302,13 +319,16 @@ def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
             label=where,
         )
         messages.success(
-            request, f"Maintenance window saved for {where} ({window.describe()}): alerts are held back during it."
+            request,
+            _("Maintenance window saved for %(where)s (%(window)s): alerts are held back during it.")
+            % {"where": _("every portal") if every else portal.name, "window": window.describe()},
         )
     else:
         errors = "; ".join(
-            f"{form.fields[k].label if k in form.fields else 'Window'}: {' '.join(v)}" for k, v in form.errors.items()
+            f"{form.fields[k].label if k in form.fields else _('Window')}: {' '.join(v)}"
+            for k, v in form.errors.items()
         )
-        messages.error(request, f"Maintenance window not saved: {errors}")
+        messages.error(request, _("Maintenance window not saved: %(errors)s") % {"errors": errors})
     return redirect("dashboard:portal-detail", pk=portal.pk)
 
 
@@ -320,5 +340,5 @@ def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
     where = window.portal.name if window.portal else "every portal"
     audit(request, "end maintenance window", window.portal, {"window": window.describe()}, label=where)
     window.delete()
-    messages.success(request, f"Maintenance window removed ({window.describe()}).")
+    messages.success(request, _("Maintenance window removed (%(window)s).") % {"window": window.describe()})
     return redirect_back(request, reverse("dashboard:alerts"))

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -95,11 +96,11 @@ def _with_code(request: HttpRequest, action: str, token: str) -> HttpResponse:
         audit(request, "new two-factor backup codes", request.user)
         return _page(request, backup_codes=twofactor.new_backup_codes(request.user))
     if settings.BOTWATCH_REQUIRE_2FA and twofactor.is_admin(request.user):
-        return _page(request, status=400, error="Two-factor is required for admins here: it cannot be turned off.")
+        return _page(request, status=400, error=_("Two-factor is required for admins here: it cannot be turned off."))
     twofactor.remove(request.user)
     twofactor.remember(request, False)
     audit(request, "turn off two-factor", request.user)
-    messages.success(request, "Two-factor login is off: your password alone logs you in.")
+    messages.success(request, _("Two-factor login is off: your password alone logs you in."))
     return redirect("dashboard:account")
 
 
@@ -111,5 +112,5 @@ def user_remove_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=pk)
     removed = twofactor.remove(user)
     audit(request, "remove two-factor", user, {"devices removed": removed})
-    messages.success(request, f"Two-factor login of {user.get_username()} removed.")
+    messages.success(request, _("Two-factor login of %(user)s removed.") % {"user": user.get_username()})
     return redirect("dashboard:user-list")

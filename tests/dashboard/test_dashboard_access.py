@@ -9,7 +9,9 @@ from dashboard.roles import Role, role_of
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login", "healthz"}  # /healthz is for an outside monitor and names nothing (dashboard/health.py)
+# /healthz is for an outside monitor and names nothing (dashboard/health.py); set_language only
+# sets the language cookie, so the login page can be read in Russian too.
+PUBLIC = {"login", "healthz", "set_language"}
 # Machine endpoints take a bearer token (dashboard/api/): no token is a 401 with a challenge, not a redirect.
 TOKEN_ONLY = ("/api/v1/", "/metrics")
 # The customer's status page and badges: no login, the link's token is the key (docs/customer-status.md).
@@ -70,6 +72,7 @@ def test_account_without_a_role_sees_nothing_but_its_own_account(client, django_
     client.force_login(nobody)
     reachable = {"login", "logout", "password_change", "password_change_done", "healthz", "admin"}
     reachable |= {"login-verify", "account-two-factor"}  # two-factor login is any account's own business
+    reachable |= {"set_language"}  # the language of the pages it may see
     for name, path in all_urls():
         if name in reachable:
             continue

@@ -51,8 +51,8 @@ def test_the_bot_page_shows_the_usual_week_and_the_silent_hint(client, operator,
     assert 'id="usual-messages"' in text and "data-silent-hint" in text
     assert "countMessage has stayed at" in text and "Tue 08:00" in text
     # The learned rate: 5 messages in working hours, nothing at night.
-    assert 'title="Tue 9:00 — 5 message(s), grew in 4 of 4 week(s)"' in text
-    assert 'title="Tue 3:00 — 0 message(s), grew in 0 of 4 week(s)"' in text
+    assert 'title="Tue 9:00 — 5 messages, grew in 4 of 4 weeks"' in text
+    assert 'title="Tue 3:00 — 0 messages, grew in 0 of 4 weeks"' in text
     assert "Expect this" in text and "sets silence to 63 h" in text
 
 

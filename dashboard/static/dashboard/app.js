@@ -1,15 +1,19 @@
 // BotWatch: times in the viewer's clock. Server renders <time datetime="ISO (UTC)">; here they
-// become "3 min ago" with the absolute local time on hover, or the absolute local time itself.
+// become "3 min ago" with the absolute local time on hover, or the absolute local time itself,
+// in the page's language (<html lang>). The few words said here come from <body data-*>, written
+// by the template in that language (the CSP allows no inline script to carry them).
 (function () {
   "use strict";
-  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
-  var abs = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  var lang = document.documentElement.lang || undefined;
+  var words = document.body ? document.body.dataset : {};
+  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+  var abs = new Intl.DateTimeFormat(lang, { dateStyle: "long", timeStyle: "short" });
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || words.localTime || "local time";
   var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
 
   function relative(date, now) {
     var seconds = Math.round((date - now) / 1000);
-    if (Math.abs(seconds) < 10) return "just now";
+    if (Math.abs(seconds) < 10) return words.justNow || "just now";
     for (var i = 0; i < UNITS.length; i++) {
       var size = UNITS[i][1];
       if (Math.abs(seconds) >= size || size === 1) {
@@ -55,9 +59,9 @@
     function done(text) { if (said) said.textContent = text; }
     input.select();
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); }, function () { done("Press Ctrl+C to copy."); });
+      navigator.clipboard.writeText(input.value).then(function () { done(words.copied); }, function () { done(words.copyByHand); });
     } else {
-      done(document.execCommand && document.execCommand("copy") ? "Copied." : "Press Ctrl+C to copy.");
+      done(document.execCommand && document.execCommand("copy") ? words.copied : words.copyByHand);
     }
   });
 
