@@ -16,6 +16,7 @@ from dashboard.embedded_db import ensure_running
 from dashboard.env import (
     env_bool,
     env_channel_urls,
+    env_choice,
     env_emails,
     env_float,
     env_int,
@@ -153,10 +154,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
-# The dashboard is in English; the customer's status page and report are in the portal's
-# language (checks.models.Language), translated from locale/.
+# The instance's language: pages, and alerts to email recipients and to channels that keep the
+# default. A channel may speak another (checks.models.Channel.language); the customer's status
+# page and report are in the portal's language (checks.models.Language). Translations: locale/.
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
+BOTWATCH_LANGUAGE = env_choice("BOTWATCH_LANGUAGE", "en", [code for code, _name in LANGUAGES])
+LANGUAGE_CODE = BOTWATCH_LANGUAGE
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
