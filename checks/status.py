@@ -5,28 +5,29 @@ answers (checks.bitrix24.outcome) and the incident rules can be tested without I
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Status(models.TextChoices):
-    OK = "ok", "OK"
-    NOT_FOUND = "not_found", "Bot not found"
-    NOT_OWNER = "not_owner", "Token rotated or wrong bot token"
+    OK = "ok", _("OK")
+    NOT_FOUND = "not_found", _("Bot not found")
+    NOT_OWNER = "not_owner", _("Token rotated or wrong bot token")
     # Answers in the extended format, but a health check fails (docs/statuses.md, "degraded").
-    DEGRADED = "degraded", "Degraded"
-    AUTH_FAILED = "auth_failed", "Authorization failed"
-    MISCONFIGURED = "misconfigured", "Misconfigured"
-    PORTAL_UNAVAILABLE = "portal_unavailable", "Portal unavailable"
-    RATE_LIMITED = "rate_limited", "Rate limited"
-    SERVER_ERROR = "server_error", "Server error"
-    UNREACHABLE = "unreachable", "Unreachable"
-    BAD_RESPONSE = "bad_response", "Bad response"
-    ERROR = "error", "Error"
+    DEGRADED = "degraded", _("Degraded")
+    AUTH_FAILED = "auth_failed", _("Authorization failed")
+    MISCONFIGURED = "misconfigured", _("Misconfigured")
+    PORTAL_UNAVAILABLE = "portal_unavailable", _("Portal unavailable")
+    RATE_LIMITED = "rate_limited", _("Rate limited")
+    SERVER_ERROR = "server_error", _("Server error")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    BAD_RESPONSE = "bad_response", _("Bad response")
+    ERROR = "error", _("Error")
 
 
 class BotState(models.TextChoices):
     """What the dashboard shows for a bot: a status, or why there is none yet."""
 
-    PENDING = "pending", "Not checked yet"
+    PENDING = "pending", _("Not checked yet")
     OK = Status.OK.value, Status.OK.label
     NOT_FOUND = Status.NOT_FOUND.value, Status.NOT_FOUND.label
     NOT_OWNER = Status.NOT_OWNER.value, Status.NOT_OWNER.label
@@ -109,8 +110,8 @@ def needs_alerting(status: str, before: str) -> bool:
 
 class ResponseFormat(models.TextChoices):
     NONE = "", "—"
-    EXTENDED = "extended", "Extended (owner)"
-    BRIEF = "brief", "Brief (not owner)"
+    EXTENDED = "extended", _("Extended (owner)")
+    BRIEF = "brief", _("Brief (not owner)")
 
 
 def problem_keys(problems: list | None) -> frozenset[str]:
@@ -119,24 +120,24 @@ def problem_keys(problems: list | None) -> frozenset[str]:
 
 
 # What each health-check problem is called on pages and in the status text ("Degraded: event backlog").
-PROBLEM_LABELS: dict[str, str] = {
-    "event_backlog": "event backlog",
-    "user_inactive": "bot user switched off",
-    "drift": "settings changed",
-    "commands": "commands missing",
-    "reregistered": "registered again with a new id",
-    "webhook_user": "webhook's user switched off",
-    "app_installed": "app installation not finished",
+PROBLEM_LABELS: dict[str, str] = {  # lazy: read in the language active where shown
+    "event_backlog": _("event backlog"),
+    "user_inactive": _("bot user switched off"),
+    "drift": _("settings changed"),
+    "commands": _("commands missing"),
+    "reregistered": _("registered again with a new id"),
+    "webhook_user": _("webhook's user switched off"),
+    "app_installed": _("app installation not finished"),
 }
 
 
 def status_text(status: str, problems: list | None = None) -> str:
     """A status in words; a degraded one names its problems: "Degraded: event backlog, commands missing"."""
     try:
-        label = BotState(status).label
+        label = str(BotState(status).label)
     except ValueError:
         label = str(status)
     checks = dict.fromkeys(str(p.get("check", "")) for p in problems or [] if p.get("check"))
     if status != Status.DEGRADED or not checks:
         return label
-    return f"{label}: {', '.join(PROBLEM_LABELS.get(c, c.replace('_', ' ')) for c in checks)}"
+    return f"{label}: {', '.join(str(PROBLEM_LABELS.get(c, c.replace('_', ' '))) for c in checks)}"

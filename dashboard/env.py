@@ -69,6 +69,14 @@ def _check_range(name: str, number: float, minimum: float | None, maximum: float
         raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}")
 
 
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    """One of a few fixed values, e.g. a language code."""
+    value = str(_raw(name, default))
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 RATE_PERIODS = ("second", "minute", "hour", "day")
 
 

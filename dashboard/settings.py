@@ -16,6 +16,7 @@ from dashboard.embedded_db import ensure_running
 from dashboard.env import (
     env_bool,
     env_channel_urls,
+    env_choice,
     env_emails,
     env_float,
     env_int,
@@ -156,10 +157,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en"
-# The dashboard speaks the viewer's language (chosen in the header, else the browser's); the
-# customer's status page and report speak the portal's (checks.models.Language). Catalogues in locale/.
+# The instance's language (BOTWATCH_LANGUAGE): alerts to email recipients and to channels that
+# keep the default, and the dashboard for a viewer who chose none and whose browser asks for no
+# language BotWatch has. The dashboard speaks each viewer's language (the header's selector, else
+# the browser's); a channel may speak another (checks.models.Channel.language); the customer's
+# status page and report speak the portal's (checks.models.Language). Catalogues in locale/.
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
+BOTWATCH_LANGUAGE = env_choice("BOTWATCH_LANGUAGE", "en", [code for code, _name in LANGUAGES])
+LANGUAGE_CODE = BOTWATCH_LANGUAGE
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -6,16 +6,21 @@ the error, so of two workers, a redelivered task and the retry sweep, one sends.
 failures are retried with the email's growing delays; a chat message a day late is noise, so
 after GIVE_UP a delivery still failing is marked failed (the email is retried for as long as
 it takes). Logs and errors name the channel by its label (scheme and host), never its URL.
+
+Each row carries its message in its channel's language (Channel.language; a URL without a named
+channel yet speaks BOTWATCH_LANGUAGE): the alert is rendered once per language among its channels.
 """
 
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
 from checks.alerts.channel_urls import fingerprint, label
 from checks.alerts.delivery import lease_seconds, retry_delay
+from checks.alerts.messages import Render, RenderedEmail, render_in
 from checks.alerts.notifiers import ChatMessage, NotifierError, send_to_channel
 from checks.models import Channel, ChannelDelivery, Notification
 
@@ -25,24 +30,36 @@ GIVE_UP = timedelta(hours=24)
 State = ChannelDelivery.State
 
 
-def queue_channel_deliveries(notification: Notification, urls: list[str]) -> list[int]:
-    """A pending row per channel (once per fingerprint), in the caller's transaction."""
-    rows, seen = [], set()
-    named = dict(
-        Channel.objects.filter(fingerprint__in=[fingerprint(u) for u in urls]).values_list("fingerprint", "pk")
-    )
+def queue_channel_deliveries(
+    notification: Notification, urls: list[str], render: Render, rendered: dict[str, RenderedEmail] | None = None
+) -> list[int]:
+    """A pending row per channel (once per fingerprint) with `render()`'s chat text in the channel's
+    language, in the caller's transaction; `rendered`: what the caller rendered already, by language."""
+    rows, seen, rendered = [], set(), dict(rendered or {})
+    named = {
+        key: (pk, language)
+        for key, pk, language in Channel.objects.filter(fingerprint__in=[fingerprint(u) for u in urls]).values_list(
+            "fingerprint", "pk", "language"
+        )
+    }
     for url in urls:
         key = fingerprint(url)
         if key in seen:
             continue
         seen.add(key)
+        channel_id, language = named.get(key, (None, settings.BOTWATCH_LANGUAGE))
+        if language not in rendered:
+            rendered[language] = render_in(language, render)
         rows.append(
             ChannelDelivery(
                 notification=notification,
-                channel_id=named.get(key),
+                channel_id=channel_id,
                 url=url,
                 fingerprint=key,
                 label=label(url),
+                language=language,
+                title=rendered[language].chat_title or rendered[language].subject,
+                body=rendered[language].chat_body or rendered[language].text,
                 created_at=notification.created_at,
                 next_attempt_at=notification.next_attempt_at,
             )
@@ -50,10 +67,11 @@ def queue_channel_deliveries(notification: Notification, urls: list[str]) -> lis
     return [row.pk for row in ChannelDelivery.objects.bulk_create(rows)]
 
 
-def chat_message(notification: Notification) -> ChatMessage:
-    """What channels get of a notification: its chat text, or its email's when it has none."""
-    title = notification.chat_title or notification.subject
-    body = notification.chat_body or notification.text_body
+def chat_message(row: ChannelDelivery) -> ChatMessage:
+    """What a channel gets: its row's text, or, for rows written before that, the notification's."""
+    notification = row.notification
+    title = row.title or notification.chat_title or notification.subject
+    body = row.body or notification.chat_body or notification.text_body
     return ChatMessage(title=title, body=body, kind=notification.kind)
 
 
@@ -74,7 +92,7 @@ def deliver_channel(delivery_id: int, *, now: datetime | None = None) -> str:
         return "skipped"
     row = ChannelDelivery.objects.select_related("notification").get(pk=delivery_id)
     rows = ChannelDelivery.objects.filter(pk=delivery_id)
-    error = attempt(row.url, chat_message(row.notification))
+    error = attempt(row.url, chat_message(row))
     if error is None:
         rows.update(state=State.SENT, sent_at=timezone.now(), error="", claimed_until=None)
         return State.SENT

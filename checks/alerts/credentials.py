@@ -9,16 +9,19 @@ import hashlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from checks.alerts.channel_delivery import queue_channel_deliveries
 from checks.alerts.channel_urls import fingerprint
 from checks.alerts.channels import targets_for
-from checks.alerts.messages import CHAT_BOTS, portal_secrets, scrub
+from checks.alerts.messages import CHAT_BOTS, RenderedEmail, portal_secrets, render_in, scrub
 from checks.alerts.queue import SWEEP_GRACE, dispatch
 from checks.crypto import DecryptionError
 from checks.models import AuthType, Bot, CredentialWarning, IncidentEvent, Notification, Portal
@@ -107,7 +110,7 @@ def send_credential_digest(now: datetime | None = None, *, inline: bool = False)
         targets = targets_for(portal)
         emails = tuple(sorted(targets.emails, key=str.lower))
         by_targets[(emails, tuple(sorted(targets.channels, key=fingerprint)))].append(portal)
-    year, week, _ = now.isocalendar()
+    year, week, _weekday = now.isocalendar()
     ids = []
     for (recipients, channels), group in by_targets.items():
         pk = _queue_digest(recipients, channels, group, f"{year}-W{week:02}", now)
@@ -126,14 +129,8 @@ def _queue_digest(
     warnings = list(
         CredentialWarning.objects.filter(portal__in=portals).select_related("portal", "bot").order_by("portal__name")
     )
-    grouped = _grouped(warnings)
-    ctx = {"kind": "digest", "week": week, "count": len(warnings), "portals": grouped, "site_url": settings.SITE_URL}
-    subject = f"[BotWatch] Weekly credential digest: {len(warnings)} warning(s) on {len(portals)} portal(s)"
-    secrets = [s for portal in portals for s in portal_secrets(portal)]
-    text = scrub(render_to_string("emails/digest.txt", ctx), secrets)
-    html = scrub(render_to_string("emails/digest.html", {**ctx, "subject": subject}), secrets)
-    chat_ctx = {**ctx, "shown": grouped[:CHAT_BOTS], "hidden": max(len(grouped) - CHAT_BOTS, 0)}
-    chat = scrub(render_to_string("channels/digest.txt", chat_ctx).strip(), secrets)
+    render = partial(_render_digest, week, warnings, portals)
+    email = render_in(settings.BOTWATCH_LANGUAGE, render)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
@@ -141,18 +138,34 @@ def _queue_digest(
                 portal=None,
                 kind=IncidentEvent.Kind.DIGEST,
                 recipients=list(recipients),
-                subject=subject,
-                text_body=text,
-                html_body=html,
-                chat_title=subject,
-                chat_body=chat,
+                subject=email.subject,
+                text_body=email.text,
+                html_body=email.html,
+                chat_title=email.chat_title,
+                chat_body=email.chat_body,
                 next_attempt_at=now + SWEEP_GRACE,
             )
-            queue_channel_deliveries(notification, list(channels))
+            queue_channel_deliveries(notification, list(channels), render, {settings.BOTWATCH_LANGUAGE: email})
     except IntegrityError:
         log.info("credential digest %s for these recipients already exists", week)
         return None
     return notification.pk
+
+
+def _render_digest(week: str, warnings: list[CredentialWarning], portals: list[Portal]) -> RenderedEmail:
+    grouped = _grouped(warnings)
+    ctx = {"kind": "digest", "week": week, "count": len(warnings), "portals": grouped, "site_url": settings.SITE_URL}
+    subject = _("[BotWatch] Weekly credential digest: %(warnings)s on %(portals)s") % {
+        "warnings": ngettext("%(count)d warning", "%(count)d warnings", len(warnings)) % {"count": len(warnings)},
+        "portals": ngettext("%(count)d portal", "%(count)d portals", len(portals)) % {"count": len(portals)},
+    }
+    secrets = [s for portal in portals for s in portal_secrets(portal)]
+    text = scrub(render_to_string("emails/digest.txt", ctx), secrets)
+    html = scrub(render_to_string("emails/digest.html", {**ctx, "subject": subject}), secrets)
+    chat_ctx = {**ctx, "shown": grouped[:CHAT_BOTS], "hidden": max(len(grouped) - CHAT_BOTS, 0)}
+    chat = scrub(render_to_string("channels/digest.txt", chat_ctx).strip(), secrets)
+    subject = scrub(subject, secrets)
+    return RenderedEmail(subject, text, html, subject, chat)
 
 
 def _grouped(warnings: list[CredentialWarning]) -> list[dict]:

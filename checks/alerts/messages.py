@@ -2,6 +2,7 @@
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -10,7 +11,10 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from checks.alerts.channel_urls import url_secrets
 from checks.alerts.guidance import guidance_blocks
@@ -57,6 +61,16 @@ class RenderedEmail:
     chat_body: str = ""
 
 
+# An alert's rendering, called once per language it goes out in (the instance's, each channel's).
+Render = Callable[[], RenderedEmail]
+
+
+def render_in(language: str, render: Render) -> RenderedEmail:
+    """`render()` with `language` active: words, dates and numbers in that language."""
+    with translation.override(language):
+        return render()
+
+
 CHAT_BOTS = 10  # bots listed in a chat message; the email lists every one
 
 
@@ -98,7 +112,7 @@ def _item_context(item: AlertItem) -> dict:
     return {
         "bot": bot.label,
         "status": status,
-        "status_label": Status(status).label if status in Status.values else status,
+        "status_label": str(Status(status).label) if status in Status.values else status,
         "code": display_code(status, incident.error_code, incident.problems),
         "error_code": incident.error_code,
         "error_description": incident.error_description,
@@ -132,30 +146,34 @@ def _guidance(rows: list[dict]) -> list[dict]:
 
 
 def duration_text(delta: timedelta) -> str:
+    """`2 d 3 h 5 min`, in the active language (units abbreviated: no plural forms needed)."""
     if delta < timedelta(minutes=1):
-        return "under 1 min"
+        return _("under 1 min")
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes:
-        parts.append(f"{minutes} min")
-    return " ".join(parts)
+    units = ((days, _("%(n)d d")), (hours, _("%(n)d h")), (minutes, _("%(n)d min")))
+    return " ".join(unit % {"n": n} for n, unit in units if n)
 
 
 def _subject(kind: str, portal: Portal, items: list[dict]) -> str:
-    codes = list(dict.fromkeys(i["code"] for i in items))
-    who = items[0]["bot"] if len(items) == 1 else f"{len(items)} bots"
+    codes = ", ".join(dict.fromkeys(i["code"] for i in items))
+    n = len(items)
+    who = items[0]["bot"] if n == 1 else ngettext("%(n)d bot", "%(n)d bots", n) % {"n": n}
+    words = {"who": who, "portal": portal.name, "codes": codes}
     if kind == Kind.RESOLVED:
-        was = list(dict.fromkeys(i["worst_code"] for i in items))
-        return f"[BotWatch] RESOLVED: {who} on {portal.name} (was {', '.join(was)})"
-    prefix = {Kind.REMINDER: "Still failing: ", Kind.ESCALATED: "Worse: "}.get(kind, "")
-    suffix = ""
-    if kind == Kind.ESCALATED and len(items) == 1 and items[0]["previous_code"]:
-        suffix = f" (was {items[0]['previous_code']})"
-    return f"[BotWatch] {prefix}{', '.join(codes)}: {who} on {portal.name}{suffix}"
+        was = ", ".join(dict.fromkeys(i["worst_code"] for i in items))
+        return _("[BotWatch] RESOLVED: %(who)s on %(portal)s (was %(was)s)") % {**words, "was": was}
+    if kind == Kind.REMINDER:
+        return _("[BotWatch] Still failing: %(codes)s: %(who)s on %(portal)s") % words
+    if kind == Kind.ESCALATED and n == 1 and items[0]["previous_code"]:
+        return _("[BotWatch] Worse: %(codes)s: %(who)s on %(portal)s (was %(was)s)") % {
+            **words,
+            "was": items[0]["previous_code"],
+        }
+    if kind == Kind.ESCALATED:
+        return _("[BotWatch] Worse: %(codes)s: %(who)s on %(portal)s") % words
+    return _("[BotWatch] %(codes)s: %(who)s on %(portal)s") % words
 
 
 def render_email(kind: str, portal: Portal, items: list[AlertItem]) -> RenderedEmail:

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import apprise
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from checks.alerts.channel_urls import (
     BITRIX24_SCHEMES,
@@ -49,21 +51,38 @@ MAX_TEXT = 4000  # characters of a chat message; the email carries the whole sto
 
 class NotifierError(Exception):
     """A failed delivery; permanent ones are not retried. `result` says what happened in a few
-    words ("refused: private address", "timed out after 10 s", "HTTP 404"), never the URL."""
+    words ("refused: private address", "timed out after 10 s", "HTTP 404"), never the URL, in the
+    language active when the error was raised (what "Send a test" shows its user)."""
 
-    def __init__(self, message: str, *, permanent: bool = False, result: str = "failed"):
+    def __init__(self, message: str, *, permanent: bool = False, result: str = ""):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
-        self.result = result
+        self.result = str(result or FAILED)
 
 
-REFUSED_PRIVATE = "refused: private address"
+# What "Send a test" reports, in plain words (the HTTP status and Bitrix24's error code stay as they are).
+DELIVERED = gettext_lazy("delivered")
+FAILED = gettext_lazy("failed")
+REFUSED_PRIVATE = gettext_lazy("refused: private address")
+TLS_FAILURE = gettext_lazy("TLS failure")
+# The one outbound client's reasons (checks.net.client.TransportFailure), as words for people.
+TRANSPORT_WORDS = {
+    TransportFailure.DNS: gettext_lazy("DNS failure"),
+    TransportFailure.REFUSED: gettext_lazy("connection refused"),
+    TransportFailure.TLS: TLS_FAILURE,
+    TransportFailure.TIMEOUT: gettext_lazy("timeout"),
+    TransportFailure.RESET: gettext_lazy("connection reset"),
+    TransportFailure.OTHER: gettext_lazy("connection failure"),
+    TransportFailure.INVALID_ADDRESS: gettext_lazy("invalid address"),
+    TransportFailure.REFUSED_ADDRESS: REFUSED_PRIVATE,
+}
 
 
 def timed_out(shown: str, seconds: float) -> NotifierError:
     return NotifierError(
-        f"{shown}: timed out: no complete answer within {seconds:g} s", result=f"timed out after {seconds:g} s"
+        f"{shown}: timed out: no complete answer within {seconds:g} s",
+        result=_("timed out after %(seconds)s s") % {"seconds": f"{seconds:g}"},
     )
 
 
@@ -134,7 +153,7 @@ class AppriseNotifier:
         raise NotifierError(
             said or f"{mask(self.url)}: Apprise reported a failure",
             permanent=permanent,
-            result=f"HTTP {code}" if code else "failed",
+            result=f"HTTP {code}" if code else FAILED,
         )
 
 
@@ -168,9 +187,12 @@ class Bitrix24ChatNotifier:
         if reply.failure == TransportFailure.REFUSED_ADDRESS:
             raise NotifierError(f"{shown}: {reply.detail}", permanent=True, result=REFUSED_PRIVATE)
         if reply.failure == TransportFailure.TLS:
-            raise NotifierError(f"{shown}: TLS refused: {reply.detail}", permanent=True, result="TLS failure")
+            raise NotifierError(f"{shown}: TLS refused: {reply.detail}", permanent=True, result=TLS_FAILURE)
         if reply.failure is not None:
-            raise NotifierError(f"{shown}: cannot reach the portal: {reply.failure}", result=f"{reply.failure}")
+            raise NotifierError(
+                f"{shown}: cannot reach the portal: {reply.failure}",
+                result=TRANSPORT_WORDS.get(reply.failure, str(reply.failure)),
+            )
         if reply.truncated:
             raise NotifierError(
                 f"{shown}: HTTP {reply.http_status} with an answer over {MAX_ANSWER // 1024} KB: not Bitrix24",

@@ -6,6 +6,7 @@ about, and a conditional update on it lets exactly one worker write the email.
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 
@@ -36,7 +37,7 @@ def warn_payment(portal_id: int, checked_at: datetime) -> list[int]:
     with transaction.atomic():
         if not Portal.objects.filter(pk=portal.pk, payment_warned_for=warned).update(payment_warned_for=paid_until):
             return []  # another worker claimed this period's warning
-        email = render_payment_email(portal, paid_until, today)
+        render = partial(render_payment_email, portal, paid_until, today)
         key = f"payment:{portal.pk}:{paid_until.isoformat()}"
-        pk = queue_email(key, IncidentEvent.Kind.PAYMENT, email, [], portal, recipients_for(portal))
+        pk = queue_email(key, IncidentEvent.Kind.PAYMENT, render, [], portal, recipients_for(portal))
     return [pk] if pk else []

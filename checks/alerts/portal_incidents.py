@@ -10,6 +10,7 @@ once, every later change a conditional update, the email's key unique.
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -89,8 +90,8 @@ def _event(incident: Incident, kind: str, status: str, at: datetime, note: str =
 
 
 def _email(kind: str, incident: Incident, event: IncidentEvent, key: str, previous: str = "") -> list[int]:
-    email = render_portal_email(kind, incident, event, previous)
-    pk = queue_email(f"portal-{kind}:{key}", kind, email, [event], incident.portal, recipients_for(incident.portal))
+    render = partial(render_portal_email, kind, incident, event, previous)
+    pk = queue_email(f"portal-{kind}:{key}", kind, render, [event], incident.portal, recipients_for(incident.portal))
     return [pk] if pk else []
 
 

@@ -10,6 +10,9 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext_lazy
 
 from checks.alerts.guidance import guidance_blocks, guidance_for
 from checks.alerts.messages import RenderedEmail, bot_url, display_code, duration_text, portal_secrets, scrub
@@ -18,22 +21,22 @@ from checks.status import PORTAL_FAILURES, BotState, Status
 
 Kind = IncidentEvent.Kind
 BOTS_NAMED = 20  # bots named in a portal email; the rest are counted
-# How a portal's status reads in a sentence: "acme is unreachable".
+# How a portal's status reads in a sentence: "acme is unreachable" (lazy: in the language rendered in).
 PHRASES = {
-    Status.UNREACHABLE: "unreachable",
-    Status.SERVER_ERROR: "failing with server errors",
-    Status.PORTAL_UNAVAILABLE: "unavailable",
-    Status.AUTH_FAILED: "refusing BotWatch's credentials",
-    Status.RATE_LIMITED: "rate limited",
-    Status.DEGRADED: "degraded",
+    Status.UNREACHABLE: pgettext_lazy("portal is", "unreachable"),
+    Status.SERVER_ERROR: pgettext_lazy("portal is", "failing with server errors"),
+    Status.PORTAL_UNAVAILABLE: pgettext_lazy("portal is", "unavailable"),
+    Status.AUTH_FAILED: pgettext_lazy("portal is", "refusing BotWatch's credentials"),
+    Status.RATE_LIMITED: pgettext_lazy("portal is", "rate limited"),
+    Status.DEGRADED: pgettext_lazy("portal is", "degraded"),
 }
 SHORT = {
-    Status.UNREACHABLE: "unreachable",
-    Status.SERVER_ERROR: "server error",
-    Status.PORTAL_UNAVAILABLE: "unavailable",
-    Status.AUTH_FAILED: "auth failed",
-    Status.RATE_LIMITED: "rate limited",
-    Status.DEGRADED: "degraded",
+    Status.UNREACHABLE: pgettext_lazy("portal status in a subject", "unreachable"),
+    Status.SERVER_ERROR: pgettext_lazy("portal status in a subject", "server error"),
+    Status.PORTAL_UNAVAILABLE: pgettext_lazy("portal status in a subject", "unavailable"),
+    Status.AUTH_FAILED: pgettext_lazy("portal status in a subject", "auth failed"),
+    Status.RATE_LIMITED: pgettext_lazy("portal status in a subject", "rate limited"),
+    Status.DEGRADED: pgettext_lazy("portal status in a subject", "degraded"),
 }
 
 
@@ -63,7 +66,7 @@ def _base_ctx(kind: str, portal: Portal | None) -> dict:
         "portal": {"name": portal.name, "url": portal.url} if portal else {"name": "", "url": ""},
         "site_url": settings.SITE_URL,
         "reminder_hours": settings.BOTWATCH_REMINDER_HOURS,
-        "ack_place": "the Alerts page",
+        "ack_place": "alerts",  # reminders are acknowledged on the Alerts page, not a bot's
     }
 
 
@@ -79,11 +82,11 @@ def render_portal_email(kind: str, incident: Incident, event: IncidentEvent, pre
     code = display_code(status, incident.error_code)
     ctx = {
         **_base_ctx(kind, portal),
-        "phrase": PHRASES.get(status, str(status)),
-        "previous": PHRASES.get(previous, previous),
+        "phrase": str(PHRASES.get(status, status)),
+        "previous": str(PHRASES.get(previous, previous)),
         "failing": failing,
         "status": status,
-        "status_label": Status(status).label if status in Status.values else status,
+        "status_label": str(Status(status).label) if status in Status.values else status,
         "code": code,
         "worst_code": display_code(incident.status, incident.error_code if incident.status == status else ""),
         "error_code": incident.error_code,
@@ -113,19 +116,24 @@ def portal_subject(kind: str, portal: Portal, incident: Incident, n_bots: int, p
     """`[BotWatch] acme unreachable: 12 bots not verified`, and its escalation, reminder and recovery."""
     status = incident.last_status
     if kind == Kind.RESOLVED:
-        was = SHORT.get(incident.status, incident.status)
-        return f"[BotWatch] RESOLVED: portal {portal.name} answers again (was {was})"
-    what = SHORT.get(status, str(status))
+        words = {"portal": portal.name, "was": SHORT.get(incident.status, incident.status)}
+        return _("[BotWatch] RESOLVED: portal %(portal)s answers again (was %(was)s)") % words
+    what = str(SHORT.get(status, status))
     if incident.error_code:
         what += f" ({incident.error_code})"
     elif status == Status.DEGRADED and incident.problems:
         what += f" ({', '.join(dict.fromkeys(p.get('check', '') for p in incident.problems))})"
-    tail = f"{n_bots} bot{'s' if n_bots != 1 else ''} not verified"
+    tail = ngettext("%(n)d bot not verified", "%(n)d bots not verified", n_bots) % {"n": n_bots}
     if status not in PORTAL_FAILURES:
-        tail = "its bots are still verified"
-    prefix = {Kind.REMINDER: "Still failing: ", Kind.ESCALATED: "Worse: "}.get(kind, "")
-    suffix = f" (was {SHORT.get(previous, previous)})" if kind == Kind.ESCALATED and previous else ""
-    return f"[BotWatch] {prefix}{portal.name} {what}: {tail}{suffix}"
+        tail = _("its bots are still verified")
+    words = {"portal": portal.name, "what": what, "tail": tail, "was": SHORT.get(previous, previous)}
+    if kind == Kind.REMINDER:
+        return _("[BotWatch] Still failing: %(portal)s %(what)s: %(tail)s") % words
+    if kind == Kind.ESCALATED and previous:
+        return _("[BotWatch] Worse: %(portal)s %(what)s: %(tail)s (was %(was)s)") % words
+    if kind == Kind.ESCALATED:
+        return _("[BotWatch] Worse: %(portal)s %(what)s: %(tail)s") % words
+    return _("[BotWatch] %(portal)s %(what)s: %(tail)s") % words
 
 
 # --- A fleet wave ---------------------------------------------------------------------
@@ -164,11 +172,33 @@ def render_wave_email(kind: str, wave: Incident, parts: list[Incident]) -> Rende
 
 
 def wave_subject(kind: str, wave: Incident, portals: int, open_count: int, codes: list[str]) -> str:
+    words = {"code": wave.wave_code, "portals": portals, "open": open_count, "codes": ", ".join(codes)}
     if kind == Kind.RESOLVED:
-        return f"[BotWatch] RESOLVED: fleet wave of {wave.wave_code}, back on all {portals} portals"
+        return (
+            ngettext(
+                "[BotWatch] RESOLVED: fleet wave of %(code)s, back on all %(portals)d portal",
+                "[BotWatch] RESOLVED: fleet wave of %(code)s, back on all %(portals)d portals",
+                portals,
+            )
+            % words
+        )
     if kind == Kind.REMINDER:
-        return f"[BotWatch] Still failing: fleet wave of {wave.wave_code} on {open_count} of {portals} portals"
-    return f"[BotWatch] Fleet wave: {wave.wave_code} {', '.join(codes)} on {portals} portals"
+        return (
+            ngettext(
+                "[BotWatch] Still failing: fleet wave of %(code)s on %(open)d of %(portals)d portal",
+                "[BotWatch] Still failing: fleet wave of %(code)s on %(open)d of %(portals)d portals",
+                portals,
+            )
+            % words
+        )
+    return (
+        ngettext(
+            "[BotWatch] Fleet wave: %(code)s %(codes)s on %(portals)d portal",
+            "[BotWatch] Fleet wave: %(code)s %(codes)s on %(portals)d portals",
+            portals,
+        )
+        % words
+    )
 
 
 # --- The app's paid period ------------------------------------------------------------
@@ -187,9 +217,17 @@ def render_payment_email(portal: Portal, paid_until: date, today: date) -> Rende
         "plan": portal.plan,
         "url": portal_url(portal),
     }
+    # The date as in the email's body: in the active language's format.
+    words = {"portal": portal.name, "days": days, "date": date_format(paid_until, _("Y-m-d"))}
     if expired:
-        subject = f"[BotWatch] {portal.name}: the app's paid period has ended ({paid_until:%Y-%m-%d})"
+        subject = _("[BotWatch] %(portal)s: the app's paid period has ended (%(date)s)") % words
     else:
-        subject = f"[BotWatch] {portal.name}: the app's paid period ends in {days} day{'s' if days != 1 else ''}"
-        subject += f" ({paid_until:%Y-%m-%d})"
+        subject = (
+            ngettext(
+                "[BotWatch] %(portal)s: the app's paid period ends in %(days)d day (%(date)s)",
+                "[BotWatch] %(portal)s: the app's paid period ends in %(days)d days (%(date)s)",
+                days,
+            )
+            % words
+        )
     return _scrubbed(subject, ctx, "payment", portal_secrets(portal))

@@ -9,15 +9,17 @@ when their events do; delivery starts after the commit.
 import hashlib
 import logging
 from datetime import timedelta
+from functools import partial
 
 from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from checks.alerts.channel_delivery import deliver_channel, pending_for, queue_channel_deliveries
 from checks.alerts.channels import route_of, targets_for
 from checks.alerts.delivery import deliver
-from checks.alerts.messages import AlertItem, RenderedEmail, render_email
+from checks.alerts.messages import AlertItem, Render, render_email, render_in
 from checks.models import IncidentEvent, Notification, Portal
 
 log = logging.getLogger(__name__)
@@ -56,17 +58,17 @@ def queue_notification(
     """Write the pending rows for one alert about `items` (email and channels); None when it exists."""
     if not items:
         return None
-    email = render_email(kind, portal, items)
     targets = targets_for(portal, route)
     key = notification_key(kind, key_parts)
     events = [item.event for item in items]
-    return queue_email(key, kind, email, events, portal, targets.emails, route=route, channels=targets.channels)
+    render = partial(render_email, kind, portal, items)
+    return queue_email(key, kind, render, events, portal, targets.emails, route=route, channels=targets.channels)
 
 
 def queue_email(
     key: str,
     kind: str,
-    email: RenderedEmail,
+    render: Render,
     events: list[IncidentEvent],
     portal: Portal | None,
     recipients: list[str],
@@ -74,11 +76,14 @@ def queue_email(
     route: str = "",
     channels: list[str] | tuple = (),
 ) -> int | None:
-    """Write the pending row for one rendered email, and its channels' deliveries; None when the
-    alert of this key already exists.
+    """Write the pending row for one email, and its channels' deliveries; None when the alert of
+    this key already exists.
 
-    `portal` None: an email about several portals (a fleet wave), sent to `recipients`.
+    `render()` is called under the instance's language (BOTWATCH_LANGUAGE) for the email, and
+    under each channel's for its delivery. `portal` None: an email about several portals (a fleet
+    wave), sent to `recipients`.
     """
+    email = render_in(settings.BOTWATCH_LANGUAGE, render)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
@@ -95,7 +100,7 @@ def queue_email(
                 next_attempt_at=timezone.now() + SWEEP_GRACE,
             )
             notification.events.set(events)
-            queue_channel_deliveries(notification, list(channels))
+            queue_channel_deliveries(notification, list(channels), render, {settings.BOTWATCH_LANGUAGE: email})
     except IntegrityError:
         # Same key: this event's alert is already queued (a redelivered task, a racing worker).
         log.info("notification %s already exists", key)

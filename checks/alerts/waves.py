@@ -15,6 +15,7 @@ claimed by a conditional update.
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -212,8 +213,8 @@ def wave_parts(wave: Incident) -> list[Incident]:
 
 def _email(kind: str, wave: Incident, event: IncidentEvent, key: str) -> list[int]:
     parts = wave_parts(wave)
-    email = render_wave_email(kind, wave, parts)
-    pk = queue_email(f"wave-{kind}:{key}", kind, email, [event], None, _recipients(parts))
+    render = partial(render_wave_email, kind, wave, parts)
+    pk = queue_email(f"wave-{kind}:{key}", kind, render, [event], None, _recipients(parts))
     return [pk] if pk else []
 
 

@@ -8,6 +8,7 @@ monthly_report false, or has no contacts to send to.
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -39,8 +40,9 @@ def queue_report(portal: Portal, month: report.Month) -> int | None:
     key = report_key(portal, month)
     if Notification.objects.filter(key=key).exists():
         return None  # sent, or being sent: the unique key would refuse it anyway
-    email = render_email(report.build(portal, month))
-    return queue_email(key, IncidentEvent.Kind.REPORT, email, [], portal, list(portal.customer_contacts))
+    # In the portal's language, whatever the instance's (render_email overrides it).
+    render = partial(render_email, report.build(portal, month))
+    return queue_email(key, IncidentEvent.Kind.REPORT, render, [], portal, list(portal.customer_contacts))
 
 
 def send_monthly_reports(now: datetime | None = None, *, inline: bool = False) -> list[int]:

@@ -8,6 +8,8 @@ long it took, and the problems `no_answer`, `answer_refused` and `silent`.
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext as _
+
 from checks.bitrix24.types import BotResult
 from checks.health.bot import Problem, describe_age
 from checks.models import Bot
@@ -36,14 +38,18 @@ def answer_ms(answer: dict, portal_sent_at: float | None, sent_at: datetime) -> 
 
 
 def no_answer(within: int, text: str, dialog: str, read_problem: str = "") -> dict:
-    detail = f"no answer to {text!r} in dialog {dialog} within {within} s"
+    detail = _("no answer to %(text)s in dialog %(dialog)s within %(within)s s") % {
+        "text": repr(text),
+        "dialog": dialog,
+        "within": within,
+    }
     if read_problem:
-        detail += f" (the dialog could not be read: {read_problem})"
+        detail += " " + _("(the dialog could not be read: %(problem)s)") % {"problem": read_problem}
     return Problem("no_answer", detail, "no_answer").as_json()
 
 
 def answer_refused(code: str, dialog: str) -> dict:
-    detail = f"Bitrix24 refused the probe in dialog {dialog}: {code}"
+    detail = _("Bitrix24 refused the probe in dialog %(dialog)s: %(code)s") % {"dialog": dialog, "code": code}
     return Problem("answer_refused", detail, f"answer_refused:{code}").as_json()
 
 
@@ -61,10 +67,12 @@ def silent(silence: int | None, count: int | None, grew_at: datetime | None, now
     quiet = now - grew_at
     if quiet < timedelta(seconds=silence):
         return None
-    detail = (
-        f"countMessage has stayed at {count} since {grew_at:%Y-%m-%d %H:%M} UTC "
-        f"({describe_age(quiet)}; allowed {describe_age(timedelta(seconds=silence))})"
-    )
+    detail = _("countMessage has stayed at %(count)s since %(since)s UTC (%(quiet)s; allowed %(allowed)s)") % {
+        "count": count,
+        "since": f"{grew_at:%Y-%m-%d %H:%M}",
+        "quiet": describe_age(quiet),
+        "allowed": describe_age(timedelta(seconds=silence)),
+    }
     return Problem("silent", detail, "silent")
 
 

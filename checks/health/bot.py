@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from checks.bitrix24.outcome import as_bool, bot_id_of
 from checks.bitrix24.sidecalls import target_id
 from checks.bitrix24.types import BotResult, EventPeek
@@ -106,7 +108,7 @@ def _user_inactive(fields: Mapping, users: Sequence) -> list[Problem]:
     mine = [u for u in entries if u.get("id") == fields.get("id")] or (entries if len(entries) == 1 else [])
     for user in mine:
         if is_false(user.get("active")):
-            detail = f"bot user #{user.get('id')} is switched off (active: false)"
+            detail = _("bot user #%(id)s is switched off (active: false)") % {"id": user.get("id")}
             return [Problem("user_inactive", detail, "user_inactive")]
     return []
 
@@ -119,11 +121,16 @@ def _event_backlog(events: EventPeek, minutes: int | None, now: datetime) -> tup
     seconds = int(age.total_seconds())
     if age <= limit:
         return [], seconds
-    detail = f"oldest pending event is {describe_age(age)} old (threshold {describe_age(limit)})"
+    detail = _("oldest pending event is %(age)s old (threshold %(limit)s)") % {
+        "age": describe_age(age),
+        "limit": describe_age(limit),
+    }
     if age < CRITICAL_BACKLOG:
         return [Problem("event_backlog", detail, "event_backlog")], seconds
     left = max(timedelta(0), EVENTS_KEPT - age)
-    detail += f"; Bitrix24 deletes events after 24 h without notice (about {describe_age(left)} left)"
+    detail += "; " + _("Bitrix24 deletes events after 24 h without notice (about %(left)s left)") % {
+        "left": describe_age(left)
+    }
     return [Problem("event_backlog", detail, "event_backlog:20h", critical=True)], seconds
 
 
@@ -147,7 +154,10 @@ def _missing_commands(expected: Any, seen: Sequence[str] | None) -> list[Problem
     problems = []
     for name in expected:
         if command_name(name) not in have:
-            detail = f"command {command_name(name)} is not registered (Command.list has: {listing})"
+            detail = _("command %(name)s is not registered (Command.list has: %(listing)s)") % {
+                "name": command_name(name),
+                "listing": listing,
+            }
             problems.append(Problem("commands", detail, f"commands:{command_name(name)}"))
     return problems
 
@@ -205,8 +215,10 @@ def command_name(name: Any) -> str:
 
 
 def describe_age(age: timedelta) -> str:
+    """`25 min`, `3 h 5 min`, in the active language (the words of checks.alerts.messages.duration_text)."""
     minutes = int(age.total_seconds() // 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(n)d min") % {"n": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    words = _("%(n)d h") % {"n": hours}
+    return f"{words} {_('%(n)d min') % {'n': minutes}}" if minutes else words

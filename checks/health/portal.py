@@ -9,12 +9,15 @@ failed alike on its side. Pure: no I/O.
 
 import copy
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from checks.bitrix24.probe import WEBHOOK_USER_OFF, PortalResult
 from checks.bitrix24.types import BotResult
 from checks.health.bot import Problem
 from checks.status import PORTAL_FAILURES, Status
 
-APP_NOT_INSTALLED = (
+APP_NOT_INSTALLED = gettext_lazy(
     "app.info INSTALLED is false: the app's installation was never finished (installFinish), "
     "so Bitrix24 sends it no events"
 )
@@ -25,7 +28,7 @@ def find_problems(result: PortalResult) -> PortalResult:
     if result.user_off:
         result.problems.append(Problem("webhook_user", WEBHOOK_USER_OFF, "webhook_user"))
     if result.app_info is not None and result.app_info.installed is False:
-        result.problems.append(Problem("app_installed", APP_NOT_INSTALLED, "app_installed"))
+        result.problems.append(Problem("app_installed", str(APP_NOT_INSTALLED), "app_installed"))
     return result
 
 
@@ -61,5 +64,8 @@ def shared_failure(portal: PortalResult | None, results: list[BotResult]) -> Por
         return None
     shared = copy.copy(portal)
     shared.status, shared.error_code, shared.http_status = first.status, first.error_code, first.http_status
-    shared.error_description = f"every bot answered {first.error_code or first.status}: {first.error_description}"
+    shared.error_description = _("every bot answered %(code)s: %(description)s") % {
+        "code": first.error_code or first.status,
+        "description": first.error_description,
+    }
     return shared

@@ -1,11 +1,18 @@
 """Notification channels as named objects, and deliveries to them: one row per notification and channel."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from checks.crypto import EncryptedTextField
 from checks.models.incidents import Notification
+from checks.models.portals import Language
+
+
+def instance_language() -> str:
+    """BOTWATCH_LANGUAGE: what a channel speaks unless told otherwise (those seeded from BOTWATCH_NOTIFY_URLS too)."""
+    return settings.BOTWATCH_LANGUAGE
 
 
 class Channel(models.Model):
@@ -23,6 +30,8 @@ class Channel(models.Model):
     is_default = models.BooleanField(default=False)
     # Seeded from BOTWATCH_NOTIFY_URLS (checks.alerts.channels.seed_default_channels).
     from_settings = models.BooleanField(default=False)
+    # The language of its alerts (checks.alerts.channel_delivery renders each alert once per language).
+    language = models.CharField(max_length=8, choices=Language.choices, default=instance_language)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -49,6 +58,11 @@ class ChannelDelivery(models.Model):
     # checks.alerts.channel_urls: a keyed hash of the URL (tells channels apart) and its mask.
     fingerprint = models.CharField(max_length=64)
     label = models.CharField(max_length=200)
+    # What it sends, in the channel's language as it was when the alert happened; rows written
+    # before channels had languages have none and send the notification's chat text.
+    language = models.CharField(max_length=8, blank=True, default="")
+    title = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")

@@ -177,7 +177,7 @@ def test_reminders_and_the_credential_digest_go_to_channels_too(webhook_receiver
     assert webhook_receiver.titles() == [
         "[BotWatch] BOT_NOT_FOUND: support_bot on acme",
         "[BotWatch] Still failing: BOT_NOT_FOUND: support_bot on acme",
-        "[BotWatch] Weekly credential digest: 1 warning(s) on 1 portal(s)",
+        "[BotWatch] Weekly credential digest: 1 warning on 1 portal",
     ]
     digest = webhook_receiver.posts[2].body
     assert digest["type"] == "warning" and "acme: support_bot: bot token is 45 characters" in digest["message"]

@@ -65,7 +65,7 @@ def test_the_weekly_digest_goes_once_per_week_and_lists_every_warning(smtp_sink)
     [pk] = send_credential_digest(monday, inline=True)
     assert send_credential_digest(monday + timedelta(hours=2), inline=True) == []  # a second beat, same week
     [email] = smtp_sink.wait_for(1)
-    assert email["Subject"] == "[BotWatch] Weekly credential digest: 2 warning(s) on 2 portal(s)"
+    assert email["Subject"] == "[BotWatch] Weekly credential digest: 2 warnings on 2 portals"
     body = email.get_body(("plain",)).get_content()
     assert "== acme ==" in body and "globex_bot: bot token is 48 characters" in body
     assert LONG not in email.as_string() and "hook-code-771" not in email.as_string()

@@ -87,6 +87,7 @@ def test_services_from_urls(var_dir):
         ("BOTWATCH_RESERVED_THREADS", "0", "BOTWATCH_RESERVED_THREADS=0 is below the minimum of 1"),
         ("BOTWATCH_TRUSTED_PROXIES", "1", "BOTWATCH_TRUSTED_PROXIES=1 is a count of proxies; it now lists their"),
         ("BOTWATCH_TRUSTED_PROXIES", "10.0.0.1,proxy", "BOTWATCH_TRUSTED_PROXIES: 'proxy' is not an IP address or"),
+        ("BOTWATCH_LANGUAGE", "de", "BOTWATCH_LANGUAGE='de' is not one of en, ru"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(var_dir, name, value, message):
