@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 pytest_plugins = [
     "tests.fixtures.services",
@@ -22,6 +22,14 @@ pytest_plugins = [
 @pytest.fixture(autouse=True)
 def _email_in_memory(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A request through LocaleMiddleware leaves its language active in the thread: the next test
+    starts from the instance's, as a worker thread does."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import logging
 import traceback
 import uuid
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 
 from checks.bitrix24.client import Bitrix24Client
 from checks.bitrix24.probe import PortalResult
@@ -42,6 +43,13 @@ def verify_portal(
     With a claim token: the due bots, each for its scheduled slot, then rescheduled (the
     workers' path). Without: every enabled bot, now, schedule untouched (`manage.py verify`).
     """
+    # What a run finds is stored once for every reader, so in the instance's language, whatever
+    # the calling thread has active (a Russian viewer's request, a test client's).
+    with translation.override(settings.BOTWATCH_LANGUAGE):
+        return _verify(portal_id, claim_token, manual=manual, inline_alerts=inline_alerts)
+
+
+def _verify(portal_id: int, claim_token, *, manual: bool, inline_alerts: bool) -> list[Verification]:
     token = uuid.UUID(str(claim_token)) if claim_token else None
     run = start_run(portal_id, token, manual=manual)
     if run is None:

@@ -14,10 +14,11 @@ from django.utils import translation
 from checks.alerts.channel_urls import fingerprint
 from checks.alerts.channels import seed_channels
 from checks.alerts.notifiers import Bitrix24ChatNotifier, ChatMessage, NotifierError
-from checks.models import Channel, ChannelDelivery, Notification
+from checks.engine.verify import verify_portal
+from checks.models import Bot, Channel, ChannelDelivery, Notification
 from checks.status import Status, status_text
 from tests.alerts import test_alerts_workers as workers
-from tests.alerts.helpers import T0, make_bot, make_portal, minutes, sweep
+from tests.alerts.helpers import T0, make_bot, make_portal, minutes, simulator_portal, sweep
 from tests.fixtures.celery_worker import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,19 @@ def test_status_words_follow_the_active_language():
         assert status_text(Status.DEGRADED, problems) == "Работает с проблемами: события не разбираются, нет команд"
     assert str(Status.NOT_FOUND.label) == "Bot not found"
     assert status_text(Status.DEGRADED, problems) == "Degraded: event backlog, commands missing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_run_under_another_language_records_its_details_in_the_instances(simulator):
+    """What a check finds is stored once, for every reader: in the instance's language, even when
+    the run happens in a request whose viewer reads Russian."""
+    portal = simulator_portal(simulator, "acme", "hook-s3cret-9e2a")
+    simulator.add_bot("acme", code="queue_bot", bot_token="queue-bot-token-5c1d", event_mode="fetch")
+    Bot.objects.create(portal=portal, code="queue_bot", bot_token="queue-bot-token-5c1d")
+    verify_portal(portal.pk, manual=True)  # learns the bot's configuration (fetch mode)
+    simulator.add_events("acme", "queue_bot", count=12, age_s=3 * 3600)
+    with translation.override("ru"):
+        [row] = verify_portal(portal.pk, manual=True)
+    assert translation.get_language() != "ru"
+    [problem] = row.problems
+    assert problem["detail"] == "oldest pending event is 3 h old (threshold 15 min)"
