@@ -150,7 +150,8 @@ _heartbeat: ProcessHeartbeat | None = None
 
 
 def verify_capacity(consumer) -> int:
-    """Verifications this worker runs at once: its pool but the reserved threads; 0 without the verify queue."""
+    """Verifications this worker runs at once: its pool but the reserved threads; 0 without the verify queue.
+    Probe work takes none of the pool's threads (run_on_probe_threads), so it needs no share here."""
     consumed = consumer.app.amqp.queues.consume_from if consumer is not None else {}
     if "verify" not in consumed:
         return 0

@@ -62,6 +62,23 @@ def test_a_runs_due_probes_make_one_send_task_and_their_reads_one_read_task(
     assert len(probe_pks) == 3
 
 
+@pytest.mark.django_db
+def test_reads_lost_with_a_worker_are_read_again_by_one_task_per_portal(simulator, broker_url):
+    lost_at = timezone.now() - timezone.timedelta(minutes=3)
+    for name in ("acme", "umbrella"):
+        portal = simulator_portal(simulator, name, HOOK)
+        for bot in add_bots(simulator, portal, ["bot_a", "bot_b"], PROBE):
+            AnswerProbe.objects.create(bot=bot, dialog=str(bot.bot_id), text="/ping", message_id=7,
+                                       sent_at=lost_at, deadline=lost_at, next_read_at=lost_at)  # fmt: skip
+    assert answers.rescue_lost_reads() == 4
+    reads = queued(broker_url, "probes")
+    assert [task for task, _, _ in reads] == [answers.READ_TASK] * 2
+    by_portal = {frozenset(AnswerProbe.objects.filter(pk__in=pks).values_list("bot__portal__name", flat=True))
+                 for _, [pks], _ in reads}  # fmt: skip
+    assert by_portal == {frozenset({"acme"}), frozenset({"umbrella"})}
+    assert all(len(pks) == 2 for _, [pks], _ in reads)
+
+
 @pytest.mark.slow
 def test_a_verification_queued_after_a_runs_probes_is_run_at_once(celery_procs, simulator, smtp_sink):
     # Sixteen probes whose im.message.add takes 3 s each: 48 s of sends, queued before acme's check.
