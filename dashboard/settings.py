@@ -220,17 +220,21 @@ CELERY_WORKER_CONCURRENCY = env_int("BOTWATCH_WORKER_CONCURRENCY", 32, minimum=2
 # ticks always find one free (checks.engine.dispatch claims no more portals than the workers'
 # other threads can run).
 BOTWATCH_RESERVED_THREADS = env_int("BOTWATCH_RESERVED_THREADS", 2, minimum=1)
+# Threads of each worker consuming the "probes" queue that send answer probes and read their
+# answers, beside the pool: probe tasks hand their work to them, so a probe never takes a
+# thread a verification is counted on (checks.engine.tasks).
+BOTWATCH_PROBE_THREADS = env_int("BOTWATCH_PROBE_THREADS", 4, minimum=1, maximum=64)
 # A queue per kind of task. A worker consumes every one of them unless started with -Q (big
-# deployments may dedicate workers to alerts and ticks). "celery", the single queue of earlier
-# releases, stays declared and consumed so that messages queued before an upgrade still run.
-TASK_QUEUES = ("verify", "alerts", "ticks", "maintenance", "celery")
+# deployments may dedicate workers to alerts, ticks or answer probes). "celery", the single queue
+# of earlier releases, stays declared and consumed so that messages queued before an upgrade still run.
+TASK_QUEUES = ("verify", "alerts", "ticks", "probes", "maintenance", "celery")
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in TASK_QUEUES]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # By the tasks' names (each its module's).
 CELERY_TASK_ROUTES = {
     "checks.engine.tasks.verify_portal": {"queue": "verify"},
-    "checks.engine.tasks.send_answer_probe": {"queue": "verify"},
-    "checks.engine.tasks.read_answer": {"queue": "verify"},
+    "checks.engine.tasks.send_answer_probes": {"queue": "probes"},
+    "checks.engine.tasks.read_answers": {"queue": "probes"},
     "checks.engine.tasks.dispatch_due": {"queue": "ticks"},
     "checks.engine.tasks.prune_history": {"queue": "maintenance"},
     "checks.alerts.tasks.*": {"queue": "alerts"},

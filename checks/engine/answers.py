@@ -1,15 +1,19 @@
-"""The answer probe's schedule: which bots are probed after a run, the send, the reads, the verdict kept.
+"""The answer probe's schedule: which bots are probed after a run, the sends, the reads, the verdict kept.
 
 After a run is recorded, each bot with `answer` whose probe is due (and whose check succeeded)
-is claimed by a conditional update of `answer_next_at` and handed to a task that sends the
-probe's text (checks.bitrix24.dialogs). The reads are tasks of their own, each scheduled with a
-countdown: a wait never holds a worker thread, and the run that triggered it was over long
-before. The probe's end (answered, no answer within `within`, refused) is kept on the bot
-(`answer_problem`, `last_answer_ms`): the bot's next check carries it (checks.health.answer),
-so `no_answer` alerts after 2 checks in a row like every `degraded`.
+is claimed by a conditional update of `answer_next_at`; the run's claimed bots (one portal's)
+are handed to one task that sends their probes' texts (checks.bitrix24.dialogs) through one
+client. The reads are tasks of their own, one per batch of probes sent together, each
+scheduled with a countdown and reading every still open probe of the batch: a wait never holds
+a thread, and the run that triggered it was over long before. The probe's end (answered, no
+answer within `within`, refused) is kept on the bot (`answer_problem`, `last_answer_ms`): the
+bot's next check carries it (checks.health.answer), so `no_answer` alerts after 2 checks in a
+row like every `degraded`.
 
-`manage.py verify` runs the same send and reads in its own process (probe_now), sleeping
-between reads: a command, not a worker. See docs/answer-probe.md.
+The tasks travel on the "probes" queue and run on a worker's probe threads, never on the threads
+that verifications are counted on (checks.engine.tasks). `manage.py verify` runs the same sends
+and reads in its own process (probe_now), sleeping between reads: a command, not a worker. See
+docs/answer-probe.md.
 """
 
 import logging
@@ -32,8 +36,8 @@ from checks.status import ResponseFormat, Status
 
 log = logging.getLogger(__name__)
 
-SEND_TASK = "checks.engine.tasks.send_answer_probe"
-READ_TASK = "checks.engine.tasks.read_answer"
+SEND_TASK = "checks.engine.tasks.send_answer_probes"
+READ_TASK = "checks.engine.tasks.read_answers"
 FIRST_READ = 1.0  # seconds after the send
 MAX_READ_GAP = 15.0  # the reads come closer to the answer than this
 # Kept past the longest month, so the monthly report sent on the 1st finds all of the last one.
@@ -48,8 +52,9 @@ def after_run(bots: list[Bot], results: list[BotResult], now: datetime, *, sched
     if not scheduled:
         return []
     claimed = claim_probes(bots, results, now)
-    for bot_pk in claimed:
-        transaction.on_commit(lambda pk=bot_pk: enqueue(SEND_TASK, pk))
+    if claimed:
+        # One task for the run's probes: a run is one portal's, so is the batch.
+        transaction.on_commit(lambda: enqueue(SEND_TASK, claimed))
     return claimed
 
 
@@ -80,20 +85,29 @@ def claim_probes(bots: list[Bot], results: list[BotResult], now: datetime, *, fo
     return claimed
 
 
-def enqueue(task: str, probe_or_bot: int, countdown: float = 0) -> None:
-    # By name: checks.engine.tasks imports this module.
-    current_app.signature(task).apply_async(args=[probe_or_bot], countdown=countdown)
+def enqueue(task: str, pks: list[int], countdown: float = 0) -> None:
+    """A send (bot ids) or a read (probe ids) task. By name: checks.engine.tasks imports this module."""
+    current_app.signature(task).apply_async(args=[pks], countdown=countdown)
 
 
 # -- the send ---------------------------------------------------------------------------------
 
 
-def send_probe(bot_pk: int, now: datetime | None = None) -> AnswerProbe | None:
+def send_probes(bot_pks: list[int]) -> list[AnswerProbe]:
+    """Each bot's probe, sent one after another through one client per portal (its pacing and
+    its credentials): pending probes, and those already ended (refused, not sent)."""
+    bots = Bot.objects.select_related("portal").filter(pk__in=bot_pks).exclude(answer={}).order_by("pk")
+    clients: dict[int, Bitrix24Client] = {}
+    probes = []
+    for bot in bots:
+        client = clients.setdefault(bot.portal_id, Bitrix24Client(bot.portal))
+        if (probe := send_probe(client, bot, timezone.now())) is not None:
+            probes.append(probe)
+    return probes
+
+
+def send_probe(client: Bitrix24Client, bot: Bot, now: datetime) -> AnswerProbe | None:
     """Writes the probe's text into the bot's dialog; a pending probe, or one already ended (refused)."""
-    bot = Bot.objects.select_related("portal").filter(pk=bot_pk).first()
-    if bot is None or not bot.answer:
-        return None
-    now = now or timezone.now()
     user_id = target_id(bot) or bot.remote_id
     if user_id is None:
         return None
@@ -101,7 +115,6 @@ def send_probe(bot_pk: int, now: datetime | None = None) -> AnswerProbe | None:
     text = str(bot.answer["text"])
     within = int(bot.answer.get("within") or 30)
     probe = AnswerProbe(bot=bot, sent_at=now, dialog=dialog, text=text, deadline=now + timedelta(seconds=within))
-    client = Bitrix24Client(bot.portal)
     sent = client.dialog_call(dialogs.MESSAGE_ADD, dialogs.send_params(dialog, text), write=True)
     if sent.failed:
         sent = landed_or_resend(client, bot, probe)
@@ -139,15 +152,22 @@ def last_probe_message(bot: Bot) -> int:
 # -- the reads ----------------------------------------------------------------------------------
 
 
-def read_answer(probe_pk: int, now: datetime | None = None) -> AnswerProbe | None:
+def read_answers(probe_pks: list[int]) -> list[AnswerProbe]:
+    """One read of each open probe's dialog, through one client per portal; the probes as they are
+    after it (those still waiting have their next_read_at)."""
+    probes = AnswerProbe.objects.select_related("bot__portal").filter(pk__in=probe_pks, outcome="pending")
+    clients: dict[int, Bitrix24Client] = {}
+    read = []
+    for probe in probes.order_by("pk"):
+        client = clients.setdefault(probe.bot.portal_id, Bitrix24Client(probe.bot.portal))
+        read.append(read_answer(client, probe, timezone.now()))
+    return read
+
+
+def read_answer(client: Bitrix24Client, probe: AnswerProbe, now: datetime) -> AnswerProbe:
     """One read of the dialog after the probe's message: answered, no answer (past `within`), or
     still waiting (next_read_at set: the caller schedules the next read)."""
-    probe = AnswerProbe.objects.select_related("bot__portal").filter(pk=probe_pk).first()
-    if probe is None or probe.done:
-        return probe
-    now = now or timezone.now()
     bot = probe.bot
-    client = Bitrix24Client(bot.portal)
     read = client.dialog_call(dialogs.DIALOG_READ, dialogs.read_params(probe.dialog, probe.message_id), write=False)
     probe.reads += 1
     if read.refused:
@@ -188,33 +208,34 @@ def end_probe(probe: AnswerProbe, outcome: str, bot: Bot, **values) -> AnswerPro
     return probe
 
 
-def read_in_task(probe_pk: int) -> None:
-    """The read task's body: read, then schedule the next read when still waiting."""
-    probe = read_answer(probe_pk)
-    if probe is not None and not probe.done and probe.next_read_at is not None:
-        wait = max(0.0, (probe.next_read_at - timezone.now()).total_seconds())
-        enqueue(READ_TASK, probe.pk, countdown=wait)
+def read_in_task(probe_pks: list[int]) -> None:
+    """The read task's body: read the batch's open probes, then one task for the next read of
+    those still waiting, when the first of them is due."""
+    waiting = [p for p in read_answers(probe_pks) if not p.done and p.next_read_at is not None]
+    if waiting:
+        wait = (min(p.next_read_at for p in waiting) - timezone.now()).total_seconds()
+        enqueue(READ_TASK, [p.pk for p in waiting], countdown=max(0.0, wait))
 
 
-def send_in_task(bot_pk: int) -> None:
-    probe = send_probe(bot_pk)
-    if probe is not None and not probe.done:
-        enqueue(READ_TASK, probe.pk, countdown=FIRST_READ)
+def send_in_task(bot_pks: list[int]) -> None:
+    """The send task's body: the batch's probes, then one read task for those sent."""
+    waiting = [p.pk for p in send_probes(bot_pks) if not p.done]
+    if waiting:
+        enqueue(READ_TASK, waiting, countdown=FIRST_READ)
 
 
 def rescue_lost_reads(now: datetime | None = None) -> int:
     """Pending probes whose read task was lost (a worker restarted): read again; those past their
     deadline by far end as no answer at their next read."""
     now = now or timezone.now()
-    lost = list(
-        AnswerProbe.objects.filter(outcome="pending", next_read_at__lt=now - LOST_READ).values_list("pk", flat=True)[
-            :100
-        ]
-    )
-    for pk in lost:
-        AnswerProbe.objects.filter(pk=pk, outcome="pending").update(next_read_at=now)
-        enqueue(READ_TASK, pk)
-    return len(lost)
+    lost = AnswerProbe.objects.filter(outcome="pending", next_read_at__lt=now - LOST_READ)
+    by_portal: dict[int, list[int]] = {}
+    for pk, portal_id in lost.values_list("pk", "bot__portal_id")[:100]:
+        by_portal.setdefault(portal_id, []).append(pk)
+    for pks in by_portal.values():
+        AnswerProbe.objects.filter(pk__in=pks, outcome="pending").update(next_read_at=now)
+        enqueue(READ_TASK, pks)  # one read task per portal, as the probes' own
+    return sum(len(pks) for pks in by_portal.values())
 
 
 def prune_probes(now: datetime | None = None) -> int:
@@ -226,12 +247,12 @@ def prune_probes(now: datetime | None = None) -> int:
 
 def probe_now(bot_pks: list[int], sleep: Callable[[float], None] = time.sleep) -> dict[int, AnswerProbe]:
     """Sends the probes of these bots now and waits for their answers (at most their `within`)."""
-    probes = {pk: p for pk in bot_pks if (p := send_probe(pk)) is not None}
+    probes = {p.bot_id: p for p in send_probes(bot_pks)}
     waiting = [p for p in probes.values() if not p.done]
     while waiting:
         due = min(p.next_read_at for p in waiting)
         sleep(max(0.0, (due - timezone.now()).total_seconds()))
-        for probe in [p for p in waiting if p.next_read_at <= timezone.now()]:
-            probes[probe.bot_id] = read_answer(probe.pk)
+        ready = [p.pk for p in waiting if p.next_read_at <= timezone.now()]
+        probes.update({p.bot_id: p for p in read_answers(ready)})
         waiting = [p for p in probes.values() if not p.done]
     return probes

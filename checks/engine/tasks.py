@@ -3,11 +3,19 @@
 Redelivery is harmless everywhere here (acks_late): `dispatch_due` only claims what has
 no live lease, `verify_portal` does nothing unless its claim is still held and records
 each slot once, `prune_history` is idempotent.
+
+The answer probes' tasks are the exception: they hand their work to the worker's probe threads
+(BOTWATCH_PROBE_THREADS, beside the pool) and end at once, so that probe work never holds a pool
+thread that the verifications were counted on (verify_capacity). Their messages are acknowledged
+when handed over: a send lost with its worker is skipped until the bot's next probe (never sent
+twice), a read lost so is read again by the tick (checks.engine.answers.rescue_lost_reads).
 """
 
 import logging
 import socket
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
 from celery.signals import beat_init, worker_ready, worker_shutdown
@@ -35,8 +43,8 @@ VERIFY_OPTIONS = {
     "soft_time_limit": VERIFY_SOFT_LIMIT,
     "time_limit": VERIFY_HARD_LIMIT,
 }
-# A probe's send and each read are one call each; the waits between reads are countdowns, not threads.
-ANSWER_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 60, "time_limit": 90}
+# A hand-over to the probe threads (run_on_probe_threads); the waits between reads are countdowns.
+ANSWER_OPTIONS = {"acks_late": False, "ignore_result": True, "soft_time_limit": 60, "time_limit": 90}
 PRUNE_OPTIONS = {"acks_late": True, "ignore_result": True, "soft_time_limit": 3000, "time_limit": 3600}
 
 
@@ -57,19 +65,43 @@ def run_prune_history() -> dict:
     return done
 
 
-def run_send_answer_probe(bot_pk: int) -> None:
-    answers.send_in_task(bot_pk)
+def run_send_answer_probes(bot_pks: list[int]) -> None:
+    run_on_probe_threads(answers.send_in_task, bot_pks)
 
 
-def run_read_answer(probe_pk: int) -> None:
-    answers.read_in_task(probe_pk)
+def run_read_answers(probe_pks: list[int]) -> None:
+    run_on_probe_threads(answers.read_in_task, probe_pks)
+
+
+_probe_threads: ThreadPoolExecutor | None = None
+
+
+def run_on_probe_threads(work: Callable[[list[int]], None], pks: list[int]) -> None:
+    """In a worker: on its probe threads, after the probe work handed over before; elsewhere (eager
+    tasks, a shell): here and now."""
+    pool = _probe_threads
+    if pool is None:
+        work(pks)
+    else:
+        pool.submit(probe_work, work, pks)
+
+
+def probe_work(work: Callable[[list[int]], None], pks: list[int]) -> None:
+    # A thread of our own: Celery's Django fixup does not close its connections; this does.
+    close_old_connections()
+    try:
+        work(pks)
+    except Exception:
+        log.exception("answer probe work %s failed", work.__name__)
+    finally:
+        close_old_connections()
 
 
 dispatch_due = shared_task(name="checks.engine.tasks.dispatch_due", **DISPATCH_OPTIONS)(run_dispatch_due)
 verify_portal_task = shared_task(name=dispatch.VERIFY_TASK, **VERIFY_OPTIONS)(run_verify_portal)
 prune_history = shared_task(name="checks.engine.tasks.prune_history", **PRUNE_OPTIONS)(run_prune_history)
-send_answer_probe = shared_task(name=answers.SEND_TASK, **ANSWER_OPTIONS)(run_send_answer_probe)
-read_answer = shared_task(name=answers.READ_TASK, **ANSWER_OPTIONS)(run_read_answer)
+send_answer_probes = shared_task(name=answers.SEND_TASK, **ANSWER_OPTIONS)(run_send_answer_probes)
+read_answers = shared_task(name=answers.READ_TASK, **ANSWER_OPTIONS)(run_read_answers)
 
 # The names these tasks had before they moved into checks.engine (a module checks.tasks): a
 # message queued under one before an upgrade is run by the same function.
@@ -107,7 +139,8 @@ _heartbeat: ProcessHeartbeat | None = None
 
 
 def verify_capacity(consumer) -> int:
-    """Verifications this worker runs at once: its pool but the reserved threads; 0 without the verify queue."""
+    """Verifications this worker runs at once: its pool but the reserved threads; 0 without the verify queue.
+    Probe work takes none of the pool's threads (run_on_probe_threads), so it needs no share here."""
     consumed = consumer.app.amqp.queues.consume_from if consumer is not None else {}
     if "verify" not in consumed:
         return 0
@@ -115,11 +148,17 @@ def verify_capacity(consumer) -> int:
     return max(1, concurrency - settings.BOTWATCH_RESERVED_THREADS)
 
 
+def consumes_probes(consumer) -> bool:
+    return consumer is not None and "probes" in consumer.app.amqp.queues.consume_from
+
+
 @worker_ready.connect
 def start_worker_heartbeat(sender=None, **kwargs) -> None:
     """sender: the worker's Consumer (celery.apps.worker.Worker.on_consumer_ready)."""
-    global _heartbeat
+    global _heartbeat, _probe_threads
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
+    if consumes_probes(sender):
+        _probe_threads = ThreadPoolExecutor(settings.BOTWATCH_PROBE_THREADS, thread_name_prefix="botwatch-probe")
     _heartbeat = ProcessHeartbeat(f"{heartbeats.WORKER}{hostname}", capacity=verify_capacity(sender))
     _heartbeat.start()
 
@@ -135,3 +174,6 @@ def start_beat_heartbeat(sender=None, **kwargs) -> None:
 def stop_worker_heartbeat(**kwargs) -> None:
     if _heartbeat is not None:
         _heartbeat.stopped.set()
+    if _probe_threads is not None:
+        # The calls under way end (each within BITRIX24_TIMEOUT); probe work not begun is dropped.
+        _probe_threads.shutdown(wait=True, cancel_futures=True)

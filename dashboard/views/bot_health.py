@@ -1,19 +1,21 @@
 """The bot page's health checks: the panel, the configuration history and its actions."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_configuration
 from checks.health.bot import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age, show
-from checks.models import Bot, BotEvent, CredentialWarning
+from checks.models import AnswerProbe, Bot, BotEvent, CredentialWarning
 from dashboard.roles import Role, require_role
 from dashboard.views.common import audit, get_bot, redirect_back
 
@@ -23,17 +25,25 @@ CHECKS = [
     ("drift", gettext_lazy("Configuration as expected")),
     ("commands", gettext_lazy("Commands registered")),
     ("reregistered", gettext_lazy("Same bot id")),
+    ("no_answer", gettext_lazy("Answers a message")),
+    ("silent", gettext_lazy("Gets messages")),
 ]
+# The answer probe's row stands for both of its problems.
+ROW_OF = {"answer_refused": "no_answer"}
 HISTORY = 20
 
 
-def health_context(bot: Bot) -> dict:
-    """What the bot page shows of its health: one row per check, history, warnings."""
+def health_context(bot: Bot, last_probe: AnswerProbe | None = None) -> dict:
+    """What the bot page shows of its health: one row per check, history, warnings.
+    last_probe: the bot's latest answer probe (the page reads its last ones anyway)."""
     problems = bot.problems or []
     by_check: dict[str, list[str]] = {}
     for problem in problems:
-        by_check.setdefault(problem.get("check", ""), []).append(problem.get("detail", ""))
-    rows = [{"check": name, "label": label, **_row(bot, name, by_check.get(name))} for name, label in CHECKS]
+        check = problem.get("check", "")
+        by_check.setdefault(ROW_OF.get(check, check), []).append(problem.get("detail", ""))
+    rows = [
+        {"check": name, "label": label, **_row(bot, name, by_check.get(name), last_probe)} for name, label in CHECKS
+    ]
     new_id = bot.remote_id if "reregistered" in by_check and bot.remote_id != bot.pinned_id else None
     return {
         "health_rows": rows,
@@ -49,9 +59,13 @@ def _shown(value) -> str:
     return ", ".join(map(show, value)) if isinstance(value, list) else show(value)
 
 
-def _row(bot: Bot, check: str, details: list[str] | None) -> dict:
+def _row(bot: Bot, check: str, details: list[str] | None, last_probe: AnswerProbe | None) -> dict:
     if details:
         return {"state": "problem", "details": details}
+    if check == "no_answer":
+        return _answer_row(bot, last_probe)
+    if check == "silent":
+        return _silence_row(bot)
     if bot.status in ("pending", "") or not bot.baseline:
         return {"state": "unknown", "details": [_("not checked yet: needs an extended answer")]}
     expect, mode = bot.expect or {}, (bot.baseline or {}).get("eventMode")
@@ -79,6 +93,49 @@ def _row(bot: Bot, check: str, details: list[str] | None) -> dict:
             "details": [_("pinned to #%(id)s") % {"id": bot.pinned_id} if bot.pinned_id else _("not pinned yet")],
         }
     return {"state": "ok", "details": []}
+
+
+def _answer_row(bot: Bot, probe: AnswerProbe | None) -> dict:
+    if not bot.answer:
+        return {"state": "na", "details": [_("no answer probe set")]}
+    if probe is None:
+        return {"state": "unknown", "details": [_("not probed yet")]}
+    when = _("probe sent %(when)s") % {"when": ago(probe.sent_at)}
+    if probe.outcome == AnswerProbe.Outcome.ANSWERED:
+        return {
+            "state": "ok",
+            "details": [
+                _("answered in %(seconds)s s (%(when)s)")
+                % {"seconds": number_format(probe.answer_ms / 1000, 1), "when": when}
+            ],
+        }
+    if probe.outcome == AnswerProbe.Outcome.PENDING:
+        return {"state": "unknown", "details": [_("waiting for the answer (%(when)s)") % {"when": when}]}
+    # Not sent: the portal failed, and its own status says so.
+    return {"state": "unknown", "details": [f"{probe.get_outcome_display().lower()} ({when}) {probe.detail}".strip()]}
+
+
+def _silence_row(bot: Bot) -> dict:
+    if not bot.silence:
+        return {"state": "na", "details": [_("no silence rule set")]}
+    allowed = describe_age(timedelta(seconds=bot.silence))
+    if bot.message_growth_at is None:
+        return {
+            "state": "unknown",
+            "details": [_("no new message seen yet (allowed: %(allowed)s)") % {"allowed": allowed}],
+        }
+    return {
+        "state": "ok",
+        "details": [
+            _("last new message %(when)s (allowed: %(allowed)s)")
+            % {"when": ago(bot.message_growth_at), "allowed": allowed}
+        ],
+    }
+
+
+def ago(at: datetime) -> str:
+    age = timezone.now() - at
+    return _("just now") if age < timedelta(minutes=1) else _("%(age)s ago") % {"age": describe_age(age)}
 
 
 def describe_age_seconds(seconds: int) -> str:

@@ -145,6 +145,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     fields = bot.fields or {}
+    last_probes = answer_history.last_probes(bot.pk)
     ctx = {
         "nav": "overview",
         "bot": bot,
@@ -166,8 +167,8 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "ack_form": AckForm(),
         "banner": checks_banner(now),
         "answer_chart": answer_history.answer_hours(bot.pk, now) if bot.answer else None,
-        "last_probes": answer_history.last_probes(bot.pk),
-        **health_context(bot),
+        "last_probes": last_probes,
+        **health_context(bot, last_probes[0] if last_probes else None),
         **_usual_silence(bot, now, raw),
     }
     return render(request, "dashboard/bot_detail.html", ctx)

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from checks.models import AuditLog, Bot, BotEvent, CredentialWarning
+from checks.models import AnswerProbe, AuditLog, Bot, BotEvent, CredentialWarning
 from checks.status import Status
 from tests.dashboard.test_dashboard_manage import portal_post
 from tests.fixtures.dashboard import make_portal
@@ -119,3 +119,37 @@ def test_credential_warnings_show_on_the_portal_bot_and_overview(client, viewer,
         assert "bot token is 48 characters" in client.get(url).content.decode()
     listing = client.get(reverse("dashboard:portal-list"), {"warnings": "1"}).content.decode()
     assert degraded_bot.portal.name in listing
+
+
+def health_row(body: str, check: str) -> str:
+    """The health table's row of one check, from its opening tag to its end."""
+    start = body.index(f'<tr data-check="{check}"')
+    return body[start : body.index("</tr>", start)]
+
+
+def test_the_answer_probe_and_silence_have_their_rows_with_their_last_outcome(client, viewer, degraded_bot):
+    now = timezone.now()
+    Bot.objects.filter(pk=degraded_bot.pk).update(
+        answer={"text": "/ping", "within": 30, "every": 900},
+        silence=3600,
+        message_growth_at=now - timezone.timedelta(minutes=5),
+    )
+    AnswerProbe.objects.create(bot=degraded_bot, sent_at=now - timezone.timedelta(minutes=2), dialog="456",
+                               text="/ping", deadline=now, outcome="answered", answer_ms=2000)  # fmt: skip
+    body = login(client, viewer).get(reverse("dashboard:bot-detail", args=[degraded_bot.pk])).content.decode()
+    answer = health_row(body, "no_answer")
+    assert 'data-state="ok"' in answer and "answered in 2.0 s (probe sent 2 min ago)" in answer
+    silent = health_row(body, "silent")
+    assert 'data-state="ok"' in silent and "last new message 5 min ago (allowed: 1 h)" in silent
+
+    no_answer = {"check": "no_answer", "detail": "no answer to /ping within 30 s", "key": "no_answer"}
+    Bot.objects.filter(pk=degraded_bot.pk).update(problems=[no_answer], answer={}, silence=None)
+    body = client.get(reverse("dashboard:bot-detail", args=[degraded_bot.pk])).content.decode()
+    assert 'data-state="problem"' in health_row(body, "no_answer")
+    assert "no answer to /ping within 30 s" in health_row(body, "no_answer")
+    assert 'data-state="na"' in health_row(body, "silent") and "no silence rule set" in health_row(body, "silent")
+
+    refused = {"check": "answer_refused", "detail": "refused: ACCESS_DENIED", "key": "answer_refused"}
+    Bot.objects.filter(pk=degraded_bot.pk).update(problems=[refused])
+    body = client.get(reverse("dashboard:bot-detail", args=[degraded_bot.pk])).content.decode()
+    assert 'data-state="problem"' in health_row(body, "no_answer") and "ACCESS_DENIED" in health_row(body, "no_answer")

@@ -35,7 +35,7 @@ def problems(row) -> list[str]:
 def test_a_refused_probe_is_answer_refused_with_bitrix24s_code(simulator, portal):
     bot = add_bot(simulator, portal, "support_bot", answer={"text": "/ping", "within": 5, "every": 900})
     simulator.set_webhook_scope("acme", "imbot")
-    probe = answers.send_probe(bot.pk)
+    [probe] = answers.send_probes([bot.pk])
     assert probe.outcome == "refused" and probe.error_code == "insufficient_scope"
     row = run(portal)["support_bot"]
     assert row.status == "degraded" and problems(row) == ["answer_refused"]

@@ -14,7 +14,7 @@ from tests.alerts.helpers import simulator_portal
 from tests.fixtures.celery_worker import wait_for
 
 HOOK = "hook-s3cret-queues"
-QUEUES = {"verify", "alerts", "ticks", "maintenance", "celery"}
+QUEUES = {"verify", "alerts", "ticks", "probes", "maintenance", "celery"}
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,8 @@ QUEUES = {"verify", "alerts", "ticks", "maintenance", "celery"}
         ("checks.engine.tasks.verify_portal", "verify"),
         ("checks.engine.tasks.dispatch_due", "ticks"),
         ("checks.engine.tasks.prune_history", "maintenance"),
+        ("checks.engine.tasks.send_answer_probes", "probes"),
+        ("checks.engine.tasks.read_answers", "probes"),
         ("checks.alerts.tasks.deliver_notification", "alerts"),
         ("checks.alerts.tasks.retry_pending", "alerts"),
         ("checks.alerts.tasks.send_reminders", "alerts"),
