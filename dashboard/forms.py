@@ -199,20 +199,27 @@ class ChannelForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["name", "is_default"]
-        labels = {"is_default": _("Apply to all portals")}
+        fields = ["name", "is_default", "language"]
+        labels = {"is_default": _("Apply to all portals"), "language": _("Language of its alerts")}
         help_texts = {
             "name": _("What pages and the audit log call it, e.g. “Support team Slack”."),
             "is_default": _("Every portal's alerts go here too, unless the portal replaces the default channels."),
+            "language": _("What the alerts sent here are written in."),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["language"].required = False
         if self.instance.pk:
             self.fields["url"].help_text = (
                 _("Set — leave empty to keep the stored URL. ") + self.fields["url"].help_text
             )
             self.fields["url"].widget.attrs["placeholder"] = "•••••• (set)"
+
+    def clean_language(self) -> str:
+        # Left out (scripts posting name and URL only): the channel keeps its language, a new one
+        # gets the instance's.
+        return self.cleaned_data.get("language") or self.instance.language
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

@@ -94,18 +94,23 @@ def deliver_channel(delivery_id: int, *, now: datetime | None = None) -> str:
     rows = ChannelDelivery.objects.filter(pk=delivery_id)
     error = attempt(row.url, chat_message(row))
     if error is None:
-        rows.update(state=State.SENT, sent_at=timezone.now(), error="", claimed_until=None)
+        rows.update(state=State.SENT, sent_at=timezone.now(), error="", reason="", claimed_until=None)
         return State.SENT
     if error.permanent or timezone.now() - row.created_at >= GIVE_UP:
         message = error.message if error.permanent else f"gave up after {_hours(GIVE_UP)} h: {error.message}"
         log.error("channel delivery %s to %s failed for good: %s", row.notification.key, row.label, message)
-        rows.update(state=State.FAILED, error=message, claimed_until=None)
+        rows.update(state=State.FAILED, error=message, reason=error.reason, claimed_until=None)
         return State.FAILED
     delay = retry_delay(row.attempts)
     log.warning(
         "channel delivery %s to %s: %s; next attempt in %s s", row.notification.key, row.label, error.message, delay
     )
-    rows.update(error=error.message, claimed_until=None, next_attempt_at=timezone.now() + timedelta(seconds=delay))
+    rows.update(
+        error=error.message,
+        reason=error.reason,
+        claimed_until=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
     return State.PENDING
 
 

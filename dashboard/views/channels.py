@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from checks.alerts.channel_urls import label
 from checks.alerts.channels import channel_users, find_channel, listed_channels, replace_channel_url
-from checks.alerts.notifiers import ChatMessage, NotifierError, send_to_channel
+from checks.alerts.notifiers import REASONS, ChatMessage, NotifierError, send_to_channel
 from checks.models import Channel, ChannelDelivery, Portal
 from dashboard.forms import ChannelForm
 from dashboard.roles import Role, has_role, require_role
@@ -54,7 +54,16 @@ def failing_channels(now=None) -> list[dict]:
     problems = (
         ChannelDelivery.objects.filter(waiting | failed)
         .select_related("notification__portal")
-        .only("fingerprint", "label", "state", "error", "created_at", "last_attempt_at", "notification__portal__name")
+        .only(
+            "fingerprint",
+            "label",
+            "state",
+            "error",
+            "reason",
+            "created_at",
+            "last_attempt_at",
+            "notification__portal__name",
+        )
         .order_by("-last_attempt_at", "-pk")[:RECENT_ROWS]
     )
     found: dict[str, dict] = {}
@@ -86,6 +95,8 @@ def _entry(row: ChannelDelivery) -> dict:
         "waiting": 0,
         "failed": 0,
         "error": row.error,
+        # What happened and what to do, in the reader's words; the error above is the technical detail.
+        "why": REASONS.get(row.reason) or REASONS["failed"],
         "last_attempt_at": row.last_attempt_at,
         "since": row.created_at,
         "days": PROBLEM_DAYS,

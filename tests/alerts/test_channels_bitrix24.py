@@ -59,31 +59,32 @@ def test_a_user_dialog_works_too(team):
 
 
 @pytest.mark.parametrize(
-    ("fault", "permanent", "said"),
+    ("fault", "permanent", "said", "reason"),
     [
-        ({"kind": "custom", "code": "ACCESS_ERROR", "http_status": 400}, True, "HTTP 400 ACCESS_ERROR"),
-        ({"kind": "QUERY_LIMIT_EXCEEDED"}, False, "HTTP 503 QUERY_LIMIT_EXCEEDED: Too many requests"),
-        ({"kind": "INTERNAL_SERVER_ERROR"}, False, "HTTP 500 INTERNAL_SERVER_ERROR"),
-        ({"kind": "html_502"}, False, "HTTP 502, not a Bitrix24 answer"),
-        ({"kind": "oversized"}, False, "answer over 64 KB"),
-        ({"kind": "reset"}, False, "cannot reach the portal"),
+        ({"kind": "custom", "code": "ACCESS_ERROR", "http_status": 400}, True, "HTTP 400 ACCESS_ERROR", "rejected"),
+        ({"kind": "QUERY_LIMIT_EXCEEDED"}, False, "HTTP 503 QUERY_LIMIT_EXCEEDED: Too many requests", "service"),
+        ({"kind": "INTERNAL_SERVER_ERROR"}, False, "HTTP 500 INTERNAL_SERVER_ERROR", "service"),
+        ({"kind": "html_502"}, False, "HTTP 502, not a Bitrix24 answer", "service"),
+        ({"kind": "oversized"}, False, "answer over 64 KB", "rejected"),
+        ({"kind": "reset"}, False, "cannot reach the portal", "unreachable"),
     ],
 )
-def test_errors_say_whether_they_pass(team, fault, permanent, said):
+def test_errors_say_whether_they_pass_and_why(team, fault, permanent, said, reason):
     team.inject_fault("team", method="im.message.add", times=1, **fault)
     error = failure(chat_url(team))
     assert error.permanent is permanent
     assert said in error.message
+    assert error.reason == reason
     assert error.message.startswith("bitrix24://127.0.0.1")
     send_to_channel(chat_url(team), MESSAGE)  # the fault fired once: the next post goes through
     assert len(team.messages("team")) == 1
 
 
 def test_wrong_webhook_code_or_missing_chat_fail_for_good(team):
-    assert "NO_AUTH_FOUND" in failure(chat_url(team, code="wrong-c0de-value")).message
-    assert failure(chat_url(team, code="wrong-c0de-value")).permanent
+    wrong_code = failure(chat_url(team, code="wrong-c0de-value"))
+    assert "NO_AUTH_FOUND" in wrong_code.message and wrong_code.permanent and wrong_code.reason == "auth"
     error = failure(chat_url(team).replace("?dialog=chat42", "?dialog=chat0"))
-    assert error.permanent and "CHAT_ID_EMPTY" in error.message
+    assert error.permanent and "CHAT_ID_EMPTY" in error.message and error.reason == "rejected"
     assert team.messages("team") == []
 
 
@@ -91,7 +92,7 @@ def test_a_redirect_is_not_followed_with_the_code(team):
     url = chat_url(team)
     team.rename_portal("team", "team-renamed")
     error = failure(url)
-    assert error.permanent and "HTTP 302 redirect to 127.0.0.1" in error.message
+    assert error.permanent and "HTTP 302 redirect to 127.0.0.1" in error.message and error.reason == "redirect"
     assert team.stats()["team-renamed"]["methods"].get("im.message.add", 0) == 0
 
 

@@ -120,6 +120,23 @@ def test_the_form_picks_channels_and_routes_from_the_list(client, dashboard_admi
     assert portal.notify_mode == NotifyMode.REPLACE  # not sent: kept
 
 
+def test_a_channels_language_is_chosen_in_the_form_and_kept_when_left_out(client, dashboard_admin, settings):
+    settings.BOTWATCH_NOTIFY_URLS = []
+    settings.BOTWATCH_LANGUAGE = "en"
+    client.force_login(dashboard_admin)
+    assert add_channel(client, "Команда", SLACK, language="ru").status_code == 302
+    assert add_channel(client, "Team webhook", "json://127.0.0.1:9/s3cret-hook-path").status_code == 302
+    russian, english = Channel.objects.get(name="Команда"), Channel.objects.get(name="Team webhook")
+    assert (russian.language, english.language) == ("ru", "en")
+    listing = page(client, dashboard_admin, "dashboard:notifications")
+    assert "Русский" in listing and 'name="language"' in listing
+    client.post(reverse("dashboard:channel-edit", args=[russian.pk]), {"name": "Команда поддержки", "url": ""})
+    russian.refresh_from_db()
+    assert (russian.name, russian.language) == ("Команда поддержки", "ru")
+    bad = add_channel(client, "Deutsch", "ntfys://de-s3cret-topic", language="de")
+    assert bad.status_code == 400 and "de is not one of the available choices" in bad.content.decode()
+
+
 def test_a_channel_edited_or_removed_on_the_notifications_page_changes_every_portal(client, dashboard_admin, settings):
     settings.BOTWATCH_NOTIFY_URLS = []
     client.force_login(dashboard_admin)
@@ -149,6 +166,9 @@ def test_the_alerts_page_shows_failing_channels_until_they_recover(
     html = page(client, viewer, "dashboard:alerts")
     assert 'id="failing-channels"' in html
     assert "<code>json://127.0.0.1 #" in html and "1 being retried" in html and "Connection error" in html
+    # Plain words first, what the library said under "Technical detail".
+    assert "BotWatch could not connect to the service" in html and "Check the host name in the address" in html
+    assert html.index("could not connect") < html.index("Technical detail") < html.index("Connection error")
     assert ">Send a test<" not in html
     for secret in SECRETS:
         assert secret not in html
@@ -160,6 +180,8 @@ def test_the_alerts_page_shows_failing_channels_until_they_recover(
     assert deliver_channel(row.pk) == "failed"  # the lease is free: a retry sweep's attempt
     html = page(client, viewer, "dashboard:alerts")
     assert "1 failed for good" in html and "error=404" in html and "being retried" not in html
+    assert "The address no longer exists at the service" in html and "could not connect" not in html
+    assert ChannelDelivery.objects.get(pk=row.pk).reason == "gone"
 
     webhook_receiver.answer(200)  # fixed: the next alert goes through, and the channel is fine again
     sweep([make_bot(portal, "sales_bot")], Status.NOT_FOUND, T0)
