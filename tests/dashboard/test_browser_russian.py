@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from checks.models import Bot, Channel, Portal
+from checks.models import Bot, Channel, CredentialWarning, Portal
 from dashboard.roles import Role
 from tests.fixtures.browser import DESKTOP, PHONE, log_in, shoot
 from tests.fixtures.dashboard import PASSWORD, make_user, portal_with_history  # noqa: F401
@@ -35,6 +35,18 @@ WIDEST = """() => {
   return worst && worst + " +" + Math.round(most) + "px";
 }"""
 
+# A badge that spills out of its overview tile (into the next one), or null.
+SPILLED = """() => {
+  for (const tile of document.querySelectorAll(".count")) {
+    const edge = tile.getBoundingClientRect().right;
+    for (const el of tile.querySelectorAll("*")) {
+      const past = el.getBoundingClientRect().right - edge;
+      if (past > 1) return (el.textContent || "").trim().slice(0, 40) + " +" + Math.round(past) + "px";
+    }
+  }
+  return null;
+}"""
+
 
 def russian_page(browser, scheme: str = "light"):
     context = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Moscow", locale="ru-RU", color_scheme=scheme)
@@ -49,6 +61,10 @@ def acme(portal_with_history):  # noqa: F811
     )
     Bot.objects.filter(portal=portal_with_history).update(count_message=1234567)
     Channel.objects.create(name="Slack поддержки", url="json://hooks.example.com/alerts", is_default=True)
+    # Its tile on the overview carries the longest Russian word of the counts.
+    CredentialWarning.objects.create(
+        portal=portal_with_history, kind=CredentialWarning.Kind.OLD_REFRESH_TOKEN, detail="refresh token 160 days old"
+    )
     make_user("otto", Role.OPERATOR)
     return portal_with_history
 
@@ -134,5 +150,6 @@ def test_the_russian_pages_fit_at_both_widths(browser, live_server, acme, scheme
             shoot(page, f"ru-{name}-{width}{'-dark' if scheme == 'dark' else ''}")
             overflow = page.evaluate(WIDEST)
             assert overflow is None, (name, width, overflow)
+            assert page.evaluate(SPILLED) is None, (name, width)
         page.set_viewport_size(DESKTOP)
     page.context.close()
