@@ -29,7 +29,9 @@ class ApiTokenForm(forms.Form):
         label=_("Token name"),
         help_text=_("What will use it, e.g. grafana or the app's install handler."),
     )
-    role = forms.ChoiceField(choices=ApiToken.Role.choices, initial=ApiToken.Role.READ, widget=forms.RadioSelect)
+    role = forms.ChoiceField(
+        choices=ApiToken.Role.choices, initial=ApiToken.Role.READ, widget=forms.RadioSelect, label=_("Role")
+    )
 
     def __init__(self, *args, may_write: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

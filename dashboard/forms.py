@@ -200,7 +200,7 @@ class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ["name", "is_default", "language"]
-        labels = {"is_default": _("Apply to all portals"), "language": _("Language of its alerts")}
+        labels = {"name": _("Name"), "is_default": _("Apply to all portals"), "language": _("Language of its alerts")}
         help_texts = {
             "name": _("What pages and the audit log call it, e.g. “Support team Slack”."),
             "is_default": _("Every portal's alerts go here too, unless the portal replaces the default channels."),
@@ -289,6 +289,13 @@ class PortalForm(PortalRulesForm, DashboardSecretsForm):
             "customer_name": _("Customer"),
             "customer_notes": _("Notes"),
             "answer_webhook_user_id": _("Probe user's webhook user id"),
+            "name": _("Name"),
+            "language": _("Language"),
+            "monthly_report": _("Monthly report"),
+            "interval": _("Interval"),
+            "paused": _("Paused"),
+            "pace_rate": _("Pace rate"),
+            "pace_burst": _("Pace burst"),
         }
         help_texts = {
             "oauth_broker_url": _(
@@ -409,7 +416,9 @@ def check_new_host(form: PortalForm, formset) -> bool:
 
 
 class PortalFileForm(forms.Form):
-    file = forms.FileField(required=False, help_text=_("YAML or JSON, as manage.py import_portals reads it."))
+    file = forms.FileField(
+        required=False, label=_("File"), help_text=_("YAML or JSON, as manage.py import_portals reads it.")
+    )
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10}), label=_("…or paste it here"))
     send_credentials_to = forms.CharField(
         required=False,
@@ -452,7 +461,7 @@ ROLE_CHOICES = [(r.group_name, ROLE_LABELS[r]) for r in (Role.VIEWER, Role.OPERA
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, label=_("Role"))
 
     def role_value(self) -> Role:
         name = self.cleaned_data["role"]
@@ -460,8 +469,8 @@ class RoleForm(forms.Form):
 
 
 class UserCreateForm(UserCreationForm):
-    email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=ROLE_CHOICES[:3], initial="viewer")
+    email = forms.EmailField(required=False, label=_("Email"))
+    role = forms.ChoiceField(choices=ROLE_CHOICES[:3], initial="viewer", label=_("Role"))
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

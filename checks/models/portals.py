@@ -45,10 +45,10 @@ class Portal(models.Model):
     name = models.SlugField(
         max_length=100,
         unique=True,
-        help_text="Unique label, e.g. acme",
-        error_messages={"invalid": "The name may only hold letters, digits, '-' and '_' (no spaces), e.g. acme-eu."},
+        help_text=_("Unique label, e.g. acme"),
+        error_messages={"invalid": _("The name may only hold letters, digits, '-' and '_' (no spaces), e.g. acme-eu.")},
     )
-    url = models.URLField(max_length=500, help_text="Portal address; may carry a path prefix")
+    url = models.URLField(max_length=500, help_text=_("Portal address; may carry a path prefix"))
     auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.WEBHOOK)
 
     # Incoming webhook: <url>/rest/<user_id>/<code>/<method>
@@ -76,12 +76,12 @@ class Portal(models.Model):
     answer_webhook_user_id = models.PositiveIntegerField(null=True, blank=True)
     answer_webhook_code = EncryptedTextField(blank=True, default="")
 
-    alert_emails = models.JSONField(default=list, blank=True, help_text="Recipients; empty: BOTWATCH_ALERT_EMAILS")
+    alert_emails = models.JSONField(default=list, blank=True, help_text=_("Recipients; empty: BOTWATCH_ALERT_EMAILS"))
     # Whose portal it is, so a support team finds it by the customer's name and can reach them.
     customer_name = models.CharField(max_length=200, blank=True, default="")
-    customer_contacts = models.JSONField(default=list, blank=True, help_text="The customer's email addresses")
+    customer_contacts = models.JSONField(default=list, blank=True, help_text=_("The customer's email addresses"))
     customer_notes = models.TextField(max_length=2000, blank=True, default="")
-    tags = models.JSONField(default=list, blank=True, help_text="Labels to filter by, e.g. premium, de")
+    tags = models.JSONField(default=list, blank=True, help_text=_("Labels to filter by, e.g. premium, de"))
     # What the customer is shown (docs/customer-status.md): the status page's link, its language,
     # and whether the monthly report is emailed to customer_contacts.
     # The link's token is kept encrypted, so the team can copy the link again from the portal page
@@ -90,13 +90,15 @@ class Portal(models.Model):
     status_token = EncryptedTextField(blank=True, default="")
     status_token_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
     language = models.CharField(
-        max_length=5, choices=Language.choices, default=Language.EN, help_text="Of the status page and the report"
+        max_length=5, choices=Language.choices, default=Language.EN, help_text=_("Of the status page and the report")
     )
-    monthly_report = models.BooleanField(default=True, help_text="Email the monthly report to the customer's contacts")
+    monthly_report = models.BooleanField(
+        default=True, help_text=_("Email the monthly report to the customer's contacts")
+    )
     interval = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL"
+        null=True, blank=True, help_text=_("Seconds between verifications; empty: BOTWATCH_CHECK_INTERVAL")
     )
-    thresholds = models.JSONField(default=dict, blank=True, help_text="Per-status failures before alerting")
+    thresholds = models.JSONField(default=dict, blank=True, help_text=_("Per-status failures before alerting"))
     # Notification channels (Apprise URLs, Bitrix24 chats): with notify_mode, beside or instead
     # of BOTWATCH_NOTIFY_URLS; routes send a status class elsewhere: {status: [URL or email]}.
     notify = EncryptedJSONField(default=list, blank=True)
@@ -106,7 +108,7 @@ class Portal(models.Model):
     muted_until = models.DateTimeField(null=True, blank=True)
 
     # Pacing: a leaky bucket shared by every worker, kept on the row (see checks/bitrix24/pacing.py).
-    pace_rate = models.FloatField(default=1.0, help_text="Requests per second BotWatch allows itself")
+    pace_rate = models.FloatField(default=1.0, help_text=_("Requests per second BotWatch allows itself"))
     pace_burst = models.PositiveIntegerField(default=5)
     pace_next_at = models.DateTimeField(null=True, blank=True)
     # OPERATION_TIME_LIMIT: no call before this time (Bitrix24's operating_reset_at).

@@ -3,6 +3,7 @@ set_language, a cookie) when chosen; dates and numbers in that language; the cus
 in its portal's language, and the API and /metrics in English, whatever the viewer's."""
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -96,3 +97,18 @@ def test_the_api_and_metrics_answer_in_english_to_a_russian_browser(client):
     Portal.objects.create(name="acme", url="https://acme.example.com", webhook_user_id=1, webhook_code="x")
     metrics = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {value}", **RU)
     assert metrics.status_code == 200 and metrics["Content-Language"] == "en"
+
+
+def test_every_form_label_and_help_text_is_russian(dashboard_admin, client):
+    """Labels Django makes up from a model's field names ("Name", "Pace rate") are English unless
+    the form names them: every label and help text on the forms is in Russian for a Russian browser."""
+    client.force_login(dashboard_admin)
+    portal = make_portal("acme")
+    for path in ("/portals/new/", f"/portals/{portal.pk}/edit/", "/notifications/", "/account/", "/portal-file/"):
+        page = client.get(path, **RU).content.decode()
+        texts = re.findall(r"<label[^>]*>(.*?)</label>|<span class=\"helptext\"[^>]*>(.*?)</span>", page, re.S)
+        words = [re.sub(r"<[^>]+>", "", a or b).strip() for a, b in texts]
+        english = [w for w in words if re.search(r"[A-Za-z]{4,}", w) and not re.search("[\\u0400-\\u04ff]", w)]
+        # Data and names that stay as they are in every language.
+        english = [w for w in english if w not in {"English", "Email", "Webhook", "OAuth"}]
+        assert english == [], path
