@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 
 from dashboard.embedded_db import is_running, running
 from dashboard.env import parse_database_url
@@ -107,9 +109,13 @@ REUSE = (
 )
 
 
-def test_a_closed_postgresql_connection_goes_back_to_the_pool(var_dir):
-    # DATABASE_URL's server when the run has one, else the command's own embedded server.
+def test_a_closed_postgresql_connection_goes_back_to_the_pool(var_dir, db):
+    # DATABASE_URL's server when the run has one (its test database: the URL's own database need
+    # not exist), else the command's own embedded server.
     env = {**GOOD, "BOTWATCH_VAR_DIR": str(var_dir), "BOTWATCH_DB_POOL_SIZE": "12"}
+    if os.environ.get("DATABASE_URL"):
+        test_database = connection.settings_dict["NAME"]
+        env["DATABASE_URL"] = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{test_database}").geturl()
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v0", "-c", REUSE],
         cwd=ROOT,
