@@ -2,17 +2,15 @@
 task per run and one read task per batch of probes sent together, and a worker runs their work on
 probe threads beside its pool, never on the threads the verifications are counted on."""
 
-import base64
-import json
 import socket
 
 import pytest
-import redis
 from django.utils import timezone
 
 from checks.engine import answers, claims, verify
 from checks.engine.dispatch import dispatch_due
 from checks.models import AnswerProbe, Bot
+from dashboard.celery import app
 from tests.alerts.helpers import simulator_portal
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.history import checks_of
@@ -21,13 +19,15 @@ HOOK = "hook-s3cret-probes"
 PROBE = {"text": "/ping", "within": 30, "every": 900}
 
 
-def queued(broker_url: str, queue: str) -> list[tuple[str, list, float | None]]:
-    """(task name, args, countdown given) of each message waiting on a queue of the Redis broker."""
+def queued(queue: str) -> list[tuple[str, list, str | None]]:
+    """(task name, args, eta) of each message waiting on a queue of this run's broker (Redis, or
+    the filesystem broker make run uses), taken off the queue."""
     rows = []
-    for raw in redis.Redis.from_url(broker_url).lrange(queue, 0, -1):
-        message = json.loads(raw)
-        args = json.loads(base64.b64decode(message["body"]))[0]
-        rows.append((message["headers"]["task"], args, message["headers"].get("eta")))
+    with app.connection_for_read() as connection:
+        bound = app.amqp.queues[queue](connection.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            args = message.decode()[0]
+            rows.append((message.headers["task"], args, message.headers.get("eta")))
     return rows
 
 
@@ -49,14 +49,13 @@ def test_a_runs_due_probes_make_one_send_task_and_their_reads_one_read_task(
     add_bots(simulator, portal, ["plain_bot"], {})
     with django_capture_on_commit_callbacks(execute=True):
         verify.verify_portal(portal.pk, claims.claim_portal(portal.pk))
-    [(task, [bot_pks], _)] = queued(broker_url, "probes")
+    [(task, [bot_pks], _)] = queued("probes")
     assert task == answers.SEND_TASK and sorted(bot_pks) == sorted(b.pk for b in probed)
-    assert queued(broker_url, "verify") == []
+    assert queued("verify") == []
 
-    redis.Redis.from_url(broker_url).delete("probes")
     answers.send_in_task(bot_pks)  # the send task's body, here
     assert len(simulator.messages("acme")) == 3
-    [(task, [probe_pks], eta)] = queued(broker_url, "probes")
+    [(task, [probe_pks], eta)] = queued("probes")
     assert task == answers.READ_TASK and eta is not None
     assert sorted(probe_pks) == sorted(AnswerProbe.objects.filter(outcome="pending").values_list("pk", flat=True))
     assert len(probe_pks) == 3
@@ -71,7 +70,7 @@ def test_reads_lost_with_a_worker_are_read_again_by_one_task_per_portal(simulato
             AnswerProbe.objects.create(bot=bot, dialog=str(bot.bot_id), text="/ping", message_id=7,
                                        sent_at=lost_at, deadline=lost_at, next_read_at=lost_at)  # fmt: skip
     assert answers.rescue_lost_reads() == 4
-    reads = queued(broker_url, "probes")
+    reads = queued("probes")
     assert [task for task, _, _ in reads] == [answers.READ_TASK] * 2
     by_portal = {frozenset(AnswerProbe.objects.filter(pk__in=pks).values_list("bot__portal__name", flat=True))
                  for _, [pks], _ in reads}  # fmt: skip
