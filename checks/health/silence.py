@@ -16,13 +16,13 @@ from math import ceil
 from statistics import median
 
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 
 WEEKS = 4
 QUIET_HOURS = 3
 MIN_WEEKS = 3  # past weeks with readings an hour of the week needs before it can be called busy
 # The "expect this" rule never asks less than this, whatever the history shows.
 MIN_SILENCE = timedelta(hours=3)
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def local_hour(moment: datetime) -> datetime:
@@ -123,4 +123,5 @@ def week_table(week: list[WeekHour]) -> list[tuple[str, list[tuple[WeekHour, int
     messages, or unknown) to 4 (the busiest hour of the week)."""
     peak = max((h.usual or 0 for h in week), default=0)
     shaded = [(h, ceil(4 * h.usual / peak) if peak and h.usual else 0) for h in week]
-    return [(name, shaded[day * 24 : day * 24 + 24]) for day, name in enumerate(DAY_NAMES)]
+    # Django's own abbreviations ("Mon", "Пн"): the rows are named in the reader's language.
+    return [(str(WEEKDAYS_ABBR[day]), shaded[day * 24 : day * 24 + 24]) for day in range(7)]

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from checks.models.bots import Bot
@@ -171,9 +173,6 @@ class Notification(models.Model):
         ]
 
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
 class MaintenanceQuerySet(models.QuerySet):
     def covering(self, now: datetime) -> list["MaintenanceWindow"]:
         """The windows in force at `now`: one-off windows by a query, weekly ones by their own clock."""
@@ -229,8 +228,13 @@ class MaintenanceWindow(models.Model):
     def describe(self) -> str:
         """In words, for pages and the audit log: "every Mon, Sat 02:00-04:00 Europe/Berlin"."""
         if self.weekly:
-            days = ", ".join(DAY_NAMES[d] for d in sorted(self.weekdays))
-            return f"every {days} {self.start_time:%H:%M}-{self.end_time:%H:%M} {self.timezone}"
+            days = ", ".join(str(WEEKDAYS_ABBR[d]) for d in sorted(self.weekdays))
+            return gettext("every %(days)s %(start)s-%(end)s %(zone)s") % {
+                "days": days,
+                "start": f"{self.start_time:%H:%M}",
+                "end": f"{self.end_time:%H:%M}",
+                "zone": self.timezone,
+            }
         return f"{self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M} UTC"
 
     def span_at(self, now: datetime) -> tuple[datetime, datetime] | None:

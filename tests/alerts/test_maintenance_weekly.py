@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from checks.models import Incident, MaintenanceWindow
 from checks.status import Status
@@ -55,6 +56,8 @@ def test_a_window_past_midnight_runs_into_the_next_day():
     assert window.span_at(datetime(2026, 11, 25, 2, 0, tzinfo=UTC)) is None
     assert window.span_at(datetime(2026, 11, 25, 23, 30, tzinfo=UTC)) is None  # Wednesday night: not a day of it
     assert window.describe() == "every Tue 23:00-02:00 UTC"
+    with translation.override("ru"):
+        assert window.describe() == "по Вт 23:00-02:00 UTC"
 
 
 def test_the_database_refuses_a_window_that_is_neither_once_nor_weekly():

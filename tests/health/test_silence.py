@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.utils import translation
+
 from checks.health.silence import hour_of_week, silent_where_busy, week_table
 
 # 2026-12-01 is a Tuesday. The bot is busy on weekdays from 08:00 to 18:00: 5 messages an hour.
@@ -81,3 +83,11 @@ def test_too_little_history_is_never_busy():
         (m, c) for m, c in readings(now, quiet_since=TUESDAY + timedelta(hours=8)) if m > now - timedelta(weeks=2)
     ]
     assert silent_where_busy(recent, now)[1] is None
+
+
+def test_the_usual_weeks_rows_are_named_in_the_readers_language():
+    now = datetime(2026, 11, 24, 11, tzinfo=UTC)
+    week, _hint = silent_where_busy(readings(now), now)
+    assert [name for name, _hours in week_table(week)][:2] == ["Mon", "Tue"]
+    with translation.override("ru"):
+        assert [name for name, _hours in week_table(week)][:2] == ["Пн", "Вт"]
