@@ -18,13 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from checks.alerts.channel_delivery import queue_channel_deliveries
 from checks.alerts.channel_urls import fingerprint
 from checks.alerts.channels import targets_for
-from checks.alerts.messages import CHAT_BOTS, RenderedEmail, portal_secrets, render_in, scrub
-from checks.alerts.queue import SWEEP_GRACE, dispatch
+from checks.alerts.messages import CHAT_BOTS, RenderedEmail, portal_secrets, scrub
+from checks.alerts.queue import dispatch, queue_email
 from checks.crypto import DecryptionError
-from checks.models import AuthType, Bot, CredentialWarning, IncidentEvent, Notification, Portal
+from checks.models import AuthType, Bot, CredentialWarning, IncidentEvent, Portal
 
 log = logging.getLogger(__name__)
 
@@ -130,26 +129,9 @@ def _queue_digest(
         CredentialWarning.objects.filter(portal__in=portals).select_related("portal", "bot").order_by("portal__name")
     )
     render = partial(_render_digest, week, warnings, portals)
-    email = render_in(settings.BOTWATCH_LANGUAGE, render)
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                key=f"digest:{week}:{who}",
-                portal=None,
-                kind=IncidentEvent.Kind.DIGEST,
-                recipients=list(recipients),
-                subject=email.subject,
-                text_body=email.text,
-                html_body=email.html,
-                chat_title=email.chat_title,
-                chat_body=email.chat_body,
-                next_attempt_at=now + SWEEP_GRACE,
-            )
-            queue_channel_deliveries(notification, list(channels), render, {settings.BOTWATCH_LANGUAGE: email})
-    except IntegrityError:
-        log.info("credential digest %s for these recipients already exists", week)
-        return None
-    return notification.pk
+    key = f"digest:{week}:{who}"
+    kind = IncidentEvent.Kind.DIGEST
+    return queue_email(key, kind, render, [], None, list(recipients), channels=channels, now=now)
 
 
 def _render_digest(week: str, warnings: list[CredentialWarning], portals: list[Portal]) -> RenderedEmail:

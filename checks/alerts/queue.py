@@ -8,7 +8,7 @@ when their events do; delivery starts after the commit.
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
@@ -75,13 +75,14 @@ def queue_email(
     *,
     route: str = "",
     channels: list[str] | tuple = (),
+    now: datetime | None = None,
 ) -> int | None:
     """Write the pending row for one email, and its channels' deliveries; None when the alert of
     this key already exists.
 
     `render()` is called under the instance's language (BOTWATCH_LANGUAGE) for the email, and
     under each channel's for its delivery. `portal` None: an email about several portals (a fleet
-    wave), sent to `recipients`.
+    wave, the credential digest), sent to `recipients`.
     """
     email = render_in(settings.BOTWATCH_LANGUAGE, render)
     try:
@@ -97,7 +98,7 @@ def queue_email(
                 html_body=email.html,
                 chat_title=email.chat_title,
                 chat_body=email.chat_body,
-                next_attempt_at=timezone.now() + SWEEP_GRACE,
+                next_attempt_at=(now or timezone.now()) + SWEEP_GRACE,
             )
             notification.events.set(events)
             queue_channel_deliveries(notification, list(channels), render, {settings.BOTWATCH_LANGUAGE: email})
