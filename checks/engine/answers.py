@@ -31,7 +31,7 @@ from checks.bitrix24.client import Bitrix24Client
 from checks.bitrix24.sidecalls import target_id
 from checks.bitrix24.types import BotResult
 from checks.health import answer as answer_health
-from checks.models import AnswerProbe, Bot
+from checks.models import AnswerProbe, Bot, Portal
 from checks.status import ResponseFormat, Status
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,24 @@ def send_probes(bot_pks: list[int]) -> list[AnswerProbe]:
     """Each bot's probe, sent one after another through one client per portal (its pacing and
     its credentials): pending probes, and those already ended (refused, not sent)."""
     bots = Bot.objects.select_related("portal").filter(pk__in=bot_pks).exclude(answer={}).order_by("pk")
-    clients: dict[int, Bitrix24Client] = {}
+    client_of = portal_clients()
     probes = []
     for bot in bots:
-        client = clients.setdefault(bot.portal_id, Bitrix24Client(bot.portal))
-        if (probe := send_probe(client, bot, timezone.now())) is not None:
+        if (probe := send_probe(client_of(bot.portal), bot, timezone.now())) is not None:
             probes.append(probe)
     return probes
+
+
+def portal_clients() -> Callable[[Portal], Bitrix24Client]:
+    """One client per portal for a batch (its pacing and credentials), made at its first use."""
+    clients: dict[int, Bitrix24Client] = {}
+
+    def client_of(portal: Portal) -> Bitrix24Client:
+        if portal.pk not in clients:
+            clients[portal.pk] = Bitrix24Client(portal)
+        return clients[portal.pk]
+
+    return client_of
 
 
 def send_probe(client: Bitrix24Client, bot: Bot, now: datetime) -> AnswerProbe | None:
@@ -156,12 +167,8 @@ def read_answers(probe_pks: list[int]) -> list[AnswerProbe]:
     """One read of each open probe's dialog, through one client per portal; the probes as they are
     after it (those still waiting have their next_read_at)."""
     probes = AnswerProbe.objects.select_related("bot__portal").filter(pk__in=probe_pks, outcome="pending")
-    clients: dict[int, Bitrix24Client] = {}
-    read = []
-    for probe in probes.order_by("pk"):
-        client = clients.setdefault(probe.bot.portal_id, Bitrix24Client(probe.bot.portal))
-        read.append(read_answer(client, probe, timezone.now()))
-    return read
+    client_of = portal_clients()
+    return [read_answer(client_of(probe.bot.portal), probe, timezone.now()) for probe in probes.order_by("pk")]
 
 
 def read_answer(client: Bitrix24Client, probe: AnswerProbe, now: datetime) -> AnswerProbe:
