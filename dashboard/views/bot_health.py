@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -17,6 +16,7 @@ from checks.engine.bot_actions import ActionRefused, accept_new_id, expect_confi
 from checks.health.bot import CONFIG_FIELDS, DEFAULT_BACKLOG_MINUTES, describe_age, show
 from checks.models import AnswerProbe, Bot, BotEvent, CredentialWarning
 from dashboard.roles import Role, require_role
+from dashboard.templatetags.botwatch import ms
 from dashboard.views.common import audit, get_bot, redirect_back
 
 CHECKS = [
@@ -102,13 +102,9 @@ def _answer_row(bot: Bot, probe: AnswerProbe | None) -> dict:
         return {"state": "unknown", "details": [_("not probed yet")]}
     when = _("probe sent %(when)s") % {"when": ago(probe.sent_at)}
     if probe.outcome == AnswerProbe.Outcome.ANSWERED:
-        return {
-            "state": "ok",
-            "details": [
-                _("answered in %(seconds)s s (%(when)s)")
-                % {"seconds": number_format(probe.answer_ms / 1000, 1), "when": when}
-            ],
-        }
+        # The pages' one way to show a duration (the overview's and the last answers' too).
+        answered = _("answered in %(time)s (%(when)s)") % {"time": ms(probe.answer_ms), "when": when}
+        return {"state": "ok", "details": [answered]}
     if probe.outcome == AnswerProbe.Outcome.PENDING:
         return {"state": "unknown", "details": [_("waiting for the answer (%(when)s)") % {"when": when}]}
     # Not sent: the portal failed, and its own status says so.
