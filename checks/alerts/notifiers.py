@@ -63,7 +63,6 @@ class NotifierError(Exception):
 
 
 # What "Send a test" reports, in plain words (the HTTP status and Bitrix24's error code stay as they are).
-DELIVERED = gettext_lazy("delivered")
 FAILED = gettext_lazy("failed")
 REFUSED_PRIVATE = gettext_lazy("refused: private address")
 TLS_FAILURE = gettext_lazy("TLS failure")
